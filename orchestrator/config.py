@@ -1,0 +1,116 @@
+"""Orchestrator configuration: typed, frozen, with production defaults.
+
+The service (``app.settings``) embeds these structs in its own settings, decoded from
+``config.toml`` plus environment overrides; embedders may construct them directly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "AccountingConfig",
+    "AssistantConfig",
+    "AssistantsConfig",
+    "BudgetConfig",
+    "LLMConfig",
+    "ModelPrice",
+    "OrchestratorSettings",
+    "ToolsConfig",
+]
+
+ProviderName = Literal["offline", "openai", "openai_chat"]
+
+
+class LLMConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which backend runs the assistants and how to reach it."""
+
+    provider: ProviderName = "offline"
+    model: str = "gpt-4.1-mini"
+    base_url: str | None = None
+    # Secret: comes from OPENAI_API_KEY (never from config.toml in production). Never logged.
+    api_key: str | None = None
+    organization: str | None = None
+    project: str | None = None
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 60.0
+    max_retries: int = 2
+    use_previous_response_id: bool = False
+    stream_delta_interval_ms: int = 100
+    # Azure OpenAI (openai_chat provider): deployment name and api-version.
+    azure_deployment: str | None = None
+    azure_api_version: str | None = None
+
+
+class BudgetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Limits that guarantee every run ends: exceeding one ends the run with an error event."""
+
+    max_messages_per_run: int = 40
+    max_tool_rounds_per_step: int = 6
+    step_timeout_s: float = 120.0
+    run_timeout_s: float = 600.0
+    planner_retries: int = 1
+    default_plan_on_invalid: bool = False
+    tool_error_retries: int = 2
+    provider_retries: int = 3
+    retry_backoff_s: float = 0.5
+    max_history_pairs: int = 5
+
+
+class ModelPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """USD per one million tokens."""
+
+    input: float
+    cached_input: float = 0.0
+    output: float
+
+
+class AccountingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Cost and footprint estimates of the run's own LLM use."""
+
+    wh_per_1k_tokens: float = 0.3
+    grid_intensity_g_per_kwh: float = 300.0
+    prices: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
+
+
+class AssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Per-assistant overrides; unset fields fall back to built-in defaults / ``llm.model``."""
+
+    model: str | None = None
+    instructions: str | None = None
+    temperature: float = 0.0
+    max_output_tokens: int | None = None
+    tools: tuple[str, ...] | None = None
+    hosted_tools: tuple[str, ...] = ()
+
+
+class AssistantsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    planner: AssistantConfig = AssistantConfig()
+    carbon: AssistantConfig = AssistantConfig()
+    analysis: AssistantConfig = AssistantConfig()
+    report: AssistantConfig = AssistantConfig()
+
+
+class ToolsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Domain tool settings (grid data source, emission factor overrides)."""
+
+    grid_source: Literal["synthetic", "eirgrid", "uk", "file"] = "synthetic"
+    grid_file: str | None = None
+    eirgrid_base_url: str = "https://www.smartgriddashboard.com"
+    uk_base_url: str = "https://api.carbonintensity.org.uk"
+    http_timeout_s: float = 10.0
+    http_retries: int = 2
+    cache_ttl_s: float = 900.0
+    emission_factors_file: str | None = None
+
+
+class OrchestratorSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything :meth:`orchestrator.Orchestrator.from_settings` reads."""
+
+    llm: LLMConfig = LLMConfig()
+    budgets: BudgetConfig = BudgetConfig()
+    accounting: AccountingConfig = AccountingConfig()
+    assistants: AssistantsConfig = AssistantsConfig()
+    tools: ToolsConfig = ToolsConfig()

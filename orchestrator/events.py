@@ -1,0 +1,222 @@
+"""The typed events of a run: the public contract between the orchestrator and every consumer.
+
+Six event types (tagged on ``event_type``) kept from the original product. Every event carries
+``run_id``, a per-run strictly increasing ``seq``, a UTC ``timestamp`` with offset, the
+``agent_name`` that produced it, a human ``message`` and a ``data`` payload whose ``progress``
+(0-100) never decreases within a run.
+
+Wire envelope (SSE ``data:`` line and JSON): ``{"event": {...}}`` — see :func:`encode_envelope`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "TERMINAL_EVENT_TYPES",
+    "AgentResponse",
+    "AgentResponseData",
+    "AgentThinking",
+    "AgentThinkingData",
+    "ChartRef",
+    "Completed",
+    "CompletedData",
+    "DataSourceRef",
+    "ErrorData",
+    "ErrorEvent",
+    "Event",
+    "EventType",
+    "PlanStepRef",
+    "RunUsage",
+    "Started",
+    "StartedData",
+    "StepUsage",
+    "ToolExecution",
+    "ToolExecutionData",
+    "decode_envelope",
+    "decode_event",
+    "encode_envelope",
+    "encode_event",
+    "utc_timestamp",
+]
+
+EventType = Literal[
+    "started", "agent_thinking", "agent_response", "tool_execution", "completed", "error"
+]
+TERMINAL_EVENT_TYPES: frozenset[str] = frozenset({"completed", "error"})
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO 8601 UTC timestamp with an explicit ``+00:00`` offset (never a naive time)."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+class StepUsage(msgspec.Struct, kw_only=True):
+    """LLM usage of one step (or of the planner call)."""
+
+    llm_calls: int = 0
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    wall_ms: float = 0.0
+    tool_ms: float = 0.0
+
+
+class RunUsage(StepUsage, kw_only=True):
+    """Totals for a run, plus the run's own estimated cost and footprint."""
+
+    cost_usd: float = 0.0
+    energy_wh: float = 0.0
+    emissions_g_co2e: float = 0.0
+    messages: int = 0
+
+
+class PlanStepRef(msgspec.Struct, kw_only=True):
+    """A planned step as shown to clients."""
+
+    kind: Literal["carbon", "analysis", "report"]
+    task: str
+
+
+class DataSourceRef(msgspec.Struct, kw_only=True):
+    """Provenance of data a run used; ``synthetic`` marks generated (not measured) data."""
+
+    name: str
+    kind: str
+    synthetic: bool
+    detail: str = ""
+    url: str | None = None
+
+
+class ChartRef(msgspec.Struct, kw_only=True):
+    """A chart produced by a run, as an inline SVG document."""
+
+    id: str
+    title: str
+    svg: str
+
+
+class StartedData(msgspec.Struct, kw_only=True):
+    progress: int = 0
+    run_id: str
+    conversation_id: str | None = None
+    question: str
+
+
+class AgentThinkingData(msgspec.Struct, kw_only=True):
+    progress: int
+    state: str
+    step: str | None = None
+    step_index: int | None = None
+    partial_text: str | None = None
+    plan: list[PlanStepRef] | None = None
+
+
+class AgentResponseData(msgspec.Struct, kw_only=True):
+    progress: int
+    step: str
+    step_index: int | None = None
+    output: str
+    usage: StepUsage
+    duration_ms: float
+
+
+class ToolExecutionData(msgspec.Struct, kw_only=True):
+    progress: int
+    step: str
+    call_id: str
+    tool: str
+    status: Literal["started", "finished", "failed"]
+    arguments: dict[str, Any]
+    duration_ms: float | None = None
+    result_summary: str | None = None
+    error: str | None = None
+
+
+class CompletedData(msgspec.Struct, kw_only=True):
+    progress: int = 100
+    full_content: str
+    final_response: str
+    plan: list[PlanStepRef]
+    usage: RunUsage
+    sources: list[DataSourceRef]
+    charts: list[ChartRef] = msgspec.field(default_factory=list)
+    duration_ms: float
+
+
+class ErrorData(msgspec.Struct, kw_only=True):
+    progress: int
+    code: str
+    error: str
+    step: str | None = None
+    retryable: bool = False
+
+
+class _EventBase(
+    msgspec.Struct, kw_only=True, tag_field="event_type", omit_defaults=False, frozen=True
+):
+    run_id: str
+    seq: int
+    timestamp: str
+    agent_name: str
+    message: str
+
+
+class Started(_EventBase, tag="started", frozen=True):
+    data: StartedData
+
+
+class AgentThinking(_EventBase, tag="agent_thinking", frozen=True):
+    data: AgentThinkingData
+
+
+class AgentResponse(_EventBase, tag="agent_response", frozen=True):
+    data: AgentResponseData
+
+
+class ToolExecution(_EventBase, tag="tool_execution", frozen=True):
+    data: ToolExecutionData
+
+
+class Completed(_EventBase, tag="completed", frozen=True):
+    data: CompletedData
+
+
+class ErrorEvent(_EventBase, tag="error", frozen=True):
+    data: ErrorData
+
+
+Event = Started | AgentThinking | AgentResponse | ToolExecution | Completed | ErrorEvent
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    event: Event
+
+
+_encoder = msgspec.json.Encoder()
+_event_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def encode_event(event: Event) -> bytes:
+    """The event as one JSON object (no envelope)."""
+    return _encoder.encode(event)
+
+
+def encode_envelope(event: Event) -> bytes:
+    """The wire form ``{"event": {...}}``: one line of JSON, safe for an SSE ``data:`` line."""
+    return b'{"event":' + _encoder.encode(event) + b"}"
+
+
+def decode_event(raw: bytes | str) -> Event:
+    """Parse and validate one event (no envelope)."""
+    return _event_decoder.decode(raw)
+
+
+def decode_envelope(raw: bytes | str) -> Event:
+    """Parse and validate the wire form ``{"event": {...}}``."""
+    return _envelope_decoder.decode(raw).event

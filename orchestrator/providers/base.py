@@ -1,0 +1,185 @@
+"""The provider protocol: one async interface every LLM backend implements.
+
+A provider gets a :class:`ModelRequest` (assistant spec, the full input items, tool schemas and
+an optional structured-output schema) and streams :class:`ProviderEvent` values: text deltas,
+complete tool-call requests, and exactly one final :class:`ModelTurn` with usage. Failures are
+raised as :class:`ProviderError` subclasses with a stable ``code`` so the state machine can
+decide to retry, and the service can tell the user what happened.
+
+The input items are provider-neutral; each provider translates them to its wire format
+(Responses API input items, Chat Completions messages, or the offline engine's reading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+
+from orchestrator.assistants import AssistantSpec
+
+__all__ = [
+    "AssistantMessage",
+    "AuthenticationFailed",
+    "BadResponse",
+    "FunctionCall",
+    "FunctionCallOutput",
+    "InputItem",
+    "ModelRequest",
+    "ModelTurn",
+    "Provider",
+    "ProviderError",
+    "ProviderEvent",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimited",
+    "Refusal",
+    "TextDelta",
+    "ToolCallRequest",
+    "ToolSchema",
+    "TurnUsage",
+    "UserMessage",
+]
+
+
+# ----------------------------------------------------------------------------- input items
+
+
+class UserMessage(msgspec.Struct, frozen=True, tag="user"):
+    text: str
+
+
+class AssistantMessage(msgspec.Struct, frozen=True, tag="assistant"):
+    text: str
+
+
+class FunctionCall(msgspec.Struct, frozen=True, tag="function_call"):
+    """A tool call the model made earlier in this step (replayed in stateless mode)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+class FunctionCallOutput(msgspec.Struct, frozen=True, tag="function_call_output"):
+    """The JSON-encoded result (or error) of a tool call, fed back to the model."""
+
+    call_id: str
+    output: str
+
+
+InputItem = UserMessage | AssistantMessage | FunctionCall | FunctionCallOutput
+
+
+class ToolSchema(msgspec.Struct, frozen=True):
+    """A function tool as offered to the model: strict JSON Schema parameters."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
+    assistant: AssistantSpec
+    input: tuple[InputItem, ...]
+    tools: tuple[ToolSchema, ...] = ()
+    # JSON Schema the final text must satisfy (the planner's structured output), or None.
+    response_schema: dict[str, Any] | None = None
+    response_schema_name: str = "output"
+    # Only used by providers that keep server-side state (OpenAI proper, when configured).
+    previous_response_id: str | None = None
+
+
+# ---------------------------------------------------------------------------- stream events
+
+
+class TurnUsage(msgspec.Struct, frozen=True, kw_only=True):
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class TextDelta(msgspec.Struct, frozen=True, tag="text_delta"):
+    text: str
+
+
+class ToolCallRequest(msgspec.Struct, frozen=True, tag="tool_call"):
+    """A complete function call (arguments fully assembled, still an unparsed JSON string)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+class ModelTurn(msgspec.Struct, frozen=True, kw_only=True, tag="turn"):
+    """The end of one model call: its text (may be empty when it only called tools)."""
+
+    text: str
+    tool_calls: tuple[ToolCallRequest, ...] = ()
+    usage: TurnUsage = TurnUsage()
+    response_id: str | None = None
+    model: str | None = None
+
+
+ProviderEvent = TextDelta | ToolCallRequest | ModelTurn
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """An LLM backend. ``stream`` yields zero or more deltas/tool calls, then one ModelTurn."""
+
+    name: str
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------------- errors
+
+
+class ProviderError(Exception):
+    """Base of every provider failure. ``code`` is stable and ends up in the ``error`` event."""
+
+    code: str = "provider_error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class RateLimited(ProviderError):
+    code = "llm_rate_limited"
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    code = "llm_timeout"
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    """Connection refused, 5xx, or a stream that ended without completing."""
+
+    code = "llm_unavailable"
+    retryable = True
+
+
+class BadResponse(ProviderError):
+    """The server answered something we cannot use (malformed, incomplete, failed)."""
+
+    code = "llm_bad_response"
+
+
+class AuthenticationFailed(ProviderError):
+    """401/403: the operator must fix the key; never retried."""
+
+    code = "llm_auth_failed"
+
+
+class Refusal(ProviderError):
+    code = "llm_refusal"
