@@ -15,12 +15,14 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 import msgspec
 
 __all__ = [
+    "ChartOutput",
     "DataSource",
     "Dataset",
     "ToolContext",
     "ToolDefinition",
     "ToolError",
     "ToolOutput",
+    "model_payload",
     "strict_json_schema",
 ]
 
@@ -61,6 +63,24 @@ class ToolOutput(Protocol):
     def data_sources(self) -> Sequence[DataSource]:
         """Provenance of the data behind this result."""
         ...
+
+
+@runtime_checkable
+class ChartOutput(Protocol):
+    """A tool result that is a chart; the orchestrator attaches it to the run's report."""
+
+    chart_id: str
+    title: str
+    svg: str
+
+
+def model_payload(output: object) -> Any:
+    """What the model sees of a tool result: ``output.for_model()`` when the tool defines it
+    (to keep large series or SVG out of the prompt), else the whole result as JSON builtins."""
+    for_model = getattr(output, "for_model", None)
+    if callable(for_model):
+        return for_model()
+    return msgspec.to_builtins(output)
 
 
 class ToolContext(msgspec.Struct, kw_only=True):
