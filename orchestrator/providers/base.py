@@ -89,6 +89,10 @@ class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
     response_schema_name: str = "output"
     # Only used by providers that keep server-side state (OpenAI proper, when configured).
     previous_response_id: str | None = None
+    # Structured facts about the run that the input text also states (question, step kind,
+    # task, now, dataset summary, history). Network providers ignore them; the offline
+    # engine reads them instead of parsing prose. Keys: see orchestrator.machine.
+    hints: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------- stream events
