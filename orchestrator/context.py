@@ -1,0 +1,92 @@
+"""What a run knows besides the question: caller context in, structured hints out.
+
+:class:`RunContext` is what the caller passes (history, an uploaded dataset, ids, a pinned
+"now"). :class:`RequestHints` is the structured copy of the same facts attached to every
+:class:`~orchestrator.providers.base.ModelRequest` (``hints``): network providers ignore it
+(the facts are in the input text too); the offline engine reads it instead of parsing prose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+import msgspec
+
+from tools.catalog_types import Dataset
+
+__all__ = [
+    "DatasetHint",
+    "EarlierOutputHint",
+    "HistoryHint",
+    "HistoryPair",
+    "PlanStepHint",
+    "RequestHints",
+    "RunContext",
+]
+
+
+class HistoryPair(msgspec.Struct, frozen=True):
+    """One earlier question and the answer the product gave (conversation history)."""
+
+    question: str
+    answer: str
+
+
+class RunContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Optional caller context for one run; every field may be left at its default.
+
+    ``run_id`` None -> a fresh id is generated. ``now`` None -> the orchestrator's clock.
+    ``metadata`` is bound to the run's log lines (keep secrets out of it).
+    """
+
+    run_id: str | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
+    history: Sequence[HistoryPair] = ()
+    dataset: Dataset | None = None
+    now: datetime | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class HistoryHint(TypedDict):
+    question: str
+    answer: str
+
+
+class PlanStepHint(TypedDict):
+    kind: str
+    task: str
+
+
+class DatasetHint(TypedDict):
+    id: str
+    name: str
+    kind: str
+    columns: list[str]
+    rows: int
+
+
+class EarlierOutputHint(TypedDict):
+    kind: str
+    output: str
+
+
+class RequestHints(TypedDict):
+    """The keys of ``ModelRequest.hints`` (always all present; ``None`` where not applicable).
+
+    ``role`` is the planner or the step kind; ``task``/``step_index``/``plan`` are None for the
+    planner; ``now`` is an ISO 8601 UTC timestamp; ``history`` is the trimmed conversation
+    history; ``earlier_outputs`` are the outputs of the steps already finished in this run.
+    """
+
+    role: Literal["planner", "carbon", "analysis", "report"]
+    question: str
+    task: str | None
+    step_index: int | None
+    plan: list[PlanStepHint] | None
+    now: str
+    history: list[HistoryHint]
+    dataset: DatasetHint | None
+    earlier_outputs: list[EarlierOutputHint]

@@ -1,0 +1,148 @@
+"""The plan: which specialist steps a question needs, as the planner must answer it.
+
+The planner answers with JSON matching :data:`PLAN_JSON_SCHEMA` (sent to the provider as the
+structured-output schema). :func:`parse_plan` is the single gate between model text and the
+state machine: it decodes strictly and enforces the rules a schema cannot express.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, get_args
+
+import msgspec
+
+from orchestrator.events import PlanStepRef
+
+__all__ = [
+    "DEFAULT_PLAN",
+    "MAX_PLAN_STEPS",
+    "PLAN_JSON_SCHEMA",
+    "STEP_KINDS",
+    "Plan",
+    "PlanInvalid",
+    "PlanStep",
+    "StepKind",
+    "parse_plan",
+    "plan_refs",
+    "render_plan",
+]
+
+StepKind = Literal["carbon", "analysis", "report"]
+STEP_KINDS: Final[tuple[StepKind, ...]] = get_args(StepKind)
+MAX_PLAN_STEPS: Final = 3
+
+
+class PlanStep(msgspec.Struct, frozen=True):
+    """One specialist step: its kind and the task sentence the planner wrote for it."""
+
+    kind: StepKind
+    task: str
+
+
+class Plan(msgspec.Struct, frozen=True):
+    """Ordered steps (1-3, no duplicate kinds, ``report`` always present and last)."""
+
+    steps: tuple[PlanStep, ...]
+    notes: str | None = None
+
+
+class PlanInvalid(Exception):
+    """The planner's text is not a valid plan; ``message`` is fed back to the model."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# Written by hand (not derived) because it is a wire contract with real models: strict
+# structured-output form, every property required, closed objects, nullable ``notes``.
+PLAN_JSON_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "properties": {
+        "steps": {
+            "type": "array",
+            "description": (
+                "1 to 3 steps in execution order, no kind twice; 'report' is always the last step."
+            ),
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": list(STEP_KINDS)},
+                    "task": {
+                        "type": "string",
+                        "description": "One sentence: what this step must find out or write.",
+                    },
+                },
+                "required": ["kind", "task"],
+                "additionalProperties": False,
+            },
+        },
+        "notes": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "Optional short reasoning about the plan, or null.",
+        },
+    },
+    "required": ["steps", "notes"],
+    "additionalProperties": False,
+}
+
+DEFAULT_PLAN: Final = Plan(
+    steps=(
+        PlanStep("carbon", "Find the carbon and grid-intensity facts relevant to the question."),
+        PlanStep("analysis", "Analyse the relevant data and quantify trends and opportunities."),
+        PlanStep("report", "Write the report answering the question from the earlier findings."),
+    ),
+    notes="default plan (the planner's output was not usable)",
+)
+
+_decoder = msgspec.json.Decoder(Plan)
+
+
+def _strip_fences(text: str) -> str:
+    """Models without structured output often wrap JSON in a Markdown code fence."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        first_newline = stripped.find("\n")
+        body = stripped[first_newline + 1 :] if first_newline != -1 else ""
+        if body.rstrip().endswith("```"):
+            body = body.rstrip()[:-3]
+        return body.strip()
+    return stripped
+
+
+def parse_plan(text: str) -> Plan:
+    """Decode and validate the planner's answer; raise :class:`PlanInvalid` saying what is wrong."""
+    body = _strip_fences(text)
+    if not body:
+        raise PlanInvalid("the answer is empty; expected a JSON object with 'steps' and 'notes'")
+    try:
+        plan = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise PlanInvalid(f"not a valid plan JSON object: {exc}") from None
+    steps = tuple(PlanStep(step.kind, step.task.strip()) for step in plan.steps)
+    if not steps:
+        raise PlanInvalid("the plan has no steps; it needs at least the 'report' step")
+    if len(steps) > MAX_PLAN_STEPS:
+        raise PlanInvalid(f"the plan has {len(steps)} steps; at most {MAX_PLAN_STEPS} allowed")
+    kinds = [step.kind for step in steps]
+    duplicates = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+    if duplicates:
+        raise PlanInvalid(f"step kind(s) used more than once: {', '.join(duplicates)}")
+    if kinds[-1] != "report":
+        raise PlanInvalid("the last step must be 'report' (and 'report' must be present)")
+    empty = [str(index + 1) for index, step in enumerate(steps) if not step.task]
+    if empty:
+        raise PlanInvalid(f"step(s) {', '.join(empty)} have an empty task")
+    notes = plan.notes.strip() if plan.notes is not None else None
+    return Plan(steps=steps, notes=notes or None)
+
+
+def plan_refs(plan: Plan) -> list[PlanStepRef]:
+    """The plan as shown to clients in events."""
+    return [PlanStepRef(kind=step.kind, task=step.task) for step in plan.steps]
+
+
+def render_plan(plan: Plan) -> str:
+    """A short human rendering (the planner's ``agent_response`` output)."""
+    lines = [f"{index}. {step.kind}: {step.task}" for index, step in enumerate(plan.steps, 1)]
+    return "\n".join(lines)
