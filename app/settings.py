@@ -1,12 +1,27 @@
 """Service settings: ``config.toml`` + environment overrides, decoded into frozen msgspec Structs.
 
-CONTRACT (attribute names are relied on by app/auth, app/runs and others). The loader
-(``load_settings``) is implemented by the foundation work: see README "Configuration".
+CONTRACT: attribute names are relied on by app/auth, app/runs and others.
+
+Loading order (later wins): built-in defaults, the TOML file (``--config`` / ``APP_CONFIG`` /
+``./config.toml``), the conventional variables (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``,
+``DATABASE_URL``, ``REDIS_URL``, ``JWT_SECRET``), then ``APP__<SECTION>__<KEY>`` variables.
+Every problem is collected and reported at once by :class:`ConfigError`, one line per key, so
+an operator fixes a bad deployment in one round instead of one restart per typo.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+import logging
+import os
+import secrets
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Union
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -20,7 +35,10 @@ from orchestrator.config import (
 )
 
 __all__ = [
+    "CONVENTIONAL_ENV",
+    "ENV_PREFIX",
     "AuthSettings",
+    "ConfigError",
     "CorsSettings",
     "DatabaseSettings",
     "DatasetSettings",
@@ -30,7 +48,42 @@ __all__ = [
     "RunSettings",
     "ServerSettings",
     "Settings",
+    "load_settings",
 ]
+
+_log = logging.getLogger("app.settings")
+
+ENV_PREFIX = "APP__"
+# Conventional variable -> settings path. Applied before APP__* so the explicit scheme wins.
+CONVENTIONAL_ENV: dict[str, tuple[str, ...]] = {
+    "OPENAI_API_KEY": ("llm", "api_key"),
+    "OPENAI_BASE_URL": ("llm", "base_url"),
+    "DATABASE_URL": ("database", "url"),
+    "REDIS_URL": ("redis", "url"),
+    "JWT_SECRET": ("auth", "jwt_secret"),
+}
+DEFAULT_CONFIG_FILE = "config.toml"
+MIN_JWT_SECRET_BYTES = 32  # PyJWT warns below the SHA-256 block size (RFC 7518 §3.2).
+_REDACTED = "***"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; ``problems`` holds one ``key: what is wrong`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(self.problems))
+
+
+def _redact_url(url: str | None) -> str | None:
+    """Hide the password part of a DSN (``postgresql://user:pw@host/db``)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{_REDACTED}@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -54,10 +107,20 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     echo: bool = False
     migrate_on_start: bool = True
 
+    def __repr__(self) -> str:
+        return f"DatabaseSettings(url={_redact_url(self.url)!r}, ...)"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
 
 class RedisSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     url: str | None = None
     key_prefix: str = "sca"
+
+    def __repr__(self) -> str:
+        return f"RedisSettings(url={_redact_url(self.url)!r}, key_prefix={self.key_prefix!r})"
 
 
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -77,6 +140,13 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 1_209_600
     run_ticket_ttl_s: int = 60
+
+    def __repr__(self) -> str:
+        secret = None if self.jwt_secret is None else _REDACTED
+        return (
+            f"AuthSettings(rp_id={self.rp_id!r}, allowed_origins={self.allowed_origins!r}, "
+            f"jwt_secret={secret!r}, jwt_algorithm={self.jwt_algorithm!r}, ...)"
+        )
 
 
 class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -135,3 +205,427 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             assistants=self.assistants,
             tools=self.tools,
         )
+
+    def public_origin(self) -> str:
+        """Where users reach the service: ``server.public_origin`` or ``http://localhost:<port>``."""
+        if self.server.public_origin:
+            return self.server.public_origin.rstrip("/")
+        return f"http://localhost:{self.server.port}"
+
+    def rp_id(self) -> str:
+        """The WebAuthn RP ID: ``auth.rp_id`` or the host of :meth:`public_origin`."""
+        if self.auth.rp_id:
+            return self.auth.rp_id
+        return urlsplit(self.public_origin()).hostname or "localhost"
+
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Origins WebAuthn accepts in ``clientDataJSON``: configured, else the public origin."""
+        if self.auth.allowed_origins:
+            return self.auth.allowed_origins
+        return (self.public_origin(),)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with every secret masked: the only form that is logged."""
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        for path in _SECRET_PATHS:
+            section = data[path[0]]
+            if section.get(path[1]) is not None:
+                section[path[1]] = _REDACTED
+        for path in _URL_PATHS:
+            section = data[path[0]]
+            section[path[1]] = _redact_url(section.get(path[1]))
+        return data
+
+    def __repr__(self) -> str:
+        return f"Settings({self.redacted()!r})"
+
+
+_SECRET_PATHS: tuple[tuple[str, str], ...] = (("auth", "jwt_secret"), ("llm", "api_key"))
+_URL_PATHS: tuple[tuple[str, str], ...] = (("database", "url"), ("redis", "url"))
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the TOML file and the environment, validate everything, return frozen Settings.
+
+    ``config_path`` (or ``APP_CONFIG``) must exist when given; the default ``./config.toml``
+    may be missing, in which case built-in defaults apply. Raises :class:`ConfigError`.
+    """
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    data = _read_toml(config_path, env, problems)
+    _apply_conventional_env(data, env)
+    _apply_prefixed_env(data, env, problems)
+    _validate_tree(data, Settings, (), problems)
+    settings = msgspec.convert(data, Settings, strict=True)
+    problems.extend(_cross_checks(settings))
+    if problems:
+        raise ConfigError(problems)
+    return _ensure_jwt_secret(settings)
+
+
+def _read_toml(
+    config_path: str | os.PathLike[str] | None, env: Mapping[str, str], problems: list[str]
+) -> dict[str, Any]:
+    explicit = config_path if config_path is not None else env.get("APP_CONFIG") or None
+    path = Path(explicit) if explicit is not None else Path(DEFAULT_CONFIG_FILE)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        if explicit is not None:
+            problems.append(f"config file: {path} does not exist")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"config file: {path} is not valid TOML ({exc})")
+    except OSError as exc:
+        problems.append(f"config file: cannot read {path} ({exc.strerror})")
+    return {}
+
+
+def _apply_conventional_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, path in CONVENTIONAL_ENV.items():
+        value = env.get(name)
+        if value:
+            _set_path(data, path, value)
+
+
+def _apply_prefixed_env(data: dict[str, Any], env: Mapping[str, str], problems: list[str]) -> None:
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if len(parts) < 2 or not all(parts):
+            problems.append(f"{name}: expected APP__<SECTION>__<KEY>")
+            continue
+        path = tuple(parts)
+        _set_path(data, path, _parse_env_value(env[name], _type_at(path)))
+
+
+def _set_path(data: dict[str, Any], path: tuple[str, ...], value: object) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _type_at(path: tuple[str, ...]) -> Any:
+    """The annotated type of a settings key, or None for unknown keys."""
+    current: Any = Settings
+    for part in path:
+        current = _unwrap_optional(current)
+        if isinstance(current, type) and issubclass(current, msgspec.Struct):
+            fields = {f.name: f.type for f in msgspec.structs.fields(current)}
+            if part not in fields:
+                return None
+            current = fields[part]
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return None
+    return current
+
+
+def _accepts_str(tp: Any) -> bool:
+    if tp is str:
+        return True
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return all(isinstance(a, str) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return any(_accepts_str(a) for a in typing.get_args(tp))
+    return False
+
+
+def _parse_env_value(raw: str, tp: Any) -> object:
+    """Parse an env value as a TOML literal; string-typed keys keep the raw text.
+
+    ``APP__AUTH__JWT_SECRET=123…`` must stay a string, while ``APP__SERVER__PORT=8080`` is an
+    int and ``APP__CORS__ALLOW_ORIGINS=["https://a"]`` an array (TOML or JSON syntax).
+    """
+    text = raw.strip()
+    if _accepts_str(tp) and not (len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"):
+        return raw
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        return raw
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _describe(tp: Any) -> str:
+    """A short human name of a type, for messages."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        inner = " or ".join(_describe(a) for a in args if a is not type(None))
+        return f"{inner} (or unset)" if type(None) in args else inner
+    if origin is Literal:
+        return "one of " + ", ".join(json.dumps(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return f"array of {_describe(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return f"table of {_describe(typing.get_args(tp)[1])}"
+    names = {str: "string", int: "int", float: "number", bool: "boolean"}
+    if tp in names:
+        return names[tp]
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return "table"
+    return str(tp)
+
+
+def _show(value: object) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _validate_tree(value: object, tp: Any, path: tuple[str, ...], problems: list[str]) -> bool:
+    """Check ``value`` against ``tp`` key by key so that every bad key is reported.
+
+    Invalid keys are removed from their table, so the remainder still decodes and the
+    cross-key checks can run in the same pass.
+    """
+    key = ".".join(path)
+    struct = _unwrap_optional(tp)
+    if isinstance(struct, type) and issubclass(struct, msgspec.Struct):
+        if not isinstance(value, dict):
+            if value is None and struct is not tp:
+                return True
+            problems.append(f"{key or '<root>'}: expected a table, got {_show(value)}")
+            return False
+        fields = {f.name: f for f in msgspec.structs.fields(struct)}
+        ok = True
+        given = set(value)
+        for name in list(value):
+            if name not in fields:
+                problems.append(f"{'.'.join((*path, name))}: unknown key")
+                del value[name]
+            elif not _validate_tree(value[name], fields[name].type, (*path, name), problems):
+                del value[name]
+                ok = ok and not fields[name].required
+        for name, field in fields.items():
+            if field.required and name not in given:
+                problems.append(f"{'.'.join((*path, name))}: required ({_describe(field.type)})")
+                ok = False
+        return ok
+    if typing.get_origin(tp) is dict and isinstance(value, dict):
+        for name in list(value):
+            if not _validate_tree(
+                value[name], typing.get_args(tp)[1], (*path, str(name)), problems
+            ):
+                del value[name]
+        return True
+    check, expected = _range_for(path, tp)
+    try:
+        converted = msgspec.convert(value, tp, strict=True)
+    except msgspec.ValidationError:
+        problems.append(f"{key}: expected {expected}, got {_show(value)}")
+        return False
+    if check is not None and not check(converted):
+        problems.append(f"{key}: expected {expected}, got {_show(value)}")
+        return False
+    return True
+
+
+def _origin_ok(origin: str) -> bool:
+    parts = urlsplit(origin)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+def _url_ok(url: str | None, schemes: tuple[str, ...]) -> bool:
+    if url is None:
+        return True
+    parts = urlsplit(url)
+    return parts.scheme in schemes and (bool(parts.netloc) or bool(parts.path))
+
+
+def _int_in(lo: int, hi: int | None = None) -> tuple[Callable[[Any], bool], str]:
+    if hi is None:
+        return (lambda v: v >= lo), f"int >= {lo}"
+    return (lambda v: lo <= v <= hi), f"int in {lo}..{hi}"
+
+
+def _num_gt(lo: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v > lo), f"number > {lo:g}"
+
+
+def _num_ge(lo: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v >= lo), f"number >= {lo:g}"
+
+
+# key -> (check, expected). The expected text is also used for type errors on that key.
+_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "server.port": _int_in(1, 65535),
+    "server.workers": _int_in(1),
+    "server.max_request_body_bytes": _int_in(1),
+    "server.graceful_shutdown_s": _num_ge(0),
+    "server.host": ((lambda v: bool(v.strip())), "non-empty string"),
+    "server.public_origin": (
+        (lambda v: v is None or _origin_ok(v)),
+        'origin like "https://example.org" (scheme://host[:port], no path)',
+    ),
+    "database.url": (
+        (lambda v: _url_ok(v, ("sqlite+aiosqlite", "postgresql+asyncpg"))),
+        'URL "sqlite+aiosqlite:///path.db" or "postgresql+asyncpg://user@host/db"',
+    ),
+    "database.sqlite_busy_timeout_ms": _int_in(0),
+    "database.pool_size": _int_in(1),
+    "database.max_overflow": _int_in(0),
+    "redis.url": (
+        (lambda v: _url_ok(v, ("redis", "rediss", "unix"))),
+        'URL "redis://host:6379/0" (or rediss://, unix://)',
+    ),
+    "auth.challenge_ttl_s": _int_in(1),
+    "auth.access_token_ttl_s": _int_in(301),
+    "auth.refresh_token_ttl_s": _int_in(1),
+    "auth.run_ticket_ttl_s": _int_in(1),
+    "auth.allowed_origins": (
+        (lambda v: all(_origin_ok(o) for o in v)),
+        'array of origins like "https://example.org"',
+    ),
+    "auth.jwt_secret": (
+        (lambda v: v is None or len(v.encode()) >= MIN_JWT_SECRET_BYTES),
+        f"string of at least {MIN_JWT_SECRET_BYTES} bytes",
+    ),
+    "rate_limit.ceremony_per_minute": _int_in(1),
+    "cors.allow_origins": (
+        (lambda v: all(_origin_ok(o) for o in v)),
+        'array of exact origins like "https://example.org" (no wildcards)',
+    ),
+    "cors.max_age_s": _int_in(0),
+    "runs.max_question_chars": _int_in(1),
+    "runs.max_concurrent_per_user": _int_in(1),
+    "runs.max_concurrent_per_process": _int_in(1),
+    "runs.keepalive_s": _num_gt(0),
+    "runs.lease_s": _num_gt(0),
+    "runs.heartbeat_s": _num_gt(0),
+    "datasets.max_bytes": _int_in(1),
+    "datasets.max_rows": _int_in(1),
+    "llm.base_url": (
+        (lambda v: _url_ok(v, ("http", "https"))),
+        'URL like "http://127.0.0.1:11434/v1"',
+    ),
+    "llm.model": ((lambda v: bool(v.strip())), "non-empty string"),
+    "llm.connect_timeout_s": _num_gt(0),
+    "llm.read_timeout_s": _num_gt(0),
+    "llm.max_retries": _int_in(0),
+    "llm.stream_delta_interval_ms": _int_in(0),
+    "orchestrator.max_messages_per_run": _int_in(1),
+    "orchestrator.max_tool_rounds_per_step": _int_in(1),
+    "orchestrator.step_timeout_s": _num_gt(0),
+    "orchestrator.run_timeout_s": _num_gt(0),
+    "orchestrator.planner_retries": _int_in(0),
+    "orchestrator.tool_error_retries": _int_in(0),
+    "orchestrator.provider_retries": _int_in(0),
+    "orchestrator.retry_backoff_s": _num_ge(0),
+    "orchestrator.max_history_pairs": _int_in(0),
+    "accounting.wh_per_1k_tokens": _num_ge(0),
+    "accounting.grid_intensity_g_per_kwh": _num_ge(0),
+    "tools.http_timeout_s": _num_gt(0),
+    "tools.http_retries": _int_in(0),
+    "tools.cache_ttl_s": _num_ge(0),
+}
+for _name in ("planner", "carbon", "analysis", "report"):
+    _RANGES[f"assistants.{_name}.temperature"] = (
+        (lambda v: 0.0 <= v <= 2.0),
+        "number in 0..2",
+    )
+    _RANGES[f"assistants.{_name}.max_output_tokens"] = (
+        (lambda v: v is None or v >= 1),
+        "int >= 1 (or unset)",
+    )
+
+
+def _range_for(path: tuple[str, ...], tp: Any) -> tuple[Callable[[Any], bool] | None, str]:
+    key = ".".join(path)
+    if key in _RANGES:
+        return _RANGES[key]
+    if path[:2] == ("accounting", "prices") and len(path) == 4:
+        return _num_ge(0)
+    return None, _describe(tp)
+
+
+def _cross_checks(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    auth, runs = settings.auth, settings.runs
+    if runs.heartbeat_s >= runs.lease_s:
+        problems.append(
+            f"runs.heartbeat_s: expected less than runs.lease_s ({runs.lease_s:g}), "
+            f"got {runs.heartbeat_s:g}"
+        )
+    if auth.refresh_token_ttl_s <= auth.access_token_ttl_s:
+        problems.append(
+            "auth.refresh_token_ttl_s: expected more than auth.access_token_ttl_s "
+            f"({auth.access_token_ttl_s}), got {auth.refresh_token_ttl_s}"
+        )
+    if auth.jwt_algorithm == "ES256":
+        for name in ("jwt_private_key_file", "jwt_public_key_file"):
+            path = getattr(auth, name)
+            if path is None:
+                problems.append(f'auth.{name}: required when auth.jwt_algorithm is "ES256"')
+            elif not Path(path).is_file():
+                problems.append(f"auth.{name}: file {path} does not exist")
+    elif settings.server.mode == "production" and auth.jwt_secret is None:
+        problems.append(
+            "auth.jwt_secret: required in production mode (set JWT_SECRET, "
+            f"at least {MIN_JWT_SECRET_BYTES} bytes)"
+        )
+    if settings.auth.rp_id is not None and (
+        "/" in settings.auth.rp_id or ":" in settings.auth.rp_id
+    ):
+        problems.append(
+            f'auth.rp_id: expected a bare domain like "example.org", got {_show(auth.rp_id)}'
+        )
+    if settings.llm.provider == "openai" and not settings.llm.api_key:
+        problems.append('llm.api_key: required when llm.provider is "openai" (set OPENAI_API_KEY)')
+    if settings.llm.provider == "openai_chat" and not settings.llm.base_url:
+        problems.append(
+            'llm.base_url: required when llm.provider is "openai_chat" (set OPENAI_BASE_URL)'
+        )
+    if settings.tools.grid_source == "file" and not settings.tools.grid_file:
+        problems.append('tools.grid_file: required when tools.grid_source is "file"')
+    return problems
+
+
+def _ensure_jwt_secret(settings: Settings) -> Settings:
+    """Development mode without a secret: a random per-process one, with a loud warning."""
+    if settings.auth.jwt_secret is not None or settings.auth.jwt_algorithm != "HS256":
+        return settings
+    _log.warning(
+        "JWT_SECRET is not set: using a random per-process secret (development mode only). "
+        "Tokens will not survive a restart. Set JWT_SECRET (>= %d bytes) for real use.",
+        MIN_JWT_SECRET_BYTES,
+    )
+    auth = msgspec.structs.replace(settings.auth, jwt_secret=secrets.token_urlsafe(48))
+    return msgspec.structs.replace(settings, auth=auth)
