@@ -1,0 +1,475 @@
+"""Parameter extraction for the offline engine: dates, regions, durations, company profiles.
+
+A real model reads these from the question; the offline engine uses explicit, documented
+rules instead so that the same question always gives the same tool arguments. Every function
+is pure and takes "now" as an argument (tests pin it).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+__all__ = [
+    "DEFAULT_DURATION_H",
+    "DEFAULT_REGION",
+    "REGION_NAMES",
+    "CompanyProfile",
+    "DateRange",
+    "Duration",
+    "extract_dates",
+    "extract_duration",
+    "extract_profile",
+    "extract_regions",
+    "is_past_tense",
+    "parse_number_word",
+]
+
+DEFAULT_REGION = "ie"
+DEFAULT_DURATION_H = 3.0
+
+REGION_NAMES: dict[str, str] = {
+    "ie": "Republic of Ireland",
+    "ni": "Northern Ireland",
+    "all": "all-island (Ireland and Northern Ireland)",
+    "gb": "Great Britain",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """An inclusive range of calendar days, with the words the user used for it."""
+
+    start: date
+    end: date
+    label: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def describe(self) -> str:
+        """A label that always states the concrete dates (so the reader can check them)."""
+        if self.start == self.end:
+            concrete = f"{self.start.isoformat()} ({self.start.strftime('%A')})"
+        else:
+            concrete = f"{self.start.isoformat()} to {self.end.isoformat()}"
+        if self.label in (self.start.isoformat(), concrete):
+            return concrete
+        return f"{self.label}, {concrete}"
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    hours: float
+    reason: str  # "3 hours" as written, "dishwasher (typical cycle)", or "default"
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyProfile:
+    """What the user said about a company; ``None`` means "not stated"."""
+
+    sector: str | None = None
+    employees: int | None = None
+    sites: int | None = None
+    fleet_vehicles: int | None = None
+    fleet_fuel: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            self.sector is None
+            and self.employees is None
+            and self.sites is None
+            and self.fleet_vehicles is None
+        )
+
+
+# ------------------------------------------------------------------------------- numbers
+
+_NUMBER_WORDS: dict[str, int] = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "single": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
+}
+_NUM = r"(\d[\d,]*(?:\.\d+)?|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")"
+
+
+def parse_number_word(token: str) -> float | None:
+    """``"12"``, ``"1,200"``, ``"2.5"`` or a small number word → its value."""
+    token = token.lower().replace(",", "")
+    if token in _NUMBER_WORDS:
+        return float(_NUMBER_WORDS[token])
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------- dates
+
+_MONTHS: dict[str, int] = {}
+for _i, _name in enumerate(calendar.month_name):
+    if _name:
+        _MONTHS[_name.lower()] = _i
+        _MONTHS[_name[:3].lower()] = _i
+_MONTHS["sept"] = 9
+_MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_WEEKDAYS = [d.lower() for d in calendar.day_name]
+_WEEKDAY = r"(" + "|".join(_WEEKDAYS) + r")"
+_PAST_WORDS = re.compile(
+    r"\b(was|were|did|had|been|happened|used|last|yesterday|ago|previous)\b", re.IGNORECASE
+)
+
+
+def is_past_tense(text: str) -> bool:
+    """Whether the question looks back in time (decides which "Monday" or "March" is meant)."""
+    return _PAST_WORDS.search(text) is not None
+
+
+def _month_range(year: int, month: int, label: str, today: date) -> DateRange:
+    last = calendar.monthrange(year, month)[1]
+    end = date(year, month, last)
+    if year == today.year and month == today.month:
+        end = today
+    return DateRange(date(year, month, 1), end, label)
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    start: int
+    end: int
+    range: DateRange
+
+
+def _relative(text: str, today: date) -> list[_Mention]:
+    out: list[_Mention] = []
+    monday = today - timedelta(days=today.weekday())
+    table: list[tuple[str, date, date, str]] = [
+        (r"\bday before yesterday\b", today - timedelta(2), today - timedelta(2), "two days ago"),
+        (
+            r"\bday after tomorrow\b",
+            today + timedelta(2),
+            today + timedelta(2),
+            "day after tomorrow",
+        ),
+        (
+            r"\b(?:today|tonight|right now|now|this (?:morning|afternoon|evening))\b",
+            today,
+            today,
+            "today",
+        ),
+        (r"\btomorrow\b", today + timedelta(1), today + timedelta(1), "tomorrow"),
+        (r"\byesterday\b", today - timedelta(1), today - timedelta(1), "yesterday"),
+        (
+            r"\b(?:last|previous) week\b",
+            monday - timedelta(7),
+            monday - timedelta(1),
+            "last week",
+        ),
+        (r"\bthis week\b", monday, today, "this week so far"),
+        (r"\bnext week\b", monday + timedelta(7), monday + timedelta(13), "next week"),
+        (
+            r"\b(?:past|last) (?:7|seven) days\b|\bpast week\b",
+            today - timedelta(7),
+            today - timedelta(1),
+            "the past 7 days",
+        ),
+        (
+            r"\bthis weekend\b",
+            monday + timedelta(5),
+            monday + timedelta(6),
+            "this weekend",
+        ),
+        (
+            r"\blast weekend\b",
+            monday - timedelta(2),
+            monday - timedelta(1),
+            "last weekend",
+        ),
+    ]
+    for pattern, start, end, label in table:
+        for m in re.finditer(pattern, text, re.IGNORECASE):
+            out.append(_Mention(m.start(), m.end(), DateRange(start, end, label)))
+    for m in re.finditer(r"\b(?:past|last) (\d{1,3}) days\b", text, re.IGNORECASE):
+        n = int(m.group(1))
+        if 1 <= n <= 366 and n != 7:
+            out.append(
+                _Mention(
+                    m.start(),
+                    m.end(),
+                    DateRange(today - timedelta(n), today - timedelta(1), f"the past {n} days"),
+                )
+            )
+    for m in re.finditer(r"\bthis month\b", text, re.IGNORECASE):
+        out.append(
+            _Mention(m.start(), m.end(), _month_range(today.year, today.month, "this month", today))
+        )
+    for m in re.finditer(r"\b(?:last|previous) month\b", text, re.IGNORECASE):
+        first = today.replace(day=1) - timedelta(days=1)
+        out.append(
+            _Mention(m.start(), m.end(), _month_range(first.year, first.month, "last month", today))
+        )
+    return out
+
+
+def _absolute(text: str, today: date, past: bool) -> list[_Mention]:
+    out: list[_Mention] = []
+
+    def add(m: re.Match[str], day: date | None, label: str) -> None:
+        if day is not None:
+            out.append(_Mention(m.start(), m.end(), DateRange(day, day, label)))
+
+    for m in re.finditer(r"\b(\d{4})-(\d{2})-(\d{2})\b", text):
+        day = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        add(m, day, day.isoformat() if day else "")
+    for m in re.finditer(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", text):
+        # Day first, as written in Ireland and Britain (documented).
+        day = _safe_date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        add(m, day, day.isoformat() if day else "")
+    day_month = r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(\d{4}))?\b"
+    for m in re.finditer(day_month, text, re.IGNORECASE):
+        year = int(m.group(3)) if m.group(3) else today.year
+        day = _safe_date(year, _MONTHS[m.group(2).lower()], int(m.group(1)))
+        add(m, day, day.isoformat() if day else "")
+    month_day = r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?"
+    for m in re.finditer(month_day, text, re.IGNORECASE):
+        year = int(m.group(3)) if m.group(3) else today.year
+        day = _safe_date(year, _MONTHS[m.group(1).lower()], int(m.group(2)))
+        add(m, day, day.isoformat() if day else "")
+    for m in re.finditer(r"\b" + _MONTH + r",?\s+(\d{4})\b", text, re.IGNORECASE):
+        month, year = _MONTHS[m.group(1).lower()], int(m.group(2))
+        label = f"{calendar.month_name[month]} {year}"
+        out.append(_Mention(m.start(), m.end(), _month_range(year, month, label, today)))
+    # A month name alone ("in March"): the most recent such month that has begun. Only after a
+    # preposition, so that "may I" or "march" as a verb are not read as dates.
+    bare = (
+        r"\b(?:in|during|for|of|since|through|and|vs\.?|versus|with|to|than|compare|"
+        r"last|this)\s+" + _MONTH + r"\b(?!\s*\d)"
+    )
+    for m in re.finditer(bare, text, re.IGNORECASE):
+        month = _MONTHS[m.group(1).lower()]
+        year = today.year if month <= today.month else today.year - 1
+        label = f"{calendar.month_name[month]} {year}"
+        out.append(_Mention(m.start(1), m.end(), _month_range(year, month, label, today)))
+    weekday = r"\b(?:(next|last|this|on|coming)\s+)?" + _WEEKDAY + r"\b"
+    for m in re.finditer(weekday, text, re.IGNORECASE):
+        target = _WEEKDAYS.index(m.group(2).lower())
+        qualifier = (m.group(1) or "").lower()
+        ahead = (target - today.weekday()) % 7
+        if qualifier == "last" or (qualifier in ("", "on") and past):
+            delta = -((today.weekday() - target) % 7 or 7)
+        elif qualifier == "next":
+            delta = ahead or 7
+        else:
+            delta = ahead
+        day = today + timedelta(days=delta)
+        label = f"{qualifier} {calendar.day_name[target]}".strip()
+        add(m, day, label)
+    return out
+
+
+_JOINER = re.compile(r"^\s*(?:to|until|till|through|and|-|\u2013)\s*$", re.IGNORECASE)
+_OPENER = re.compile(r"\b(?:from|between)\s*$", re.IGNORECASE)
+
+
+def extract_dates(text: str, today: date) -> list[DateRange]:
+    """Every date or period the text mentions, in order of appearance.
+
+    "from X to Y" / "between X and Y" with two days becomes one range. Overlapping matches
+    keep the longest (so "14 March 2025" is one day, not also "March 2025").
+    """
+    past = is_past_tense(text)
+    mentions = _relative(text, today) + _absolute(text, today, past)
+    mentions.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    kept: list[_Mention] = []
+    for mention in mentions:
+        if kept and mention.start < kept[-1].end:
+            continue
+        kept.append(mention)
+    merged: list[_Mention] = []
+    i = 0
+    while i < len(kept):
+        cur = kept[i]
+        if (
+            i + 1 < len(kept)
+            and _OPENER.search(text[: cur.start])
+            and _JOINER.match(text[cur.end : kept[i + 1].start])
+        ):
+            nxt = kept[i + 1]
+            start, end = min(cur.range.start, nxt.range.start), max(cur.range.end, nxt.range.end)
+            label = f"{start.isoformat()} to {end.isoformat()}"
+            merged.append(_Mention(cur.start, nxt.end, DateRange(start, end, label)))
+            i += 2
+            continue
+        merged.append(cur)
+        i += 1
+    return [m.range for m in merged]
+
+
+# ------------------------------------------------------------------------------- regions
+
+_REGION_PATTERNS: list[tuple[str, str, int]] = [
+    # (pattern, region, flags). Order matters: "Northern Ireland" before "Ireland".
+    (r"\bnorthern[- ]ireland\b|\bn\.\s?ireland\b|\bbelfast\b|\bderry\b", "ni", re.IGNORECASE),
+    (r"\bNI\b", "ni", 0),
+    (
+        r"\ball[- ]island\b|\bisland of ireland\b|\bwhole (?:of )?(?:the )?island\b|"
+        r"\bboth (?:ireland|jurisdictions)\b|\bSEM\b",
+        "all",
+        re.IGNORECASE,
+    ),
+    (
+        r"\bgreat britain\b|\bbritain\b|\bbritish\b|\bunited kingdom\b|\bengland\b|"
+        r"\bscotland\b|\bwales\b|\blondon\b|\bmanchester\b|\bnational grid\b",
+        "gb",
+        re.IGNORECASE,
+    ),
+    (r"\bGB\b|\bUK\b", "gb", 0),
+    (
+        r"\brepublic of ireland\b|\bireland\b|\birish\b|\bdublin\b|\bcork\b|\bgalway\b|"
+        r"\blimerick\b|\beirgrid\b",
+        "ie",
+        re.IGNORECASE,
+    ),
+    (r"\bROI\b", "ie", 0),
+]
+
+
+def extract_regions(text: str) -> list[str]:
+    """Grid regions mentioned, in order of first mention, without duplicates.
+
+    The UK is read as Great Britain's grid (Northern Ireland is part of the all-island market,
+    and is matched by name first). Nothing mentioned → the caller uses :data:`DEFAULT_REGION`.
+    """
+    found: list[tuple[int, str]] = []
+    claimed: list[tuple[int, int]] = []
+    for pattern, region, flags in _REGION_PATTERNS:
+        for m in re.finditer(pattern, text, flags):
+            if any(a <= m.start() < b or a < m.end() <= b for a, b in claimed):
+                continue
+            claimed.append((m.start(), m.end()))
+            found.append((m.start(), region))
+    found.sort()
+    out: list[str] = []
+    for _, region in found:
+        if region not in out:
+            out.append(region)
+    return out
+
+
+# ----------------------------------------------------------------------------- durations
+
+_APPLIANCES: list[tuple[str, float, str]] = [
+    # (pattern, typical hours, name). Typical cycle lengths, stated in the answer as such.
+    (r"\b(?:ev|electric (?:car|vehicle)|car|tesla|vehicle)\b", 4.0, "EV charging"),
+    (r"\bdish ?washer\b", 2.0, "dishwasher"),
+    (r"\bwashing machine\b|\blaundry\b|\bwash\b", 2.0, "washing machine"),
+    (r"\b(?:tumble )?dryer\b", 2.0, "tumble dryer"),
+    (r"\bimmersion\b|\bhot water\b", 2.0, "immersion heater"),
+    (r"\bheat pump\b", 3.0, "heat pump"),
+]
+
+
+def extract_duration(text: str) -> Duration:
+    """How long the flexible load runs: stated hours/minutes, else a typical appliance cycle,
+    else :data:`DEFAULT_DURATION_H`."""
+    if re.search(r"\bhalf an hour\b", text, re.IGNORECASE):
+        return Duration(0.5, "half an hour as requested")
+    m = re.search(r"\b" + _NUM + r"[- ]?(?:hours?|hrs?|h)\b", text, re.IGNORECASE)
+    if m:
+        value = parse_number_word(m.group(1))
+        if value is not None and 0 < value <= 24:
+            return Duration(value, f"{_fmt_hours(value)} as requested")
+    m = re.search(r"\b" + _NUM + r"[- ]?(?:minutes?|mins?)\b", text, re.IGNORECASE)
+    if m:
+        value = parse_number_word(m.group(1))
+        if value is not None and 0 < value <= 24 * 60:
+            hours = max(0.5, round(value / 30) * 0.5)
+            return Duration(hours, f"{_fmt_hours(hours)} (from {int(value)} minutes)")
+    for pattern, hours, name in _APPLIANCES:
+        if re.search(pattern, text, re.IGNORECASE):
+            return Duration(hours, f"{_fmt_hours(hours)}, a typical {name} cycle")
+    return Duration(DEFAULT_DURATION_H, f"{_fmt_hours(DEFAULT_DURATION_H)} (default)")
+
+
+def _fmt_hours(hours: float) -> str:
+    text = f"{hours:g}"
+    return f"{text} hour" if hours == 1 else f"{text} hours"
+
+
+# ------------------------------------------------------------------------------- profile
+
+_SECTORS: list[tuple[str, str]] = [
+    (r"\boffices?\b|\bconsult\w*|\bsoftware\b|\bagency\b|\bbank\w*|\binsurance\b", "office"),
+    (r"\bretail\w*|\bshops?\b|\bstores?\b|\bsupermarkets?\b", "retail"),
+    (r"\bmanufactur\w*|\bfactor(?:y|ies)\b|\bplants?\b|\bfactories\b", "manufacturing"),
+    (r"\bhotels?\b|\brestaurants?\b|\bcaf[eé]s?\b|\bhospitality\b|\bpubs?\b", "hospitality"),
+    (r"\blogistics\b|\bdelivery\b|\bhaulage\b|\btransport\w*|\bwarehous\w*", "logistics"),
+]
+
+
+def extract_profile(text: str) -> CompanyProfile:
+    """Sector, headcount, sites and fleet, when the question states them."""
+    sector = None
+    for pattern, name in _SECTORS:
+        if re.search(pattern, text, re.IGNORECASE):
+            sector = name
+            break
+    employees = _count(text, r"(?:employees|staff|people|workers|fte|headcount|members of staff)")
+    sites = _count(
+        text,
+        r"(?:sites?|locations?|offices|shops|stores|branches|warehouses|premises|buildings)",
+    )
+    fleet = _count(text, r"(?:[a-z]+\s+)?(?:vans?|vehicles?|trucks?|lorries|cars?|hgvs?)")
+    fuel = None
+    if fleet is not None:
+        if re.search(r"\belectric\b|\bevs?\b|\bbattery\b", text, re.IGNORECASE):
+            fuel = "electric"
+        elif re.search(r"\bpetrol\b", text, re.IGNORECASE):
+            fuel = "petrol"
+        else:
+            fuel = "diesel"
+    return CompanyProfile(
+        sector=sector,
+        employees=int(employees) if employees is not None else None,
+        sites=int(sites) if sites is not None else None,
+        fleet_vehicles=int(fleet) if fleet is not None else None,
+        fleet_fuel=fuel,
+    )
+
+
+def _count(text: str, nouns: str) -> float | None:
+    pattern = r"\b" + _NUM + r"\s+(?:[a-z-]+\s+)?" + nouns + r"\b"
+    for m in re.finditer(pattern, text, re.IGNORECASE):
+        value = parse_number_word(m.group(1))
+        if value is not None and value >= 1:
+            return value
+    return None
