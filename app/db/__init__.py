@@ -1,0 +1,1 @@
+"""Persistence: declarative base, engine/session configuration and Alembic migrations."""

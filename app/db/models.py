@@ -1,0 +1,12 @@
+"""Every domain's models, imported so ``Base.metadata`` is complete for Alembic and tests.
+
+Domains add one line each here (e.g. ``from app.auth import models as _auth_models``).
+"""
+
+from __future__ import annotations
+
+from app.db.base import Base
+
+__all__ = ["Base"]
+
+# --- domain models (one import line per domain) -------------------------------------------
