@@ -1,0 +1,253 @@
+"""What both OpenAI providers share: the SDK client, the streamed POST, and error mapping.
+
+The SDK stays in charge of transport, auth headers, base URL / Azure deployment routing and
+error classification; we only ask it for the raw streamed ``httpx2.Response`` (the documented
+``client.post(path, cast_to=httpx2.Response)`` escape hatch with the stream marker header) and
+parse the bytes ourselves, which is several times cheaper than its typed event models.
+
+Retries: the SDK's own retries are turned off for these streamed calls (``max_retries=0`` per
+request). The state machine is the single retry layer: it knows the run's time budget, honours
+``retry_after`` and never repeats a turn whose tool calls already ran. Two stacked retry layers
+would multiply attempts against a struggling server.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+import msgspec
+import openai
+import structlog
+
+from orchestrator.config import LLMConfig
+from orchestrator.providers.base import (
+    AuthenticationFailed,
+    BadResponse,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+
+__all__ = [
+    "AuthFailureRecorder",
+    "ErrorBody",
+    "build_client",
+    "error_from_payload",
+    "map_sdk_error",
+    "map_transport_error",
+    "stream_post",
+]
+
+log = structlog.get_logger("orchestrator.providers.openai")
+
+_JSON = msgspec.json.Encoder()
+# Ask the SDK for the undecoded, still-streaming httpx2.Response (see _base_client).
+_STREAM_HEADERS = {"X-Stainless-Raw-Response": "stream", "Content-Type": "application/json"}
+_MISSING_KEY = "missing-api-key"
+_RETRY_AFTER_CAP_S = 600.0
+
+
+def _api_key(config: LLMConfig, env_name: str) -> tuple[str, bool]:
+    """The configured key, else the environment's; a placeholder lets keyless local servers work."""
+    key = config.api_key or os.environ.get(env_name)
+    if key:
+        return key, True
+    return _MISSING_KEY, False
+
+
+def build_client(
+    config: LLMConfig, *, http_client: httpx2.AsyncClient | None, azure: bool
+) -> tuple[openai.AsyncOpenAI, bool]:
+    """One SDK client per provider instance; returns it and whether a real key was configured."""
+    timeout = httpx2.Timeout(
+        connect=config.connect_timeout_s,
+        read=config.read_timeout_s,
+        write=config.read_timeout_s,
+        pool=config.connect_timeout_s,
+    )
+    if azure:
+        if not config.base_url:
+            raise ValueError(
+                "llm.base_url must be the Azure endpoint (https://NAME.openai.azure.com)"
+            )
+        key, has_key = _api_key(config, "AZURE_OPENAI_API_KEY")
+        client: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
+            azure_endpoint=config.base_url,
+            # Without an explicit deployment, the model name is the deployment name.
+            azure_deployment=config.azure_deployment or config.model,
+            api_version=config.azure_api_version,
+            api_key=key,
+            timeout=timeout,
+            max_retries=config.max_retries,
+            http_client=http_client,
+        )
+        return client, has_key
+    key, has_key = _api_key(config, "OPENAI_API_KEY")
+    client = openai.AsyncOpenAI(
+        api_key=key,
+        organization=config.organization,
+        project=config.project,
+        base_url=config.base_url,
+        timeout=timeout,
+        max_retries=config.max_retries,
+        http_client=http_client,
+    )
+    return client, has_key
+
+
+class AuthFailureRecorder:
+    """Remembers the last 401/403 so ``/health`` can tell the operator (never the key)."""
+
+    def __init__(self) -> None:
+        self.last_auth_failure: str | None = None
+
+    def record(self, message: str) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self.last_auth_failure = f"{stamp} {message}"
+
+
+def _retry_after(headers: httpx2.Headers) -> float | None:
+    """Seconds from ``retry-after-ms`` / ``retry-after`` (delta seconds or HTTP date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return min(max(float(raw_ms) / 1000.0, 0.0), _RETRY_AFTER_CAP_S)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return min(max(float(raw), 0.0), _RETRY_AFTER_CAP_S)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    delta = moment.timestamp() - time.time()
+    return min(max(delta, 0.0), _RETRY_AFTER_CAP_S)
+
+
+def _status_message(err: openai.APIStatusError) -> str:
+    body = err.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return err.message
+
+
+def map_sdk_error(
+    err: openai.OpenAIError, *, where: str, has_key: bool, auth: AuthFailureRecorder
+) -> ProviderError:
+    """Translate an SDK exception into our typed provider errors (stable codes)."""
+    if isinstance(err, openai.APITimeoutError):
+        return ProviderTimeout(f"{where}: the request timed out")
+    if isinstance(err, openai.APIConnectionError):
+        cause = err.__cause__
+        detail = f" ({type(cause).__name__})" if cause is not None else ""
+        return ProviderUnavailable(f"{where}: cannot connect to the model server{detail}")
+    if isinstance(err, openai.APIStatusError):
+        status = err.status_code
+        text = _status_message(err)
+        if status in (401, 403):
+            hint = "" if has_key else " No API key is configured: set OPENAI_API_KEY."
+            message = f"{where}: the model server rejected the credentials (HTTP {status}).{hint}"
+            auth.record(message)
+            return AuthenticationFailed(message)
+        if status == 429:
+            return RateLimited(
+                f"{where}: rate limited (HTTP 429): {text}",
+                retry_after=_retry_after(err.response.headers),
+            )
+        if status == 408:
+            return ProviderTimeout(f"{where}: the server timed out the request (HTTP 408)")
+        if status >= 500:
+            return ProviderUnavailable(
+                f"{where}: server error (HTTP {status}): {text}",
+                retry_after=_retry_after(err.response.headers),
+            )
+        return BadResponse(f"{where}: the server refused the request (HTTP {status}): {text}")
+    return BadResponse(f"{where}: {type(err).__name__}: {err}")
+
+
+def map_transport_error(err: httpx2.HTTPError, *, where: str) -> ProviderError:
+    """Failures while reading the body: after the headers, outside the SDK's reach."""
+    if isinstance(err, httpx2.TimeoutException):
+        return ProviderTimeout(f"{where}: the stream stalled (read timeout)")
+    return ProviderUnavailable(f"{where}: the stream broke off ({type(err).__name__})")
+
+
+class ErrorBody(msgspec.Struct):
+    """The ``error`` object of OpenAI error payloads (top level or inside a response)."""
+
+    message: str | None = None
+    code: str | int | None = None
+    type: str | None = None
+
+
+def error_from_payload(error: ErrorBody | None, *, where: str) -> ProviderError:
+    """An error reported inside a stream (``error`` / ``response.failed`` events)."""
+    if error is None:
+        return BadResponse(f"{where}: the model server reported a failure without details")
+    code = str(error.code or error.type or "")
+    message = f"{where}: {error.message or 'failed'}" + (f" ({code})" if code else "")
+    if "rate_limit" in code:
+        return RateLimited(message)
+    if code in {"server_error", "overloaded", "service_unavailable", "internal_error"}:
+        return ProviderUnavailable(message)
+    if code in {"invalid_api_key", "authentication_error"}:
+        return AuthenticationFailed(message)
+    return BadResponse(message)
+
+
+@asynccontextmanager
+async def stream_post(
+    client: openai.AsyncOpenAI,
+    path: str,
+    body: dict[str, Any],
+    *,
+    where: str,
+    has_key: bool,
+    auth: AuthFailureRecorder,
+) -> AsyncIterator[AsyncGenerator[bytes, None]]:
+    """POST ``body`` through the SDK and yield the raw response byte stream.
+
+    Status errors and connection failures before the first byte come back as the SDK's typed
+    exceptions and are mapped here; failures while streaming are mapped too. The response is
+    always closed.
+    """
+    try:
+        response = await client.post(
+            path,
+            cast_to=httpx2.Response,
+            content=_JSON.encode(body),
+            options={"headers": _STREAM_HEADERS, "max_retries": 0},
+        )
+    except openai.OpenAIError as err:
+        raise map_sdk_error(err, where=where, has_key=has_key, auth=auth) from err
+    chunks = _guarded(response, where)
+    try:
+        yield chunks
+    finally:
+        await chunks.aclose()
+        await response.aclose()
+
+
+async def _guarded(response: httpx2.Response, where: str) -> AsyncGenerator[bytes, None]:
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except httpx2.HTTPError as err:
+        raise map_transport_error(err, where=where) from err

@@ -1,0 +1,406 @@
+"""The ``openai`` provider: the OpenAI Responses API, streamed, with a cheap hot path.
+
+Each model call is one ``POST /responses`` with ``stream: true``. The request carries the
+assistant's instructions, model, sampling, strict function tools, optional hosted tools
+(``code_interpreter``) and, for the planner, a strict JSON Schema output format. It is
+stateless by default: the full provider-neutral input items are translated and sent every
+turn, which works on every compatible server. With ``llm.use_previous_response_id`` and a
+previous response id on the request, only the items after the model's last output are sent.
+
+The response stream is parsed from raw bytes (see ``_openai_sse``); only the event types we
+use are decoded, into msgspec Structs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import httpx2
+import msgspec
+import structlog
+
+from orchestrator.config import LLMConfig
+from orchestrator.providers._openai_common import (
+    AuthFailureRecorder,
+    ErrorBody,
+    build_client,
+    error_from_payload,
+    stream_post,
+)
+from orchestrator.providers._openai_sse import iter_sse_frames
+from orchestrator.providers.base import (
+    AssistantMessage,
+    BadResponse,
+    FunctionCall,
+    InputItem,
+    ModelRequest,
+    ModelTurn,
+    ProviderEvent,
+    ProviderUnavailable,
+    Refusal,
+    TextDelta,
+    ToolCallRequest,
+    TurnUsage,
+    UserMessage,
+)
+
+__all__ = ["OpenAIResponsesProvider", "build_responses_body", "responses_input"]
+
+log = structlog.get_logger("orchestrator.providers.openai")
+
+WHERE = "openai responses"
+HOSTED_TOOLS: dict[str, dict[str, Any]] = {
+    "code_interpreter": {"type": "code_interpreter", "container": {"type": "auto"}},
+}
+# Reasoning model families reject ``temperature``.
+_NO_TEMPERATURE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+# ------------------------------------------------------------------------ wire structs (in)
+
+
+class _TypeOnly(msgspec.Struct):
+    type: str = ""
+
+
+class _TextDelta(msgspec.Struct):
+    delta: str
+
+
+class _ContentPart(msgspec.Struct):
+    type: str
+    text: str | None = None
+    refusal: str | None = None
+
+
+class _OutputItem(msgspec.Struct):
+    type: str
+    id: str | None = None
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    content: list[_ContentPart] | None = None
+
+
+class _ItemEvent(msgspec.Struct):
+    item: _OutputItem
+    output_index: int = 0
+
+
+class _ArgsDelta(msgspec.Struct):
+    delta: str
+    output_index: int = 0
+
+
+class _RefusalDone(msgspec.Struct):
+    refusal: str = ""
+
+
+class _InputDetails(msgspec.Struct):
+    cached_tokens: int | None = 0
+
+
+class _OutputDetails(msgspec.Struct):
+    reasoning_tokens: int | None = 0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int | None = 0
+    output_tokens: int | None = 0
+    input_tokens_details: _InputDetails | None = None
+    output_tokens_details: _OutputDetails | None = None
+
+
+class _Incomplete(msgspec.Struct):
+    reason: str | None = None
+
+
+class _Response(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: _Usage | None = None
+    error: ErrorBody | None = None
+    incomplete_details: _Incomplete | None = None
+
+
+class _ResponseEvent(msgspec.Struct):
+    response: _Response
+
+
+_decode_type = msgspec.json.Decoder(_TypeOnly).decode
+_decode_text = msgspec.json.Decoder(_TextDelta).decode
+_decode_item = msgspec.json.Decoder(_ItemEvent).decode
+_decode_args = msgspec.json.Decoder(_ArgsDelta).decode
+_decode_refusal = msgspec.json.Decoder(_RefusalDone).decode
+_decode_response = msgspec.json.Decoder(_ResponseEvent).decode
+_decode_error = msgspec.json.Decoder(ErrorBody).decode
+
+# The event types we act on; every other event is skipped without decoding its JSON.
+_TEXT = b"response.output_text.delta"
+_ITEM_ADDED = b"response.output_item.added"
+_ITEM_DONE = b"response.output_item.done"
+_ARGS = b"response.function_call_arguments.delta"
+_REFUSAL = b"response.refusal.done"
+_COMPLETED = b"response.completed"
+_INCOMPLETE = b"response.incomplete"
+_FAILED = b"response.failed"
+_ERROR = b"error"
+_USED = frozenset({_TEXT, _ITEM_ADDED, _ITEM_DONE, _ARGS, _REFUSAL, _COMPLETED, _INCOMPLETE})
+_USED |= {_FAILED, _ERROR}
+
+
+# ----------------------------------------------------------------------- request building
+
+
+def responses_input(items: tuple[InputItem, ...]) -> list[dict[str, Any]]:
+    """Provider-neutral input items → Responses API input items."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, UserMessage):
+            out.append({"type": "message", "role": "user", "content": item.text})
+        elif isinstance(item, AssistantMessage):
+            out.append({"type": "message", "role": "assistant", "content": item.text})
+        elif isinstance(item, FunctionCall):
+            out.append(
+                {
+                    "type": "function_call",
+                    "call_id": item.call_id,
+                    "name": item.name,
+                    "arguments": item.arguments,
+                }
+            )
+        else:
+            out.append(
+                {"type": "function_call_output", "call_id": item.call_id, "output": item.output}
+            )
+    return out
+
+
+def _new_items_since_model_output(items: tuple[InputItem, ...]) -> tuple[InputItem, ...]:
+    """With server-side state, send only what followed the model's last output."""
+    for index in range(len(items) - 1, -1, -1):
+        if isinstance(items[index], FunctionCall | AssistantMessage):
+            return items[index + 1 :]
+    return items
+
+
+def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, Any]:
+    """The JSON body of one streamed ``POST /responses`` call."""
+    spec = request.assistant
+    stateful = config.use_previous_response_id and request.previous_response_id is not None
+    items = _new_items_since_model_output(request.input) if stateful else request.input
+    body: dict[str, Any] = {
+        "model": spec.model,
+        "instructions": spec.instructions,
+        "input": responses_input(items),
+        "stream": True,
+        "store": config.use_previous_response_id,
+    }
+    if stateful:
+        body["previous_response_id"] = request.previous_response_id
+    if not spec.model.startswith(_NO_TEMPERATURE_PREFIXES):
+        body["temperature"] = spec.temperature
+    if spec.max_output_tokens is not None:
+        body["max_output_tokens"] = spec.max_output_tokens
+    tools: list[dict[str, Any]] = [
+        {
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+            "strict": True,
+        }
+        for tool in request.tools
+    ]
+    for hosted in spec.hosted_tools:
+        definition = HOSTED_TOOLS.get(hosted)
+        if definition is None:
+            log.warning("unknown hosted tool ignored", tool=hosted, assistant=spec.name)
+        else:
+            tools.append(definition)
+    if tools:
+        body["tools"] = tools
+        body["tool_choice"] = "auto"
+    if request.response_schema is not None:
+        body["text"] = {
+            "format": {
+                "type": "json_schema",
+                "name": request.response_schema_name,
+                "schema": request.response_schema,
+                "strict": True,
+            }
+        }
+    return body
+
+
+# ------------------------------------------------------------------------------ the provider
+
+
+class _PendingCall:
+    __slots__ = ("arguments", "call_id", "name")
+
+    def __init__(self, call_id: str, name: str) -> None:
+        self.call_id = call_id
+        self.name = name
+        self.arguments: list[str] = []
+
+
+class OpenAIResponsesProvider:
+    """Streams Responses API calls; one shared SDK client, closed by :meth:`aclose`."""
+
+    name = "openai"
+
+    def __init__(self, config: LLMConfig, *, http_client: httpx2.AsyncClient | None = None) -> None:
+        self.config = config
+        self._client, self._has_key = build_client(config, http_client=http_client, azure=False)
+        self._auth = AuthFailureRecorder()
+
+    @property
+    def last_auth_failure(self) -> str | None:
+        """``"<UTC time> <message>"`` of the last rejected key, for ``/health``; never the key."""
+        return self._auth.last_auth_failure
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        body = build_responses_body(request, self.config)
+        async with (
+            stream_post(
+                self._client,
+                "/responses",
+                body,
+                where=WHERE,
+                has_key=self._has_key,
+                auth=self._auth,
+            ) as chunks,
+            aclosing(iter_sse_frames(chunks)) as frames,
+        ):
+            state = _TurnState()
+            async for event, data in frames:
+                if not event:
+                    event = _event_type(data)
+                if event not in _USED:
+                    continue
+                try:
+                    produced = state.handle(event, data)
+                except (msgspec.DecodeError, msgspec.ValidationError) as err:
+                    raise BadResponse(f"{WHERE}: malformed {event.decode()} event: {err}") from err
+                if produced is not None:
+                    yield produced
+                if state.turn is not None:
+                    yield state.turn
+                    return
+        raise ProviderUnavailable(f"{WHERE}: the stream ended before response.completed")
+
+
+def _event_type(data: bytes) -> bytes:
+    try:
+        return _decode_type(data).type.encode()
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise BadResponse(f"{WHERE}: malformed stream event: {err}") from err
+
+
+class _TurnState:
+    """Accumulates one streamed response; ``turn`` is set once it completed."""
+
+    __slots__ = ("calls", "deltas", "item_texts", "tool_calls", "turn")
+
+    def __init__(self) -> None:
+        self.deltas: list[str] = []
+        self.item_texts: list[str] = []
+        self.calls: dict[int, _PendingCall] = {}
+        self.tool_calls: list[ToolCallRequest] = []
+        self.turn: ModelTurn | None = None
+
+    def handle(self, event: bytes, data: bytes) -> ProviderEvent | None:
+        if event == _TEXT:
+            text = _decode_text(data).delta
+            self.deltas.append(text)
+            return TextDelta(text)
+        if event == _ARGS:
+            args = _decode_args(data)
+            pending = self.calls.get(args.output_index)
+            if pending is not None:
+                pending.arguments.append(args.delta)
+            return None
+        if event == _ITEM_ADDED:
+            added = _decode_item(data)
+            if added.item.type == "function_call":
+                self.calls[added.output_index] = _PendingCall(
+                    added.item.call_id or added.item.id or "", added.item.name or ""
+                )
+            return None
+        if event == _ITEM_DONE:
+            return self._item_done(_decode_item(data))
+        if event == _REFUSAL:
+            raise Refusal(f"the model refused: {_decode_refusal(data).refusal}")
+        if event == _COMPLETED:
+            self._complete(_decode_response(data).response)
+            return None
+        if event == _INCOMPLETE:
+            reason = _decode_response(data).response.incomplete_details
+            why = (reason.reason if reason else None) or "unknown"
+            if why == "content_filter":
+                raise Refusal(f"{WHERE}: the answer was stopped by the content filter")
+            raise BadResponse(f"{WHERE}: the response is incomplete ({why})")
+        if event == _FAILED:
+            raise error_from_payload(_decode_response(data).response.error, where=WHERE)
+        raise error_from_payload(_decode_error(data), where=WHERE)
+
+    def _item_done(self, done: _ItemEvent) -> ProviderEvent | None:
+        item = done.item
+        if item.type == "function_call":
+            pending = self.calls.pop(done.output_index, None)
+            arguments = item.arguments
+            if arguments is None:
+                arguments = "".join(pending.arguments) if pending else ""
+            call = ToolCallRequest(
+                call_id=item.call_id or (pending.call_id if pending else "") or item.id or "",
+                name=item.name or (pending.name if pending else ""),
+                arguments=arguments,
+            )
+            if not call.call_id or not call.name:
+                raise BadResponse(f"{WHERE}: a function call without call_id or name")
+            self.tool_calls.append(call)
+            return call
+        if item.type == "message" and item.content:
+            for part in item.content:
+                if part.type == "refusal":
+                    raise Refusal(f"the model refused: {part.refusal or ''}")
+                if part.type == "output_text" and part.text is not None:
+                    self.item_texts.append(part.text)
+        return None
+
+    def _complete(self, response: _Response) -> None:
+        # Calls announced but never finished with output_item.done (lenient servers).
+        for pending in self.calls.values():
+            if pending.call_id and pending.name:
+                self.tool_calls.append(
+                    ToolCallRequest(pending.call_id, pending.name, "".join(pending.arguments))
+                )
+        text = "".join(self.item_texts) if self.item_texts else "".join(self.deltas)
+        if not text.strip() and not self.tool_calls:
+            raise BadResponse(f"{WHERE}: the model returned an empty answer")
+        self.turn = ModelTurn(
+            text=text,
+            tool_calls=tuple(self.tool_calls),
+            usage=_usage(response.usage),
+            response_id=response.id,
+            model=response.model,
+        )
+
+
+def _usage(usage: _Usage | None) -> TurnUsage:
+    if usage is None:
+        return TurnUsage()
+    details_in = usage.input_tokens_details
+    details_out = usage.output_tokens_details
+    return TurnUsage(
+        input_tokens=usage.input_tokens or 0,
+        cached_tokens=(details_in.cached_tokens or 0) if details_in else 0,
+        output_tokens=usage.output_tokens or 0,
+        reasoning_tokens=(details_out.reasoning_tokens or 0) if details_out else 0,
+    )
