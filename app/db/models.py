@@ -10,3 +10,4 @@ from app.db.base import Base
 __all__ = ["Base"]
 
 # --- domain models (one import line per domain) -------------------------------------------
+from app.auth import models as _auth_models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Passkey (WebAuthn) sign-in, JWT access tokens, rotating refresh tokens and route guards."""
