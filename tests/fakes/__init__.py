@@ -1,0 +1,1 @@
+"""Fake servers the tests (and benchmarks) run the real clients against."""
