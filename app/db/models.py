@@ -11,3 +11,6 @@ __all__ = ["Base"]
 
 # --- domain models (one import line per domain) -------------------------------------------
 from app.auth import models as _auth_models  # noqa: F401
+from app.conversations import models as _conversations_models  # noqa: F401
+from app.datasets import models as _datasets_models  # noqa: F401
+from app.runs import models as _runs_models  # noqa: F401

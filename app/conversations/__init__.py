@@ -1,0 +1,1 @@
+"""Conversation history: the user/assistant message pairs of each conversation."""

@@ -1,0 +1,1 @@
+"""Questions over HTTP: durable runs, their events, resumable SSE streams."""
