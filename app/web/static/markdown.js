@@ -246,14 +246,22 @@ function renderList(lines, start, parent) {
     const ordered = /\d/.test(item[2]);
     while (stack.length > 1 && indent < stack[stack.length - 1].indent) stack.pop();
     let top = stack[stack.length - 1];
-    if (!top || (indent >= top.indent + 2 && lastItem)) {
+    const nested = top && indent >= top.indent + 2 && lastItem;
+    if (top && !nested && top.ordered !== ordered) {
+      // Switching between bullets and numbers at the same level starts a new list.
+      if (stack.length === 1) break;
+      stack.pop();
+      top = null;
+    }
+    if (!top || nested) {
       const list = el(ordered ? "ol" : "ul");
       if (ordered) {
         const first = Number.parseInt(item[2], 10);
         if (first !== 1) list.start = first;
       }
-      (top ? lastItem : parent).append(list);
-      top = { indent, list };
+      const container = nested || stack.length > 0 ? lastItem : parent;
+      container.append(list);
+      top = { indent, list, ordered };
       stack.push(top);
     }
     const li = el("li");
@@ -281,12 +289,13 @@ export function safeUrl(raw) {
   }
 }
 
-function link(href, label) {
+function link(href, label, { literal = false } = {}) {
   const a = el("a");
   a.href = href;
   a.rel = "noopener noreferrer";
   a.target = "_blank";
-  appendInline(a, label);
+  if (literal) a.textContent = label;
+  else appendInline(a, label, { inLink: true });
   return a;
 }
 
@@ -325,7 +334,7 @@ function findBracket(text, open) {
   return -1;
 }
 
-function appendInline(parent, text) {
+function appendInline(parent, text, { inLink = false } = {}) {
   let buffer = "";
   const flush = () => {
     if (buffer) parent.append(document.createTextNode(buffer));
@@ -366,7 +375,7 @@ function appendInline(parent, text) {
       if (close > 0 && !wordUnderscore) {
         flush();
         const node = el(delim === "~~" ? "del" : "strong");
-        appendInline(node, text.slice(i + 2, close));
+        appendInline(node, text.slice(i + 2, close), { inLink });
         parent.append(node);
         i = close + 2;
         continue;
@@ -379,16 +388,16 @@ function appendInline(parent, text) {
       if (close > 0 && !wordUnderscore) {
         flush();
         const node = el("em");
-        appendInline(node, text.slice(i + 1, close));
+        appendInline(node, text.slice(i + 1, close), { inLink });
         parent.append(node);
         i = close + 1;
         continue;
       }
     }
-    if (ch === "[" || (ch === "!" && text[i + 1] === "[")) {
+    if (!inLink && (ch === "[" || (ch === "!" && text[i + 1] === "["))) {
       const open = ch === "!" ? i + 1 : i;
       const close = findBracket(text, open);
-      const target = close > 0 ? /^\(\s*<?([^\s()<>]*)>?(?:\s+"[^"]*")?\s*\)/.exec(text.slice(close + 1)) : null;
+      const target = close > 0 ? /^\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))*)>?(?:\s+"[^"]*")?\s*\)/.exec(text.slice(close + 1)) : null;
       if (target) {
         flush();
         const label = text.slice(open + 1, close);
@@ -399,24 +408,24 @@ function appendInline(parent, text) {
         continue;
       }
     }
-    if (ch === "<") {
+    if (!inLink && ch === "<") {
       const auto = /^<(https?:\/\/[^\s<>]+)>/i.exec(rest);
       const href = auto ? safeUrl(auto[1]) : null;
       if (href) {
         flush();
-        parent.append(link(href, auto[1]));
+        parent.append(link(href, auto[1], { literal: true }));
         i += auto[0].length;
         continue;
       }
     }
-    if ((ch === "h" || ch === "H") && (i === 0 || /[\s(]/.test(text[i - 1]))) {
+    if (!inLink && (ch === "h" || ch === "H") && (i === 0 || /[\s(]/.test(text[i - 1]))) {
       const bare = /^https?:\/\/[^\s<>]+/i.exec(rest);
       if (bare) {
         const url = bare[0].replace(/[.,;:!?)\]'"]+$/, "");
         const href = safeUrl(url);
         if (href) {
           flush();
-          parent.append(link(href, url));
+          parent.append(link(href, url, { literal: true }));
           i += url.length;
           continue;
         }

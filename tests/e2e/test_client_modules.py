@@ -1,0 +1,406 @@
+"""The web client's pure ES modules (Markdown renderer, SSE parser, run view) in real Chromium.
+
+The modules are served by a tiny static server of this test under the page's real
+Content-Security-Policy, so a module that needed inline script or ``eval`` would fail here too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from app.web.routes import CONTENT_SECURITY_POLICY, STATIC_DIR
+
+pytestmark = [pytest.mark.browser]
+
+HARNESS_HTML = b"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>harness</title>
+<script type="module" src="/harness.js"></script></head>
+<body>
+<progress id="progress" max="100" value="0"></progress><span id="progress-label"></span>
+<p id="run-status"></p><ol id="plan"></ol><div id="live-output" hidden></div><ol id="timeline"></ol>
+<div id="out"></div>
+</body></html>"""
+
+HARNESS_JS = b"""
+import * as markdown from "/client/static/markdown.js";
+import * as sse from "/client/static/sse.js";
+import * as report from "/client/static/report.js";
+import { RunView } from "/client/static/run-view.js";
+window.violations = [];
+document.addEventListener(
+  "securitypolicyviolation", (e) => window.violations.push(e.violatedDirective));
+window.md = markdown; window.sse = sse; window.report = report; window.RunView = RunView;
+const $ = (id) => document.getElementById(id);
+window.makeView = () => new RunView({progress: $("progress"), progressLabel: $("progress-label"),
+  status: $("run-status"), plan: $("plan"), live: $("live-output"), timeline: $("timeline")});
+window.harnessReady = true;
+"""
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Serves the harness and ``/client/static/*`` from the real static directory."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, directory=str(STATIC_DIR), **kwargs)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        super().end_headers()
+
+    def do_GET(self) -> None:
+        if self.path in ("/harness.html", "/harness.js"):
+            body = HARNESS_HTML if self.path.endswith(".html") else HARNESS_JS
+            self.send_response(200)
+            kind = "text/html" if self.path.endswith(".html") else "text/javascript"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if self.path.startswith("/client/static/"):
+            self.path = self.path.removeprefix("/client/static")
+            super().do_GET()
+            return
+        self.send_error(404)
+
+
+@pytest.fixture(scope="module")
+def static_origin() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def client_browser_page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def harness(client_browser_page: Page, static_origin: str) -> Iterator[Page]:
+    page = client_browser_page
+    page.goto(f"{static_origin}/harness.html")
+    page.wait_for_function("window.harnessReady === true")
+    yield page
+    assert page.evaluate("window.violations") == []
+
+
+def render(page: Page, source: str) -> str:
+    """The HTML the renderer builds for ``source`` (serialised by the browser for comparison)."""
+    result: str = page.evaluate(
+        "src => { const d = document.createElement('div'); d.append(md.renderMarkdown(src));"
+        " return d.innerHTML; }",
+        source,
+    )
+    return result
+
+
+# ---- Markdown ---------------------------------------------------------------------------------
+
+
+def test_markdown_blocks(harness: Page) -> None:
+    html = render(
+        harness,
+        "# Title\n\nSome **bold**, *italic*, ~~old~~ and `x < y`.\n\n"
+        "- one\n- two\n  - nested\n\n3. three\n4. four\n\n> quoted\n\n---\n",
+    )
+    assert html == (
+        "<h2>Title</h2>"
+        "<p>Some <strong>bold</strong>, <em>italic</em>, <del>old</del> and "
+        "<code>x &lt; y</code>.</p>"
+        "<ul><li>one</li><li>two<ul><li>nested</li></ul></li></ul>"
+        '<ol start="3"><li>three</li><li>four</li></ol>'
+        "<blockquote><p>quoted</p></blockquote><hr>"
+    )
+
+
+def test_markdown_table_with_alignment_and_escaped_pipe(harness: Page) -> None:
+    html = render(harness, "| Hour | g/kWh |\n|:---|---:|\n| 02:00 | 120 \\| low |\n| 18:00 |\n")
+    assert html == (
+        '<div class="table-scroll" tabindex="0"><table><thead><tr>'
+        '<th scope="col" style="text-align: left;">Hour</th>'
+        '<th scope="col" style="text-align: right;">g/kWh</th></tr></thead><tbody>'
+        '<tr><td style="text-align: left;">02:00</td>'
+        '<td style="text-align: right;">120 | low</td></tr>'
+        '<tr><td style="text-align: left;">18:00</td><td style="text-align: right;"></td></tr>'
+        "</tbody></table></div>"
+    )
+
+
+def test_markdown_fenced_code_keeps_ascii_dashboard_verbatim(harness: Page) -> None:
+    dashboard = "+------+-----+\n| **a** | <b> |\n+------+-----+"
+    html = render(harness, f"Intro\n```text\n{dashboard}\n```\nafter")
+    assert html == (
+        "<p>Intro</p>"
+        '<pre tabindex="0"><code data-language="text">'
+        "+------+-----+\n| **a** | &lt;b&gt; |\n+------+-----+</code></pre>"
+        "<p>after</p>"
+    )
+
+
+def test_markdown_links_only_http(harness: Page) -> None:
+    html = render(
+        harness,
+        "[ok](https://example.org/a?b=1) [bad](javascript:alert(1)) [data](data:text/html,x) "
+        "see https://grid.example/x. and <http://e.org>",
+    )
+    assert html == (
+        '<p><a href="https://example.org/a?b=1" rel="noopener noreferrer" target="_blank">ok</a>'
+        " bad data see "
+        '<a href="https://grid.example/x" rel="noopener noreferrer" target="_blank">'
+        "https://grid.example/x</a>. and "
+        '<a href="http://e.org/" rel="noopener noreferrer" target="_blank">http://e.org</a></p>'
+    )
+
+
+def test_markdown_literal_asterisks_and_underscores(harness: Page) -> None:
+    html = render(harness, "2 * 3 * 4 and snake_case_name and \\*not em\\*")
+    assert html == "<p>2 * 3 * 4 and snake_case_name and *not em*</p>"
+
+
+def test_markdown_html_is_text_and_never_runs(harness: Page) -> None:
+    hostile = (
+        '<script>window.pwned = "script"</script>\n\n'
+        "<img src=x onerror=\"window.pwned = 'img'\">\n\n"
+        '# <svg onload="window.pwned = 1">\n\n'
+        '| <iframe src="javascript:window.pwned=2"> |\n|---|\n| <b onmouseover=x>cell</b> |\n\n'
+        "[click](javascript:window.pwned=3) ![img](javascript:window.pwned=4)"
+    )
+    harness.evaluate(
+        "src => document.getElementById('out').append(md.renderMarkdown(src))", hostile
+    )
+    harness.wait_for_timeout(200)  # give any (wrongly) created image time to fail and fire
+    assert harness.evaluate("window.pwned") is None
+    counts = harness.evaluate(
+        "() => ['script','img','svg','iframe','b','a'].map("
+        "t => document.querySelectorAll('#out ' + t).length)"
+    )
+    assert counts == [0, 0, 0, 0, 0, 0]
+    text = harness.evaluate("document.getElementById('out').textContent")
+    assert '<script>window.pwned = "script"</script>' in text
+    assert "<img src=x onerror=" in text
+    assert "<b onmouseover=x>cell</b>" in text
+
+
+# ---- SSE parser ---------------------------------------------------------------------------------
+
+STREAM = (
+    ": keep-alive\r\n\r\n"
+    'id: 1\r\nevent: started\r\ndata: {"event": {"seq": 1}}\r\n\r\n'
+    "data: line one\ndata: line two\n\n"
+    "id: 3\revent: completed\rdata:no-space\r\r"
+    "data: unterminated"
+)
+EXPECTED = [
+    {"id": "1", "event": "started", "data": '{"event": {"seq": 1}}'},
+    {"id": "1", "event": "message", "data": "line one\nline two"},
+    {"id": "3", "event": "completed", "data": "no-space"},
+]
+
+
+def test_sse_parser_whole_stream(harness: Page) -> None:
+    events = harness.evaluate("s => new sse.SSEParser().feed(s)", STREAM)
+    assert events == EXPECTED
+
+
+def test_sse_parser_every_split_point_gives_the_same_events(harness: Page) -> None:
+    mismatches = harness.evaluate(
+        """([s, expected]) => {
+            const bad = [];
+            for (let i = 0; i <= s.length; i++) {
+              for (const j of [i, Math.min(s.length, i + 1), Math.min(s.length, i + 7)]) {
+                const p = new sse.SSEParser();
+                const got = [...p.feed(s.slice(0, i)), ...p.feed(s.slice(i, j)),
+                             ...p.feed(s.slice(j))];
+                if (JSON.stringify(got) !== JSON.stringify(expected)) bad.push([i, j]);
+              }
+            }
+            return bad;
+        }""",
+        [STREAM, EXPECTED],
+    )
+    assert mismatches == []
+
+
+def test_read_run_events_from_a_streamed_body(harness: Page) -> None:
+    seqs = harness.evaluate(
+        """async () => {
+            const chunks = ['id: 1\\nevent: started\\n',
+                            'data: {"event": {"event_type": "started", "se',
+                            'q": 1}}\\n\\n: ping\\n\\ndata: not json\\n\\n',
+                            'data: {"event": {"event_type": "completed", "seq": 2}}\\n\\n'];
+            const body = new ReadableStream({ start(c) {
+                for (const ch of chunks) c.enqueue(new TextEncoder().encode(ch)); c.close(); } });
+            const out = [];
+            for await (const e of sse.readRunEvents(new Response(body))) {
+                out.push([e.event_type, e.seq]);
+            }
+            return out;
+        }"""
+    )
+    assert seqs == [["started", 1], ["completed", 2]]
+
+
+# ---- run view and report ------------------------------------------------------------------------
+
+
+def _event(seq: int, event_type: str, progress: int, **data: Any) -> dict[str, Any]:
+    return {
+        "event_type": event_type,
+        "run_id": "run-1",
+        "seq": seq,
+        "timestamp": "2026-11-26T02:00:00.000+00:00",
+        "agent_name": "Planner" if seq < 3 else "Carbon",
+        "message": f"message {seq}",
+        "data": {"progress": progress, **data},
+    }
+
+
+RUN_EVENTS = [
+    _event(1, "started", 0, run_id="run-1", conversation_id="c-1", question="q"),
+    _event(
+        2,
+        "agent_thinking",
+        5,
+        state="planning",
+        plan=[{"kind": "carbon", "task": "Find the grid"}, {"kind": "report", "task": "Write"}],
+    ),
+    _event(3, "agent_thinking", 10, state="running_step", step="carbon", step_index=0),
+    _event(4, "agent_thinking", 12, state="running_step", step="carbon", partial_text="Hel"),
+    _event(5, "agent_thinking", 13, state="running_step", step="carbon", partial_text="Hello"),
+    _event(
+        6,
+        "tool_execution",
+        20,
+        step="carbon",
+        call_id="call-1",
+        tool="grid_forecast",
+        status="started",
+        arguments={"zone": "IE"},
+    ),
+    _event(
+        7,
+        "tool_execution",
+        40,
+        step="carbon",
+        call_id="call-1",
+        tool="grid_forecast",
+        status="finished",
+        arguments={"zone": "IE"},
+        duration_ms=12.5,
+        result_summary="48 hours, min 120 g/kWh at 03:00",
+    ),
+    _event(
+        8,
+        "agent_response",
+        60,
+        step="carbon",
+        step_index=0,
+        output="done",
+        usage={"input_tokens": 10, "output_tokens": 5},
+        duration_ms=1500,
+    ),
+]
+
+
+def test_run_view_applies_events_once(harness: Page) -> None:
+    result = harness.evaluate(
+        """events => {
+            const $ = (id) => document.getElementById(id);
+            const view = makeView();
+            const applied = events.map(e => view.apply(e));
+            const again = events.map(e => view.apply(e));   // a replay after reconnect
+            const liveText = $('live-output').textContent;
+            return {applied, again, progress: $('progress').value,
+              label: $('progress-label').textContent,
+              plan: [...document.querySelectorAll('.plan-step')].map(li => li.dataset.state),
+              entries: [...document.querySelectorAll('#timeline > li')].map(li => li.dataset.seq),
+              tool: document.querySelector('#timeline .tool summary').textContent,
+              toolResult: document.querySelector('#timeline .tool .tool-result').textContent,
+              toolArgs: JSON.parse(
+                document.querySelector('#timeline .tool .tool-args').textContent),
+              liveText, conversation: view.conversationId};
+        }""",
+        RUN_EVENTS,
+    )
+    assert result["applied"] == [True] * 8
+    assert result["again"] == [False] * 8
+    assert result["progress"] == 60
+    assert result["label"] == "60%"
+    assert result["plan"] == ["done", "pending"]
+    # partial text of one step is one entry; the tool call's two events are one entry
+    assert result["entries"] == ["1", "2", "3", "4", "6", "8"]
+    assert result["tool"] == "grid_forecast — finished (13 ms)"
+    assert result["toolResult"] == "Result: 48 hours, min 120 g/kWh at 03:00"
+    assert result["toolArgs"] == {"zone": "IE"}
+    assert result["liveText"] == ""  # hidden again once the step answered
+    assert result["conversation"] == "c-1"
+
+
+def test_progress_never_decreases(harness: Page) -> None:
+    values = harness.evaluate(
+        """events => {
+            const $ = (id) => document.getElementById(id);
+            const view = makeView();
+            return events.map(e => { view.apply(e); return $('progress').value; });
+        }""",
+        [
+            _event(1, "started", 30),
+            _event(2, "agent_thinking", 10, state="x"),
+            _event(3, "error", 50, code="cancelled", error="stopped"),
+        ],
+    )
+    assert values == [30, 30, 50]
+
+
+def test_chart_svg_is_shown_as_an_inert_image(harness: Page) -> None:
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20" onload="top.pwned=1">'
+        "<script>top.pwned = 2</script>"
+        '<rect width="40" height="20" fill="green"/><text x="2" y="12">é CO₂</text></svg>'
+    )
+    result = harness.evaluate(
+        """async svg => {
+            const out = document.getElementById('out');
+            report.renderCharts(out, [{id: 'c1', title: 'Grid <b>intensity</b>', svg}]);
+            const img = out.querySelector('img');
+            await img.decode();
+            return {w: img.naturalWidth, alt: img.alt, src: img.src.slice(0, 26),
+                    svgs: out.querySelectorAll('svg, script').length,
+                    caption: out.querySelector('figcaption').textContent};
+        }""",
+        svg,
+    )
+    assert result == {
+        "w": 40,
+        "alt": "Grid <b>intensity</b>",
+        "src": "data:image/svg+xml;base64,",
+        "svgs": 0,
+        "caption": "Grid <b>intensity</b>",
+    }
+    assert harness.evaluate("window.pwned") is None
