@@ -54,15 +54,25 @@ async def iter_sse_frames(chunks: AsyncIterable[bytes]) -> AsyncGenerator[SSEFra
                 chunk = chunk[:-1]
                 pending_cr = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buffer += chunk
-        start = 0
-        while True:
-            end = buffer.find(b"\n\n", start)
-            if end < 0:
-                break
-            frame = _parse_block(buffer[start:end])
-            start = end + 2
-            if frame is not None:
-                yield frame
-        if start:
-            buffer = buffer[start:]
+        frames, buffer = _take_frames(buffer + chunk)
+        for frame in frames:
+            yield frame
+    if pending_cr:  # the stream's last byte was a CR line ending
+        frames, _rest = _take_frames(buffer + b"\n")
+        for frame in frames:
+            yield frame
+
+
+def _take_frames(buffer: bytes) -> tuple[list[SSEFrame], bytes]:
+    """The complete frames in ``buffer`` and the unconsumed rest."""
+    out: list[SSEFrame] = []
+    start = 0
+    while True:
+        end = buffer.find(b"\n\n", start)
+        if end < 0:
+            break
+        frame = _parse_block(buffer[start:end])
+        start = end + 2
+        if frame is not None:
+            out.append(frame)
+    return out, buffer[start:]

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import socket
 import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
@@ -39,6 +40,7 @@ __all__ = [
     "FakeOpenAI",
     "RecordedRequest",
     "Turn",
+    "closed_port",
     "serve",
 ]
 
@@ -698,6 +700,14 @@ async def serve(app: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> Asyn
         if handler.tasks:
             await asyncio.gather(*handler.tasks, return_exceptions=True)
         await server.wait_closed()
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released): connection refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 async def _main(args: argparse.Namespace, by_model: dict[str, Turn]) -> None:
