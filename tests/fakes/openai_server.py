@@ -95,6 +95,7 @@ class RecordedRequest(msgspec.Struct, frozen=True):
     path: str
     headers: dict[str, str]
     body: Any
+    query: str = ""
 
 
 @dataclass
@@ -165,7 +166,8 @@ class FakeOpenAI:
         except msgspec.DecodeError:
             await _json(send, 400, _error_body("request body is not JSON", "invalid_request"))
             return
-        self.requests.append(RecordedRequest(method, path, headers, payload))
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        self.requests.append(RecordedRequest(method, path, headers, payload, query))
         api: Literal["responses", "chat"] | None = None
         if method == "POST" and path.endswith("/responses"):
             api = "responses"
