@@ -363,6 +363,8 @@ function handleEvent(event) {
       data,
     );
     $("report-view").hidden = false;
+    $("timeline-box").open = false; // the report matters now; the timeline stays one click away
+    $("report-title").focus();
   } else if (event.event_type === "error") {
     if (data.code === "cancelled") showNotice("The run was stopped.", "info");
     else showNotice(`The run failed: ${data.error ?? data.code}`);
@@ -440,6 +442,7 @@ async function onAsk(event) {
     ? `/conversations/${encodeURIComponent(state.continuing.id)}/messages`
     : "/ask-stream";
   runView.reset();
+  $("timeline-box").open = true;
   $("report-view").hidden = true;
   state.report = "";
   sessionStorage.removeItem(RUN_KEY);
@@ -476,6 +479,7 @@ async function resumeStoredRun() {
     return;
   }
   runView.reset();
+  $("timeline-box").open = true;
   const events = stored.events ?? [];
   sessionStorage.setItem(RUN_KEY, JSON.stringify({ ...stored, events: [] }));
   for (const event of events) handleEvent(event);

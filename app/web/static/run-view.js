@@ -78,7 +78,7 @@ export class RunView {
     switch (event.event_type) {
       case "started":
         this.conversationId = data.conversation_id ?? null;
-        this.addEntry(event, "Run started");
+        this.addEntry(event, "");
         break;
       case "agent_thinking":
         this.onThinking(event, data);
@@ -93,7 +93,7 @@ export class RunView {
         if (Array.isArray(data.plan) && data.plan.length && !this.plan.length) this.setPlan(data.plan);
         this.plan.forEach((step) => this.markStep(step, "done"));
         this.setProgress(100);
-        this.addEntry(event, "Report ready");
+        this.addEntry(event, formatDuration(data.duration_ms));
         this.terminal = event;
         this.hideLive();
         break;
