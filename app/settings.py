@@ -250,11 +250,15 @@ _URL_PATHS: tuple[tuple[str, str], ...] = (("database", "url"), ("redis", "url")
 def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    generate_dev_secret: bool = True,
 ) -> Settings:
     """Read the TOML file and the environment, validate everything, return frozen Settings.
 
     ``config_path`` (or ``APP_CONFIG``) must exist when given; the default ``./config.toml``
     may be missing, in which case built-in defaults apply. Raises :class:`ConfigError`.
+    Without a JWT secret in development mode a random one is generated (with a warning)
+    unless ``generate_dev_secret`` is false (``python -m app`` makes one for all workers).
     """
     env = os.environ if environ is None else environ
     problems: list[str] = []
@@ -266,7 +270,7 @@ def load_settings(
     problems.extend(_cross_checks(settings))
     if problems:
         raise ConfigError(problems)
-    return _ensure_jwt_secret(settings)
+    return _ensure_jwt_secret(settings) if generate_dev_secret else settings
 
 
 def _read_toml(
@@ -612,6 +616,11 @@ def _cross_checks(settings: Settings) -> list[str]:
     if settings.llm.provider == "openai_chat" and not settings.llm.base_url:
         problems.append(
             'llm.base_url: required when llm.provider is "openai_chat" (set OPENAI_BASE_URL)'
+        )
+    if settings.server.workers > 1 and settings.redis.url is None:
+        problems.append(
+            "server.workers: more than 1 worker needs redis.url (REDIS_URL): in-memory channels "
+            "and stores are per process, so live run events would not reach every subscriber"
         )
     if settings.tools.grid_source == "file" and not settings.tools.grid_file:
         problems.append('tools.grid_file: required when tools.grid_source is "file"')

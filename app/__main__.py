@@ -1,0 +1,165 @@
+"""``python -m app``: validate config, migrate, then serve with granian (ASGI, app factory).
+
+    python -m app [--config FILE] [--host H] [--port P] [--workers N]
+    python -m app migrate [upgrade [REV] | downgrade REV | current]
+    python -m app migrate revision MESSAGE --rev-id ID [--autogenerate]
+
+Bad configuration prints one line per problem on stderr and exits with status 2. Flags are
+passed to the workers as ``APP__SERVER__*`` variables, so every worker (and the WebAuthn origin
+derived from the port) sees the same values. SIGTERM/SIGINT shut down gracefully (granian).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import warnings
+from collections.abc import Sequence
+
+from app.settings import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+EXIT_FAILURE = 1
+
+# Advanced Alchemy still decorates a mixin with a helper SQLAlchemy 2.1 deprecated; harmless.
+warnings.filterwarnings("ignore", message="The declarative_mixin decorator", category=Warning)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Sustainable City AI")
+    parser.add_argument("--config", help="config file (default: $APP_CONFIG or ./config.toml)")
+    parser.add_argument("--host", help="bind address (server.host)")
+    parser.add_argument("--port", type=int, help="TCP port (server.port)")
+    parser.add_argument("--workers", type=int, help="worker processes (server.workers)")
+    sub = parser.add_subparsers(dest="command")
+    mig = sub.add_parser("migrate", help="database migrations (Alembic)")
+    mig_sub = mig.add_subparsers(dest="action")
+    up = mig_sub.add_parser("upgrade", help="upgrade to REV (default head)")
+    up.add_argument("revision", nargs="?", default="head")
+    down = mig_sub.add_parser("downgrade", help="downgrade to REV ('base' drops everything)")
+    down.add_argument("revision")
+    mig_sub.add_parser("current", help="show the database's revision and the code's head")
+    rev = mig_sub.add_parser("revision", help="write a new revision file")
+    rev.add_argument("message")
+    rev.add_argument("--rev-id", required=True, help="revision id, e.g. 0003_datasets")
+    rev.add_argument("--autogenerate", action="store_true", help="diff models vs database")
+    return parser
+
+
+def _export_overrides(args: argparse.Namespace) -> None:
+    """Make flags visible to granian's worker processes, which load settings themselves."""
+    if args.config:
+        os.environ["APP_CONFIG"] = args.config
+    for flag, key in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
+        value = getattr(args, flag)
+        if value is not None:
+            os.environ[f"APP__SERVER__{key}"] = str(value)
+
+
+def _load() -> Settings:
+    try:
+        return load_settings(generate_dev_secret=False)
+    except ConfigError as exc:
+        print("configuration error:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _share_dev_secret(settings: Settings) -> Settings:
+    """One random development secret for all workers (else tokens fail across workers)."""
+    if settings.auth.jwt_secret is not None or settings.auth.jwt_algorithm != "HS256":
+        return settings
+    from app.logging import get_logger
+
+    get_logger("app").warning(
+        "JWT_SECRET is not set: using a random secret for this run (development mode only); "
+        "tokens will not survive a restart"
+    )
+    os.environ["JWT_SECRET"] = secrets.token_urlsafe(48)
+    return load_settings()
+
+
+def _migrate_command(settings: Settings, args: argparse.Namespace) -> int:
+    from app.db import migrate
+
+    db = settings.database
+    action = args.action or "upgrade"
+    if action == "upgrade":
+        asyncio.run(migrate.migrate(db, getattr(args, "revision", "head")))
+        print(f"upgraded to {getattr(args, 'revision', 'head')}")
+    elif action == "downgrade":
+        asyncio.run(migrate.downgrade(db, args.revision))
+        print(f"downgraded to {args.revision}")
+    elif action == "current":
+        status = asyncio.run(migrate.migration_status(db))
+        print(f"current: {', '.join(sorted(status.current)) or '(none)'}")
+        print(f"head:    {', '.join(sorted(status.heads)) or '(none)'}")
+        print("up to date" if status.up_to_date else "migrations pending")
+    else:
+        asyncio.run(
+            migrate.make_revision(db, args.message, args.rev_id, autogenerate=args.autogenerate)
+        )
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from app.db.migrate import migrate
+
+    if settings.database.migrate_on_start:
+        asyncio.run(migrate(settings.database))
+        # Done once here; workers must not race each other on the same schema.
+        os.environ["APP__DATABASE__MIGRATE_ON_START"] = "false"
+    server = Granian(
+        target="app.main:create_app_from_env",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=settings.server.host,
+        port=settings.server.port,
+        workers=settings.server.workers,
+        workers_kill_timeout=max(1, round(settings.server.graceful_shutdown_s)),
+        log_dictconfig={
+            "loggers": {
+                "_granian": {"handlers": [], "propagate": True},
+                "granian.access": {"handlers": [], "propagate": True},
+            }
+        },
+    )
+    server.serve()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _export_overrides(args)
+    settings = _load()
+    from app.logging import configure_logging, get_logger
+
+    configure_logging(settings.logging)
+    log = get_logger("app")
+    try:
+        if args.command == "migrate":
+            return _migrate_command(settings, args)
+        settings = _share_dev_secret(settings)
+        log.info(
+            "starting",
+            bind=f"{settings.server.host}:{settings.server.port}",
+            url=settings.public_origin(),
+            workers=settings.server.workers,
+            database=(settings.database.is_sqlite and "sqlite") or "postgresql",
+            provider=settings.llm.provider,
+        )
+        return _serve(settings)
+    except (OSError, RuntimeError) as exc:
+        log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

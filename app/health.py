@@ -1,0 +1,273 @@
+"""``GET /health`` (liveness with real component checks) and ``GET /health/ready`` (readiness).
+
+Checks are cheap and never cost money: a ``SELECT 1`` round trip, a Redis ``PING`` when Redis
+is configured, and the provider's configuration (no LLM call). Components that only learn
+their state while working (e.g. the provider seeing a 401 from OpenAI) report it to the
+:class:`HealthRegistry`; the endpoint folds those reports into its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from app.db.migrate import migration_status
+from app.state import get_database, get_health, get_settings
+
+__all__ = [
+    "ComponentStatus",
+    "HealthController",
+    "HealthRegistry",
+    "HealthReport",
+    "HealthStatus",
+    "ReadinessReport",
+]
+
+HealthStatus = Literal["healthy", "warning", "unhealthy"]
+_RANK: dict[str, int] = {"healthy": 0, "warning": 1, "unhealthy": 2}
+CHECK_TIMEOUT_S = 2.0
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("sustainable-city-ai")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+VERSION = _version()
+
+
+class ComponentStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """One component's state: ``details`` are extra JSON fields shown next to the message."""
+
+    status: HealthStatus
+    message: str
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+    updated_at: datetime = msgspec.field(default_factory=lambda: datetime.now(UTC))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "message": self.message, **self.details}
+
+
+class HealthRegistry:
+    """Statuses reported by running components (per process; one per app).
+
+    Example, from the run service after the provider raised ``AuthenticationFailed``::
+
+        get_health(app.state).report("provider", "unhealthy", "OpenAI rejected the API key")
+
+    and ``clear("provider")`` after the next successful call.
+    """
+
+    def __init__(self) -> None:
+        self._reports: dict[str, ComponentStatus] = {}
+
+    def report(self, component: str, status: HealthStatus, message: str, **details: Any) -> None:
+        self._reports[component] = ComponentStatus(status=status, message=message, details=details)
+
+    def clear(self, component: str) -> None:
+        self._reports.pop(component, None)
+
+    def get(self, component: str) -> ComponentStatus | None:
+        return self._reports.get(component)
+
+    def reports(self) -> dict[str, ComponentStatus]:
+        return dict(self._reports)
+
+
+class HealthReport(msgspec.Struct, kw_only=True):
+    status: HealthStatus
+    message: str
+    timestamp: str
+    version: str
+    components: dict[str, dict[str, Any]]
+
+
+class ReadinessReport(msgspec.Struct, kw_only=True):
+    ready: bool
+    status: HealthStatus
+    message: str
+    timestamp: str
+    components: dict[str, dict[str, Any]]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _worst(statuses: list[ComponentStatus]) -> HealthStatus:
+    worst: HealthStatus = "healthy"
+    for item in statuses:
+        if _RANK[item.status] > _RANK[worst]:
+            worst = item.status
+    return worst
+
+
+async def _check_database(request: Request[Any, Any, Any]) -> ComponentStatus:
+    database = get_database(request.app.state)
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            latency = await database.ping()
+    except Exception as exc:  # any driver error means "unreachable" for this check
+        return ComponentStatus(
+            status="unhealthy",
+            message=f"database unreachable: {type(exc).__name__}",
+            details={"backend": database.backend},
+        )
+    return ComponentStatus(
+        status="healthy",
+        message="database reachable",
+        details={"backend": database.backend, "latency_ms": round(latency, 2)},
+    )
+
+
+def _check_config(request: Request[Any, Any, Any]) -> ComponentStatus:
+    settings = get_settings(request.app.state)
+    return ComponentStatus(
+        status="healthy",
+        message="configuration valid",
+        details={"mode": settings.server.mode, "workers": settings.server.workers},
+    )
+
+
+def _check_provider(request: Request[Any, Any, Any]) -> ComponentStatus:
+    llm = get_settings(request.app.state).llm
+    details: dict[str, Any] = {"provider": llm.provider}
+    if llm.provider == "offline":
+        configured = ComponentStatus(
+            status="healthy", message="offline engine (no network, no key)", details=details
+        )
+    elif llm.provider == "openai" and not llm.api_key:
+        configured = ComponentStatus(
+            status="unhealthy", message="OPENAI_API_KEY is not set", details=details
+        )
+    elif llm.provider == "openai_chat" and not llm.base_url:
+        configured = ComponentStatus(
+            status="unhealthy", message="llm.base_url is not set", details=details
+        )
+    else:
+        details["model"] = llm.model
+        configured = ComponentStatus(status="healthy", message="configured", details=details)
+    reported = get_health(request.app.state).get("provider")
+    if reported is not None and _RANK[reported.status] >= _RANK[configured.status]:
+        return ComponentStatus(
+            status=reported.status,
+            message=reported.message,
+            details={**details, **reported.details, "reported_at": reported.updated_at.isoformat()},
+        )
+    return configured
+
+
+async def _check_redis(request: Request[Any, Any, Any]) -> ComponentStatus | None:
+    url = get_settings(request.app.state).redis.url
+    if url is None:
+        return None
+    try:
+        from redis.asyncio import Redis
+    except ImportError:
+        return ComponentStatus(
+            status="unhealthy", message="redis package missing (pip install '.[redis]')"
+        )
+    client = Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_S, socket_timeout=1.0)
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            started = asyncio.get_running_loop().time()
+            await client.ping()
+            latency = (asyncio.get_running_loop().time() - started) * 1000.0
+    except Exception as exc:  # connection refused, timeout, auth: all mean "down" here
+        return ComponentStatus(
+            status="unhealthy", message=f"redis unreachable: {type(exc).__name__}"
+        )
+    finally:
+        await client.aclose()
+    return ComponentStatus(
+        status="healthy", message="redis reachable", details={"latency_ms": round(latency, 2)}
+    )
+
+
+async def _components(request: Request[Any, Any, Any]) -> dict[str, ComponentStatus]:
+    components: dict[str, ComponentStatus] = {
+        "database": await _check_database(request),
+        "config": _check_config(request),
+        "provider": _check_provider(request),
+    }
+    redis = await _check_redis(request)
+    if redis is not None:
+        components["redis"] = redis
+    for name, reported in get_health(request.app.state).reports().items():
+        components.setdefault(name, reported)
+    return components
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+
+    @get("/", opt={"exclude_from_auth": True}, summary="Liveness with component checks")
+    async def health(self, request: Request[Any, Any, Any]) -> Response[HealthReport]:
+        components = await _components(request)
+        status = _worst(list(components.values()))
+        messages = {
+            "healthy": "All systems operational",
+            "warning": "Operational with warnings",
+            "unhealthy": "One or more components are unhealthy",
+        }
+        report = HealthReport(
+            status=status,
+            message=messages[status],
+            timestamp=_now(),
+            version=VERSION,
+            components={name: item.to_json() for name, item in components.items()},
+        )
+        code = HTTP_503_SERVICE_UNAVAILABLE if status == "unhealthy" else HTTP_200_OK
+        return Response(report, status_code=code)
+
+    @get("/ready", opt={"exclude_from_auth": True}, summary="Readiness for load balancers")
+    async def ready(self, request: Request[Any, Any, Any]) -> Response[ReadinessReport]:
+        components: dict[str, ComponentStatus] = {"database": await _check_database(request)}
+        if components["database"].status == "healthy":
+            components["migrations"] = await _check_migrations(request)
+        redis = await _check_redis(request)
+        if redis is not None:
+            components["redis"] = redis
+        status = _worst(list(components.values()))
+        ready = status != "unhealthy"
+        report = ReadinessReport(
+            ready=ready,
+            status=status,
+            message="ready" if ready else "not ready",
+            timestamp=_now(),
+            components={name: item.to_json() for name, item in components.items()},
+        )
+        return Response(report, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)
+
+
+_MIGRATED_FLAG = "app_schema_up_to_date"
+
+
+async def _check_migrations(request: Request[Any, Any, Any]) -> ComponentStatus:
+    state = request.app.state
+    if state.get(_MIGRATED_FLAG):
+        return ComponentStatus(status="healthy", message="schema up to date")
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            result = await migration_status(get_database(state).engine)
+    except Exception as exc:  # unreadable version table = not ready
+        return ComponentStatus(
+            status="unhealthy", message=f"cannot read schema version: {type(exc).__name__}"
+        )
+    if not result.up_to_date:
+        return ComponentStatus(
+            status="unhealthy",
+            message="migrations pending",
+            details={"current": sorted(result.current), "heads": sorted(result.heads)},
+        )
+    state[_MIGRATED_FLAG] = True
+    return ComponentStatus(status="healthy", message="schema up to date")

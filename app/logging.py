@@ -1,0 +1,189 @@
+"""Structured logging: JSON lines (console renderer on a TTY) and one access line per request.
+
+The access line carries method, path (never the query string: it may hold tickets), status,
+duration_ms and request_id. Bodies, headers, cookies and tokens are never logged; a last
+processor masks well-known secret keys in case a caller passes one by mistake. Streaming
+(SSE) responses are logged once, when the stream ends, not per chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TextIO
+
+import structlog
+from litestar.enums import ScopeType
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+    from app.settings import LoggingSettings
+
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "SENSITIVE_KEYS",
+    "RequestLogMiddleware",
+    "configure_logging",
+    "current_request_id",
+    "get_logger",
+]
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SENSITIVE_KEYS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "token",
+        "access_token",
+        "refresh_token",
+        "password",
+        "secret",
+        "jwt_secret",
+        "api_key",
+        "credential",
+        "challenge",
+        "client_data_json",
+        "clientdatajson",
+        "attestation_object",
+        "attestationobject",
+        "signature",
+        "body",
+    }
+)
+_HANDLER_MARK = "_sca_handler"
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being handled in this context (None outside requests)."""
+    return _request_id.get()
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger bound to ``name`` (shown as ``logger`` in every line)."""
+    return structlog.get_logger(name)
+
+
+def _mask_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in event_dict:
+        if key.lower() in SENSITIVE_KEYS:
+            event_dict[key] = "***"
+    return event_dict
+
+
+def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging (granian, SQLAlchemy, …) through one renderer.
+
+    Idempotent: calling it again replaces the handler it installed earlier.
+    """
+    out = stream if stream is not None else sys.stderr
+    console = settings.format == "console" or (settings.format == "auto" and out.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _mask_secrets,
+    ]
+    renderer: Any
+    if console:
+        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]
+    else:
+        renderer = structlog.processors.JSONRenderer()
+        final = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
+    )
+    setattr(handler, _HANDLER_MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.level)
+    # SQLAlchemy echo is controlled by database.echo; keep its INFO chatter out otherwise.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class RequestLogMiddleware:
+    """Outermost ASGI wrapper: request id in/out and exactly one access line per request.
+
+    It wraps Litestar's whole handler (router + exception handling), so 404s for unknown
+    routes and 500s are logged and carry ``X-Request-ID`` too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = get_logger("app.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request_id = self._incoming_id(scope) or uuid.uuid4().hex
+        token = _request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        logged = False
+
+        def log_once() -> None:
+            nonlocal logged
+            if logged:
+                return
+            logged = True
+            self.log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000.0, 2),
+                request_id=request_id,
+            )
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message["headers"] = headers
+                await send(message)
+                return
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                log_once()
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                log_once()
+                _request_id.reset(token)
+
+    @staticmethod
+    def _incoming_id(scope: Scope) -> str | None:
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER.encode():
+                text = value.decode("latin-1")
+                return text if _VALID_REQUEST_ID.match(text) else None
+        return None

@@ -1,0 +1,123 @@
+"""The application factory: settings -> one configured Litestar app.
+
+Domains plug in with ONE line each in the marked lists below (a router/controller in
+``route_handlers``, a plugin in ``plugins``). A domain that needs more (dependencies,
+middleware, stores, lifespan) ships an ``InitPluginProtocol`` plugin whose ``on_app_init``
+adds them, and registers that plugin with one line. Per-app objects (settings, database,
+health registry) are in ``app.state``; read them through :mod:`app.state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.plugins import PluginProtocol
+from litestar.types import ControllerRouterHandler
+
+from app.auth.plugin import AuthPlugin
+from app.db.engine import Database
+from app.db.migrate import migrate
+from app.docs import DocsController, docs_assets_router, openapi_config
+from app.errors import exception_handlers
+from app.health import VERSION, HealthController, HealthRegistry
+from app.logging import RequestLogMiddleware, configure_logging, get_logger
+from app.settings import Settings, load_settings
+from app.state import DATABASE_KEY, HEALTH_KEY, SETTINGS_KEY
+from app.web import web_router
+
+__all__ = ["create_app", "create_app_from_env"]
+
+_log = get_logger("app.main")
+
+
+def _route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
+    handlers: list[ControllerRouterHandler] = [
+        HealthController,
+        DocsController,
+        # --- domain routers: one line each -------------------------------------------------
+        web_router,
+    ]
+    assets = docs_assets_router()
+    if assets is not None:
+        handlers.append(assets)
+    return handlers
+
+
+def _plugins(settings: Settings, database: Database) -> list[PluginProtocol]:
+    return [
+        database.plugin(),
+        # --- domain plugins: one line each -------------------------------------------------
+        AuthPlugin(settings, database),
+    ]
+
+
+def _cors(settings: Settings) -> CORSConfig | None:
+    """An exact-origin allowlist (no wildcards, no substring matching), or no CORS at all."""
+    if not settings.cors.allow_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors.allow_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Last-Event-ID"],
+        expose_headers=["X-Request-ID"],
+        allow_credentials=settings.cors.allow_credentials,
+        max_age=settings.cors.max_age_s,
+    )
+
+
+def _database_lifespan(
+    settings: Settings, database: Database
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Apply migrations before any other lifespan runs; dispose the engine at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if settings.database.migrate_on_start:
+            await migrate(database.engine)
+            _log.info("migrations applied", backend=database.backend)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the service. ``settings`` defaults to :func:`app.settings.load_settings`."""
+    settings = settings if settings is not None else load_settings()
+    configure_logging(settings.logging)
+    database = Database(settings.database)
+    state: dict[str, Any] = {
+        SETTINGS_KEY: settings,
+        DATABASE_KEY: database,
+        HEALTH_KEY: HealthRegistry(),
+    }
+    app = Litestar(
+        route_handlers=_route_handlers(settings),
+        plugins=_plugins(settings, database),
+        lifespan=[_database_lifespan(settings, database)],
+        state=State(state),
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
+        exception_handlers=exception_handlers(),
+        openapi_config=openapi_config(VERSION),
+        cors_config=_cors(settings),
+        request_max_body_size=settings.server.max_request_body_bytes,
+        logging_config=None,
+        debug=False,
+    )
+    # Outermost wrapper (around routing and exception handling), so unknown routes and
+    # errors are logged and carry X-Request-ID too; Litestar's middleware runs per route.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """Factory target for granian: settings from ``APP_CONFIG`` and the environment."""
+    return create_app(load_settings())

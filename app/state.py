@@ -1,0 +1,56 @@
+"""Typed access to the per-app objects other modules need outside dependency injection.
+
+``create_app`` stores them in ``app.state``; background tasks and lifespans read them here
+instead of importing ``app.main`` (which imports every router and would be circular).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar.datastructures import State
+
+if TYPE_CHECKING:
+    from app.db.engine import Database
+    from app.health import HealthRegistry
+    from app.settings import Settings
+
+__all__ = [
+    "DATABASE_KEY",
+    "HEALTH_KEY",
+    "SETTINGS_KEY",
+    "get_database",
+    "get_health",
+    "get_settings",
+]
+
+SETTINGS_KEY = "app_settings"
+DATABASE_KEY = "app_database"
+HEALTH_KEY = "app_health"
+
+
+def get_settings(state: State) -> Settings:
+    """The validated settings this app was built with (``request.app.state`` or ``app.state``)."""
+    from app.settings import Settings
+
+    value = state[SETTINGS_KEY]
+    assert isinstance(value, Settings)
+    return value
+
+
+def get_database(state: State) -> Database:
+    """The engine + session factory shared with the SQLAlchemy plugin."""
+    from app.db.engine import Database
+
+    value = state[DATABASE_KEY]
+    assert isinstance(value, Database)
+    return value
+
+
+def get_health(state: State) -> HealthRegistry:
+    """The registry components report their status to (e.g. a provider auth failure)."""
+    from app.health import HealthRegistry
+
+    value = state[HEALTH_KEY]
+    assert isinstance(value, HealthRegistry)
+    return value
