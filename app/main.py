@@ -27,6 +27,7 @@ from app.docs import DocsController, docs_assets_router, openapi_config
 from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
+from app.runs.plugin import RunsPlugin
 from app.settings import Settings, load_settings
 from app.state import DATABASE_KEY, HEALTH_KEY, SETTINGS_KEY
 from app.web import web_router
@@ -53,6 +54,7 @@ def _plugins(settings: Settings, database: Database) -> list[PluginProtocol]:
     return [
         database.plugin(),
         # --- domain plugins: one line each -------------------------------------------------
+        RunsPlugin(settings, database),
         AuthPlugin(settings, database),
     ]
 

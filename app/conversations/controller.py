@@ -1,0 +1,177 @@
+"""Conversation history: list, read, delete, and continue a conversation (SSE)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import ServerSentEvent
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.conversations.models import Conversation, Message
+from app.errors import DomainError
+from app.runs.controller import start_stream
+from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json
+from app.runs.models import Run
+from app.runs.runtime import RunsRuntime
+from app.runs.schemas import ContinueRequest
+
+__all__ = ["ConversationsController"]
+
+
+class ConversationView(msgspec.Struct, kw_only=True):
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    user_id: str
+
+
+class MessageView(msgspec.Struct, kw_only=True):
+    id: str
+    conversation_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    timestamp: datetime
+    run_id: str | None
+
+
+class ConversationList(msgspec.Struct, kw_only=True):
+    conversations: list[ConversationView]
+
+
+class ConversationDetail(msgspec.Struct, kw_only=True):
+    conversation: ConversationView
+    messages: list[MessageView]
+
+
+class Deleted(msgspec.Struct, kw_only=True):
+    message: str
+
+
+def _view(conversation: Conversation) -> ConversationView:
+    return ConversationView(
+        id=conversation.id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        user_id=conversation.user_id,
+    )
+
+
+async def _owned(session: AsyncSession, conversation_id: str, user_id: str) -> Conversation:
+    found = await session.scalar(
+        select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    )
+    if found is None:
+        raise DomainError(404, "conversation_not_found", "Conversation not found.")
+    return found
+
+
+class ConversationsController(Controller):
+    path = "/conversations"
+    tags = ["conversations"]
+
+    @get(["/", ""])
+    async def list_conversations(
+        self, request: Request[Any, Any, Any], runs_runtime: NamedDependency[RunsRuntime]
+    ) -> ConversationList:
+        """The caller's conversations, most recently updated first."""
+        async with runs_runtime.service.session_maker() as session:
+            rows = await session.scalars(
+                select(Conversation)
+                .where(Conversation.user_id == current_user_id(request))
+                .order_by(Conversation.updated_at.desc(), Conversation.id)
+            )
+            return ConversationList(conversations=[_view(row) for row in rows])
+
+    @get("/{conversation_id:str}")
+    async def get_conversation(
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> ConversationDetail:
+        """One conversation and its messages (alternating user/assistant, oldest first)."""
+        async with runs_runtime.service.session_maker() as session:
+            conversation = await _owned(session, conversation_id, current_user_id(request))
+            messages = await session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation.id)
+                .order_by(Message.position)
+            )
+            return ConversationDetail(
+                conversation=_view(conversation),
+                messages=[
+                    MessageView(
+                        id=m.id,
+                        conversation_id=m.conversation_id,
+                        role="user" if m.role == "user" else "assistant",
+                        content=m.content,
+                        timestamp=m.created_at,
+                        run_id=m.run_id,
+                    )
+                    for m in messages
+                ],
+            )
+
+    @delete("/{conversation_id:str}", status_code=200)
+    async def delete_conversation(
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> Deleted:
+        """Delete a conversation with its messages, runs and events (a running run is
+        cancelled first)."""
+        service = runs_runtime.service
+        user_id = current_user_id(request)
+        async with service.session_maker() as session:
+            await _owned(session, conversation_id, user_id)
+            running = (
+                await session.scalars(
+                    select(Run.id).where(
+                        Run.conversation_id == conversation_id, Run.status == "running"
+                    )
+                )
+            ).all()
+        for run_id in running:
+            await service.cancel(run_id)
+        async with service.session_maker() as session, session.begin():
+            await session.execute(
+                sql_delete(Conversation).where(
+                    Conversation.id == conversation_id, Conversation.user_id == user_id
+                )
+            )
+        return Deleted(message="Conversation deleted successfully")
+
+    @post(
+        "/{conversation_id:str}/messages",
+        status_code=200,
+        media_type=SSE_MEDIA_TYPE,
+        guards=[require_json],
+    )
+    async def continue_conversation(
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: FromPath[str],
+        data: JSONBody[ContinueRequest],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> ServerSentEvent:
+        """Ask a follow-up in this conversation (earlier Q/A pairs go along as history);
+        the response streams the run's events like ``/ask-stream``."""
+        return await start_stream(
+            runs_runtime,
+            user_id=current_user_id(request),
+            question=data.question,
+            conversation_id=conversation_id,
+            dataset_id=data.dataset_id,
+        )

@@ -1,0 +1,191 @@
+"""Dataset uploads: ``POST /datasets`` (multipart CSV/JSON), list, read and delete.
+
+Parsing is the domain's job (``tools.analysis.upload``): it decides whether the file is
+activity records or a numeric table and names the line of any bad row (422 here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath, MultipartBody
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.datasets.models import DatasetRow
+from app.errors import DomainError
+from app.runs.http import current_user_id
+from app.runs.runtime import RunsRuntime
+from app.settings import DatasetSettings, Settings
+from tools.analysis.upload import UploadError, parse_upload
+
+__all__ = ["DatasetUpload", "DatasetView", "DatasetsController", "datasets_controller"]
+
+# Multipart framing (boundaries, part headers) on top of the file itself.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+@dataclass
+class DatasetUpload:
+    """The multipart form: ``file`` (CSV, or ``.json``) and an optional display ``name``."""
+
+    file: UploadFile
+    name: str | None = None
+
+
+class DatasetView(msgspec.Struct, kw_only=True):
+    dataset_id: str
+    name: str
+    kind: str
+    rows: int
+    columns: list[str]
+    warnings: list[str]
+    size_bytes: int
+    created_at: datetime
+
+
+class DatasetList(msgspec.Struct, kw_only=True):
+    datasets: list[DatasetView]
+
+
+class Deleted(msgspec.Struct, kw_only=True):
+    message: str
+
+
+_VIEW_COLUMNS = (
+    DatasetRow.id,
+    DatasetRow.name,
+    DatasetRow.kind,
+    DatasetRow.row_count,
+    DatasetRow.columns,
+    DatasetRow.warnings,
+    DatasetRow.size_bytes,
+    DatasetRow.created_at,
+)
+
+
+def _view(row: Any) -> DatasetView:
+    return DatasetView(
+        dataset_id=row.id,
+        name=row.name,
+        kind=row.kind,
+        rows=row.row_count,
+        columns=list(row.columns),
+        warnings=list(row.warnings),
+        size_bytes=row.size_bytes,
+        created_at=row.created_at,
+    )
+
+
+async def _owned(session: AsyncSession, dataset_id: str, user_id: str) -> DatasetView:
+    row = (
+        await session.execute(
+            select(*_VIEW_COLUMNS).where(DatasetRow.id == dataset_id, DatasetRow.user_id == user_id)
+        )
+    ).first()
+    if row is None:
+        raise DomainError(404, "dataset_not_found", "Dataset not found.")
+    return _view(row)
+
+
+class DatasetsController(Controller):
+    path = "/datasets"
+    tags = ["datasets"]
+
+    @post(["/", ""], status_code=201)
+    async def upload(
+        self,
+        request: Request[Any, Any, Any],
+        data: MultipartBody[DatasetUpload],
+        runs_runtime: NamedDependency[RunsRuntime],
+        settings: NamedDependency[Settings],
+    ) -> DatasetView:
+        """Upload a CSV or JSON file; it is parsed, validated and stored for later runs."""
+        limits: DatasetSettings = settings.datasets
+        content = await data.file.read()
+        if len(content) > limits.max_bytes:
+            raise DomainError(
+                413,
+                "payload_too_large",
+                f"The file has {len(content)} bytes; the limit is {limits.max_bytes}.",
+            )
+        filename = data.file.filename or "upload.csv"
+        try:
+            parsed = await asyncio.to_thread(parse_upload, content, filename, limits.max_rows)
+        except UploadError as exc:
+            raise DomainError(422, "invalid_upload", f"{filename}: {exc}") from exc
+        now = datetime.now(UTC)
+        row = DatasetRow(
+            user_id=current_user_id(request),
+            name=(data.name or filename)[:255],
+            kind=parsed.kind,
+            columns=list(parsed.columns),
+            rows=list(parsed.rows),
+            row_count=len(parsed.rows),
+            warnings=list(parsed.warnings),
+            size_bytes=len(content),
+            created_at=now,
+        )
+        async with runs_runtime.service.session_maker() as session, session.begin():
+            session.add(row)
+        return _view(row)
+
+    @get(["/", ""])
+    async def list_datasets(
+        self, request: Request[Any, Any, Any], runs_runtime: NamedDependency[RunsRuntime]
+    ) -> DatasetList:
+        """The caller's datasets, newest first (without their rows)."""
+        async with runs_runtime.service.session_maker() as session:
+            rows = (
+                await session.execute(
+                    select(*_VIEW_COLUMNS)
+                    .where(DatasetRow.user_id == current_user_id(request))
+                    .order_by(DatasetRow.created_at.desc(), DatasetRow.id)
+                )
+            ).all()
+        return DatasetList(datasets=[_view(row) for row in rows])
+
+    @get("/{dataset_id:str}")
+    async def get_dataset(
+        self,
+        request: Request[Any, Any, Any],
+        dataset_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> DatasetView:
+        async with runs_runtime.service.session_maker() as session:
+            return await _owned(session, dataset_id, current_user_id(request))
+
+    @delete("/{dataset_id:str}", status_code=200)
+    async def delete_dataset(
+        self,
+        request: Request[Any, Any, Any],
+        dataset_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> Deleted:
+        """Delete a dataset; runs that used it keep their reports (their link is cleared)."""
+        user_id = current_user_id(request)
+        async with runs_runtime.service.session_maker() as session, session.begin():
+            await _owned(session, dataset_id, user_id)
+            await session.execute(
+                sql_delete(DatasetRow).where(
+                    DatasetRow.id == dataset_id, DatasetRow.user_id == user_id
+                )
+            )
+        return Deleted(message="Dataset deleted successfully")
+
+
+def datasets_controller(settings: DatasetSettings) -> type[DatasetsController]:
+    """The controller with a body limit that fits the configured maximum upload size."""
+    return type(
+        "DatasetsController",
+        (DatasetsController,),
+        {"request_max_body_size": settings.max_bytes + _MULTIPART_OVERHEAD},
+    )

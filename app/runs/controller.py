@@ -1,0 +1,246 @@
+"""Question and run endpoints: ``/ask``, ``/ask-stream`` and ``/runs/…``.
+
+Every input check happens before a stream starts, so errors are JSON responses with a 4xx,
+never a broken ``text/event-stream``. The run itself executes in the run service, so a
+client that disconnects does not stop it (unless ``runs.cancel_on_disconnect``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
+from sqlalchemy import func, select
+
+from app.errors import DomainError
+from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
+from app.runs.models import Run
+from app.runs.runtime import RunsRuntime
+from app.runs.schemas import AskRequest, AskResponse, RunList, RunTicket, RunView
+from app.runs.stream import run_event_stream
+from app.runs.tickets import TicketError
+from app.runs.views import ask_response, owned_run, run_view
+
+__all__ = ["RunsController", "start_stream"]
+
+
+def _after(last_event_id: str | None, after: int | None) -> int:
+    """Where a replay starts: ``?after=`` wins over ``Last-Event-ID``; 0 = from the start."""
+    if after is not None:
+        return after
+    if last_event_id is None or not last_event_id.strip():
+        return 0
+    try:
+        return int(last_event_id.strip())
+    except ValueError as exc:
+        raise DomainError(
+            400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
+        ) from exc
+
+
+async def start_stream(
+    runtime: RunsRuntime,
+    *,
+    user_id: str,
+    question: str,
+    conversation_id: str | None,
+    dataset_id: str | None,
+) -> ServerSentEvent:
+    """Start a run and stream its events from the first; shared with conversations."""
+    started = await runtime.service.start(
+        user_id=user_id,
+        question=question,
+        conversation_id=conversation_id,
+        dataset_id=dataset_id,
+    )
+
+    def on_close(finished: bool) -> None:
+        if not finished and runtime.settings.cancel_on_disconnect:
+            runtime.service.orchestrator.cancel(started.run_id)
+
+    frames = run_event_stream(
+        started.run_id,
+        after=0,
+        channels=runtime.service.channels,
+        session_maker=runtime.service.session_maker,
+        keepalive_s=runtime.settings.keepalive_s,
+        on_close=on_close,
+    )
+    return sse_response(
+        frames,
+        headers={"X-Run-Id": started.run_id, "X-Conversation-Id": started.conversation_id},
+    )
+
+
+class RunsController(Controller):
+    tags = ["questions"]
+
+    @post("/ask", status_code=200, guards=[require_json])
+    async def ask(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[AskRequest],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> AskResponse:
+        """Ask a question and wait for the report (the run is stored like a streamed one)."""
+        service = runs_runtime.service
+        started = await service.start(
+            user_id=current_user_id(request),
+            question=data.question,
+            conversation_id=data.conversation_id,
+            dataset_id=data.dataset_id,
+        )
+        await service.wait(started.run_id)
+        async with service.session_maker() as session:
+            run = await owned_run(session, started.run_id, current_user_id(request))
+            return await ask_response(session, run)
+
+    @post("/ask-stream", status_code=200, media_type=SSE_MEDIA_TYPE, guards=[require_json])
+    async def ask_stream(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[AskRequest],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> ServerSentEvent:
+        """Ask a question; the response is the run's event stream (SSE) until it ends."""
+        return await start_stream(
+            runs_runtime,
+            user_id=current_user_id(request),
+            question=data.question,
+            conversation_id=data.conversation_id,
+            dataset_id=data.dataset_id,
+        )
+
+    @get("/runs", tags=["runs"])
+    async def list_runs(
+        self,
+        request: Request[Any, Any, Any],
+        runs_runtime: NamedDependency[RunsRuntime],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> RunList:
+        """The caller's runs, newest first."""
+        user_id = current_user_id(request)
+        async with runs_runtime.service.session_maker() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(Run).where(Run.user_id == user_id)
+            )
+            rows = await session.scalars(
+                select(Run)
+                .where(Run.user_id == user_id)
+                .order_by(Run.created_at.desc(), Run.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return RunList(
+                runs=[run_view(run) for run in rows],
+                total=int(total or 0),
+                limit=limit,
+                offset=offset,
+            )
+
+    @get("/runs/{run_id:str}", tags=["runs"])
+    async def get_run(
+        self,
+        request: Request[Any, Any, Any],
+        run_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> RunView:
+        """Status, plan, report, usage, timestamps and error of one run."""
+        async with runs_runtime.service.session_maker() as session:
+            return run_view(await owned_run(session, run_id, current_user_id(request)))
+
+    @post("/runs/{run_id:str}/cancel", status_code=200, tags=["runs"])
+    async def cancel_run(
+        self,
+        request: Request[Any, Any, Any],
+        run_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> RunView:
+        """Cancel a running run; it ends with an ``error`` event, code ``cancelled``.
+
+        409 if it already ended. A run executing in another worker is flagged and stops at
+        that worker's next heartbeat; the response then still shows ``running``.
+        """
+        service = runs_runtime.service
+        user_id = current_user_id(request)
+        async with service.session_maker() as session:
+            run = await owned_run(session, run_id, user_id)
+        if run.status != "running" or not await service.cancel(run_id):
+            raise DomainError(409, "run_finished", f"The run already ended ({run.status}).")
+        async with service.session_maker() as session:
+            return run_view(await owned_run(session, run_id, user_id))
+
+    @post("/runs/{run_id:str}/ticket", status_code=200, tags=["runs"])
+    async def ticket(
+        self,
+        request: Request[Any, Any, Any],
+        run_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+    ) -> RunTicket:
+        """A short-lived ticket for ``GET /runs/{id}/events?ticket=…`` (browser EventSource)."""
+        user_id = current_user_id(request)
+        async with runs_runtime.service.session_maker() as session:
+            await owned_run(session, run_id, user_id)
+        ticket, expires = runs_runtime.tickets.issue(run_id, user_id)
+        return RunTicket(
+            ticket=ticket,
+            expires_at=datetime.fromtimestamp(expires, UTC),
+            events_url=f"/runs/{run_id}/events?ticket={ticket}",
+        )
+
+    @get(
+        "/runs/{run_id:str}/events",
+        media_type=SSE_MEDIA_TYPE,
+        tags=["runs"],
+        opt={"exclude_from_auth": True},
+    )
+    async def events(
+        self,
+        request: Request[Any, Any, Any],
+        run_id: FromPath[str],
+        runs_runtime: NamedDependency[RunsRuntime],
+        ticket: Annotated[str | None, QueryParameter()] = None,
+        after: Annotated[int | None, QueryParameter(ge=0)] = None,
+        last_event_id: Annotated[str | None, HeaderParameter(name="last-event-id")] = None,
+    ) -> ServerSentEvent:
+        """Replay the run's events after ``Last-Event-ID`` / ``?after=``, then follow it live.
+
+        Auth: ``Authorization: Bearer`` or ``?ticket=`` from ``POST /runs/{id}/ticket``.
+        """
+        user_id = await self._events_user(request, runs_runtime, run_id, ticket)
+        start = _after(last_event_id, after)
+        service = runs_runtime.service
+        async with service.session_maker() as session:
+            await owned_run(session, run_id, user_id)
+        return sse_response(
+            run_event_stream(
+                run_id,
+                after=start,
+                channels=service.channels,
+                session_maker=service.session_maker,
+                keepalive_s=runs_runtime.settings.keepalive_s,
+            )
+        )
+
+    @staticmethod
+    async def _events_user(
+        request: Request[Any, Any, Any], runtime: RunsRuntime, run_id: str, ticket: str | None
+    ) -> str:
+        if ticket is not None:
+            try:
+                return runtime.tickets.verify(ticket, run_id)
+            except TicketError as exc:
+                raise DomainError(401, "invalid_ticket", f"Invalid run ticket: {exc}.") from exc
+        user_id = await runtime.authenticate_bearer(request)
+        if user_id is None:
+            raise DomainError(
+                401,
+                "not_authenticated",
+                "Send a bearer token, or a ?ticket= from POST /runs/{id}/ticket.",
+            )
+        return user_id

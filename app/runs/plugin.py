@@ -1,0 +1,142 @@
+"""Wires runs, conversations and datasets into the app: routes, channels, lifespan.
+
+The lifespan order matters: the channels backend starts before the run service and stops
+after it, so the ``interrupted`` events a shutdown writes are still published; the database
+lifespan (migrations) is registered by ``create_app`` before any plugin's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.plugins import InitPluginProtocol
+
+from app.auth.services import get_auth_services
+from app.conversations.controller import ConversationsController
+from app.datasets.controller import datasets_controller
+from app.db.engine import Database
+from app.errors import DomainError
+from app.logging import get_logger
+from app.runs.controller import RunsController
+from app.runs.demo import test_stream
+from app.runs.runtime import BearerAuthenticator, RunsRuntime
+from app.runs.service import RunService
+from app.runs.tickets import TicketSigner
+from app.settings import Settings
+from orchestrator.machine import Orchestrator
+
+__all__ = ["RunsPlugin", "bearer_user_id", "channels_backend"]
+
+log = get_logger("app.runs")
+
+
+def channels_backend(settings: Settings) -> ChannelsBackend:
+    """Redis pub/sub when ``redis.url`` is set (cross-worker live events), else in-memory.
+
+    No channel history is needed: replays come from the database.
+    """
+    if settings.redis.url is None:
+        return MemoryChannelsBackend()
+    from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+    from redis.asyncio import Redis
+
+    return RedisChannelsPubSubBackend(
+        redis=Redis.from_url(settings.redis.url),
+        key_prefix=f"{settings.redis.key_prefix}:channels",
+    )
+
+
+def _ticket_secret(settings: Settings) -> str:
+    """The JWT secret (HS256) or the private key (ES256): same across workers, never logged."""
+    if settings.auth.jwt_secret:
+        return settings.auth.jwt_secret
+    if settings.auth.jwt_private_key_file:
+        return Path(settings.auth.jwt_private_key_file).read_text()
+    msg = "run tickets need auth.jwt_secret or auth.jwt_private_key_file"
+    raise RuntimeError(msg)
+
+
+async def bearer_user_id(request: Request[Any, Any, Any]) -> str | None:
+    """The user of a valid, unrevoked bearer access token, via the auth services."""
+    try:
+        services = get_auth_services(request.app.state)
+    except KeyError:
+        return None
+    return await services.bearer_user_id(request.headers.get("authorization"))
+
+
+class RunsPlugin(InitPluginProtocol):
+    """One line in ``create_app``: ``RunsPlugin(settings, database)``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        authenticate_bearer: BearerAuthenticator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.channels = ChannelsPlugin(
+            backend=channels_backend(settings), arbitrary_channels_allowed=True
+        )
+        self.authenticate_bearer = authenticate_bearer or bearer_user_id
+        self._runtime: RunsRuntime | None = None
+
+    @property
+    def runtime(self) -> RunsRuntime:
+        if self._runtime is None:
+            raise DomainError(503, "starting", "The service is starting; retry shortly.")
+        return self._runtime
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config = self.channels.on_app_init(app_config)
+        app_config.route_handlers.extend(
+            [
+                RunsController,
+                ConversationsController,
+                datasets_controller(self.settings.datasets),
+                test_stream,
+            ]
+        )
+        app_config.dependencies["runs_runtime"] = Provide(
+            lambda: self.runtime, sync_to_thread=False
+        )
+        app_config.lifespan.append(self._lifespan)
+        return app_config
+
+    @asynccontextmanager
+    async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
+        orchestrator = Orchestrator.from_settings(self.settings.orchestrator_settings())
+        service = RunService(
+            settings=self.settings.runs,
+            session_maker=self.database.session_maker,
+            channels=self.channels,
+            orchestrator=orchestrator,
+            max_history_pairs=self.settings.orchestrator.max_history_pairs,
+        )
+        await service.startup()
+        self._runtime = RunsRuntime(
+            settings=self.settings.runs,
+            service=service,
+            tickets=TicketSigner(
+                _ticket_secret(self.settings), self.settings.auth.run_ticket_ttl_s
+            ),
+            authenticate_bearer=self.authenticate_bearer,
+        )
+        log.info("runs.ready", worker_id=service.worker_id)
+        try:
+            yield
+        finally:
+            self._runtime = None
+            await service.shutdown()
+            await orchestrator.aclose()

@@ -1,0 +1,26 @@
+"""What the run endpoints need at request time, built once per app in the runs lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+
+from app.runs.service import RunService
+from app.runs.tickets import TicketSigner
+from app.settings import RunSettings
+
+__all__ = ["BearerAuthenticator", "RunsRuntime"]
+
+BearerAuthenticator = Callable[[Request[Any, Any, Any]], Awaitable[str | None]]
+"""Returns the user id of a valid ``Authorization: Bearer`` access token, else None."""
+
+
+@dataclass(frozen=True, eq=False)
+class RunsRuntime:
+    settings: RunSettings
+    service: RunService
+    tickets: TicketSigner
+    authenticate_bearer: BearerAuthenticator

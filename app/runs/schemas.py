@@ -1,0 +1,95 @@
+"""Request and response bodies of the question and run endpoints (the HTTP contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from orchestrator.events import DataSourceRef, PlanStepRef, RunUsage
+
+__all__ = [
+    "AskRequest",
+    "AskResponse",
+    "AssistantReply",
+    "ContinueRequest",
+    "RunError",
+    "RunList",
+    "RunStatus",
+    "RunTicket",
+    "RunView",
+]
+
+RunStatus = Literal["running", "completed", "failed", "cancelled", "interrupted"]
+
+
+class AskRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``POST /ask`` and ``POST /ask-stream``: a question, optionally continuing a conversation."""
+
+    question: str
+    conversation_id: str | None = None
+    dataset_id: str | None = None
+
+
+class ContinueRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``POST /conversations/{id}/messages``: the conversation comes from the path."""
+
+    question: str
+    dataset_id: str | None = None
+
+
+class AssistantReply(msgspec.Struct, kw_only=True):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class RunError(msgspec.Struct, kw_only=True):
+    code: str
+    detail: str
+
+
+class AskResponse(msgspec.Struct, kw_only=True):
+    """``status`` is ``"Success"`` for a completed run, ``"Error"`` when it failed (the
+    message then says what failed and ``error`` carries the stable code)."""
+
+    status: Literal["Success", "Error"]
+    message: AssistantReply
+    run_id: str
+    conversation_id: str
+    plan: list[PlanStepRef]
+    usage: RunUsage | None
+    sources: list[DataSourceRef]
+    error: RunError | None = None
+
+
+class RunView(msgspec.Struct, kw_only=True):
+    id: str
+    conversation_id: str
+    question: str
+    status: RunStatus
+    progress: int
+    last_seq: int
+    plan: list[PlanStepRef]
+    report: str | None
+    usage: RunUsage | None
+    sources: list[DataSourceRef]
+    error: RunError | None
+    dataset_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class RunList(msgspec.Struct, kw_only=True):
+    runs: list[RunView]
+    total: int
+    limit: int
+    offset: int
+
+
+class RunTicket(msgspec.Struct, kw_only=True):
+    """A signed, run-scoped credential for ``GET /runs/{id}/events?ticket=…``."""
+
+    ticket: str
+    expires_at: datetime
+    events_url: str

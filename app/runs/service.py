@@ -1,0 +1,488 @@
+"""The run service: starts orchestrator runs as tasks, persists and publishes their events.
+
+A run is independent of any HTTP connection. :meth:`RunService.start` writes the user
+message and the run row, then runs the orchestrator in its own task; every event is stored in
+``run_events`` (commit first) and then published on the run's channel, so subscribers that
+replay from the database and tail the channel see every event exactly once. The terminal
+event, the run row's final state and the assistant message are written in one transaction.
+
+Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
+``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
+process and are closed by any live one (``error`` code ``interrupted``); a shutdown closes
+only this process's runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from litestar.channels import ChannelsPlugin
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.conversations.models import Conversation
+from app.datasets.models import DatasetRow
+from app.errors import DomainError
+from app.logging import get_logger
+from app.runs import store
+from app.runs.models import Run
+from app.settings import RunSettings
+from orchestrator.context import HistoryPair, RunContext
+from orchestrator.events import (
+    Completed,
+    ErrorData,
+    ErrorEvent,
+    Event,
+    encode_envelope,
+    utc_timestamp,
+)
+from orchestrator.machine import Orchestrator
+from tools.catalog_types import Dataset
+
+__all__ = ["RunService", "StartedRun", "channel_for", "frame"]
+
+log = get_logger("app.runs")
+
+
+def channel_for(run_id: str) -> str:
+    """The channel a run's events are published on."""
+    return f"run:{run_id}"
+
+
+def frame(seq: int, event_type: str, envelope: bytes) -> bytes:
+    """The channel payload: ``"<seq> <type>\\n"`` then the envelope, so subscribers can
+    dedupe and detect the end without parsing JSON."""
+    return f"{seq} {event_type}\n".encode() + envelope
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(eq=False)
+class StartedRun:
+    run_id: str
+    conversation_id: str
+
+
+@dataclass(eq=False)
+class _LiveRun:
+    """A run executing in this process."""
+
+    run_id: str
+    user_id: str
+    conversation_id: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    closed: bool = False
+    last_seq: int = 0
+    progress: int = 0
+
+
+class RunService:
+    """Owns this process's runs: start, cancel, wait, heartbeat, recovery and shutdown."""
+
+    def __init__(
+        self,
+        *,
+        settings: RunSettings,
+        session_maker: async_sessionmaker[AsyncSession],
+        channels: ChannelsPlugin,
+        orchestrator: Orchestrator,
+        max_history_pairs: int,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_maker = session_maker
+        self.channels = channels
+        self.orchestrator = orchestrator
+        self.max_history_pairs = max_history_pairs
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._live: dict[str, _LiveRun] = {}
+        self._reserved = 0
+        self._reserved_by_user: Counter[str] = Counter()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Close runs left running by dead processes, then start the heartbeat."""
+        await self.sweep_stale()
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="runs-heartbeat")
+
+    async def shutdown(self) -> None:
+        """Close this process's running runs as ``interrupted`` and stop their tasks."""
+        self._stopping = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        live = list(self._live.values())
+        for run in live:
+            await self._interrupt(run.run_id, owner=self.worker_id, reason="the server shut down")
+        for run in live:
+            self.orchestrator.cancel(run.run_id)
+        tasks = [run.task for run in live if run.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+
+    @property
+    def active(self) -> int:
+        """Runs executing in this process."""
+        return len(self._live)
+
+    # -- start -------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        user_id: str,
+        question: str,
+        conversation_id: str | None = None,
+        dataset_id: str | None = None,
+    ) -> StartedRun:
+        """Validate, persist the user message and run row, and start the run's task.
+
+        Raises :class:`DomainError`: 400 bad question, 404 unknown conversation/dataset,
+        409 the conversation already has a run going, 429 a concurrency limit is reached.
+        """
+        self._check_question(question)
+        if self._stopping:
+            raise DomainError(503, "shutting_down", "The server is shutting down; retry shortly.")
+        limit = self.settings.max_concurrent_per_process
+        if self._reserved >= limit:
+            raise DomainError(
+                429,
+                "too_many_runs",
+                f"The server is running its maximum of {limit} concurrent runs; retry shortly.",
+            )
+        self._reserved += 1
+        self._reserved_by_user[user_id] += 1
+        try:
+            started, context = await self._create(user_id, question, conversation_id, dataset_id)
+        except BaseException:
+            self._release(user_id)
+            raise
+        live = _LiveRun(started.run_id, user_id, started.conversation_id)
+        self._live[started.run_id] = live
+        live.task = asyncio.create_task(self._execute(live, question, context))
+        log.info("run.started", run_id=started.run_id, conversation_id=started.conversation_id)
+        return started
+
+    def _check_question(self, question: str) -> None:
+        limit = self.settings.max_question_chars
+        if not question.strip():
+            raise DomainError(400, "invalid_question", "The question must not be empty.")
+        if len(question) > limit:
+            raise DomainError(
+                400,
+                "question_too_long",
+                f"The question has {len(question)} characters; the limit is {limit}.",
+            )
+
+    def _release(self, user_id: str) -> None:
+        self._reserved -= 1
+        self._reserved_by_user[user_id] -= 1
+        if self._reserved_by_user[user_id] <= 0:
+            del self._reserved_by_user[user_id]
+
+    async def _create(
+        self, user_id: str, question: str, conversation_id: str | None, dataset_id: str | None
+    ) -> tuple[StartedRun, RunContext]:
+        now = _now()
+        try:
+            async with self.session_maker() as session, session.begin():
+                per_user = self.settings.max_concurrent_per_user
+                others = await store.count_running(session, user_id, self.worker_id)
+                if others + self._reserved_by_user[user_id] > per_user:
+                    raise DomainError(
+                        429,
+                        "too_many_runs",
+                        f"You already have {per_user} runs in progress; "
+                        "wait for one to finish or cancel it.",
+                    )
+                if conversation_id is None:
+                    conversation = Conversation(
+                        user_id=user_id,
+                        title=question.strip()[:50],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    session.add(conversation)
+                    await session.flush()
+                    history: list[HistoryPair] = []
+                else:
+                    found = await session.scalar(
+                        select(Conversation).where(
+                            Conversation.id == conversation_id, Conversation.user_id == user_id
+                        )
+                    )
+                    if found is None:
+                        raise DomainError(404, "conversation_not_found", "Conversation not found.")
+                    conversation = found
+                    history = await store.history_pairs(
+                        session, conversation.id, self.max_history_pairs
+                    )
+                dataset = await self._dataset(session, user_id, dataset_id)
+                run = Run(
+                    user_id=user_id,
+                    conversation_id=conversation.id,
+                    dataset_id=dataset_id,
+                    question=question,
+                    status="running",
+                    progress=0,
+                    last_seq=0,
+                    worker_id=self.worker_id,
+                    lease_expires_at=now + timedelta(seconds=self.settings.lease_s),
+                    cancel_requested=False,
+                    created_at=now,
+                )
+                session.add(run)
+                await session.flush()
+                await store.append_message(session, conversation.id, "user", question, run.id, now)
+        except IntegrityError as exc:
+            raise DomainError(
+                409,
+                "conversation_busy",
+                "This conversation already has a question in progress; wait for it to finish.",
+            ) from exc
+        context = RunContext(
+            run_id=run.id,
+            conversation_id=conversation.id,
+            user_id=user_id,
+            history=history,
+            dataset=dataset,
+            metadata={"conversation_id": conversation.id},
+        )
+        return StartedRun(run.id, conversation.id), context
+
+    async def _dataset(
+        self, session: AsyncSession, user_id: str, dataset_id: str | None
+    ) -> Dataset | None:
+        if dataset_id is None:
+            return None
+        row = await session.scalar(
+            select(DatasetRow).where(DatasetRow.id == dataset_id, DatasetRow.user_id == user_id)
+        )
+        if row is None:
+            raise DomainError(404, "dataset_not_found", "Dataset not found.")
+        return Dataset(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
+            columns=tuple(row.columns),
+            rows=tuple(row.rows),
+        )
+
+    # -- execution ---------------------------------------------------------------------------
+
+    async def _execute(self, live: _LiveRun, question: str, context: RunContext) -> None:
+        async def emit(event: Event) -> None:
+            await self._record(live, event)
+
+        try:
+            await self.orchestrator.run(question, context, emit)
+        except asyncio.CancelledError:
+            log.info("run.task_cancelled", run_id=live.run_id)
+        except Exception:
+            log.exception("run.crashed", run_id=live.run_id)
+        finally:
+            try:
+                if not live.closed:
+                    await self._record(live, self._fallback_terminal(live))
+            except Exception:
+                log.exception("run.close_failed", run_id=live.run_id)
+            finally:
+                self._live.pop(live.run_id, None)
+                self._release(live.user_id)
+                live.done.set()
+
+    def _fallback_terminal(self, live: _LiveRun) -> ErrorEvent:
+        """The terminal event when the orchestrator ended without one (a bug or emit failure)."""
+        return ErrorEvent(
+            run_id=live.run_id,
+            seq=live.last_seq + 1,
+            timestamp=utc_timestamp(),
+            agent_name="system",
+            message="Run failed: internal error (internal_error)",
+            data=ErrorData(
+                progress=live.progress,
+                code="internal_error",
+                error="the run ended unexpectedly without a result",
+            ),
+        )
+
+    async def _record(self, live: _LiveRun, event: Event) -> None:
+        """Persist (and for a terminal event, close the run), then publish."""
+        async with live.lock:
+            if live.closed:
+                return  # closed by shutdown or a stale-lease sweep: later events are void
+            now = _now()
+            try:
+                async with self.session_maker() as session, session.begin():
+                    await store.insert_event(session, event, now)
+                    if isinstance(event, Completed | ErrorEvent):
+                        run = await session.get(Run, event.run_id, with_for_update=True)
+                        if run is None or run.status != "running":
+                            raise _RunClosedElsewhere
+                        await store.finish_run(session, run, event, now)
+            except (IntegrityError, _RunClosedElsewhere):
+                if await self._closed_elsewhere(live.run_id):
+                    live.closed = True
+                    self.orchestrator.cancel(live.run_id)
+                    return
+                raise
+            live.last_seq = event.seq
+            live.progress = event.data.progress
+            if isinstance(event, Completed | ErrorEvent):
+                live.closed = True
+        self.channels.publish(
+            frame(event.seq, store.event_type_of(event), encode_envelope(event)),
+            channel_for(event.run_id),
+        )
+
+    async def _closed_elsewhere(self, run_id: str) -> bool:
+        async with self.session_maker() as session:
+            status = await store.status_of(session, run_id)
+        return status != "running"
+
+    # -- waiting and cancelling ----------------------------------------------------------------
+
+    async def wait(self, run_id: str) -> None:
+        """Wait until a run of this process has ended (returns at once for others)."""
+        live = self._live.get(run_id)
+        if live is not None:
+            await live.done.wait()
+
+    def is_local(self, run_id: str) -> bool:
+        return run_id in self._live
+
+    async def cancel(self, run_id: str) -> bool:
+        """Request cancellation; True if the run was still running.
+
+        Local runs are cancelled at once (the orchestrator emits ``error`` code ``cancelled``);
+        a run executing in another process is flagged and that process's heartbeat cancels it.
+        """
+        live = self._live.get(run_id)
+        if live is not None:
+            self.orchestrator.cancel(run_id)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10.0):
+                    await live.done.wait()
+            return True
+        async with self.session_maker() as session, session.begin():
+            result = await session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == "running")
+                .values(cancel_requested=True)
+            )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    # -- heartbeat, leases and recovery -------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            try:
+                await self.heartbeat()
+                await self.sweep_stale()
+            except Exception:
+                log.exception("runs.heartbeat_failed")
+
+    async def heartbeat(self) -> None:
+        """Extend the lease of this process's runs; act on cancel requests and foreign closes."""
+        if not self._live:
+            return
+        now = _now()
+        ids = list(self._live)
+        async with self.session_maker() as session, session.begin():
+            await session.execute(
+                update(Run)
+                .where(Run.worker_id == self.worker_id, Run.status == "running")
+                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_s))
+            )
+            rows = (
+                await session.execute(
+                    select(Run.id, Run.status, Run.cancel_requested).where(Run.id.in_(ids))
+                )
+            ).all()
+        for run_id, status, cancel_requested in rows:
+            live = self._live.get(run_id)
+            if live is None:
+                continue
+            if status != "running":
+                live.closed = True
+                self.orchestrator.cancel(run_id)
+            elif cancel_requested:
+                self.orchestrator.cancel(run_id)
+
+    async def sweep_stale(self) -> int:
+        """Close runs whose lease expired (their process died); returns how many."""
+        async with self.session_maker() as session:
+            stale = (
+                await session.scalars(
+                    select(Run.id)
+                    .where(Run.status == "running", Run.lease_expires_at < _now())
+                    .limit(100)
+                )
+            ).all()
+        closed = 0
+        for run_id in stale:
+            if await self._interrupt(run_id, owner=None, reason="the process running it stopped"):
+                closed += 1
+        if closed:
+            log.warning("runs.stale_closed", count=closed)
+        return closed
+
+    async def _interrupt(self, run_id: str, *, owner: str | None, reason: str) -> bool:
+        """Write the ``interrupted`` terminal event for a run this caller wins the claim on."""
+        live = self._live.get(run_id)
+        lock = live.lock if live is not None else asyncio.Lock()
+        async with lock:
+            if live is not None and live.closed:
+                return False
+            now = _now()
+            async with self.session_maker() as session, session.begin():
+                if not await store.claim_for_interrupt(session, run_id, now=now, owner=owner):
+                    return False
+                run = await session.get(Run, run_id)
+                if run is None:
+                    return False
+                event = ErrorEvent(
+                    run_id=run_id,
+                    seq=await store.max_seq(session, run_id) + 1,
+                    timestamp=utc_timestamp(now),
+                    agent_name="system",
+                    message=f"Run interrupted: {reason} (interrupted)",
+                    data=ErrorData(
+                        progress=run.progress,
+                        code="interrupted",
+                        error=f"The run was interrupted: {reason}.",
+                        retryable=True,
+                    ),
+                )
+                await store.insert_event(session, event, now)
+                await store.finish_run(session, run, event, now)
+            if live is not None:
+                live.closed = True
+                live.last_seq = event.seq
+        self.channels.publish(
+            frame(event.seq, store.event_type_of(event), encode_envelope(event)),
+            channel_for(run_id),
+        )
+        log.warning("run.interrupted", run_id=run_id, reason=reason)
+        return True
+
+
+class _RunClosedElsewhere(Exception):
+    """The run row is no longer ``running``: another process closed it (stale lease)."""

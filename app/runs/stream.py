@@ -1,0 +1,120 @@
+"""SSE frames of a run: replay from the database, then tail the run's channel.
+
+Order matters for "no gaps, no duplicates": subscribe to the channel FIRST, then read the
+run's status and stored events, then tail; channel messages at or below the last sent seq are
+dropped, and a jump in seq is filled from the database. Every ``keepalive_s`` without news a
+comment line is sent (data ``None``, so ``EventSource`` dispatches nothing) and the database
+is polled, so a publish lost by a backend cannot stall a subscriber forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Callable
+
+import anyio
+from litestar.channels import ChannelsPlugin
+from litestar.response import ServerSentEventMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.runs import store
+from app.runs.service import channel_for
+from orchestrator.events import TERMINAL_EVENT_TYPES
+
+__all__ = ["KEEPALIVE", "parse_frame", "run_event_stream", "sse_message"]
+
+KEEPALIVE = "keep-alive"
+
+
+def sse_message(seq: int, event_type: str, envelope: str) -> ServerSentEventMessage:
+    """One SSE frame: ``id: <seq>``, ``event: <type>``, one ``data:`` line (the envelope)."""
+    return ServerSentEventMessage(data=envelope, event=event_type, id=str(seq), sep="\n")
+
+
+def _keepalive() -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=None, comment=KEEPALIVE, sep="\n")
+
+
+def _envelope(payload: str) -> str:
+    return '{"event":' + payload + "}"
+
+
+def parse_frame(raw: bytes) -> tuple[int, str, str]:
+    """Split a channel payload (see ``service.frame``) into seq, event type and envelope."""
+    head, _, envelope = raw.partition(b"\n")
+    seq, _, event_type = head.decode().partition(" ")
+    return int(seq), event_type, envelope.decode()
+
+
+async def run_event_stream(
+    run_id: str,
+    *,
+    after: int,
+    channels: ChannelsPlugin,
+    session_maker: async_sessionmaker[AsyncSession],
+    keepalive_s: float,
+    on_close: Callable[[bool], None] | None = None,
+) -> AsyncGenerator[ServerSentEventMessage, None]:
+    """Frames of ``run_id`` with seq > ``after`` until (and including) its terminal event.
+
+    ``on_close(finished)`` is called when the generator ends; ``finished`` is False when the
+    client went away before the terminal event (used for ``cancel_on_disconnect``).
+    """
+    last = after
+    finished = False
+    subscriber = await channels.subscribe([channel_for(run_id)])
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        async with session_maker() as session:
+            status = await store.status_of(session, run_id)
+            stored = await store.load_events(session, run_id, after=last)
+        for event in stored:
+            yield sse_message(event.seq, event.event_type, _envelope(event.payload))
+            last = event.seq
+            if event.event_type in TERMINAL_EVENT_TYPES:
+                finished = True
+                return
+        if status != "running":
+            finished = True  # a closed run's events were all committed before our read
+            return
+        events = subscriber.iter_events()
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({pending}, timeout=keepalive_s)
+            if not done:
+                async with session_maker() as session:
+                    missed = await store.load_events(session, run_id, after=last)
+                if not missed:
+                    yield _keepalive()
+                    continue
+                for event in missed:
+                    yield sse_message(event.seq, event.event_type, _envelope(event.payload))
+                    last = event.seq
+                    if event.event_type in TERMINAL_EVENT_TYPES:
+                        finished = True
+                        return
+                continue
+            seq, event_type, envelope = parse_frame(pending.result())
+            pending = None
+            if seq <= last:
+                continue
+            if seq > last + 1:
+                async with session_maker() as session:
+                    gap = await store.load_events(session, run_id, after=last, before=seq)
+                for event in gap:
+                    yield sse_message(event.seq, event.event_type, _envelope(event.payload))
+                    last = event.seq
+            yield sse_message(seq, event_type, envelope)
+            last = seq
+            if event_type in TERMINAL_EVENT_TYPES:
+                finished = True
+                return
+    finally:
+        if pending is not None:
+            pending.cancel()
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await channels.unsubscribe(subscriber)
+        if on_close is not None:
+            on_close(finished)
