@@ -1,0 +1,275 @@
+"""The ``/auth`` HTTP endpoints (shapes from the API contract; ceremonies answer 200)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Router, delete, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromHeader, FromPath, JSONBody
+
+from app.auth.errors import AuthError
+from app.auth.ratelimit import RATE_LIMIT_OPT
+from app.auth.schemas import (
+    CredentialList,
+    CredentialOut,
+    EmailRequest,
+    LoginResult,
+    MeOut,
+    MessageOut,
+    RefreshRequest,
+    RegistrationResult,
+    RenameCredentialRequest,
+    TokenResult,
+    UserOut,
+)
+from app.auth.security import PUBLIC, AuthUser
+from app.auth.services import AuthServices, get_auth_services
+from app.auth.tokens import AccessToken, IssuedTokens
+
+__all__ = ["CEREMONY_MAX_BODY_BYTES", "AuthController", "CredentialsController", "auth_router"]
+
+# A WebAuthn response is a few KiB at most (RSA keys, attestation certificates included).
+CEREMONY_MAX_BODY_BYTES = 65_536
+_CEREMONY: dict[str, Any] = {**PUBLIC, RATE_LIMIT_OPT: True}
+TOKEN_TYPE = "bearer"  # noqa: S105 - the OAuth token type name, not a secret
+
+AuthedRequest = Request[AuthUser, AccessToken, Any]
+
+
+def _token_result(issued: IssuedTokens) -> TokenResult:
+    return TokenResult(
+        access_token=issued.access_token,
+        token_type=TOKEN_TYPE,
+        expires_in=issued.expires_in,
+        refresh_token=issued.refresh_token,
+    )
+
+
+def _client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
+def rate_limit_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Count requests to handlers marked ``auth_rate_limited`` per client IP."""
+    if handler.opt.get(RATE_LIMIT_OPT):
+        get_auth_services(connection.app.state).limiter.hit(_client_ip(connection))
+
+
+def _login_email(body: bytes) -> str | None:
+    """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None."""
+    if not body.strip():
+        return None
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise AuthError.bad_request("invalid_json", f"Request body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise AuthError.bad_request("invalid_request", "Request body must be a JSON object")
+    email = data.get("email")
+    if email is None or (isinstance(email, str) and not email.strip()):
+        return None
+    try:
+        return msgspec.convert({"email": email}, EmailRequest).email
+    except msgspec.ValidationError as exc:
+        raise AuthError.bad_request("validation_error", f"Invalid request: {exc}") from exc
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post(
+        "/register/begin",
+        status_code=200,
+        opt=_CEREMONY,
+        request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        summary="Start passkey registration: WebAuthn creation options",
+    )
+    async def register_begin(
+        self,
+        data: JSONBody[EmailRequest],
+        auth_services: NamedDependency[AuthServices],
+        authorization: FromHeader[str | None] = None,
+    ) -> dict[str, Any]:
+        signed_in = await auth_services.bearer_user_id(authorization)
+        return await auth_services.ceremonies.registration_options(
+            data.email, signed_in_user_id=signed_in
+        )
+
+    @post(
+        "/register/complete",
+        status_code=200,
+        opt=_CEREMONY,
+        request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        summary="Finish passkey registration with the browser's RegistrationResponseJSON",
+    )
+    async def register_complete(
+        self,
+        data: JSONBody[dict[str, Any]],
+        auth_services: NamedDependency[AuthServices],
+    ) -> RegistrationResult:
+        result = await auth_services.ceremonies.complete_registration(data)
+        return RegistrationResult(
+            message="Registration successful",
+            user_id=result.user_id,
+            credential_id=result.credential_id,
+        )
+
+    @post(
+        "/login/begin",
+        status_code=200,
+        opt=_CEREMONY,
+        request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        summary="Start passkey sign-in: request options ({} for usernameless)",
+    )
+    async def login_begin(
+        self, request: Request[Any, Any, Any], auth_services: NamedDependency[AuthServices]
+    ) -> dict[str, Any]:
+        email = _login_email(await request.body())
+        return await auth_services.ceremonies.authentication_options(email)
+
+    @post(
+        "/login/complete",
+        status_code=200,
+        opt=_CEREMONY,
+        request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        summary="Finish sign-in with the browser's AuthenticationResponseJSON; issues tokens",
+    )
+    async def login_complete(
+        self,
+        data: JSONBody[dict[str, Any]],
+        auth_services: NamedDependency[AuthServices],
+    ) -> LoginResult:
+        user = await auth_services.ceremonies.complete_authentication(data)
+        issued = await auth_services.tokens.issue(user.id)
+        return LoginResult(
+            message="Authentication successful",
+            access_token=issued.access_token,
+            token_type=TOKEN_TYPE,
+            expires_in=issued.expires_in,
+            refresh_token=issued.refresh_token,
+            user=UserOut(id=user.id, email=user.email),
+        )
+
+    @post("/logout", status_code=200, summary="Revoke this access token and its login")
+    async def logout(
+        self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
+    ) -> MessageOut:
+        await auth_services.tokens.logout(request.auth)
+        return MessageOut(message="Logged out successfully")
+
+    @get("/me", summary="The signed-in user")
+    async def me(
+        self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
+    ) -> MeOut:
+        return await auth_services.credentials.me(request.user.id)
+
+    @get(
+        "/refresh-token",
+        opt=_CEREMONY,
+        summary="Rotate a refresh token sent as Authorization: Bearer <refresh token>",
+    )
+    async def refresh_from_header(
+        self,
+        auth_services: NamedDependency[AuthServices],
+        authorization: FromHeader[str | None] = None,
+    ) -> TokenResult:
+        scheme, _, value = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthError.unauthorized(
+                "invalid_refresh_token", "Send the refresh token as Authorization: Bearer <token>"
+            )
+        return _token_result(await auth_services.tokens.rotate(value.strip()))
+
+    @post(
+        "/refresh-token",
+        status_code=200,
+        opt=_CEREMONY,
+        request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        summary='Rotate a refresh token sent as {"refresh_token": …}',
+    )
+    async def refresh_from_body(
+        self, data: JSONBody[RefreshRequest], auth_services: NamedDependency[AuthServices]
+    ) -> TokenResult:
+        return _token_result(await auth_services.tokens.rotate(data.refresh_token))
+
+
+class CredentialsController(Controller):
+    """The signed-in user's passkeys."""
+
+    path = "/auth/credentials"
+    tags = ["auth"]
+
+    @get("/", summary="List my passkeys")
+    async def list_credentials(
+        self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
+    ) -> CredentialList:
+        return CredentialList(credentials=await auth_services.credentials.list(request.user.id))
+
+    @post(
+        "/begin",
+        status_code=200,
+        opt={RATE_LIMIT_OPT: True},
+        request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        summary="Start adding a passkey to my account: creation options",
+    )
+    async def add_begin(
+        self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
+    ) -> dict[str, Any]:
+        return await auth_services.ceremonies.add_credential_options(request.user.id)
+
+    @post(
+        "/complete",
+        status_code=200,
+        opt={RATE_LIMIT_OPT: True},
+        request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        summary="Finish adding a passkey with the browser's RegistrationResponseJSON",
+    )
+    async def add_complete(
+        self,
+        request: AuthedRequest,
+        data: JSONBody[dict[str, Any]],
+        auth_services: NamedDependency[AuthServices],
+    ) -> RegistrationResult:
+        result = await auth_services.ceremonies.complete_registration(
+            data, signed_in_user_id=request.user.id
+        )
+        return RegistrationResult(
+            message="Passkey added", user_id=result.user_id, credential_id=result.credential_id
+        )
+
+    @patch("/{credential_id:str}", summary="Rename one of my passkeys")
+    async def rename(
+        self,
+        request: AuthedRequest,
+        credential_id: FromPath[str],
+        data: JSONBody[RenameCredentialRequest],
+        auth_services: NamedDependency[AuthServices],
+    ) -> CredentialOut:
+        return await auth_services.credentials.rename(request.user.id, credential_id, data.name)
+
+    @delete("/{credential_id:str}", status_code=200, summary="Delete one of my passkeys")
+    async def remove(
+        self,
+        request: AuthedRequest,
+        credential_id: FromPath[str],
+        auth_services: NamedDependency[AuthServices],
+    ) -> MessageOut:
+        await auth_services.credentials.delete(request.user.id, credential_id)
+        return MessageOut(message="Passkey deleted")
+
+
+def auth_router(services: AuthServices) -> Router:
+    """All auth routes, with the services dependency and the ceremony rate limit."""
+    return Router(
+        path="/",
+        route_handlers=[AuthController, CredentialsController],
+        dependencies={"auth_services": Provide(lambda: services, sync_to_thread=False)},
+        guards=[rate_limit_guard],
+    )

@@ -1,0 +1,92 @@
+"""Request and response bodies of the ``/auth`` endpoints (shapes from the API contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+__all__ = [
+    "CredentialList",
+    "CredentialOut",
+    "EmailRequest",
+    "LoginResult",
+    "MeOut",
+    "MessageOut",
+    "RefreshRequest",
+    "RegistrationResult",
+    "RenameCredentialRequest",
+    "TokenResult",
+    "UserOut",
+]
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class EmailRequest(msgspec.Struct, frozen=True):
+    email: Email
+
+
+class RefreshRequest(msgspec.Struct, frozen=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
+class RenameCredentialRequest(msgspec.Struct, frozen=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class MessageOut(msgspec.Struct, frozen=True):
+    message: str
+
+
+class RegistrationResult(msgspec.Struct, frozen=True):
+    message: str
+    user_id: str
+    credential_id: str
+
+
+class UserOut(msgspec.Struct, frozen=True):
+    id: str
+    email: str
+
+
+class LoginResult(msgspec.Struct, frozen=True):
+    message: str
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+    user: UserOut
+
+
+class TokenResult(msgspec.Struct, frozen=True):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+
+
+class MeOut(msgspec.Struct, frozen=True):
+    id: str
+    email: str
+    created_at: datetime
+    credential_count: int
+
+
+class CredentialOut(msgspec.Struct, frozen=True):
+    """A passkey as its owner sees it (``id`` is the API id used in URLs)."""
+
+    id: str
+    name: str
+    credential_id: str
+    created_at: datetime
+    last_used_at: datetime | None
+    transports: list[str]
+    aaguid: str
+    device_type: str
+    backed_up: bool
+
+
+class CredentialList(msgspec.Struct, frozen=True):
+    credentials: list[CredentialOut]

@@ -1,0 +1,117 @@
+"""Litestar JWT bearer auth: every route needs an access token unless marked public.
+
+Public routes opt out with ``opt={"exclude_from_auth": True}`` (the ``PUBLIC`` constant).
+The user lookup is cached per process (users never change email here), while revocation is
+checked against the database on every request through an async handler, so a logout on one
+worker takes effect on all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.security.jwt import JWTAuth
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth.errors import BEARER_CHALLENGE
+from app.auth.models import User
+from app.auth.tokens import REQUIRED_CLAIMS, AccessToken, TokenService
+from app.errors import error_response
+from app.settings import AuthSettings
+
+__all__ = [
+    "EXCLUDE_OPT_KEY",
+    "PUBLIC",
+    "AuthUser",
+    "UserDirectory",
+    "build_jwt_auth",
+    "not_authorized_handler",
+]
+
+EXCLUDE_OPT_KEY = "exclude_from_auth"
+PUBLIC: dict[str, Any] = {EXCLUDE_OPT_KEY: True}
+_USER_CACHE_MAX = 10_000
+
+
+class AuthUser(msgspec.Struct, frozen=True):
+    """``request.user`` on every authenticated route."""
+
+    id: str
+    email: str
+
+
+class TokenRevoked(NotAuthorizedException):
+    """401 for a token that decoded fine but was logged out (or its login family revoked)."""
+
+
+class UserDirectory:
+    """Id → user lookups with a bounded in-process cache."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._cache: dict[str, AuthUser] = {}
+
+    async def get(self, user_id: str) -> AuthUser | None:
+        cached = self._cache.get(user_id)
+        if cached is not None:
+            return cached
+        async with self._sessions() as session:
+            row = (
+                await session.execute(select(User.id, User.email).where(User.id == user_id))
+            ).one_or_none()
+        if row is None:
+            return None
+        user = AuthUser(id=row[0], email=row[1])
+        if len(self._cache) >= _USER_CACHE_MAX:
+            self._cache.clear()
+        self._cache[user_id] = user
+        return user
+
+
+def build_jwt_auth(
+    settings: AuthSettings, tokens: TokenService, users: UserDirectory
+) -> JWTAuth[AuthUser, AccessToken]:
+    """The app-wide JWT middleware config (alg pinned, iss/aud/typ checked, revocation)."""
+
+    async def retrieve_user(token: AccessToken, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
+        user = await users.get(token.sub)
+        if user is None:
+            raise NotAuthorizedException("Account no longer exists")
+        return user
+
+    async def is_revoked(token: AccessToken, _: ASGIConnection[Any, Any, Any, Any]) -> bool:
+        if await tokens.is_revoked(token):
+            raise TokenRevoked("Token has been revoked (signed out)")
+        return False
+
+    return JWTAuth[AuthUser, AccessToken](
+        token_secret=tokens.verify_key,
+        algorithm=tokens.algorithm,
+        token_cls=AccessToken,
+        retrieve_user_handler=retrieve_user,
+        revoked_token_handler=is_revoked,
+        accepted_issuers=[settings.jwt_issuer],
+        accepted_audiences=[settings.jwt_audience],
+        strict_audience=True,
+        require_claims=list(REQUIRED_CLAIMS),
+        exclude_opt_key=EXCLUDE_OPT_KEY,
+        # Only CORS preflights skip auth (Litestar's default also skips HEAD).
+        exclude_http_methods=["OPTIONS"],
+        description="Access token from POST /auth/login/complete (Authorization: Bearer …)",
+    )
+
+
+def not_authorized_handler(
+    _: Request[Any, Any, Any], exc: NotAuthorizedException
+) -> Response[dict[str, Any]]:
+    """Every 401 says ``WWW-Authenticate: Bearer`` (RFC 6750) and has a stable code."""
+    code = "token_revoked" if isinstance(exc, TokenRevoked) else "not_authenticated"
+    detail = exc.detail
+    if detail in ("", "Unauthorized"):
+        detail = "Authentication required: send Authorization: Bearer <access token>"
+    return error_response(401, code, detail, headers={**(exc.headers or {}), **BEARER_CHALLENGE})

@@ -1,0 +1,96 @@
+"""The auth objects one app instance shares between requests, built from settings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
+
+from app.auth.ceremonies import CeremonyService, RelyingParty
+from app.auth.challenges import ChallengeStore
+from app.auth.credentials import CredentialService
+from app.auth.ratelimit import CeremonyRateLimiter
+from app.auth.security import UserDirectory
+from app.auth.tokens import TokenService
+from app.db.engine import Database
+from app.settings import Settings
+
+__all__ = ["AUTH_STATE_KEY", "AuthServices", "get_auth_services"]
+
+AUTH_STATE_KEY = "app_auth"
+
+
+def _keys(settings: Settings) -> tuple[str, str, bytes]:
+    """(signing key, verification key, server secret for decoys) from the auth settings."""
+    auth = settings.auth
+    if auth.jwt_algorithm == "ES256":
+        if auth.jwt_private_key_file is None or auth.jwt_public_key_file is None:
+            msg = "auth.jwt_private_key_file and auth.jwt_public_key_file are required for ES256"
+            raise ValueError(msg)
+        private_pem = Path(auth.jwt_private_key_file).read_text()
+        public_pem = Path(auth.jwt_public_key_file).read_text()
+        return private_pem, public_pem, hashlib.sha256(private_pem.encode()).digest()
+    if auth.jwt_secret is None:
+        msg = "auth.jwt_secret is required for HS256 (set JWT_SECRET)"
+        raise ValueError(msg)
+    return auth.jwt_secret, auth.jwt_secret, hashlib.sha256(auth.jwt_secret.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthServices:
+    tokens: TokenService
+    ceremonies: CeremonyService
+    credentials: CredentialService
+    users: UserDirectory
+    limiter: CeremonyRateLimiter
+
+    @classmethod
+    def create(cls, settings: Settings, database: Database) -> AuthServices:
+        signing, verify, server_secret = _keys(settings)
+        sessions = database.session_maker
+        rp = RelyingParty(
+            rp_id=settings.rp_id(),
+            rp_name=settings.auth.rp_name,
+            origins=settings.allowed_origins(),
+            user_verification=settings.auth.user_verification,
+            timeout_ms=settings.auth.challenge_ttl_s * 1000,
+        )
+        challenges = ChallengeStore(sessions, ttl_s=settings.auth.challenge_ttl_s)
+        decoy_secret = hashlib.sha256(b"webauthn-decoys\x00" + server_secret).digest()
+        return cls(
+            tokens=TokenService(sessions, settings.auth, signing_key=signing, verify_key=verify),
+            ceremonies=CeremonyService(sessions, challenges, rp, decoy_secret=decoy_secret),
+            credentials=CredentialService(sessions),
+            users=UserDirectory(sessions),
+            limiter=CeremonyRateLimiter(
+                settings.rate_limit.ceremony_per_minute, enabled=settings.rate_limit.enabled
+            ),
+        )
+
+    async def bearer_user_id(self, authorization: str | None) -> str | None:
+        """The user id of a valid access token in an optional ``Authorization`` header.
+
+        Used on public routes that behave differently for a signed-in caller; a missing or
+        invalid or revoked token means "anonymous" there, never an error.
+        """
+        if not authorization:
+            return None
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None
+        try:
+            token = self.tokens.decode_access(value.strip())
+        except NotAuthorizedException:
+            return None
+        if await self.tokens.is_revoked(token):
+            return None
+        return token.sub
+
+
+def get_auth_services(state: State) -> AuthServices:
+    value = state[AUTH_STATE_KEY]
+    assert isinstance(value, AuthServices)
+    return value

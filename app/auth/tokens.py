@@ -1,0 +1,345 @@
+"""Access JWTs, rotating refresh-token families, and revocation kept in the database.
+
+Access tokens are short-lived JWTs (``typ=access``) carrying ``sid``, the id of the login
+family they belong to; logging out revokes the token's ``jti`` and the whole family, so every
+access token of that login stops working on every worker (revocations live in the DB).
+Refresh tokens are opaque random strings stored only as SHA-256 hashes; each use rotates to a
+new token of the same family, and presenting a used one is treated as theft: the family is
+revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import msgspec
+from litestar.security.jwt import Token
+from litestar.security.jwt.token import JWTDecodeOptions
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth.errors import AuthError
+from app.auth.models import RefreshToken, RevokedToken
+from app.settings import AuthSettings
+
+__all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "AccessToken",
+    "IssuedTokens",
+    "TokenService",
+    "family_key",
+]
+
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti", "iss", "aud", "typ", "sid")
+_REVOCATION_CACHE_MAX = 10_000
+_PURGE_INTERVAL_S = 60.0
+
+
+def family_key(family_id: str) -> str:
+    """The ``revoked_tokens`` key that revokes every access token of a login family."""
+    return f"family:{family_id}"
+
+
+@dataclass
+class AccessToken(Token):
+    """Litestar's token with our top-level claims: ``typ`` (must be ``access``) and ``sid``."""
+
+    typ: str = ACCESS_TOKEN_TYPE
+    sid: str = ""
+
+    @classmethod
+    def decode_payload(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithms: list[str],
+        issuer: str | Any = None,
+        audience: str | Any = None,
+        options: JWTDecodeOptions | None = None,
+    ) -> Any:
+        """Verify as Litestar does (pinned ``alg``, iss, aud, exp, nbf), then the token type.
+
+        A refresh token or any other JWT signed with the same key must not pass as an access
+        token, so ``typ`` is checked here, before Litestar builds the token object.
+        """
+        payload = super().decode_payload(
+            encoded_token, secret, algorithms, issuer, audience, options
+        )
+        if payload.get("typ") != ACCESS_TOKEN_TYPE:
+            msg = "not an access token"
+            raise jwt.InvalidTokenError(msg)
+        if not isinstance(payload.get("jti"), str) or not isinstance(payload.get("sid"), str):
+            msg = "jti and sid must be strings"
+            raise jwt.InvalidTokenError(msg)
+        return payload
+
+
+class IssuedTokens(msgspec.Struct, frozen=True):
+    """A fresh access/refresh pair (the values a client needs)."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user_id: str
+    family_id: str
+
+
+def _hash_refresh(raw: str) -> bytes:
+    return hashlib.sha256(raw.encode()).digest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenService:
+    """Creates, rotates and revokes tokens. One instance per process, shared by requests.
+
+    ``signing_key``/``verify_key`` are the HS256 secret (both the same) or the ES256 PEM pair.
+    Revocations are cached in-process only positively (a revoked ``jti`` never comes back), so
+    a logout on another worker is always seen on the next request.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: AuthSettings,
+        *,
+        signing_key: str,
+        verify_key: str,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._signing_key = signing_key
+        self.verify_key = verify_key
+        self.algorithm = settings.jwt_algorithm
+        self._revoked_cache: dict[str, datetime] = {}
+        self._last_purge = 0.0
+
+    @property
+    def access_ttl_s(self) -> int:
+        return self._settings.access_token_ttl_s
+
+    def encode_access(self, user_id: str, family_id: str) -> tuple[str, AccessToken]:
+        """Sign a new access token for ``user_id`` in login family ``family_id``."""
+        now = _now().replace(microsecond=0)
+        token = AccessToken(
+            sub=user_id,
+            exp=now + timedelta(seconds=self._settings.access_token_ttl_s),
+            iat=now,
+            iss=self._settings.jwt_issuer,
+            aud=self._settings.jwt_audience,
+            jti=uuid.uuid4().hex,
+            sid=family_id,
+        )
+        return token.encode(self._signing_key, self.algorithm), token
+
+    def decode_access(self, encoded: str) -> AccessToken:
+        """Decode and verify an access token exactly as the auth middleware does (401 if bad)."""
+        return AccessToken.decode(
+            encoded_token=encoded,
+            secret=self.verify_key,
+            algorithm=self.algorithm,
+            audience=self._settings.jwt_audience,
+            issuer=self._settings.jwt_issuer,
+            require_claims=REQUIRED_CLAIMS,
+            strict_audience=True,
+        )
+
+    async def issue(self, user_id: str) -> IssuedTokens:
+        """Start a new login family: an access token plus the family's first refresh token."""
+        family_id = str(uuid.uuid4())
+        refresh = secrets.token_urlsafe(32)
+        now = _now()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                insert(RefreshToken).values(
+                    id=str(uuid.uuid4()),
+                    token_hash=_hash_refresh(refresh),
+                    family_id=family_id,
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl_s),
+                )
+            )
+            await self._maybe_purge(session, now)
+        access, _ = self.encode_access(user_id, family_id)
+        return IssuedTokens(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self._settings.access_token_ttl_s,
+            user_id=user_id,
+            family_id=family_id,
+        )
+
+    async def rotate(self, raw_refresh: str) -> IssuedTokens:
+        """Exchange a refresh token for a new pair; a reused token revokes its family.
+
+        The old row is claimed with a conditional ``UPDATE … RETURNING`` so two concurrent
+        uses of one token cannot both succeed; the loser is treated as reuse.
+        """
+        if not raw_refresh or len(raw_refresh) > 512:
+            raise AuthError.unauthorized("invalid_refresh_token", "Invalid refresh token")
+        token_hash = _hash_refresh(raw_refresh)
+        now = _now()
+        async with self._sessions.begin() as session:
+            claimed = (
+                await session.execute(
+                    update(RefreshToken)
+                    .where(
+                        RefreshToken.token_hash == token_hash,
+                        RefreshToken.used_at.is_(None),
+                        RefreshToken.revoked_at.is_(None),
+                        RefreshToken.expires_at > now,
+                    )
+                    .values(used_at=now)
+                    .returning(RefreshToken.user_id, RefreshToken.family_id)
+                )
+            ).one_or_none()
+            if claimed is not None:
+                user_id, family_id = claimed
+                refresh = secrets.token_urlsafe(32)
+                await session.execute(
+                    insert(RefreshToken).values(
+                        id=str(uuid.uuid4()),
+                        token_hash=_hash_refresh(refresh),
+                        family_id=family_id,
+                        user_id=user_id,
+                        created_at=now,
+                        expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl_s),
+                    )
+                )
+        if claimed is not None:
+            access, _ = self.encode_access(user_id, family_id)
+            return IssuedTokens(
+                access_token=access,
+                refresh_token=refresh,
+                expires_in=self._settings.access_token_ttl_s,
+                user_id=user_id,
+                family_id=family_id,
+            )
+        return await self._refuse_refresh(token_hash, now)
+
+    async def _refuse_refresh(self, token_hash: bytes, now: datetime) -> IssuedTokens:
+        """Explain why a refresh token was not accepted; revoke its family if it was reused.
+
+        The family revocation is committed before the error is raised.
+        """
+        async with self._sessions.begin() as session:
+            row = (
+                await session.execute(
+                    select(
+                        RefreshToken.family_id,
+                        RefreshToken.used_at,
+                        RefreshToken.revoked_at,
+                        RefreshToken.expires_at,
+                    ).where(RefreshToken.token_hash == token_hash)
+                )
+            ).one_or_none()
+            reused = row is not None and (row.used_at is not None or row.revoked_at is not None)
+            if row is not None and reused:
+                await self._revoke_family(session, row.family_id, now)
+        if row is None:
+            raise AuthError.unauthorized("invalid_refresh_token", "Invalid refresh token")
+        if reused:
+            self._remember_revoked(
+                family_key(row.family_id),
+                now + timedelta(seconds=self._settings.access_token_ttl_s),
+            )
+            raise AuthError.unauthorized(
+                "refresh_token_reused",
+                "Refresh token was already used or revoked; this login was signed out",
+            )
+        if row.expires_at <= now:
+            raise AuthError.unauthorized("refresh_token_expired", "Refresh token expired")
+        raise AuthError.unauthorized("invalid_refresh_token", "Invalid refresh token")
+
+    async def _revoke_family(self, session: AsyncSession, family_id: str, now: datetime) -> None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        # Any access token of the family was issued at most one access lifetime ago.
+        await self._insert_revocation(
+            session,
+            family_key(family_id),
+            now + timedelta(seconds=self._settings.access_token_ttl_s),
+        )
+
+    async def _insert_revocation(
+        self, session: AsyncSession, key: str, expires_at: datetime
+    ) -> None:
+        """Upsert, so concurrent logouts of one token on two workers both succeed."""
+        dialect = session.get_bind().dialect.name
+        values = {"jti": key, "expires_at": expires_at}
+        if dialect == "postgresql":
+            pg = pg_insert(RevokedToken).values(values)
+            stmt: Any = pg.on_conflict_do_update(
+                index_elements=[RevokedToken.jti], set_={"expires_at": pg.excluded.expires_at}
+            )
+        else:
+            lite = sqlite_insert(RevokedToken).values(values)
+            stmt = lite.on_conflict_do_update(
+                index_elements=[RevokedToken.jti], set_={"expires_at": lite.excluded.expires_at}
+            )
+        await session.execute(stmt)
+
+    async def logout(self, token: AccessToken) -> None:
+        """Revoke this access token and its whole login family (refresh tokens included)."""
+        jti = str(token.jti)
+        now = _now()
+        async with self._sessions.begin() as session:
+            await self._insert_revocation(session, jti, token.exp)
+            await self._revoke_family(session, token.sid, now)
+        self._remember_revoked(jti, token.exp)
+        self._remember_revoked(
+            family_key(token.sid), now + timedelta(seconds=self._settings.access_token_ttl_s)
+        )
+
+    async def is_revoked(self, token: AccessToken) -> bool:
+        """True when the token's ``jti`` or its login family was revoked (one indexed query)."""
+        jti = str(token.jti)
+        keys = (jti, family_key(token.sid))
+        now = _now()
+        for key in keys:
+            cached = self._revoked_cache.get(key)
+            if cached is not None and cached > now:
+                return True
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    select(RevokedToken.jti, RevokedToken.expires_at).where(
+                        or_(RevokedToken.jti == keys[0], RevokedToken.jti == keys[1])
+                    )
+                )
+            ).all()
+        for key, expires_at in found:
+            self._remember_revoked(key, expires_at)
+        return bool(found)
+
+    def _remember_revoked(self, key: str, expires_at: datetime) -> None:
+        if len(self._revoked_cache) >= _REVOCATION_CACHE_MAX:
+            now = _now()
+            self._revoked_cache = {k: v for k, v in self._revoked_cache.items() if v > now}
+            if len(self._revoked_cache) >= _REVOCATION_CACHE_MAX:
+                self._revoked_cache.clear()
+        self._revoked_cache[key] = expires_at
+
+    async def _maybe_purge(self, session: AsyncSession, now: datetime) -> None:
+        """Drop expired revocations and refresh tokens, at most once a minute per process."""
+        if time.monotonic() - self._last_purge < _PURGE_INTERVAL_S:
+            return
+        self._last_purge = time.monotonic()
+        await session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+        await session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
