@@ -108,6 +108,7 @@ class State(StrEnum):
 
 
 _END: Final = frozenset({State.FAILED, State.CANCELLED})
+_TERMINAL_STATES: Final = _END | {State.COMPLETED}
 
 # The one transition table. Steps run in RUNNING_STEP (the report step in REPORTING) and go to
 # AWAITING_TOOLS while the machine executes the tool calls a model turn requested.
@@ -189,7 +190,11 @@ class _RunFailure(Exception):
 
 
 class _EmitFailed(Exception):
-    """The consumer's ``emit`` raised: propagate it untouched (the run cannot report)."""
+    """The consumer's ``emit`` raised: the run cannot report, so its error propagates as is."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 def _utcnow() -> datetime:
@@ -231,6 +236,7 @@ class _Run:
         self.sources: dict[tuple[str, str, bool, str, str | None], DataSourceRef] = {}
         self.charts: dict[str, ChartRef] = {}
         self.cancel_requested = False
+        self.cancel_pending = False
         self.task: asyncio.Task[Any] | None = None
         self.deadline = 0.0  # loop time when the run's time limit ends (set when it starts)
         self.log = log.bind(
@@ -270,7 +276,11 @@ class _Run:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                raise _EmitFailed(str(exc)) from exc
+                raise _EmitFailed(exc) from exc
+            if self.cancel_pending and self.state not in _TERMINAL_STATES:
+                # Orchestrator.cancel() was called from inside this run's own emit callback.
+                self.cancel_pending = False
+                raise asyncio.CancelledError
 
     def _head(self, progress: int) -> tuple[int, str, int]:
         self.seq += 1
@@ -560,7 +570,10 @@ class Orchestrator:
             return False
         if not run.cancel_requested:
             run.cancel_requested = True
-            run.task.cancel()
+            if run.task is asyncio.current_task():
+                run.cancel_pending = True  # raised by the run itself once emit returns
+            else:
+                run.task.cancel()
         return True
 
     def active_runs(self) -> tuple[str, ...]:
@@ -575,6 +588,14 @@ class Orchestrator:
     # -- run loop --------------------------------------------------------------------------
 
     async def _drive(self, run: _Run) -> RunResult:
+        try:
+            return await self._settle(run)
+        except _EmitFailed as failed:
+            run.log.error("run.emit_failed", error=type(failed.original).__name__)
+            raise failed.original from None
+
+    async def _settle(self, run: _Run) -> RunResult:
+        """Execute the run and turn every way it can end into exactly one terminal event."""
         error: ErrorData | None = None
         status: Literal["completed", "failed", "cancelled"] = "completed"
         report = ""
@@ -619,7 +640,7 @@ class Orchestrator:
         except Exception as exc:  # a bug: still end the run with one terminal event
             status = "failed"
             run.log.exception("run.internal_error")
-            if run.state not in (State.COMPLETED, State.FAILED, State.CANCELLED):
+            if run.state not in _TERMINAL_STATES:
                 run.transition(State.FAILED)
             error = await run.error_event(
                 _RunFailure("internal_error", f"internal error: {type(exc).__name__}")
@@ -639,11 +660,10 @@ class Orchestrator:
     async def _execute(self, run: _Run) -> str:
         plan = await self._plan(run)
         count = len(plan.steps)
+        span = _STEPS_END_PROGRESS - _PLANNED_PROGRESS
         for index, step in enumerate(plan.steps):
-            start = _PLANNED_PROGRESS + (_STEPS_END_PROGRESS - _PLANNED_PROGRESS) * index // count
-            end = (
-                _PLANNED_PROGRESS + (_STEPS_END_PROGRESS - _PLANNED_PROGRESS) * (index + 1) // count
-            )
+            start = _PLANNED_PROGRESS + span * index // count
+            end = _PLANNED_PROGRESS + span * (index + 1) // count
             output = await self._run_step(run, index, step, start, end)
             run.outputs.append((step.kind, output))
         report = run.outputs[-1][1]
@@ -666,8 +686,9 @@ class Orchestrator:
         started = time.perf_counter()
         attempts = 0
         plan: Plan
-        async with self._step_timeout() as timeout:
-            try:
+        timeout = self._step_timeout()
+        try:
+            async with timeout:
                 while True:
                     request = ModelRequest(
                         assistant=spec,
@@ -708,10 +729,10 @@ class Orchestrator:
                             f"the plan was invalid ({invalid.message}); using the default plan",
                         )
                         break
-            except TimeoutError:
-                if timeout.expired():
-                    raise self._step_timed_out("planner") from None
-                raise
+        except TimeoutError:
+            if timeout.expired():
+                raise self._step_timed_out("planner") from None
+            raise
         run.plan = plan
         usage.wall_ms = round((time.perf_counter() - started) * 1000, 3)
         await run.response(
@@ -744,8 +765,9 @@ class Orchestrator:
         tool_ctx = ToolContext(
             dataset=run.context.dataset, now=run.now_iso, services=self._services
         )
-        async with self._step_timeout() as timeout:
-            try:
+        timeout = self._step_timeout()
+        try:
+            async with timeout:
                 while True:
                     request = ModelRequest(
                         assistant=spec,
@@ -801,10 +823,10 @@ class Orchestrator:
                             step=kind,
                         )
                     run.transition(step_state, step=kind)
-            except TimeoutError:
-                if timeout.expired():
-                    raise self._step_timed_out(kind) from None
-                raise
+        except TimeoutError:
+            if timeout.expired():
+                raise self._step_timed_out(kind) from None
+            raise
         usage.wall_ms = round((time.perf_counter() - started) * 1000, 3)
         await run.response(
             kind, output, usage, progress=end, step_index=index, duration_ms=usage.wall_ms
@@ -822,13 +844,13 @@ class Orchestrator:
         )
 
     def _count_messages(self, run: _Run, count: int, step: str) -> None:
-        run.usage.messages += count
-        if run.usage.messages > self.budgets.max_messages_per_run:
+        if run.usage.messages + count > self.budgets.max_messages_per_run:
             raise _RunFailure(
                 "budget_exhausted",
                 f"the run exceeded its budget of {self.budgets.max_messages_per_run} messages",
                 step=step,
             )
+        run.usage.messages += count
 
     # -- model calls -----------------------------------------------------------------------
 
