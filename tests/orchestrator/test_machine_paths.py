@@ -9,9 +9,9 @@ import asyncio
 
 import msgspec
 import pytest
-
 from machine_support import FIXED_NOW, build, check_invariants, tokens
-from orchestrator import BudgetConfig, RunContext
+
+from orchestrator import BudgetConfig, Orchestrator, RunContext
 from orchestrator.config import AccountingConfig, ModelPrice
 from orchestrator.events import (
     AgentResponse,
@@ -44,6 +44,14 @@ PLAN_3 = plan_reply(
 )
 PLAN_REPORT = plan_reply(("report", "Answer briefly."))
 PLAN_CARBON = plan_reply(("carbon", "Find the grid facts."), ("report", "Write the report."))
+
+
+async def _until_active(orch: Orchestrator, run_id: str) -> None:
+    for _ in range(1000):
+        if run_id in orch.active_runs():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"run {run_id} never started")
 
 
 def _terminal(events: list[Event]) -> ErrorEvent:
@@ -301,8 +309,12 @@ async def test_malformed_arguments_are_reported_back(arguments: str, expected: s
 
 async def test_malformed_json_arguments_are_shown_raw_in_the_event() -> None:
     orch, _ = build(
-        [PLAN_CARBON, Reply(tool_calls=(tool_call("add", "{oops", "c1"),)), Reply(text="x")]
-        + [Reply(text="Report.")]
+        [
+            PLAN_CARBON,
+            Reply(tool_calls=(tool_call("add", "{oops", "c1"),)),
+            Reply(text="x"),
+            Reply(text="Report."),
+        ]
     )
     result = await orch.ask("q")
     started = result.events[4]
@@ -563,14 +575,14 @@ async def test_cancelling_the_callers_task_emits_cancelled_then_raises() -> None
 async def test_orch_cancel_ends_the_run_without_raising() -> None:
     orch, _ = build([PLAN_CARBON, Reply(text="never", delay_s=30)])
     task = asyncio.create_task(orch.ask("q", RunContext(run_id="run-2")))
-    while "run-2" not in orch.active_runs():
-        await asyncio.sleep(0)
+    await _until_active(orch, "run-2")
     await asyncio.sleep(0.01)
     assert orch.cancel("run-2") is True
     result = await asyncio.wait_for(task, timeout=2)
     assert result.status == "cancelled"
     assert tokens(result.events)[-1] == "error:cancelled"
-    assert result.error is not None and result.error.code == "cancelled"
+    assert result.error is not None
+    assert result.error.code == "cancelled"
     check_invariants(result.events)
     assert orch.cancel("run-2") is False
 
@@ -621,8 +633,7 @@ async def test_emit_failure_propagates_unchanged() -> None:
 async def test_duplicate_run_id_is_rejected() -> None:
     orch, _ = build([PLAN_CARBON, Reply(text="never", delay_s=30)])
     task = asyncio.create_task(orch.ask("q", RunContext(run_id="dup")))
-    while "dup" not in orch.active_runs():
-        await asyncio.sleep(0)
+    await _until_active(orch, "dup")
     with pytest.raises(ValueError, match="already running"):
         await orch.ask("q", RunContext(run_id="dup"))
     orch.cancel("dup")
@@ -648,8 +659,10 @@ async def test_previous_response_id_mode_sends_only_new_items() -> None:
 async def test_cost_uses_cached_price_and_model_prefix() -> None:
     usage = TurnUsage(input_tokens=1000, cached_tokens=400, output_tokens=100)
     orch, _ = build(
-        [Reply(text=PLAN_REPORT.text, usage=usage, model="test-model-2026-01-01")]
-        + [Reply(text="Report.", usage=TurnUsage())],
+        [
+            Reply(text=PLAN_REPORT.text, usage=usage, model="test-model-2026-01-01"),
+            Reply(text="Report.", usage=TurnUsage()),
+        ],
         accounting=AccountingConfig(
             prices={"test-model": ModelPrice(input=2.0, cached_input=0.5, output=8.0)}
         ),
@@ -687,7 +700,8 @@ async def test_hints_and_tool_context_carry_the_run_facts() -> None:
     planner_hints = provider.requests[0].hints
     assert planner_hints["role"] == "planner"
     assert planner_hints["question"] == "Analyse my energy"
-    assert planner_hints["task"] is None and planner_hints["plan"] is None
+    assert planner_hints["task"] is None
+    assert planner_hints["plan"] is None
     assert planner_hints["now"] == FIXED_NOW.isoformat()
     assert [h["question"] for h in planner_hints["history"]] == ["q2", "q3", "q4", "q5", "q6"]
     assert len(planner_hints["history"][0]["answer"]) == 800

@@ -13,8 +13,8 @@ import asyncio
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from machine_support import build, check_invariants
+
 from orchestrator import BudgetConfig, RunContext
 from orchestrator.events import AgentResponse, Completed, ErrorEvent, Event
 from orchestrator.machine import ERROR_CODES
@@ -132,7 +132,8 @@ def test_random_provider_behaviour_keeps_the_invariants(
         last_response = [e for e in seen if isinstance(e, AgentResponse)][-1]
         assert last_response.agent_name == "report"
         assert result.report == terminal.data.full_content == last_response.data.output
-        assert result.report.strip() == result.report and result.report
+        assert result.report.strip() == result.report
+        assert result.report
     else:
         assert isinstance(terminal, ErrorEvent)
         assert terminal.data.code in ERROR_CODES
@@ -141,6 +142,7 @@ def test_random_provider_behaviour_keeps_the_invariants(
         expected = "cancelled" if terminal.data.code == "cancelled" else "failed"
         assert result.status == expected
         if terminal.data.code == "cancelled":
-            assert cancel_at is not None and cancel_at < len(seen)
+            assert cancel_at is not None
+            assert cancel_at < len(seen)
     assert result.usage.messages <= budget.max_messages_per_run
     assert orch.active_runs() == ()
