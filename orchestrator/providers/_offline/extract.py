@@ -14,15 +14,20 @@ from datetime import date, timedelta
 
 __all__ = [
     "DEFAULT_DURATION_H",
+    "DEFAULT_LEVERS",
     "DEFAULT_REGION",
     "REGION_NAMES",
     "CompanyProfile",
     "DateRange",
     "Duration",
+    "Levers",
     "extract_dates",
     "extract_duration",
+    "extract_energy_kwh",
+    "extract_levers",
     "extract_profile",
     "extract_regions",
+    "hours_label",
     "is_past_tense",
     "parse_number_word",
 ]
@@ -420,6 +425,20 @@ def extract_duration(text: str) -> Duration:
     return Duration(DEFAULT_DURATION_H, f"{_fmt_hours(DEFAULT_DURATION_H)} (default)")
 
 
+def extract_energy_kwh(text: str) -> float | None:
+    """Energy the load uses when the user states it ("20 kWh"), else None (never assumed)."""
+    m = re.search(r"\b(\d[\d,]*(?:\.\d+)?)\s*kwh\b", text, re.IGNORECASE)
+    if m is None:
+        return None
+    value = float(m.group(1).replace(",", ""))
+    return value if value > 0 else None
+
+
+def hours_label(hours: float) -> str:
+    """``2 hours``, ``1 hour``, ``1.5 hours``."""
+    return _fmt_hours(hours)
+
+
 def _fmt_hours(hours: float) -> str:
     text = f"{hours:g}"
     return f"{text} hour" if hours == 1 else f"{text} hours"
@@ -473,3 +492,66 @@ def _count(text: str, nouns: str) -> float | None:
         if value is not None and value >= 1:
             return value
     return None
+
+
+# -------------------------------------------------------------------------------- levers
+
+
+@dataclass(frozen=True, slots=True)
+class Levers:
+    """Reduction levers as percentages (None: not requested) and the fleet's target fuel."""
+
+    shift_electricity_pct: float | None = None
+    fleet_switch_pct: float | None = None
+    fleet_target: str = "electric"
+    cut_flights_pct: float | None = None
+
+    @property
+    def any(self) -> bool:
+        return (
+            self.shift_electricity_pct is not None
+            or self.fleet_switch_pct is not None
+            or self.cut_flights_pct is not None
+        )
+
+
+DEFAULT_LEVERS = Levers(shift_electricity_pct=30.0, fleet_switch_pct=50.0, cut_flights_pct=25.0)
+
+
+def _pct_near(text: str, keywords: str) -> float | None:
+    """A percentage stated within a few words of ``keywords`` (either side)."""
+    near = r"(?:\W+\w+){0,6}?\W+"
+    for pattern in (
+        r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent|per cent)" + near + r"(?:" + keywords + r")",
+        r"(?:" + keywords + r")" + near + r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent|per cent)",
+    ):
+        m = re.search(pattern, text, re.IGNORECASE)
+        if m is not None:
+            value = float(m.group(1))
+            if 0 < value <= 100:
+                return value
+    return None
+
+
+def extract_levers(text: str) -> Levers:
+    """Which levers the question asks about; none named → :data:`DEFAULT_LEVERS`.
+
+    A named lever without a percentage gets a documented default: shifting 30% of electricity,
+    switching the whole fleet (100%) when "switch the fleet" is asked, cutting 25% of flights.
+    """
+    shift = fleet = flights = None
+    if re.search(r"\bshift\w*|\bcleanest hours\b|\bload shifting\b|\btime of use\b", text, re.I):
+        shift = _pct_near(text, r"electricity|load|consumption|usage|shift\w*") or 30.0
+    if re.search(
+        r"\bfleet\b|\bvans?\b|\bvehicles?\b|\bev\b|\belectric (?:vans|cars|vehicles)", text, re.I
+    ):
+        fleet = _pct_near(text, r"fleet|vans?|vehicles?|cars?") or 100.0
+    if re.search(r"\bflights?\b|\bflying\b|\bair travel\b|\bbusiness travel\b", text, re.I):
+        flights = _pct_near(text, r"flights?|flying|travel") or 25.0
+    target = (
+        "hvo"
+        if re.search(r"\bhvo\b|\bbiodiesel\b|\brenewable diesel\b", text, re.I)
+        else "electric"
+    )
+    levers = Levers(shift, fleet, target, flights)
+    return levers if levers.any else DEFAULT_LEVERS

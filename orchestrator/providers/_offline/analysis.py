@@ -1,0 +1,255 @@
+"""Analysis-step policy: statistics of the uploaded dataset, or of synthetic business data.
+
+With an upload, ``analyze_table`` reads it directly (a column the question names is used as the
+value column). Activity records mixing units are analysed for one category (the one the
+question names, else electricity), which is how the tool asks to be called. Without an upload,
+the step generates synthetic business data (labelled synthetic) and analyses monthly revenue.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from orchestrator.providers._offline import fmt
+from orchestrator.providers._offline.business import synthetic_profile
+from orchestrator.providers._offline.findings import (
+    Bar,
+    Figure,
+    Findings,
+    Source,
+    render_step_text,
+)
+from orchestrator.providers._offline.grid import sources_of
+from orchestrator.providers._offline.intent import Understanding
+from orchestrator.providers._offline.turns import Answer, Call, Decision, StepInput, ToolResult
+
+__all__ = ["analysis_policy"]
+
+_CATEGORY_WORDS: list[tuple[str, str]] = [
+    (r"\bgas\b", "natural_gas"),
+    (r"\bdiesel\b", "diesel"),
+    (r"\bpetrol\b", "petrol"),
+    (r"\bflights?\b", "flight_short_haul_economy"),
+    (r"\bfreight\b", "road_freight"),
+    (r"\bwater\b", "water_supply"),
+    (r"\bwaste\b", "waste_landfill"),
+    (r"\belectricity\b|\bpower\b", "electricity"),
+]
+_SERIES_WORDS: list[tuple[str, str]] = [
+    (r"\bunits?\b|\bvolume\b", "units"),
+    (r"\borders?\b", "orders"),
+    (r"\brevenue\b|\bsales\b|\bturnover\b|\bincome\b", "revenue_eur"),
+]
+
+
+_VALUE_LABELS = {"revenue_eur": "revenue (EUR)", "units": "units sold", "orders": "orders"}
+
+
+def analysis_policy(s: StepInput) -> Decision:
+    u = s.understanding
+    if u.dataset is not None:
+        return _dataset_policy(s)
+    if not (s.can("synthetic_business_data") and s.can("analyze_table")):
+        return Answer(
+            "I could not analyse business data: this step needs the `synthetic_business_data` "
+            "and `analyze_table` tools, which the current configuration does not offer."
+        )
+    data = s.last("synthetic_business_data")
+    if data is None:
+        return (s.call("synthetic_business_data", **synthetic_profile(u)),)
+    if not data.ok:
+        return Answer(render_step_text([_failed("generate synthetic business data", data)]))
+    analysis = s.last("analyze_table")
+    if analysis is None:
+        return (_series_call(s, u, data.output),)
+    findings = _analysis_findings(analysis, "synthetic business data", synthetic=True)
+    findings.sources.insert(
+        0,
+        Source(
+            name=f"synthetic business data (seed {data.output.get('seed')})",
+            kind="business_data",
+            synthetic=True,
+            detail="generated from the company profile; not real sales",
+        ),
+    )
+    planted = data.output.get("planted_anomalies") or []
+    if planted and findings.topic != "error":
+        findings.notes.append(
+            "The generator planted anomalies (to test detection) in: "
+            + ", ".join(f"{a['series']} {a['month']}" for a in planted)
+            + "."
+        )
+    return Answer(render_step_text([findings]))
+
+
+def _series_name(question: str) -> str:
+    for pattern, name in _SERIES_WORDS:
+        if re.search(pattern, question, re.IGNORECASE):
+            return name
+    return "revenue_eur"
+
+
+def _series_call(s: StepInput, u: Understanding, output: dict[str, Any]) -> Call:
+    name = _series_name(u.question)
+    series = [
+        {"value": point[name], "date": point["month"], "label": None}
+        for point in output.get("sales", [])
+    ]
+    return s.call("analyze_table", series=series, value_name=name)
+
+
+def _dataset_policy(s: StepInput) -> Decision:
+    u = s.understanding
+    assert u.dataset is not None
+    if not s.can("analyze_table"):
+        return Answer(
+            "I could not analyse the uploaded dataset: the `analyze_table` tool is not available "
+            "to this step in the current configuration."
+        )
+    result = s.last("analyze_table")
+    activity = u.dataset.kind == "activity_records"
+    if result is None:
+        values: dict[str, Any] = {"use_dataset": True}
+        column = _named_column(u)
+        if column is not None:
+            values["value_column"] = column
+        if activity:
+            values.update(filter_column="category", filter_value=_category(u.question))
+        return (s.call("analyze_table", **values),)
+    if not result.ok and s.tries("analyze_table") == 1 and "column" in (result.error or ""):
+        # The column we picked was refused: let the tool choose its default numeric column.
+        retry = {k: v for k, v in result.arguments.items() if k != "value_column"}
+        return (s.call("analyze_table", **retry),)
+    label = f"the uploaded dataset '{u.dataset.name}'"
+    if activity and result.ok:
+        label += f" (category {result.arguments.get('filter_value')})"
+    return Answer(render_step_text([_analysis_findings(result, label, synthetic=False)]))
+
+
+def _named_column(u: Understanding) -> str | None:
+    assert u.dataset is not None
+    words = set(re.findall(r"[a-z0-9_]+", u.question.lower().replace(" ", "_")))
+    words |= set(re.findall(r"[a-z0-9_]+", u.question.lower()))
+    for column in u.dataset.columns:
+        if column.lower() in words and column.lower() not in ("date", "month", "category"):
+            return column
+    return None
+
+
+def _category(question: str) -> str:
+    for pattern, name in _CATEGORY_WORDS:
+        if re.search(pattern, question, re.IGNORECASE):
+            return name
+    return "electricity"
+
+
+def _failed(what: str, result: ToolResult) -> Findings:
+    return Findings(
+        topic="error", title="No result", headline=f"I could not {what}: {result.error}"
+    )
+
+
+def _analysis_findings(result: ToolResult, label: str, *, synthetic: bool) -> Findings:
+    if not result.ok:
+        return _failed(f"analyse {label}", result)
+    out = result.output
+    d = out["descriptive"]
+    name = _VALUE_LABELS.get(out["value_name"], out["value_name"])
+    trend = out.get("trend")
+    trend_text = ""
+    if trend is not None:
+        trend_text = (
+            f"; the trend is {trend['direction']} ({fmt.num(trend['slope'], 2)} per "
+            f"{trend['per']}, R² {fmt.num(trend['r_squared'], 2)})"
+        )
+    headline = (
+        f"Analysed {out['count']} values of {name} from {label}: total "
+        f"{fmt.num(d['total'], 2)}, mean {fmt.num(d['mean'], 2)}, median "
+        f"{fmt.num(d['median'], 2)}{trend_text}."
+    )
+    figures = [
+        Figure("Values analysed", str(out["count"]), float(out["count"])),
+        Figure(f"Total {name}", fmt.num(d["total"], 2), d["total"]),
+        Figure(f"Mean {name}", fmt.num(d["mean"], 2), d["mean"]),
+        Figure("Range", f"{fmt.num(d['min'], 2)} to {fmt.num(d['max'], 2)}"),
+        Figure("Standard deviation", fmt.num(d["std"], 2), d["std"]),
+    ]
+    monthly = out.get("monthly") or []
+    if isinstance(monthly, list) and monthly:
+        last = monthly[-1]
+        if last.get("mom_pct") is not None:
+            figures.append(
+                Figure(
+                    f"Month-over-month ({last['month']})",
+                    fmt.signed_pct(last["mom_pct"]),
+                    last["mom_pct"],
+                    "%",
+                )
+            )
+        if last.get("yoy_pct") is not None:
+            figures.append(
+                Figure(
+                    f"Year-over-year ({last['month']})",
+                    fmt.signed_pct(last["yoy_pct"]),
+                    last["yoy_pct"],
+                    "%",
+                )
+            )
+    anomalies = out.get("anomalies") or []
+    if anomalies:
+        figures.append(
+            Figure(
+                f"Anomalies ({out['anomaly_basis']})",
+                ", ".join(f"{a['key']} ({fmt.num(a['value'], 2)})" for a in anomalies[:5]),
+            )
+        )
+    else:
+        figures.append(Figure("Anomalies", "none flagged (robust z-score and IQR tests)"))
+    pareto = out.get("pareto") or []
+    if pareto:
+        figures.append(
+            Figure(
+                "Top contributors",
+                ", ".join(f"{c['label']} {fmt.pct(c['share_pct'])}" for c in pareto[:3])
+                + f"; {out['pareto_80_count']} of {len(pareto)} make up 80%",
+            )
+        )
+    actions = []
+    if anomalies:
+        actions.append(
+            "Check the flagged periods ("
+            + ", ".join(a["key"] for a in anomalies[:5])
+            + ") for data errors or one-off events before using the figures."
+        )
+    if pareto:
+        actions.append(f"Focus first on the largest contributor, {pareto[0]['label']}.")
+    if trend is not None and trend["direction"] != "flat":
+        actions.append(f"Track the {trend['direction']} trend monthly and set a target for it.")
+    bars: list[Bar]
+    if isinstance(monthly, list) and monthly:
+        bars = [Bar(m["month"], m["value"]) for m in monthly[-12:]]
+        bars_title = f"{name} by month"
+    else:
+        bars = [Bar(c["label"], c["value"]) for c in pareto[:8]]
+        bars_title = f"{name} by contributor"
+    notes = []
+    if synthetic:
+        notes.append("The data analysed is SYNTHETIC (generated with a fixed seed), not real.")
+    sources = sources_of(out)
+    return Findings(
+        topic="analysis",
+        title=f"Analysis of {name}",
+        headline=headline,
+        figures=figures,
+        bars_title=bars_title,
+        bars_unit=name,
+        bars=bars,
+        chart={"kind": "trend", "title": bars_title, "points": [[b.label, b.value] for b in bars]}
+        if len(bars) >= 2
+        else None,
+        actions=actions,
+        notes=notes,
+        sources=sources,
+        synthetic=synthetic,
+    )

@@ -1,0 +1,504 @@
+"""Carbon-step policies for grid questions: cleanest window, a period's profile, comparisons.
+
+Each policy looks at what the step has already called and decides the next tool calls or the
+final findings. Tool errors are handled once (arguments repaired where a fix is known), then
+explained; numbers in the findings are only ever tool values through ``fmt``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import msgspec
+
+from orchestrator.providers._offline import fmt
+from orchestrator.providers._offline.extract import REGION_NAMES, DateRange
+from orchestrator.providers._offline.findings import (
+    Bar,
+    Figure,
+    Findings,
+    Source,
+    render_step_text,
+)
+from orchestrator.providers._offline.intent import Understanding
+from orchestrator.providers._offline.turns import Answer, Call, Decision, StepInput, ToolResult
+
+__all__ = ["grid_compare_policy", "grid_history_policy", "grid_timing_policy", "sources_of"]
+
+SYNTHETIC_NOTE = (
+    "Grid intensity data is SYNTHETIC: a deterministic offline profile, not measurements. "
+    "Configure a live source (EirGrid or the GB Carbon Intensity API) for real data."
+)
+
+
+def sources_of(output: Any) -> list[Source]:
+    raw = output.get("sources") if isinstance(output, dict) else None
+    out: list[Source] = []
+    for item in raw or []:
+        if isinstance(item, dict) and "name" in item:
+            out.append(
+                Source(
+                    name=str(item["name"]),
+                    kind=str(item.get("kind", "")),
+                    synthetic=bool(item.get("synthetic", False)),
+                    detail=str(item.get("detail") or ""),
+                )
+            )
+    return out
+
+
+def _range_args(period: DateRange) -> dict[str, str]:
+    return {"start_date": period.start.isoformat(), "end_date": period.end.isoformat()}
+
+
+def _unavailable(tool: str, what: str) -> Answer:
+    return Answer(
+        f"I could not {what}: the `{tool}` tool is not available to this step in the current "
+        "configuration, so I have no figures to report."
+    )
+
+
+def _failed(what: str, result: ToolResult) -> Findings:
+    return Findings(
+        topic="error",
+        title="No result",
+        headline=f"I could not {what}: {result.error}",
+    )
+
+
+# ---------------------------------------------------------------------------- best window
+
+
+def grid_timing_policy(s: StepInput) -> Decision:
+    u = s.understanding
+    if not s.can("grid_best_window"):
+        return _unavailable("grid_best_window", "search for the cleanest window")
+    best = s.last("grid_best_window")
+    period = _future_part(u.period(), u.today)
+    if best is None:
+        calls = [_best_window_call(s, period)]
+        if s.can("grid_intensity") and period.days <= 7:
+            calls.append(s.call("grid_intensity", region=u.region, **_range_args(period)))
+        return tuple(calls)
+    if not best.ok and s.tries("grid_best_window") == 1 and period.end <= u.today:
+        # Today's remaining hours may be too few for the load: look at tomorrow instead,
+        # which is what the user needs to know next.
+        tomorrow = u.today + timedelta(days=1)
+        return (_best_window_call(s, DateRange(tomorrow, tomorrow, "tomorrow")),)
+    if not best.ok:
+        return Answer(_text([_failed("find the cleanest window", best)]))
+    profile = s.last("grid_intensity")
+    return Answer(_text([_timing_findings(u, best.output, profile)]))
+
+
+def _future_part(period: DateRange, today: date) -> DateRange:
+    """A load can only be scheduled from today on: "this week" means today to Sunday."""
+    if period.start <= today <= period.end or period.label == "this week so far":
+        end = period.end
+        if period.label == "this week so far":
+            end = today + timedelta(days=6 - today.weekday())
+        return DateRange(today, end, period.label.replace(" so far", ""))
+    return period
+
+
+def _best_window_call(s: StepInput, period: DateRange) -> Call:
+    u = s.understanding
+    if period.days == 1:
+        dates: dict[str, str | None] = {"date": period.start.isoformat()}
+    else:
+        dates = {"start_date": period.start.isoformat(), "end_date": period.end.isoformat()}
+    return s.call(
+        "grid_best_window",
+        region=u.region,
+        duration_hours=u.duration.hours,
+        energy_kwh=u.energy_kwh,
+        **dates,
+    )
+
+
+def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult | None) -> Findings:
+    window = out["window"]
+    region = out.get("region_name") or REGION_NAMES[u.region]
+    start, end = window["start"], window["end"]
+    day = fmt.stamp(start)[:10]
+    headline = (
+        f"The cleanest {fmt.num(out['duration_hours'], 1).removesuffix('.0')}-hour window on the "
+        f"{region} grid is "
+        f"{day} {fmt.hhmm(start)}-{fmt.hhmm(end)} UTC, averaging {fmt.intensity(window['mean'])} "
+        f"({out['level']} for the period)."
+    )
+    figures = [
+        Figure("Best window", f"{fmt.stamp(start)} to {fmt.hhmm(end)} UTC"),
+        Figure("Window mean", fmt.intensity(window["mean"]), window["mean"], "gCO2/kWh"),
+        Figure("Day mean", fmt.intensity(out["day_mean"]), out["day_mean"], "gCO2/kWh"),
+        Figure(
+            "Saving vs day mean",
+            _saving_text(out["saving_vs_day_mean"], out.get("saving_vs_day_mean_pct")),
+            out["saving_vs_day_mean"],
+            "gCO2/kWh",
+        ),
+    ]
+    bars = [Bar("Best window", window["mean"]), Bar("Day mean", out["day_mean"])]
+    now_window = out.get("now_window")
+    if now_window is not None and out.get("saving_vs_now") is not None:
+        headline += (
+            f" Starting now instead would average {fmt.intensity(now_window['mean'])}, so waiting "
+            f"saves {_saving_text(out['saving_vs_now'], out.get('saving_vs_now_pct'))}."
+        )
+        figures.insert(
+            2,
+            Figure(
+                "Running now", fmt.intensity(now_window["mean"]), now_window["mean"], "gCO2/kWh"
+            ),
+        )
+        figures.append(
+            Figure(
+                "Saving vs now",
+                _saving_text(out["saving_vs_now"], out.get("saving_vs_now_pct")),
+                out["saving_vs_now"],
+                "gCO2/kWh",
+            )
+        )
+        bars.insert(1, Bar("Now", now_window["mean"]))
+    if out.get("saving_vs_now_kg") is not None:
+        figures.append(
+            Figure(
+                "Emissions avoided vs now",
+                f"{fmt.kg(out['saving_vs_now_kg'])} for {fmt.num(out['energy_kwh'], 1)} kWh",
+                out["saving_vs_now_kg"],
+                "kgCO2e",
+            )
+        )
+    thresholds = out["thresholds"]
+    figures.append(
+        Figure(
+            "Level thresholds",
+            f"low up to {fmt.intensity(thresholds['p33'])}, high above "
+            f"{fmt.intensity(thresholds['p66'])} (33rd/66th percentiles)",
+        )
+    )
+    notes = [f"Load duration: {u.duration.reason}."]
+    if out.get("uses_forecast"):
+        notes.append("The window is based on FORECAST intensity, not measurements.")
+    if out.get("synthetic"):
+        notes.append(SYNTHETIC_NOTE)
+    actions = [
+        f"Set the delay-start timer so the load runs {fmt.hhmm(start)}-{fmt.hhmm(end)} UTC "
+        f"on {day}."
+    ]
+    if profile is not None and profile.ok:
+        lows = _periods(profile.output, "low")
+        highs = _periods(profile.output, "high")
+        if lows:
+            figures.append(Figure("Low-carbon periods", lows))
+        if highs:
+            actions.append(f"Avoid running flexible loads in the high periods: {highs}.")
+    sources = sources_of(out)
+    return Findings(
+        topic="grid_window",
+        title="Cleanest time to use electricity",
+        headline=headline,
+        figures=figures,
+        bars_title="Mean intensity (gCO2/kWh)",
+        bars_unit="gCO2/kWh",
+        bars=bars,
+        chart={
+            "kind": "grid_intensity",
+            "region": out["region"],
+            "start_date": out["start_date"],
+            "end_date": out["end_date"],
+            "highlight_start": start,
+            "highlight_end": end,
+        },
+        actions=actions,
+        notes=notes,
+        sources=sources,
+        synthetic=bool(out.get("synthetic")),
+    )
+
+
+def _saving_text(saving: float, saving_pct: float | None) -> str:
+    text = f"{fmt.num(saving)} gCO2/kWh"
+    return text if saving_pct is None else f"{text} ({fmt.pct(saving_pct)})"
+
+
+def _periods(output: Any, level: str, limit: int = 3) -> str:
+    """The ``limit`` most extreme periods of ``level`` (lowest means first for "low")."""
+    periods = [p for p in output.get("periods", []) if p.get("level") == level]
+    periods.sort(key=lambda p: p["mean"] if level == "low" else -p["mean"])
+    one_day = output.get("start_date") == output.get("end_date")
+    parts = []
+    for p in periods[:limit]:
+        start = fmt.hhmm(p["start"]) if one_day else fmt.stamp(p["start"]).removesuffix(" UTC")
+        parts.append(f"{start}-{fmt.hhmm(p['end'])} UTC at {fmt.intensity(p['mean'])}")
+    return ", ".join(parts)
+
+
+# -------------------------------------------------------------------------------- history
+
+
+def grid_history_policy(s: StepInput) -> Decision:
+    u = s.understanding
+    if not s.can("grid_intensity"):
+        return _unavailable("grid_intensity", "look up grid intensity")
+    result = s.last("grid_intensity")
+    if result is None:
+        return (s.call("grid_intensity", region=u.region, **_range_args(u.period())),)
+    if not result.ok:
+        return Answer(_text([_failed("look up grid intensity", result)]))
+    return Answer(_text([history_findings(result.output, u.period().label)]))
+
+
+def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Findings:
+    """Findings for one grid_intensity result; ``prefix`` names the region in figure labels
+    when several regions are reported side by side."""
+    region = out["region_name"]
+    period = f"{out['start_date']} to {out['end_date']}"
+    if out["start_date"] == out["end_date"]:
+        period = out["start_date"]
+    if label and label not in (period,):
+        period = f"{label} ({period})"
+    stats = out.get("stats")
+    fstats = out.get("forecast_stats")
+    figures: list[Figure] = []
+    notes: list[str] = []
+    if stats is not None:
+        headline = (
+            f"On the {region} grid, {period} averaged {fmt.intensity(stats['mean'])} (measured), "
+            f"from {fmt.num(stats['min'])} at {fmt.stamp(stats['min_at'])} to "
+            f"{fmt.num(stats['max'])} at {fmt.stamp(stats['max_at'])}."
+        )
+        figures += [
+            Figure("Mean intensity", fmt.intensity(stats["mean"]), stats["mean"], "gCO2/kWh"),
+            Figure("Minimum", fmt.intensity(stats["min"]), stats["min"], "gCO2/kWh"),
+            Figure("Maximum", fmt.intensity(stats["max"]), stats["max"], "gCO2/kWh"),
+        ]
+    elif fstats is not None:
+        headline = (
+            f"For {period} the {region} grid is FORECAST to average "
+            f"{fmt.intensity(fstats['mean'])}, between {fmt.num(fstats['min'])} and "
+            f"{fmt.num(fstats['max'])}."
+        )
+    else:
+        headline = f"No grid intensity data was returned for {period} on the {region} grid."
+    if stats is not None and fstats is not None:
+        figures.append(
+            Figure(
+                "Forecast mean (rest of range)",
+                fmt.intensity(fstats["mean"]),
+                fstats["mean"],
+                "gCO2/kWh",
+            )
+        )
+        notes.append("Forecast points are reported separately from measured ones.")
+    elif fstats is not None:
+        figures.append(
+            Figure("Forecast mean", fmt.intensity(fstats["mean"]), fstats["mean"], "gCO2/kWh")
+        )
+        notes.append("All values for this range are FORECASTS, not measurements.")
+    trend = out.get("trend")
+    if trend is not None and trend.get("direction"):
+        slope = trend.get("slope_per_day")
+        detail = "" if slope is None else f" ({fmt.num(slope, 1)} gCO2/kWh per day"
+        if detail and trend.get("r_squared") is not None:
+            detail += f", R² {fmt.num(trend['r_squared'], 2)})"
+        elif detail:
+            detail += ")"
+        figures.append(Figure("Trend", f"{trend['direction']}{detail}"))
+    thresholds = out["thresholds"]
+    counts = out.get("level_counts", {})
+    figures.append(
+        Figure(
+            "Levels",
+            f"low up to {fmt.intensity(thresholds['p33'])} ({counts.get('low', 0)} points), "
+            f"high above {fmt.intensity(thresholds['p66'])} ({counts.get('high', 0)} points)",
+        )
+    )
+    lows = _periods(out, "low") if out.get("view") == "raw" else ""
+    if lows:
+        figures.append(Figure("Cleanest periods", lows))
+    months = out.get("months") or []
+    bars: list[Bar]
+    if months:
+        bars = [Bar(m["month"], m["mean"]) for m in months]
+        bars_title = "Monthly mean intensity (gCO2/kWh)"
+    else:
+        bars = [Bar(level, float(counts.get(level, 0))) for level in ("low", "medium", "high")]
+        bars_title = f"Points per level ({out.get('view', 'raw')} view)"
+    if out.get("synthetic"):
+        notes.append(SYNTHETIC_NOTE)
+    actions = []
+    if lows:
+        actions.append(f"Shift flexible electricity use into the low periods: {lows}.")
+    actions.append(
+        "Schedule flexible loads (EV charging, heating, laundry) when intensity is below "
+        f"{fmt.intensity(thresholds['p33'])}."
+    )
+    if prefix:
+        figures = [msgspec.structs.replace(f, label=f"{prefix}: {f.label}") for f in figures]
+        actions = [f"{prefix}: {a}" for a in actions]
+    return Findings(
+        topic="grid_history",
+        title=f"Grid carbon intensity, {region}",
+        headline=headline,
+        figures=figures,
+        bars_title=bars_title,
+        bars_unit="gCO2/kWh" if months else "points",
+        bars=bars,
+        chart={
+            "kind": "grid_intensity",
+            "region": out["region"],
+            "start_date": out["start_date"],
+            "end_date": out["end_date"],
+            "highlight_start": None,
+            "highlight_end": None,
+        },
+        actions=actions,
+        notes=notes,
+        sources=sources_of(out),
+        synthetic=bool(out.get("synthetic")),
+    )
+
+
+# ------------------------------------------------------------------------------- compare
+
+
+def _previous_period(period: DateRange) -> DateRange:
+    """The period before ``period``: the previous calendar month for a month, else the same
+    number of days immediately before."""
+    if (period.start.day == 1 and (period.end + timedelta(days=1)).day == 1) or (
+        period.start.day == 1 and period.label.endswith("month")
+    ):
+        end = period.start - timedelta(days=1)
+        return DateRange(end.replace(day=1), end, "the month before")
+    end = period.start - timedelta(days=1)
+    return DateRange(end - timedelta(days=period.days - 1), end, "the period before")
+
+
+def grid_compare_policy(s: StepInput) -> Decision:
+    u = s.understanding
+    if len(u.regions) > 1:
+        return _compare_regions(s)
+    if not s.can("grid_compare"):
+        return _unavailable("grid_compare", "compare the two periods")
+    result = s.last("grid_compare")
+    if len(u.dates) > 1:
+        first, second = sorted(u.dates[:2], key=lambda d: d.start)
+    else:
+        second = u.period()
+        first = _previous_period(second)
+    if result is None:
+        return (
+            s.call(
+                "grid_compare",
+                region=u.region,
+                first_start_date=first.start.isoformat(),
+                first_end_date=first.end.isoformat(),
+                second_start_date=second.start.isoformat(),
+                second_end_date=second.end.isoformat(),
+            ),
+        )
+    if not result.ok:
+        return Answer(_text([_failed("compare the two periods", result)]))
+    return Answer(_text([_compare_findings(result.output, first, second)]))
+
+
+def _span(summary: dict[str, Any]) -> str:
+    if summary["start_date"] == summary["end_date"]:
+        return str(summary["start_date"])
+    return f"{summary['start_date']} to {summary['end_date']}"
+
+
+def _compare_findings(out: dict[str, Any], first: DateRange, second: DateRange) -> Findings:
+    a, b = out["first"], out["second"]
+    diff = out["difference"]
+    change = "" if out.get("pct_change") is None else f" ({fmt.signed_pct(out['pct_change'])})"
+    if round(diff) == 0:
+        verdict = "about the same"
+    else:
+        verdict = "cleaner" if diff < 0 else "more carbon-intensive"
+    headline = (
+        f"On the {out['region_name']} grid, {second.label or _span(b)} ({_span(b)}) averaged "
+        f"{fmt.intensity(b['mean'])} against {fmt.intensity(a['mean'])} for "
+        f"{first.label or _span(a)} ({_span(a)}): a change of {fmt.num(diff)} gCO2/kWh{change}, "
+        f"so the later period was {verdict}."
+    )
+    figures = [
+        Figure(f"Mean {_span(a)}", fmt.intensity(a["mean"]), a["mean"], "gCO2/kWh"),
+        Figure(f"Mean {_span(b)}", fmt.intensity(b["mean"]), b["mean"], "gCO2/kWh"),
+        Figure("Change", f"{fmt.num(diff)} gCO2/kWh{change}", diff, "gCO2/kWh"),
+        Figure(f"Range {_span(a)}", f"{fmt.num(a['min'])} to {fmt.intensity(a['max'])}"),
+        Figure(f"Range {_span(b)}", f"{fmt.num(b['min'])} to {fmt.intensity(b['max'])}"),
+    ]
+    notes = []
+    if a.get("forecast_points") or b.get("forecast_points"):
+        notes.append(
+            f"Includes forecast points ({a.get('forecast_points', 0)} in the first range, "
+            f"{b.get('forecast_points', 0)} in the second), not only measurements."
+        )
+    if out.get("synthetic"):
+        notes.append(SYNTHETIC_NOTE)
+    return Findings(
+        topic="grid_compare",
+        title=f"Grid comparison, {out['region_name']}",
+        headline=headline,
+        figures=figures,
+        bars_title="Mean intensity (gCO2/kWh)",
+        bars_unit="gCO2/kWh",
+        bars=[Bar(_span(a), a["mean"]), Bar(_span(b), b["mean"])],
+        chart=None,
+        actions=[
+            "Keep shifting flexible loads into low-intensity hours; the monthly mean hides "
+            "large daily swings."
+        ],
+        notes=notes,
+        sources=sources_of(out),
+        synthetic=bool(out.get("synthetic")),
+    )
+
+
+def _compare_regions(s: StepInput) -> Decision:
+    u = s.understanding
+    if not s.can("grid_intensity"):
+        return _unavailable("grid_intensity", "compare the regions")
+    regions = list(u.regions[:2])
+    done = s.all("grid_intensity")
+    if not done:
+        period = u.period()
+        return tuple(
+            s.call("grid_intensity", region=region, **_range_args(period)) for region in regions
+        )
+    findings: list[Findings] = []
+    for result in done:
+        if result.ok:
+            output = result.output
+            findings.append(
+                history_findings(output, u.period().label, prefix=output["region_name"])
+            )
+        else:
+            findings.append(_failed(f"look up {result.arguments.get('region')}", result))
+    ok = [r.output for r in done if r.ok and r.output.get("stats")]
+    if len(ok) == 2:
+        (a, b) = ok
+        lower = a if a["stats"]["mean"] < b["stats"]["mean"] else b
+        other = b if lower is a else a
+        summary = Findings(
+            topic="grid_compare_regions",
+            title="Regional comparison",
+            headline=(
+                f"Over the same dates, {lower['region_name']} averaged "
+                f"{fmt.intensity(lower['stats']['mean'])}, lower than "
+                f"{other['region_name']} at {fmt.intensity(other['stats']['mean'])}."
+            ),
+            bars_title="Mean intensity by region (gCO2/kWh)",
+            bars_unit="gCO2/kWh",
+            bars=[Bar(o["region"], o["stats"]["mean"]) for o in ok],
+            synthetic=any(o.get("synthetic") for o in ok),
+        )
+        findings.insert(0, summary)
+    return Answer(_text(findings))
+
+
+def _text(findings: list[Findings]) -> str:
+    return render_step_text(findings)

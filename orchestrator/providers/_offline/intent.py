@@ -1,0 +1,293 @@
+"""Intent classification and planning for the offline engine.
+
+The planner reads the question once into an :class:`Understanding` (intent plus the extracted
+parameters); every later step re-derives the same understanding from the same hints, so the
+steps never have to parse the planner's prose. Rules are keyword based and ordered; they are
+documented in ``docs/readme/offline-engine.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from orchestrator.providers._offline.extract import (
+    DEFAULT_REGION,
+    REGION_NAMES,
+    CompanyProfile,
+    DateRange,
+    Duration,
+    extract_dates,
+    extract_duration,
+    extract_energy_kwh,
+    extract_profile,
+    extract_regions,
+    hours_label,
+)
+
+__all__ = ["Intent", "Understanding", "build_plan", "understand"]
+
+
+class Intent(StrEnum):
+    GRID_TIMING = "grid_timing"  # when is the grid cleanest / best time to run a load
+    GRID_HISTORY = "grid_history"  # how green was (or will be) the grid over a period
+    GRID_COMPARE = "grid_compare"  # two periods or two regions side by side
+    FOOTPRINT = "footprint"  # a company's carbon footprint
+    ANALYSIS = "analysis"  # statistics/trends/anomalies of a table
+    SCENARIOS = "scenarios"  # how to reduce emissions, what-if
+    GREETING = "greeting"
+    OFF_TOPIC = "off_topic"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    id: str
+    name: str
+    kind: str
+    columns: tuple[str, ...]
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    question: str
+    intent: Intent
+    today: date
+    dates: tuple[DateRange, ...]
+    regions: tuple[str, ...]
+    duration: Duration
+    energy_kwh: float | None
+    profile: CompanyProfile
+    dataset: DatasetInfo | None
+
+    @property
+    def region(self) -> str:
+        return self.regions[0] if self.regions else DEFAULT_REGION
+
+    @property
+    def region_stated(self) -> bool:
+        return bool(self.regions)
+
+    def period(self) -> DateRange:
+        """The first period mentioned; grid questions without one mean today."""
+        if self.dates:
+            return self.dates[0]
+        return DateRange(self.today, self.today, "today")
+
+
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|greetings|"
+    r"thanks|thank you|cheers|what can you do|who are you|help)\b[\s!?.,a-z]*$",
+    re.IGNORECASE,
+)
+_SCENARIO = re.compile(
+    r"\breduc\w*|\bcut\w*\b|\blower (?:my|our|the) (?:emissions|footprint)|\bscenarios?\b|"
+    r"\bwhat if\b|\bnet[- ]zero\b|\bdecarboni[sz]\w*|\bswitch(?:ing)? (?:to|the|our|my)\b|"
+    r"\bshift(?:ing)?\b.*\b(?:electricity|load|consumption|usage)\b|\bsav(?:e|ing)s? (?:on )?"
+    r"(?:emissions|co2|carbon)",
+    re.IGNORECASE,
+)
+_FOOTPRINT = re.compile(
+    r"\bfootprint\b|\bscope [123]\b|\bghg\b|\bgreenhouse\b|\bemissions? (?:of|from|for)\b|"
+    r"\b(?:our|my|the|its|their) (?:company'?s? |business'?s? |organisation'?s? )?emissions\b|"
+    r"\bhow much (?:co2|carbon|emissions)\b|\bcarbon (?:report|accounting|inventory)\b|"
+    r"\bemission factors?\b",
+    re.IGNORECASE,
+)
+_COMPANY = re.compile(
+    r"\bcompany\b|\bbusiness\b|\bfirm\b|\borgani[sz]ation\b|\bemployees\b|\bstaff\b|"
+    r"\bsme\b|\bfleet\b",
+    re.IGNORECASE,
+)
+_ANALYSIS = re.compile(
+    r"\banaly[sz]\w*|\bdataset\b|\bdata set\b|\bcsv\b|\bupload\w*|\bspreadsheet\b|\btable\b|"
+    r"\btrends?\b|\banomal\w*|\boutliers?\b|\bsales\b|\brevenue\b|\bstatistics\b|\bstats\b|"
+    r"\bforecast (?:sales|revenue)|\bmonth[- ]over[- ]month\b|\bmy data\b|\bthe data\b",
+    re.IGNORECASE,
+)
+_TIMING = re.compile(
+    r"\bwhen\b|\bbest time\b|\bcleanest\b|\bgreenest\b|\blowest\b|\bschedul\w*|"
+    r"\bcharge\b|\bcharging\b|\brun (?:my|the|our)\b|\bdish ?washer\b|\bwashing machine\b|"
+    r"\bdryer\b|\bwindow\b|\bshould i\b|\bideal time\b",
+    re.IGNORECASE,
+)
+_COMPARE = re.compile(
+    r"\bcompar\w*|\bvs\.?\b|\bversus\b|\bdifference between\b|\b(?:greener|cleaner|dirtier) "
+    r"than\b|\bagainst\b",
+    re.IGNORECASE,
+)
+_GRID = re.compile(
+    r"\bgrid\b|\bcarbon intensity\b|\bco2 intensity\b|\bintensity\b|\belectricity\b|"
+    r"\bhow green\b|\bhow clean\b|\brenewables?\b|\bwind\b|\bpower\b|\bgco2\b",
+    re.IGNORECASE,
+)
+
+
+def understand(hints: dict[str, Any], today: date) -> Understanding:
+    """Classify ``hints["question"]`` and extract every parameter a step may need."""
+    question = str(hints.get("question") or "")
+    dataset = _dataset_info(hints.get("dataset"))
+    dates = tuple(extract_dates(question, today))
+    regions = tuple(extract_regions(question))
+    intent = classify(question, dataset, dates=len(dates), regions=len(regions))
+    return Understanding(
+        question=question,
+        intent=intent,
+        today=today,
+        dates=dates,
+        regions=regions,
+        duration=extract_duration(question),
+        energy_kwh=extract_energy_kwh(question),
+        profile=extract_profile(question),
+        dataset=dataset,
+    )
+
+
+def classify(question: str, dataset: DatasetInfo | None, *, dates: int, regions: int) -> Intent:
+    """Ordered rules: the most specific intent that the question's words support wins."""
+    text = question.strip()
+    if not text or _GREETING.match(text):
+        return Intent.GREETING
+    grid = _GRID.search(text) is not None
+    if _SCENARIO.search(text) and (
+        _FOOTPRINT.search(text)
+        or _COMPANY.search(text)
+        or re.search(r"emission|co2|carbon", text, re.I)
+    ):
+        return Intent.SCENARIOS
+    if _FOOTPRINT.search(text) or (
+        _COMPANY.search(text) and re.search(r"\bemission|\bco2\b|\bcarbon\b", text, re.I)
+    ):
+        return Intent.FOOTPRINT
+    if dataset is not None and (_ANALYSIS.search(text) or not (grid or _TIMING.search(text))):
+        if dataset.kind == "activity_records" and not _ANALYSIS.search(text):
+            return Intent.FOOTPRINT
+        return Intent.ANALYSIS
+    if _ANALYSIS.search(text) and not grid:
+        return Intent.ANALYSIS
+    compare = _COMPARE.search(text) is not None
+    if compare and dates > 1:
+        return Intent.GRID_COMPARE
+    if grid or _TIMING.search(text) or regions:
+        if compare or (dates > 0 and regions > 1) or dates > 1:
+            return Intent.GRID_COMPARE
+        if _TIMING.search(text) and not re.search(r"\bhow (?:green|clean)\b", text, re.I):
+            return Intent.GRID_TIMING
+        return Intent.GRID_HISTORY
+    return Intent.OFF_TOPIC
+
+
+def _dataset_info(raw: object) -> DatasetInfo | None:
+    if not isinstance(raw, dict):
+        return None
+    columns = raw.get("columns") or ()
+    rows = raw.get("rows")
+    row_count = len(rows) if isinstance(rows, list | tuple) else int(rows or 0)
+    return DatasetInfo(
+        id=str(raw.get("id") or ""),
+        name=str(raw.get("name") or "uploaded dataset"),
+        kind=str(raw.get("kind") or "numeric_table"),
+        columns=tuple(str(c) for c in columns),
+        rows=row_count,
+    )
+
+
+def build_plan(u: Understanding) -> dict[str, Any]:
+    """The planner's structured output: ``{"steps": [...], "notes": str | None}``."""
+    region = REGION_NAMES[u.region]
+    period = u.period()
+    steps: list[dict[str, str]] = []
+    notes: str | None = f"intent: {u.intent.value}"
+    if u.intent is Intent.GRID_TIMING:
+        steps.append(
+            {
+                "kind": "carbon",
+                "task": (
+                    f"Find the cleanest {hours_label(u.duration.hours)} window "
+                    f"for {period.describe()} on the {region} grid ({u.region}), with the "
+                    "saving versus running now and versus the day's mean."
+                ),
+            }
+        )
+    elif u.intent is Intent.GRID_HISTORY:
+        steps.append(
+            {
+                "kind": "carbon",
+                "task": (
+                    f"Summarise grid carbon intensity for {period.describe()} on the {region} "
+                    f"grid ({u.region}): min, max, mean, low/medium/high periods."
+                ),
+            }
+        )
+    elif u.intent is Intent.GRID_COMPARE:
+        steps.append({"kind": "carbon", "task": _compare_task(u)})
+    elif u.intent is Intent.FOOTPRINT:
+        source = (
+            f"the uploaded dataset '{u.dataset.name}'"
+            if u.dataset is not None and u.dataset.kind == "activity_records"
+            else "synthetic activity records for the described company profile (labelled synthetic)"
+        )
+        steps.append(
+            {
+                "kind": "carbon",
+                "task": f"Estimate the carbon footprint by scope and category from {source}.",
+            }
+        )
+    elif u.intent is Intent.ANALYSIS:
+        source = (
+            f"the uploaded dataset '{u.dataset.name}'"
+            if u.dataset is not None
+            else "synthetic business data (labelled synthetic)"
+        )
+        steps.append(
+            {
+                "kind": "analysis",
+                "task": f"Analyse {source}: statistics, trend, month-over-month change, anomalies.",
+            }
+        )
+    elif u.intent is Intent.SCENARIOS:
+        steps.append(
+            {
+                "kind": "carbon",
+                "task": (
+                    "Estimate the baseline footprint by scope and category, then model "
+                    "reduction scenarios against it and rank them by saving."
+                ),
+            }
+        )
+    else:
+        notes = (
+            "greeting: answer briefly and describe what the service can do"
+            if u.intent is Intent.GREETING
+            else "off-topic: say briefly what the service can help with"
+        )
+    steps.append({"kind": "report", "task": _report_task(u)})
+    return {"steps": steps, "notes": notes}
+
+
+def _compare_task(u: Understanding) -> str:
+    if len(u.regions) > 1:
+        names = " and ".join(f"{REGION_NAMES[r]} ({r})" for r in u.regions[:2])
+        return f"Compare grid carbon intensity of {names} for {u.period().describe()}."
+    if len(u.dates) > 1:
+        a, b = u.dates[0], u.dates[1]
+        return (
+            f"Compare grid carbon intensity on the {REGION_NAMES[u.region]} grid ({u.region}) "
+            f"for {a.describe()} versus {b.describe()}."
+        )
+    return (
+        f"Compare grid carbon intensity on the {REGION_NAMES[u.region]} grid ({u.region}) "
+        f"for {u.period().describe()} with the period before it."
+    )
+
+
+def _report_task(u: Understanding) -> str:
+    if u.intent in (Intent.GREETING, Intent.OFF_TOPIC):
+        return "Answer briefly and explain what Sustainable City AI can do."
+    return (
+        "Write the report: executive summary, key figures, ASCII dashboard, chart where "
+        "relevant, action items and data provenance (mark synthetic data)."
+    )

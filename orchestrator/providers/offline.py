@@ -1,0 +1,187 @@
+"""The offline engine: the embedded default provider (no key, no network, deterministic).
+
+It behaves like a careful model driven through the same path as a real one: the planner call
+answers with the plan JSON, each step asks for real tools with JSON arguments, reads their
+outputs from the input items and writes Markdown built only from those outputs. It never
+writes a number a tool did not compute, and it says when data is synthetic.
+
+Structured facts come from ``ModelRequest.hints`` (see ``orchestrator.context.RequestHints``);
+when hints are missing (an embedder calling the provider directly) it falls back to the last
+user message as the question and to "now" from the wall clock.
+
+Token usage is an ESTIMATE (characters / 4, as for English text with common tokenizers), so
+run accounting has plausible figures; no model runs, so no real tokens are spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+
+from orchestrator.config import ToolsConfig
+from orchestrator.providers._offline.analysis import analysis_policy
+from orchestrator.providers._offline.business import footprint_policy, scenarios_policy
+from orchestrator.providers._offline.grid import (
+    grid_compare_policy,
+    grid_history_policy,
+    grid_timing_policy,
+)
+from orchestrator.providers._offline.intent import Intent, build_plan, understand
+from orchestrator.providers._offline.report import report_policy
+from orchestrator.providers._offline.turns import Answer, Decision, StepInput, tool_results
+from orchestrator.providers.base import (
+    AssistantMessage,
+    FunctionCall,
+    FunctionCallOutput,
+    ModelRequest,
+    ModelTurn,
+    ProviderEvent,
+    TextDelta,
+    ToolCallRequest,
+    TurnUsage,
+    UserMessage,
+)
+
+__all__ = ["OFFLINE_MODEL", "OfflineProvider", "estimate_tokens"]
+
+OFFLINE_MODEL = "offline-engine"
+
+Policy = Callable[[StepInput], Decision]
+
+_CARBON: dict[Intent, Policy] = {
+    Intent.GRID_TIMING: grid_timing_policy,
+    Intent.GRID_HISTORY: grid_history_policy,
+    Intent.GRID_COMPARE: grid_compare_policy,
+    Intent.FOOTPRINT: footprint_policy,
+    Intent.SCENARIOS: scenarios_policy,
+    Intent.ANALYSIS: footprint_policy,
+}
+
+
+def estimate_tokens(chars: int) -> int:
+    """Estimated tokens for ``chars`` characters: one per four, rounded up."""
+    return (chars + 3) // 4
+
+
+def _today(hints: dict[str, Any]) -> date:
+    raw = hints.get("now")
+    if isinstance(raw, str) and raw:
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            moment = datetime.now(UTC)
+    else:
+        moment = datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
+
+
+def _hints(request: ModelRequest) -> dict[str, Any]:
+    hints = dict(request.hints)
+    if not hints.get("question"):
+        users = [item.text for item in request.input if isinstance(item, UserMessage)]
+        hints["question"] = users[-1] if users else ""
+    if not hints.get("role"):
+        hints["role"] = "planner" if request.response_schema is not None else "report"
+    return hints
+
+
+def _input_chars(request: ModelRequest) -> int:
+    total = len(request.assistant.instructions)
+    for item in request.input:
+        if isinstance(item, UserMessage | AssistantMessage):
+            total += len(item.text)
+        elif isinstance(item, FunctionCall):
+            total += len(item.name) + len(item.arguments)
+        elif isinstance(item, FunctionCallOutput):
+            total += len(item.output)
+    for tool in request.tools:
+        total += len(tool.name) + len(tool.description) + len(msgspec.json.encode(tool.parameters))
+    if request.response_schema is not None:
+        total += len(msgspec.json.encode(request.response_schema))
+    return total
+
+
+class OfflineProvider:
+    """Deterministic provider: same request in, same events out."""
+
+    name = "offline"
+
+    def __init__(self, tools_config: ToolsConfig | None = None) -> None:
+        self._tools_config = tools_config or ToolsConfig()
+
+    def decide(self, request: ModelRequest) -> Decision:
+        """The engine's next move for ``request``: tool calls, or the final text."""
+        hints = _hints(request)
+        today = _today(hints)
+        u = understand(hints, today)
+        role = str(hints["role"])
+        if role == "planner":
+            return Answer(msgspec.json.encode(build_plan(u)).decode())
+        earlier_raw = hints.get("earlier_outputs") or []
+        earlier = tuple(
+            (str(item.get("kind", "")), str(item.get("output", "")))
+            for item in earlier_raw
+            if isinstance(item, dict)
+        )
+        state = StepInput(
+            role=role,
+            understanding=u,
+            schemas={tool.name: tool.parameters for tool in request.tools},
+            results=tool_results(request.input),
+            earlier=earlier,
+            grid_source=self._tools_config.grid_source,
+        )
+        if role == "report":
+            return report_policy(state)
+        if role == "analysis":
+            return analysis_policy(state)
+        return _CARBON[u.intent](state) if u.intent in _CARBON else grid_history_policy(state)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        decision = self.decide(request)
+        usage_in = estimate_tokens(_input_chars(request))
+        if isinstance(decision, Answer):
+            for chunk in _chunks(decision.text):
+                yield TextDelta(chunk)
+            yield ModelTurn(
+                text=decision.text,
+                usage=TurnUsage(
+                    input_tokens=usage_in, output_tokens=estimate_tokens(len(decision.text))
+                ),
+                model=OFFLINE_MODEL,
+            )
+            return
+        step = request.hints.get("step_index")
+        done = len(tool_results(request.input))
+        calls: list[ToolCallRequest] = []
+        for offset, call in enumerate(decision):
+            arguments = msgspec.json.encode(call.arguments).decode()
+            call_id = f"offline_{step if step is not None else 'x'}_{done + offset + 1}"
+            calls.append(ToolCallRequest(call_id=call_id, name=call.name, arguments=arguments))
+        for call_request in calls:
+            yield call_request
+        out_chars = sum(len(c.name) + len(c.arguments) for c in calls)
+        yield ModelTurn(
+            text="",
+            tool_calls=tuple(calls),
+            usage=TurnUsage(input_tokens=usage_in, output_tokens=estimate_tokens(out_chars)),
+            model=OFFLINE_MODEL,
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release: the engine holds no connections."""
+
+
+def _chunks(text: str, parts: int = 4) -> list[str]:
+    """Split the final text into a few deltas at paragraph boundaries (like a streamed answer)."""
+    paragraphs = text.split("\n\n")
+    if len(paragraphs) <= 1:
+        return [text] if text else []
+    size = max(1, -(-len(paragraphs) // parts))
+    groups = ["\n\n".join(paragraphs[i : i + size]) for i in range(0, len(paragraphs), size)]
+    return [g + "\n\n" for g in groups[:-1]] + [groups[-1]]
