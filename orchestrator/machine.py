@@ -17,7 +17,7 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -533,8 +533,8 @@ class Orchestrator:
 
     async def stream(
         self, question: str, context: RunContext | None = None
-    ) -> AsyncIterator[Event]:
-        """Yield the run's events in order; closing the iterator early cancels the run."""
+    ) -> AsyncGenerator[Event, None]:
+        """Yield the run's events in order; closing the generator early cancels the run."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
 
         async def emit(event: Event) -> None:

@@ -9,7 +9,6 @@ import asyncio
 
 import msgspec
 import pytest
-from machine_support import FIXED_NOW, build, check_invariants, tokens
 
 from orchestrator import BudgetConfig, Orchestrator, RunContext
 from orchestrator.config import AccountingConfig, ModelPrice
@@ -19,6 +18,7 @@ from orchestrator.events import (
     Completed,
     ErrorEvent,
     Event,
+    Started,
     ToolExecution,
     decode_envelope,
     encode_envelope,
@@ -36,6 +36,7 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 from orchestrator.providers.scripted import Fail, Reply, plan_reply, tool_call
+from tests.support.machine import FIXED_NOW, build, check_invariants, tokens
 
 PLAN_3 = plan_reply(
     ("carbon", "Find the grid facts."),
@@ -603,7 +604,7 @@ async def test_closing_the_stream_early_cancels_the_run() -> None:
     stream = orch.stream("q", RunContext(run_id="run-4"))
     first = await anext(stream)
     assert tokens([first]) == ["started"]
-    await stream.aclose()  # type: ignore[attr-defined]  # AsyncIterator hides aclose()
+    await stream.aclose()
     assert orch.active_runs() == ()
     assert len(provider.requests) <= 2
 
@@ -696,7 +697,8 @@ async def test_hints_and_tool_context_carry_the_run_facts() -> None:
     context = RunContext(conversation_id="conv-1", history=history, dataset=dataset)
     result = await orch.ask("Analyse my energy", context)
     started = result.events[0]
-    assert started.data.conversation_id == "conv-1"  # type: ignore[union-attr]
+    assert isinstance(started, Started)
+    assert started.data.conversation_id == "conv-1"
     planner_hints = provider.requests[0].hints
     assert planner_hints["role"] == "planner"
     assert planner_hints["question"] == "Analyse my energy"

@@ -13,7 +13,6 @@ import asyncio
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from machine_support import build, check_invariants
 
 from orchestrator import BudgetConfig, RunContext
 from orchestrator.events import AgentResponse, Completed, ErrorEvent, Event
@@ -27,6 +26,7 @@ from orchestrator.providers.base import (
     Refusal,
 )
 from orchestrator.providers.scripted import Fail, Reply, ScriptItem, plan_reply, tool_call
+from tests.support.machine import build, check_invariants
 
 KINDS = ("carbon", "analysis", "report")
 
