@@ -21,6 +21,8 @@ from litestar.static_files import create_static_files_router
 __all__ = ["ASSETS_PATH", "DocsController", "assets_dir", "docs_assets_router", "openapi_config"]
 
 OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json"
+# Documentation is public: the JWT middleware skips handlers with this option.
+_DOCS_OPT = {"exclude_from_auth": True}
 
 ASSETS_PATH = "/docs/assets"
 API_TITLE = "Sustainable City AI"
@@ -83,14 +85,14 @@ def openapi_config(version: str) -> OpenAPIConfig:
         description=API_DESCRIPTION,
         path="/schema",
         render_plugins=[swagger, redoc],
+        openapi_router=Router(
+            "/schema", route_handlers=[], include_in_schema=False, opt=dict(_DOCS_OPT)
+        ),
     )
 
 
 def _schema(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return request.app.openapi_schema.to_schema()
-
-
-_DOCS_OPT = {"exclude_from_auth": True}
 
 
 class DocsController(Controller):
