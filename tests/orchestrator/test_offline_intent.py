@@ -114,3 +114,22 @@ def test_default_region_is_ireland() -> None:
     u = understand({"question": "When is the grid cleanest?"}, TODAY)
     assert (u.region, u.region_stated) == ("ie", False)
     assert u.period().start == TODAY
+
+
+def test_follow_up_continues_the_previous_question() -> None:
+    history = [{"question": "When should I charge my EV today in NI?", "answer": "..."}]
+    u = understand({"question": "And tomorrow?", "history": history}, TODAY)
+    assert u.intent is Intent.GRID_TIMING
+    assert (u.region, u.period().start, u.duration.hours) == ("ni", date(2026, 3, 19), 4.0)
+    u = understand({"question": "What about GB?", "history": history}, TODAY)
+    assert (u.intent, u.region, u.period().start) == (Intent.GRID_TIMING, "gb", TODAY)
+
+
+def test_follow_up_with_its_own_topic_stands_alone() -> None:
+    history = [{"question": "When should I charge my EV today?", "answer": "..."}]
+    u = understand({"question": "How green was the grid last week?", "history": history}, TODAY)
+    assert u.intent is Intent.GRID_HISTORY
+    greeting = understand({"question": "thanks", "history": history}, TODAY)
+    assert greeting.intent is Intent.GREETING
+    off_topic = understand({"question": "Tell me a joke", "history": history}, TODAY)
+    assert off_topic.intent is Intent.OFF_TOPIC

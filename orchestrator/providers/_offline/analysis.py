@@ -245,9 +245,17 @@ def _analysis_findings(result: ToolResult, label: str, *, synthetic: bool) -> Fi
         bars_title=bars_title,
         bars_unit=name,
         bars=bars,
-        chart={"kind": "trend", "title": bars_title, "points": [[b.label, b.value] for b in bars]}
-        if len(bars) >= 2
-        else None,
+        chart=(
+            {
+                "kind": "trend",
+                "title": bars_title,
+                "labels": [b.label for b in bars],
+                "values": [b.value for b in bars],
+                "unit": name,
+            }
+            if len(bars) >= 2
+            else None
+        ),
         actions=actions,
         notes=notes,
         sources=sources,

@@ -45,6 +45,8 @@ class Findings(msgspec.Struct, kw_only=True):
     bars_title: str = ""
     bars_unit: str = ""
     bars: list[Bar] = msgspec.field(default_factory=list)
+    levels: list[str] = msgspec.field(default_factory=list)  # low/medium/high strip, in order
+    levels_label: str = ""
     chart: dict[str, Any] | None = None  # arguments for render_chart, when a chart fits
     actions: list[str] = msgspec.field(default_factory=list)
     notes: list[str] = msgspec.field(default_factory=list)

@@ -203,19 +203,42 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
         bars_title="Mean intensity (gCO2/kWh)",
         bars_unit="gCO2/kWh",
         bars=bars,
+        levels=_levels(profile.output) if profile is not None and profile.ok else [],
+        levels_label="Level per interval (low/medium/high)",
         chart={
             "kind": "grid_intensity",
+            "title": None,
             "region": out["region"],
             "start_date": out["start_date"],
             "end_date": out["end_date"],
-            "highlight_start": start,
-            "highlight_end": end,
+            # The chart tool searches the whole range; when the range includes now, its window
+            # could lie in the past, so only the tool's own (future) window is reported.
+            "best_window_hours": None if now_window is not None else out["duration_hours"],
         },
         actions=actions,
         notes=notes,
         sources=sources,
         synthetic=bool(out.get("synthetic")),
     )
+
+
+def _levels(output: Any) -> list[str]:
+    """The low/medium/high strip: each period's level repeated for its points, in time order
+    (only when every period is listed, i.e. the tool did not truncate them)."""
+    if not isinstance(output, dict) or output.get("periods_truncated"):
+        return []
+    periods = sorted(output.get("periods", []), key=lambda p: p["start"])
+    return [p["level"] for p in periods for _ in range(int(p.get("points", 0)))]
+
+
+def _bar_chart(title: str, pairs: list[tuple[str, float]]) -> dict[str, Any]:
+    return {
+        "kind": "footprint_breakdown",
+        "title": title,
+        "labels": [label for label, _ in pairs],
+        "values": [value for _, value in pairs],
+        "unit": "gCO2/kWh",
+    }
 
 
 def _saving_text(saving: float, saving_pct: float | None) -> str:
@@ -346,13 +369,15 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
         bars_title=bars_title,
         bars_unit="gCO2/kWh" if months else "points",
         bars=bars,
+        levels=_levels(out),
+        levels_label=f"Level per interval ({out.get('view', 'raw')} view)",
         chart={
             "kind": "grid_intensity",
+            "title": None,
             "region": out["region"],
             "start_date": out["start_date"],
             "end_date": out["end_date"],
-            "highlight_start": None,
-            "highlight_end": None,
+            "best_window_hours": None,
         },
         actions=actions,
         notes=notes,
@@ -447,7 +472,9 @@ def _compare_findings(out: dict[str, Any], first: DateRange, second: DateRange) 
         bars_title="Mean intensity (gCO2/kWh)",
         bars_unit="gCO2/kWh",
         bars=[Bar(_span(a), a["mean"]), Bar(_span(b), b["mean"])],
-        chart=None,
+        chart=_bar_chart(
+            "Mean grid intensity by period", [(_span(a), a["mean"]), (_span(b), b["mean"])]
+        ),
         actions=[
             "Keep shifting flexible loads into low-intensity hours; the monthly mean hides "
             "large daily swings."
@@ -494,6 +521,10 @@ def _compare_regions(s: StepInput) -> Decision:
             bars_title="Mean intensity by region (gCO2/kWh)",
             bars_unit="gCO2/kWh",
             bars=[Bar(o["region"], o["stats"]["mean"]) for o in ok],
+            chart=_bar_chart(
+                "Mean grid intensity by region",
+                [(o["region_name"], o["stats"]["mean"]) for o in ok],
+            ),
             synthetic=any(o.get("synthetic") for o in ok),
         )
         findings.insert(0, summary)

@@ -126,10 +126,65 @@ _GRID = re.compile(
 )
 
 
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|what about|how about|same for|and for|also|now)\b", re.IGNORECASE
+)
+
+
 def understand(hints: dict[str, Any], today: date) -> Understanding:
-    """Classify ``hints["question"]`` and extract every parameter a step may need."""
+    """Classify ``hints["question"]`` and extract every parameter a step may need.
+
+    A follow-up without topic words of its own ("And tomorrow?", "What about NI?") continues
+    the previous question of the conversation: its intent and any parameter not restated.
+    """
     question = str(hints.get("question") or "")
     dataset = _dataset_info(hints.get("dataset"))
+    current = _read(question, dataset, today)
+    previous = _previous_question(hints.get("history"))
+    if previous is None or _has_topic(question) or current.intent is Intent.GREETING:
+        return current
+    if not (current.dates or current.regions or _FOLLOW_UP.match(question)):
+        return current
+    before = _read(previous, dataset, today)
+    if before.intent in (Intent.GREETING, Intent.OFF_TOPIC):
+        return current
+    default_duration = current.duration.reason.endswith("(default)")
+    merged = Understanding(
+        question=f"{previous} / {question}",
+        intent=before.intent,
+        today=today,
+        dates=current.dates or before.dates,
+        regions=current.regions or before.regions,
+        duration=before.duration if default_duration else current.duration,
+        energy_kwh=current.energy_kwh or before.energy_kwh,
+        profile=before.profile if current.profile.is_empty else current.profile,
+        dataset=dataset,
+    )
+    if merged.intent is Intent.GRID_COMPARE and len(merged.dates) < 2 and len(merged.regions) < 2:
+        return Understanding(**{**_fields(merged), "intent": Intent.GRID_HISTORY})
+    return merged
+
+
+def _fields(u: Understanding) -> dict[str, Any]:
+    return {name: getattr(u, name) for name in Understanding.__slots__}
+
+
+def _previous_question(history: object) -> str | None:
+    if isinstance(history, list) and history and isinstance(history[-1], dict):
+        question = history[-1].get("question")
+        if isinstance(question, str) and question.strip():
+            return question
+    return None
+
+
+def _has_topic(text: str) -> bool:
+    return any(
+        pattern.search(text) is not None
+        for pattern in (_GRID, _TIMING, _FOOTPRINT, _ANALYSIS, _SCENARIO, _COMPANY)
+    )
+
+
+def _read(question: str, dataset: DatasetInfo | None, today: date) -> Understanding:
     dates = tuple(extract_dates(question, today))
     regions = tuple(extract_regions(question))
     intent = classify(question, dataset, dates=len(dates), regions=len(regions))

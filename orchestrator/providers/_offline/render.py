@@ -1,4 +1,10 @@
-"""Arguments for the render tools (dashboard and chart) built from findings."""
+"""Arguments for the render tools, built from the earlier steps' findings.
+
+``render_dashboard`` gets the figures that carry a number (as KPI tiles), the first bar series
+and, for grid questions, the low/medium/high strip; ``render_chart`` gets the chart the
+findings asked for. Both tools format the numbers themselves, so the dashboard text is a tool
+output like any other.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +14,37 @@ from orchestrator.providers._offline.findings import Findings
 from orchestrator.providers._offline.intent import Understanding
 from orchestrator.providers._offline.turns import Call, StepInput
 
-__all__ = ["chart_call", "dashboard_call", "dashboard_text"]
+__all__ = ["MAX_KPIS", "chart_call", "dashboard_call", "dashboard_text"]
+
+MAX_KPIS = 4
+_TITLE_CHARS = 60
+
+
+def _title(u: Understanding, findings: list[Findings]) -> str:
+    useful = [f.title for f in findings if f.topic != "error"]
+    title = " + ".join(dict.fromkeys(useful)) or "Sustainable City AI"
+    return title[:_TITLE_CHARS]
 
 
 def dashboard_call(s: StepInput, u: Understanding, findings: list[Findings]) -> Call:
     kpis = [
-        {"label": fig.label, "value": fig.value, "unit": fig.unit}
+        {"label": fig.label[:24], "value": fig.value, "unit": fig.unit or None}
         for f in findings
         for fig in f.figures
         if fig.value is not None
-    ][:6]
-    first = next((f for f in findings if f.bars), None)
-    return s.call(
-        "render_dashboard",
-        title=u.question[:60],
-        kpis=kpis,
-        bars=[{"label": b.label, "value": b.value} for b in first.bars] if first else [],
-    )
+    ][:MAX_KPIS]
+    # Scenario savings say more than the baseline breakdown when both are present.
+    with_bars = next((f for f in findings if f.bars and f.topic == "scenarios"), None)
+    with_bars = with_bars or next((f for f in findings if f.bars), None)
+    with_levels = next((f for f in findings if f.levels), None)
+    values: dict[str, Any] = {"title": _title(u, findings), "kpis": kpis or None}
+    if with_bars is not None:
+        values["bars"] = [{"label": b.label[:24], "value": b.value} for b in with_bars.bars]
+        values["bar_unit"] = with_bars.bars_unit or None
+    if with_levels is not None:
+        values["levels"] = with_levels.levels
+        values["levels_label"] = with_levels.levels_label or None
+    return s.call("render_dashboard", **values)
 
 
 def chart_call(s: StepInput, args: dict[str, Any]) -> Call:
@@ -33,5 +53,5 @@ def chart_call(s: StepInput, args: dict[str, Any]) -> Call:
 
 def dashboard_text(output: Any) -> str:
     if isinstance(output, dict):
-        return str(output.get("text") or output.get("ascii") or "")
-    return str(output)
+        return str(output.get("text") or "")
+    return ""

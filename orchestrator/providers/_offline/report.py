@@ -94,6 +94,8 @@ def _report(u: Understanding, findings: list[Findings], s: StepInput) -> str:
         else:
             lines.append(f"_The chart could not be rendered: {chart.error}_")
     actions = _unique([a for f in useful for a in f.actions])
+    # Data-quality advice (replace synthetic data) comes after the measures themselves.
+    actions.sort(key=lambda a: a.startswith("Upload"))
     if actions:
         lines += ["", "## Action items", ""]
         lines += [f"{i}. {a}" for i, a in enumerate(actions, 1)]

@@ -87,9 +87,11 @@ class StepInput:
         """A call with every schema property present (strict schemas require all keys):
         properties not given are sent as ``null``, as a strict-mode model would."""
         properties = self.schemas.get(name, {}).get("properties", {})
-        if not properties:
-            return Call(name, dict(values))
-        return Call(name, {key: values.get(key) for key in properties})
+        arguments = {key: values.get(key) for key in properties}
+        # Keys the schema does not list are still sent when given: the tool's input type is
+        # the authority the machine validates against (and a schema can lag behind it).
+        arguments.update({k: v for k, v in values.items() if k not in arguments})
+        return Call(name, arguments)
 
 
 def _decode_output(raw: str) -> tuple[Any, str | None]:

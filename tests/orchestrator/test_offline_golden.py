@@ -1,0 +1,298 @@
+"""Golden tests: representative questions through the REAL state machine with the offline engine.
+
+Each run uses the real tools (tools.catalog), a pinned "now" and asserts the plan, the tools
+called, and — with :func:`ungrounded_numbers` — that every number in the report is a tool
+result (or a parameter taken from the question), up to the engine's documented display
+rounding (round to the shown decimals; kgCO2e may be shown as tCO2e = kg / 1000).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+
+from orchestrator import Orchestrator, RunContext
+from orchestrator.events import ToolExecution
+from orchestrator.machine import RunResult
+from orchestrator.providers.base import (
+    FunctionCall,
+    FunctionCallOutput,
+    ModelRequest,
+    ProviderEvent,
+)
+from orchestrator.providers.offline import OfflineProvider
+from tools.catalog_types import Dataset
+
+NOW = datetime(2026, 3, 18, 9, 0, tzinfo=UTC)  # a Wednesday morning
+
+# ------------------------------------------------------------------------- number checker
+
+_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_MONTH = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?![\d-])")
+_TIME = re.compile(r"(?<!\d)(\d{2}):(\d{2})(?!\d)")
+# A figure: not glued to letters/digits (so "CO2", "33rd", "R²" or ids are not figures).
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?![\w])")
+_LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
+
+
+@dataclass
+class Grounding:
+    """Everything the report may cite: numbers, dates and times found in the sources."""
+
+    numbers: list[float] = field(default_factory=list)
+    dates: set[str] = field(default_factory=set)
+    months: set[str] = field(default_factory=set)
+    times: set[str] = field(default_factory=set)
+
+    def add_text(self, text: str) -> None:
+        for m in _DATE.finditer(text):
+            self.dates.add(m.group(0))
+            self.months.add(m.group(0)[:7])
+        for m in _MONTH.finditer(text):
+            self.months.add(m.group(0))
+        for m in _TIME.finditer(text):
+            self.times.add(m.group(0))
+        rest = _TIME.sub(" ", _MONTH.sub(" ", _DATE.sub(" ", text)))
+        for m in _NUMBER.finditer(rest):
+            self.numbers.append(float(m.group(0).replace(",", "")))
+
+    def add_value(self, value: Any) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, int | float):
+            self.numbers.append(float(value))
+        elif isinstance(value, str):
+            self.add_text(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self.add_text(str(key))
+                self.add_value(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self.add_value(item)
+
+    def explains(self, token: str) -> bool:
+        value = abs(float(token.replace(",", "").lstrip("+")))
+        decimals = len(token.split(".")[1]) if "." in token else 0
+        for x in self.numbers:
+            if round(abs(x), decimals) == round(value, decimals):
+                return True
+            if round(abs(x) / 1000, decimals) == round(value, decimals) and decimals >= 1:
+                return True
+        return False
+
+
+def ungrounded_numbers(report: str, grounding: Grounding) -> list[str]:
+    """Dates, times and numbers of ``report`` that no source explains."""
+    bad: list[str] = []
+    text = _LIST_MARKER.sub(" ", report)
+    for m in _DATE.finditer(text):
+        if m.group(0) not in grounding.dates:
+            bad.append(m.group(0))
+    text = _DATE.sub(" ", text)
+    for m in _MONTH.finditer(text):
+        if m.group(0) not in grounding.months:
+            bad.append(m.group(0))
+    text = _MONTH.sub(" ", text)
+    for m in _TIME.finditer(text):
+        if m.group(0) not in grounding.times:
+            bad.append(m.group(0))
+    text = _TIME.sub(" ", text)
+    bad += [m.group(0) for m in _NUMBER.finditer(text) if not grounding.explains(m.group(0))]
+    return bad
+
+
+def test_checker_catches_invented_numbers() -> None:
+    grounding = Grounding()
+    grounding.add_value(
+        {"mean": 231.456, "start": "2026-03-19T13:30:00+00:00", "total_kg": 12345.6, "n": [3]}
+    )
+    ok = (
+        "Mean 231 gCO2/kWh (231.5), window 2026-03-19 13:30 UTC, total 12,346 kgCO2e "
+        "(12.3 tCO2e), 3 points, scope CO2 33rd.\n1. act now"
+    )
+    assert ungrounded_numbers(ok, grounding) == []
+    assert ungrounded_numbers("Mean 232 gCO2/kWh", grounding) == ["232"]
+    assert ungrounded_numbers("on 2026-03-20", grounding) == ["2026-03-20"]
+    assert ungrounded_numbers("at 14:00", grounding) == ["14:00"]
+    assert ungrounded_numbers("saves 12%", grounding) == ["12"]
+
+
+# ------------------------------------------------------------------------------- harness
+
+
+class RecordingProvider:
+    """The offline engine, plus a record of every request (to read the tool outputs)."""
+
+    name = "offline"
+
+    def __init__(self) -> None:
+        self.inner = OfflineProvider()
+        self.requests: list[ModelRequest] = []
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        self.requests.append(request)
+        return self.inner.stream(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
+class Outcome:
+    result: RunResult
+    provider: RecordingProvider
+    question: str
+
+    @property
+    def kinds(self) -> list[str]:
+        assert self.result.plan is not None
+        return [step.kind for step in self.result.plan.steps]
+
+    @property
+    def tools(self) -> list[str]:
+        return [
+            e.data.tool
+            for e in self.result.events
+            if isinstance(e, ToolExecution) and e.data.status != "started"
+        ]
+
+    def failed_tools(self) -> list[str]:
+        return [
+            e.data.tool
+            for e in self.result.events
+            if isinstance(e, ToolExecution) and e.data.status == "failed"
+        ]
+
+    def arguments(self, tool: str) -> list[dict[str, Any]]:
+        return [
+            e.data.arguments
+            for e in self.result.events
+            if isinstance(e, ToolExecution) and e.data.tool == tool and e.data.status == "started"
+        ]
+
+    def grounding(self) -> Grounding:
+        grounding = Grounding()
+        grounding.add_text(self.question)
+        seen: set[tuple[str, str]] = set()
+        for request in self.provider.requests:
+            for item in request.input:
+                if isinstance(item, FunctionCallOutput):
+                    raw, key = item.output, ("output", item.call_id)
+                elif isinstance(item, FunctionCall):
+                    raw, key = item.arguments, ("call", item.call_id)
+                else:
+                    continue
+                if key not in seen:
+                    seen.add(key)
+                    grounding.add_value(msgspec.json.decode(raw))
+        return grounding
+
+    def assert_grounded(self) -> None:
+        bad = ungrounded_numbers(self.result.report, self.grounding())
+        assert bad == [], f"numbers not from any tool: {bad}\n\n{self.result.report}"
+
+
+async def ask(question: str, dataset: Dataset | None = None) -> Outcome:
+    provider = RecordingProvider()
+    orch = Orchestrator(provider=provider, stream_delta_interval_ms=0)
+    result = await orch.ask(question, RunContext(now=NOW, dataset=dataset))
+    assert result.status == "completed", result.error
+    return Outcome(result, provider, question)
+
+
+# ---------------------------------------------------------------------------- golden runs
+
+
+async def test_cleanest_window_tomorrow() -> None:
+    out = await ask("When is the grid cleanest tomorrow? I want to run the dishwasher.")
+    assert out.kinds == ["carbon", "report"]
+    assert out.tools[:2] == ["grid_best_window", "grid_intensity"]
+    (args,) = out.arguments("grid_best_window")
+    assert (args["region"], args["date"], args["duration_hours"]) == ("ie", "2026-03-19", 2.0)
+    report = out.result.report
+    for heading in (
+        "## Executive summary",
+        "## Key figures",
+        "## Action items",
+        "## Data provenance",
+    ):
+        assert heading in report
+    assert "SYNTHETIC" in report
+    out.assert_grounded()
+
+
+async def test_grid_today_ev_northern_ireland() -> None:
+    out = await ask("What's the best time to charge my EV today in Northern Ireland?")
+    (args,) = out.arguments("grid_best_window")
+    assert (args["region"], args["date"], args["duration_hours"]) == ("ni", "2026-03-18", 4.0)
+    assert "Northern Ireland" in out.result.report
+    assert "Running now" in out.result.report  # today: compared with starting immediately
+    out.assert_grounded()
+
+
+async def test_last_week_history() -> None:
+    out = await ask("How green was the grid last week?")
+    assert out.kinds == ["carbon", "report"]
+    (args,) = out.arguments("grid_intensity")
+    assert (args["start_date"], args["end_date"]) == ("2026-03-09", "2026-03-15")
+    assert "Mean intensity" in out.result.report
+    out.assert_grounded()
+
+
+async def test_month_history_gb() -> None:
+    out = await ask("What was the carbon intensity in GB in March 2025?")
+    (args,) = out.arguments("grid_intensity")
+    assert (args["region"], args["start_date"], args["end_date"]) == (
+        "gb",
+        "2025-03-01",
+        "2025-03-31",
+    )
+    assert "Great Britain" in out.result.report
+    out.assert_grounded()
+
+
+async def test_compare_months() -> None:
+    out = await ask("Compare this month with last month")
+    (args,) = out.arguments("grid_compare")
+    assert args["first_start_date"] == "2026-02-01"
+    assert args["second_start_date"] == "2026-03-01"
+    assert args["second_end_date"] == "2026-03-18"
+    assert "Change" in out.result.report
+    out.assert_grounded()
+
+
+async def test_compare_regions() -> None:
+    out = await ask("Northern Ireland vs Ireland grid intensity yesterday")
+    assert [a["region"] for a in out.arguments("grid_intensity")] == ["ni", "ie"]
+    assert "lower than" in out.result.report
+    out.assert_grounded()
+
+
+async def test_greeting() -> None:
+    out = await ask("Hello!")
+    assert out.kinds == ["report"]
+    assert out.tools == []
+    assert "Grid timing" in out.result.report
+    out.assert_grounded()
+
+
+async def test_off_topic() -> None:
+    out = await ask("Who won the football last night?")
+    assert out.kinds == ["report"]
+    assert out.tools == []
+    assert "outside what I can help with" in out.result.report
+    out.assert_grounded()
+
+
+@pytest.mark.parametrize("question", ["When is the grid cleanest tomorrow?", "Hello"])
+async def test_deterministic(question: str) -> None:
+    first = await ask(question)
+    second = await ask(question)
+    assert first.result.report == second.result.report
