@@ -1,0 +1,454 @@
+"""The /client page against the real service in real Chromium with a virtual authenticator.
+
+Two real servers: one with the offline engine (the README's default) and one whose model is the
+scripted fake OpenAI server (tests/fakes/openai_server.py, run as a process with latency), so a
+run lasts long enough to stop or reload it and its report can contain hostile HTML on purpose.
+Screenshots of the main states go to test-artifacts/client/ (not committed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    CDPSession,
+    Page,
+    Request,
+    expect,
+    sync_playwright,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "client"
+GRID_QUESTION = "When is the cleanest time to run my dishwasher tomorrow in Ireland?"
+PLAN_JSON = json.dumps(
+    {"steps": [{"kind": "report", "task": "Answer the question for the user"}], "notes": None}
+)
+HOSTILE_REPORT = (
+    "# Scripted report\n\n"
+    'Before <script>window.pwned = "script"</script> after.\n\n'
+    "<img src=x onerror=\"window.pwned = 'img'\">\n\n"
+    "| col |\n|---|\n| <b onmouseover=\"window.pwned = 'b'\">bold?</b> |\n\n"
+    "[click me](javascript:window.pwned=1)\n"
+)
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROME_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run"]
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+
+
+@dataclass(frozen=True)
+class FakeLLM:
+    base_url: str
+
+
+@dataclass
+class ClientPage:
+    page: Page
+    cdp: CDPSession
+    errors: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(
+        f"{url} not up after {timeout_s}s:\n{log.read_text(errors='replace')[-4000:]}"
+    )
+
+
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def start_service(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``python -m app`` on a free port, its own SQLite file, origin http://localhost:PORT."""
+    port = _free_port()
+    base = f"http://localhost:{port}"
+    full_env = {
+        **os.environ,
+        "APP__DATABASE__URL": f"sqlite+aiosqlite:///{workdir / 'app.db'}",
+        "APP__SERVER__PUBLIC_ORIGIN": base,
+        "APP__RATE_LIMIT__ENABLED": "false",
+        **(env or {}),
+    }
+    log = workdir / "server.log"
+    args = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
+    with _process(args, full_env, log) as proc:
+        _wait_http(f"http://127.0.0.1:{port}/health", proc, log)
+        yield Server(base)
+
+
+@contextlib.contextmanager
+def start_fake_llm(workdir: Path, latency_ms: int) -> Iterator[FakeLLM]:
+    port = _free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "tests.fakes.openai_server",
+        "--port",
+        str(port),
+        "--latency-ms",
+        str(latency_ms),
+    ]
+    log = workdir / "fake.log"
+    with _process(args, dict(os.environ), log) as proc:
+        _wait_http(f"http://127.0.0.1:{port}/_fake/requests", proc, log)
+        yield FakeLLM(f"http://127.0.0.1:{port}")
+
+
+def add_virtual_authenticator(context: BrowserContext, page: Page) -> CDPSession:
+    """A CTAP2 platform authenticator with resident keys and user verification (always yes)."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "ctap2Version": "ctap2_1",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def offline_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with start_service(tmp_path_factory.mktemp("offline")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fake_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLLM]:
+    with start_fake_llm(tmp_path_factory.mktemp("fake-llm"), latency_ms=700) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def scripted_server(
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM
+) -> Iterator[Server]:
+    env = {
+        "APP__LLM__PROVIDER": "openai_chat",
+        "APP__LLM__BASE_URL": f"{fake_llm.base_url}/v1",
+        "APP__LLM__API_KEY": "test-key",
+    }
+    with start_service(tmp_path_factory.mktemp("scripted"), env=env) as server:
+        yield server
+
+
+PageFactory = Callable[[Server], ClientPage]
+
+
+@pytest.fixture
+def open_client(browser: Browser) -> Iterator[PageFactory]:
+    """Open /client of a server in a fresh context with its own virtual authenticator."""
+    contexts: list[BrowserContext] = []
+
+    def factory(server: Server) -> ClientPage:
+        context = browser.new_context(
+            base_url=server.base_url, viewport={"width": 1280, "height": 900}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        client = ClientPage(page, add_virtual_authenticator(context, page))
+        page.on("pageerror", lambda error: client.errors.append(str(error)))
+        page.goto("/client")
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        return client
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:10]}@example.org"
+
+
+def sign_up(page: Page, email: str) -> None:
+    page.fill("#email", email)
+    page.click("#sign-up")
+    expect(page.locator("#auth-status")).to_contain_text("Passkey created")
+
+
+def sign_in(page: Page, email: str | None) -> None:
+    """Press "Sign in with passkey"; with ``email`` the field must already hold it (focusing
+    the field would start passkey autofill, which the virtual authenticator answers at once)."""
+    expect(page.locator("#email")).to_have_value(email or "")
+    page.click("#sign-in")
+    expect(page.locator("#app-view")).to_be_visible()
+
+
+def ask(page: Page, question: str) -> None:
+    page.fill("#question", question)
+    page.click("#ask-submit")
+    expect(page.locator("#run-view")).to_be_visible()
+
+
+def wait_report(page: Page) -> None:
+    expect(page.locator("#report-view")).to_be_visible(timeout=30_000)
+    expect(page.locator("#progress-label")).to_have_text("100%")
+
+
+def timeline_seqs(page: Page) -> list[int]:
+    seqs: list[str] = page.eval_on_selector_all(
+        "#timeline > li", "ls => ls.map(l => l.dataset.seq)"
+    )
+    return [int(s) for s in seqs]
+
+
+def script_fake(fake: FakeLLM, *turns: dict[str, Any]) -> None:
+    reset = urllib.request.Request(f"{fake.base_url}/_fake/reset", method="POST", data=b"{}")
+    urllib.request.urlopen(reset, timeout=5).close()
+    request = urllib.request.Request(
+        f"{fake.base_url}/_fake/script",
+        method="POST",
+        data=json.dumps(list(turns)).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+# ---- tests --------------------------------------------------------------------------------------
+
+
+def test_full_flow_offline(open_client: PageFactory, offline_server: Server) -> None:
+    client = open_client(offline_server)
+    page = client.page
+    shot(page, "01-signed-out")
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    expect(page.locator("#session-email")).to_have_text(email)
+    expect(page.locator("#history-empty")).to_be_visible()
+
+    # Ask the grid-timing question with the offline engine.
+    page.locator("[data-example]").first.click()
+    expect(page.locator("#question")).to_have_value(GRID_QUESTION)
+    page.click("#ask-submit")
+    wait_report(page)
+    shot(page, "02-report")
+
+    steps = page.locator("#plan .plan-step")
+    assert steps.count() >= 1
+    assert set(steps.evaluate_all("ls => ls.map(l => l.dataset.state)")) == {"done"}
+    types = set(page.eval_on_selector_all("#timeline > li", "ls => ls.map(l => l.dataset.type)"))
+    assert {"started", "agent_thinking", "tool_execution", "agent_response", "completed"} <= types
+    seqs = timeline_seqs(page)
+    assert seqs == sorted(set(seqs))
+
+    # A tool call expands to its arguments and result.
+    page.click("#timeline-box > summary")  # collapsed once the report arrived
+    tool = page.locator("#timeline li.tool").first
+    tool.locator("summary").click()
+    expect(tool.locator(".tool-args")).to_be_visible()
+    assert json.loads(tool.locator(".tool-args").inner_text()) != {}
+    expect(tool.locator(".tool-result")).to_contain_text("Result:")
+    expect(tool.locator("summary")).to_contain_text("finished")
+    shot(page, "03-timeline-expanded")
+
+    # Report: rendered markdown, a chart image, usage and provenance.
+    assert page.locator("#report-body h2, #report-body h3").count() >= 1
+    chart = page.locator("#charts img").first
+    expect(chart).to_have_attribute("src", re.compile(r"^data:image/svg\+xml;base64,"))
+    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.locator("#usage")).to_contain_text("Energy")
+    assert page.locator("#sources li").count() >= 1
+
+    # History lists it; open it, continue it.
+    item = page.locator(".history-item").first
+    expect(item).to_contain_text(GRID_QUESTION[:40])
+    item.click()
+    expect(page.locator("#transcript > li")).to_have_count(2)
+    page.click("#continue-conversation")
+    expect(page.locator("#continuing")).to_be_visible()
+    ask(page, "And what if I wait until the weekend?")
+    wait_report(page)
+    expect(page.locator(".history-item")).to_have_count(1)
+    page.locator(".history-item").first.click()
+    expect(page.locator("#transcript > li")).to_have_count(4)
+    shot(page, "04-conversation")
+
+    # Delete it.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-conversation")
+    expect(page.locator(".history-item")).to_have_count(0)
+    expect(page.locator("#history-empty")).to_be_visible()
+
+    # Sign out: back to the passkey screen, tokens gone from the tab.
+    page.click("#sign-out")
+    expect(page.locator("#auth-view")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('sca.refresh_token')") is None
+    page.reload()
+    expect(page.locator("#auth-view")).to_be_visible()
+    assert client.errors == []
+
+
+def test_usernameless_and_autofill_sign_in(
+    open_client: PageFactory, offline_server: Server
+) -> None:
+    page = open_client(offline_server).page
+    email = new_email()
+    sign_up(page, email)
+    page.reload()
+    expect(page.locator("#email")).to_have_value("")
+    sign_in(page, None)  # no email: the browser offers its discoverable passkey
+    expect(page.locator("#session-email")).to_have_text(email)
+
+    # Passkey autofill: focusing the field starts a conditional request; the virtual
+    # authenticator answers it at once, as a user picking the suggestion would.
+    page.click("#sign-out")
+    expect(page.locator("#auth-view")).to_be_visible()
+    page.focus("#email")
+    expect(page.locator("#app-view")).to_be_visible()
+    expect(page.locator("#session-email")).to_have_text(email)
+
+
+def test_cancel_mid_run(
+    open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
+) -> None:
+    page = open_client(scripted_server).page
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    script_fake(
+        fake_llm,
+        {"text": PLAN_JSON},
+        {"text": "never shown", "fault": "stall", "fault_after": 1, "stall_s": 20},
+    )
+    ask(page, "A question we will stop")
+    expect(page.locator("#stop")).to_be_visible()
+    expect(page.locator("#plan .plan-step")).to_have_count(1)
+    page.click("#stop")
+    expect(page.locator("#notice")).to_contain_text("stopped")
+    last = page.locator("#timeline > li").last
+    expect(last).to_have_attribute("data-type", "error")
+    expect(last).to_contain_text("cancelled")
+    expect(page.locator("#stop")).to_be_hidden()
+    expect(page.locator("#ask-submit")).to_be_enabled()
+    expect(page.locator("#report-view")).to_be_hidden()
+    assert int(page.locator("#progress").evaluate("p => p.value")) < 100
+    shot(page, "05-cancelled")
+
+
+def test_reload_mid_run_resumes_without_duplicates(
+    open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
+) -> None:
+    page = open_client(scripted_server).page
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    script_fake(fake_llm, {"text": PLAN_JSON}, {"text": "# Done\n\nResumed fine."})
+    resumed: list[Request] = []
+    page.on(
+        "request",
+        lambda request: resumed.append(request) if "/events" in request.url else None,
+    )
+    ask(page, "A question we reload during")
+    expect(page.locator("#plan .plan-step")).to_have_count(1)
+    before = timeline_seqs(page)
+    assert page.locator("#timeline > li[data-type=completed]").count() == 0
+    page.reload()
+    wait_report(page)
+    after = timeline_seqs(page)
+    assert after == sorted(set(after))
+    assert after[: len(before)] == before
+    assert len(resumed) == 1
+    last_event_id = resumed[0].headers.get("last-event-id")
+    assert last_event_id is not None
+    assert int(last_event_id) >= before[-1]
+    expect(page.locator("#report-body")).to_contain_text("Resumed fine.")
+    shot(page, "06-resumed")
+
+
+def test_hostile_report_is_text(
+    open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
+) -> None:
+    page = open_client(scripted_server).page
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    script_fake(fake_llm, {"text": PLAN_JSON}, {"text": HOSTILE_REPORT})
+    ask(page, "Show me something nasty")
+    wait_report(page)
+    body = page.locator("#report-body")
+    expect(body).to_contain_text('<script>window.pwned = "script"</script>')
+    expect(body).to_contain_text("<img src=x onerror=")
+    assert body.locator("script, img, b, a").count() == 0
+    page.locator(".history-item").first.click()
+    expect(page.locator("#transcript")).to_contain_text("<img src=x onerror=")
+    assert page.locator("#transcript script, #transcript img, #transcript b").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.pwned") is None
+    shot(page, "07-hostile-report")
