@@ -1,0 +1,427 @@
+"""The grid tools the model calls: intensity views, the best window, and range comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from tools.catalog_types import DataSource, ToolContext, ToolError
+from tools.clock import now_from_context, parse_date
+from tools.grid.analysis import (
+    Level,
+    Period,
+    SeriesStats,
+    Thresholds,
+    Trend,
+    ViewKind,
+    Window,
+    best_window,
+    classify,
+    merge_periods,
+    month_segments,
+    resample,
+    series_stats,
+    series_trend,
+    thresholds,
+    view_for_span,
+    window_starting_at,
+)
+from tools.grid.model import REGION_NAMES, GridSeries, IntensityPoint, Region, check_region
+from tools.grid.service import fetch_range, source_from_context
+from tools.numeric import mean, safe_pct
+
+__all__ = [
+    "BestWindowInput",
+    "BestWindowResult",
+    "GridCompareInput",
+    "GridCompareResult",
+    "GridIntensityInput",
+    "GridIntensityResult",
+    "MonthSummary",
+    "RangeSummary",
+    "grid_best_window",
+    "grid_compare",
+    "grid_intensity",
+    "intensity_view",
+]
+
+_MODEL_POINT_LIMIT = 48
+_MODEL_PERIOD_LIMIT = 40
+
+
+def _r(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# ------------------------------------------------------------------------ grid_intensity
+
+
+class GridIntensityInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    region: Region
+    start_date: str
+    end_date: str
+
+
+class MonthSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One calendar month of a long range."""
+
+    month: str  # YYYY-MM
+    start_date: date
+    end_date: date
+    mean: float
+    min: float
+    max: float
+    low_share_pct: float  # share of points classified low against the whole range's thresholds
+
+
+class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
+    region: str
+    region_name: str
+    start_date: date
+    end_date: date
+    unit: str = "gCO2/kWh"
+    view: ViewKind
+    view_step_minutes: int
+    raw_step_minutes: int
+    raw_points: int
+    points: tuple[IntensityPoint, ...]  # the view's actual (measured) points
+    forecast_points: tuple[IntensityPoint, ...]  # the view's forecast points, kept apart
+    thresholds: Thresholds
+    periods: tuple[Period, ...]
+    level_counts: dict[str, int]
+    stats: SeriesStats | None  # actual points only
+    forecast_stats: SeriesStats | None
+    trend: Trend | None
+    months: tuple[MonthSummary, ...]
+    synthetic: bool
+    sources: tuple[DataSource, ...]
+
+    def summary(self) -> str:
+        tag = " (SYNTHETIC data)" if self.synthetic else ""
+        main = self.stats or self.forecast_stats
+        if main is None:
+            return f"No grid data for {self.region} {self.start_date}..{self.end_date}{tag}"
+        kind = "actual" if self.stats else "forecast"
+        trend = f", trend {self.trend.direction}" if self.trend else ""
+        return (
+            f"Grid intensity {self.region_name} {self.start_date}..{self.end_date}{tag}: "
+            f"{kind} mean {main.mean:.0f} gCO2/kWh (min {main.min:.0f}, max {main.max:.0f})"
+            f"{trend}; low ≤ {self.thresholds.p33:.0f}, high > {self.thresholds.p66:.0f}"
+        )
+
+    def data_sources(self) -> Sequence[DataSource]:
+        return self.sources
+
+    def for_model(self) -> dict[str, Any]:
+        """Everything but long point lists (periods capped) so the prompt stays small."""
+        payload: dict[str, Any] = msgspec.to_builtins(self)
+        for key in ("points", "forecast_points"):
+            values = payload[key]
+            if len(values) > _MODEL_POINT_LIMIT:
+                payload[key] = f"{len(values)} points omitted (see stats, periods and months)"
+        periods = payload["periods"]
+        if len(periods) > _MODEL_PERIOD_LIMIT:
+            payload["periods"] = periods[:_MODEL_PERIOD_LIMIT]
+            payload["periods_truncated"] = len(periods) - _MODEL_PERIOD_LIMIT
+        return payload
+
+
+def intensity_view(series: GridSeries) -> GridIntensityResult:
+    """Apply the span rules, classification, period merging and stats to a fetched series."""
+    span = (series.end - series.start).days + 1
+    view = view_for_span(span)
+    if view == "raw":
+        view_points = list(series.points)
+        view_step = series.step_minutes
+    elif view == "hourly":
+        view_points = resample(series.points, "hour")
+        view_step = 60
+    else:
+        view_points = resample(series.points, "day")
+        view_step = 1440
+    cuts = thresholds([p.value for p in view_points])
+    actual = tuple(p for p in view_points if not p.forecast)
+    forecast = tuple(p for p in view_points if p.forecast)
+    periods = merge_periods(actual, cuts, timedelta(minutes=view_step)) + merge_periods(
+        forecast, cuts, timedelta(minutes=view_step)
+    )
+    periods.sort(key=lambda p: (p.start, p.forecast))
+    counts = {"low": 0, "medium": 0, "high": 0}
+    for point in view_points:
+        counts[classify(point.value, cuts)] += 1
+    months: list[MonthSummary] = []
+    if span > 31:
+        for seg_start, seg_end in month_segments(series.start, series.end):
+            seg = [p for p in series.points if seg_start <= p.ts.date() <= seg_end]
+            if not seg:
+                continue
+            values = [p.value for p in seg]
+            lows = sum(1 for v in values if classify(v, cuts) == "low")
+            months.append(
+                MonthSummary(
+                    month=seg_start.strftime("%Y-%m"),
+                    start_date=seg_start,
+                    end_date=seg_end,
+                    mean=round(mean(values), 2),
+                    min=min(values),
+                    max=max(values),
+                    low_share_pct=round(lows / len(values) * 100.0, 1),
+                )
+            )
+    return GridIntensityResult(
+        region=series.region,
+        region_name=REGION_NAMES[series.region],
+        start_date=series.start,
+        end_date=series.end,
+        view=view,
+        view_step_minutes=view_step,
+        raw_step_minutes=series.step_minutes,
+        raw_points=len(series.points),
+        points=actual,
+        forecast_points=forecast,
+        thresholds=cuts,
+        periods=tuple(periods),
+        level_counts=counts,
+        stats=series_stats(actual),
+        forecast_stats=series_stats(forecast),
+        trend=series_trend(actual),
+        months=tuple(months),
+        synthetic=series.source.synthetic,
+        sources=(series.source,),
+    )
+
+
+async def grid_intensity(args: GridIntensityInput, ctx: ToolContext) -> GridIntensityResult:
+    region = check_region(args.region)
+    start = parse_date(args.start_date, "start_date")
+    end = parse_date(args.end_date, "end_date")
+    series = await fetch_range(source_from_context(ctx), region, start, end, now_from_context(ctx))
+    return intensity_view(series)
+
+
+# ------------------------------------------------------------------------ grid_best_window
+
+
+class BestWindowInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    region: Region
+    duration_hours: float
+    date: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    earliest_hour: int | None = None
+    latest_hour: int | None = None
+    energy_kwh: float | None = None
+
+
+class BestWindowResult(msgspec.Struct, frozen=True, kw_only=True):
+    region: str
+    region_name: str
+    start_date: date
+    end_date: date
+    unit: str = "gCO2/kWh"
+    duration_hours: float
+    window: Window
+    level: Level
+    thresholds: Thresholds
+    now: datetime
+    now_window: Window | None  # running immediately instead, when the data covers it
+    saving_vs_now: float | None
+    saving_vs_now_pct: float | None
+    day_mean: float
+    saving_vs_day_mean: float
+    saving_vs_day_mean_pct: float | None
+    energy_kwh: float | None
+    saving_vs_now_kg: float | None
+    saving_vs_day_mean_kg: float | None
+    uses_forecast: bool
+    synthetic: bool
+    sources: tuple[DataSource, ...]
+
+    def summary(self) -> str:
+        tag = " (SYNTHETIC data)" if self.synthetic else ""
+        when = f"{self.window.start:%Y-%m-%d %H:%M}-{self.window.end:%H:%M} UTC"
+        vs_now = (
+            f", {self.saving_vs_now_pct:.0f}% below running now"
+            if self.saving_vs_now_pct is not None
+            else ""
+        )
+        return (
+            f"Cleanest {self.duration_hours:g} h in {self.region_name}{tag}: {when}, mean "
+            f"{self.window.mean:.0f} gCO2/kWh ({self.level}){vs_now}"
+        )
+
+    def data_sources(self) -> Sequence[DataSource]:
+        return self.sources
+
+
+def _hour_filter(
+    points: Sequence[IntensityPoint], earliest: int | None, latest: int | None
+) -> list[IntensityPoint]:
+    low = 0 if earliest is None else earliest
+    high = 24 if latest is None else latest
+    if not (0 <= low < high <= 24):
+        raise ToolError("earliest_hour/latest_hour must satisfy 0 <= earliest < latest <= 24 (UTC)")
+    return [p for p in points if low <= p.ts.hour < high]
+
+
+async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindowResult:
+    region = check_region(args.region)
+    now = now_from_context(ctx)
+    if args.date is not None:
+        start = end = parse_date(args.date, "date")
+    elif args.start_date is not None or args.end_date is not None:
+        start = parse_date(args.start_date or args.end_date or "", "start_date")
+        end = parse_date(args.end_date or args.start_date or "", "end_date")
+    else:
+        start = end = now.date()
+    if not 0 < args.duration_hours <= 24 * 7:
+        raise ToolError("duration_hours must be between 0 and 168")
+    series = await fetch_range(source_from_context(ctx), region, start, end, now)
+    step = timedelta(minutes=series.step_minutes)
+    steps = max(1, round(timedelta(hours=args.duration_hours) / step))
+    duration = step * steps
+    candidates = _hour_filter(series.points, args.earliest_hour, args.latest_hour)
+    # A load cannot run in the past: when the range reaches now, only windows from the
+    # current interval onward count.
+    candidates = [p for p in candidates if p.ts + step > now]
+    if not candidates and series.points[-1].ts + step <= now:
+        candidates = _hour_filter(series.points, args.earliest_hour, args.latest_hour)
+    window = best_window(candidates, duration, step)
+    if window is None:
+        raise ToolError(
+            f"no contiguous {duration.total_seconds() / 3600:g} h window with data in "
+            f"{start}..{end} within the requested hours (from now on)"
+        )
+    cuts = thresholds([p.value for p in series.points])
+    now_window = window_starting_at(series.points, now, duration, step)
+    window_day = window.start.date()
+    day_values = [p.value for p in series.points if p.ts.date() == window_day]
+    day_mean = round(mean(day_values), 2)
+    saving_now = None if now_window is None else round(now_window.mean - window.mean, 2)
+    saving_day = round(day_mean - window.mean, 2)
+    pct_now = None
+    if now_window is not None and saving_now is not None:
+        pct_now = safe_pct(saving_now, now_window.mean)
+    kwh = args.energy_kwh
+
+    def kg(saving: float | None) -> float | None:
+        # g/kWh x kWh → g; / 1000 → kg.
+        return None if saving is None or kwh is None else round(saving * kwh / 1000.0, 3)
+
+    return BestWindowResult(
+        region=region,
+        region_name=REGION_NAMES[region],
+        start_date=start,
+        end_date=end,
+        duration_hours=duration.total_seconds() / 3600.0,
+        window=window,
+        level=classify(window.mean, cuts),
+        thresholds=cuts,
+        now=now.astimezone(UTC),
+        now_window=now_window,
+        saving_vs_now=saving_now,
+        saving_vs_now_pct=_r(pct_now),
+        day_mean=day_mean,
+        saving_vs_day_mean=saving_day,
+        saving_vs_day_mean_pct=_r(safe_pct(saving_day, day_mean)),
+        energy_kwh=kwh,
+        saving_vs_now_kg=kg(saving_now),
+        saving_vs_day_mean_kg=kg(saving_day),
+        uses_forecast=window.forecast,
+        synthetic=series.source.synthetic,
+        sources=(series.source,),
+    )
+
+
+# ------------------------------------------------------------------------ grid_compare
+
+
+class GridCompareInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    region: Region
+    first_start_date: str
+    first_end_date: str
+    second_start_date: str
+    second_end_date: str
+
+
+class RangeSummary(msgspec.Struct, frozen=True, kw_only=True):
+    start_date: date
+    end_date: date
+    mean: float
+    min: float
+    max: float
+    points: int
+    forecast_points: int  # how many of the points are forecasts, not measurements
+
+
+class GridCompareResult(msgspec.Struct, frozen=True, kw_only=True):
+    region: str
+    region_name: str
+    unit: str = "gCO2/kWh"
+    first: RangeSummary
+    second: RangeSummary
+    difference: float  # second mean - first mean
+    pct_change: float | None
+    synthetic: bool
+    sources: tuple[DataSource, ...]
+
+    def summary(self) -> str:
+        tag = " (SYNTHETIC data)" if self.synthetic else ""
+        pct = "n/a" if self.pct_change is None else f"{self.pct_change:+.1f}%"
+        return (
+            f"Grid {self.region_name}{tag}: {self.first.start_date}..{self.first.end_date} mean "
+            f"{self.first.mean:.0f} vs {self.second.start_date}..{self.second.end_date} mean "
+            f"{self.second.mean:.0f} gCO2/kWh ({pct})"
+        )
+
+    def data_sources(self) -> Sequence[DataSource]:
+        return self.sources
+
+
+def _range_summary(series: GridSeries) -> RangeSummary:
+    values = [p.value for p in series.points]
+    return RangeSummary(
+        start_date=series.start,
+        end_date=series.end,
+        mean=round(mean(values), 2),
+        min=min(values),
+        max=max(values),
+        points=len(values),
+        forecast_points=sum(1 for p in series.points if p.forecast),
+    )
+
+
+async def grid_compare(args: GridCompareInput, ctx: ToolContext) -> GridCompareResult:
+    region = check_region(args.region)
+    now = now_from_context(ctx)
+    source = source_from_context(ctx)
+    first = await fetch_range(
+        source,
+        region,
+        parse_date(args.first_start_date, "first_start_date"),
+        parse_date(args.first_end_date, "first_end_date"),
+        now,
+    )
+    second = await fetch_range(
+        source,
+        region,
+        parse_date(args.second_start_date, "second_start_date"),
+        parse_date(args.second_end_date, "second_end_date"),
+        now,
+    )
+    a, b = _range_summary(first), _range_summary(second)
+    diff = round(b.mean - a.mean, 2)
+    sources = (first.source,) if first.source == second.source else (first.source, second.source)
+    return GridCompareResult(
+        region=region,
+        region_name=REGION_NAMES[region],
+        first=a,
+        second=b,
+        difference=diff,
+        pct_change=_r(safe_pct(diff, a.mean)),
+        synthetic=first.source.synthetic or second.source.synthetic,
+        sources=sources,
+    )

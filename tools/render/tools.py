@@ -1,0 +1,225 @@
+"""The rendering tools the model calls: ``render_dashboard`` (text) and ``render_chart`` (SVG)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, Literal, get_args
+
+import msgspec
+
+from tools.catalog_types import DataSource, ToolContext, ToolError
+from tools.clock import now_from_context, parse_date
+from tools.grid.analysis import Level, best_window
+from tools.grid.model import Region, check_region
+from tools.grid.service import fetch_range, source_from_context
+from tools.grid.tools import intensity_view
+from tools.numeric import linear_fit
+from tools.render.ascii import Bar, Charset, Kpi, render_dashboard_text
+from tools.render.charts import ImageFormat, breakdown_chart, grid_chart, trend_chart
+
+__all__ = [
+    "ChartResult",
+    "DashboardInput",
+    "DashboardResult",
+    "RenderChartInput",
+    "render_chart",
+    "render_dashboard",
+]
+
+ChartKind = Literal["grid_intensity", "footprint_breakdown", "trend"]
+_CHART_KINDS: tuple[ChartKind, ...] = get_args(ChartKind)
+
+
+class DashboardInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    title: str
+    kpis: list[Kpi] | None = None
+    bars: list[Bar] | None = None
+    bar_unit: str | None = None
+    sparkline: list[float] | None = None
+    sparkline_label: str | None = None
+    levels: list[Level] | None = None
+    levels_label: str | None = None
+    table_columns: list[str] | None = None
+    table_rows: list[list[str]] | None = None
+    width: int | None = None
+    charset: Charset | None = None
+
+
+class DashboardResult(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    width: int
+    charset: str
+
+    def summary(self) -> str:
+        return f"Text dashboard, {len(self.text.splitlines())} lines x {self.width} columns"
+
+    def data_sources(self) -> Sequence[DataSource]:
+        return ()
+
+
+def render_dashboard(args: DashboardInput, ctx: ToolContext) -> DashboardResult:
+    charset_name = (args.charset or "unicode").strip().lower()
+    if charset_name not in ("unicode", "ascii"):
+        raise ToolError("charset must be 'unicode' or 'ascii'")
+    charset: Charset = "ascii" if charset_name == "ascii" else "unicode"
+    width = args.width or 80
+    if not any((args.kpis, args.bars, args.sparkline, args.levels, args.table_columns)):
+        raise ToolError("give at least one of kpis, bars, sparkline, levels or table_columns")
+    text = render_dashboard_text(
+        title=args.title,
+        kpis=args.kpis or (),
+        bars=args.bars or (),
+        bar_unit=args.bar_unit,
+        sparkline_values=args.sparkline or (),
+        sparkline_label=args.sparkline_label,
+        levels=args.levels or (),
+        levels_label=args.levels_label,
+        table_columns=args.table_columns or (),
+        table_rows=args.table_rows or (),
+        width=width,
+        charset=charset,
+    )
+    return DashboardResult(text=text, width=width, charset=charset)
+
+
+class RenderChartInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    kind: ChartKind
+    title: str | None = None
+    region: Region | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    best_window_hours: float | None = None
+    labels: list[str] | None = None
+    values: list[float] | None = None
+    unit: str | None = None
+    include_png: bool | None = None
+
+
+class ChartResult(msgspec.Struct, frozen=True, kw_only=True):
+    """A chart (implements ChartOutput): SVG text, optional PNG, and what it shows."""
+
+    chart_id: str
+    title: str
+    kind: str
+    unit: str
+    series: tuple[str, ...]  # the SVG ids of the plotted series
+    svg: str
+    png_base64: str | None
+    notes: tuple[str, ...]
+    synthetic: bool
+    sources: tuple[DataSource, ...]
+
+    def summary(self) -> str:
+        tag = " (SYNTHETIC data)" if self.synthetic else ""
+        return f"Chart {self.chart_id}: {self.title}{tag} ({self.unit})"
+
+    def data_sources(self) -> Sequence[DataSource]:
+        return self.sources
+
+    def for_model(self) -> dict[str, Any]:
+        """The model gets what the chart shows, never the SVG/PNG bytes."""
+        return {
+            "chart_id": self.chart_id,
+            "title": self.title,
+            "kind": self.kind,
+            "unit": self.unit,
+            "series": list(self.series),
+            "notes": list(self.notes),
+            "synthetic": self.synthetic,
+            "attached": "the chart is attached to the report; refer to it by its title",
+        }
+
+
+def _labelled(args: RenderChartInput) -> tuple[list[str], list[float]]:
+    labels, values = args.labels or [], args.values or []
+    if not labels or len(labels) != len(values):
+        raise ToolError("labels and values must be non-empty lists of the same length")
+    if len(values) > 500:
+        raise ToolError("at most 500 values per chart")
+    return labels, values
+
+
+async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
+    kind = args.kind.strip().lower()
+    if kind not in _CHART_KINDS:
+        raise ToolError(f"unknown chart kind {args.kind!r}; use one of {', '.join(_CHART_KINDS)}")
+    formats: list[ImageFormat] = ["svg", "png"] if args.include_png else ["svg"]
+    images: dict[str, bytes] = {}
+    notes: list[str] = []
+    sources: tuple[DataSource, ...] = ()
+    if kind == "grid_intensity":
+        if args.region is None or args.start_date is None:
+            raise ToolError("grid_intensity charts need region and start_date (end_date optional)")
+        region = check_region(args.region)
+        start = parse_date(args.start_date, "start_date")
+        end = parse_date(args.end_date, "end_date") if args.end_date else start
+        series = await fetch_range(
+            source_from_context(ctx), region, start, end, now_from_context(ctx)
+        )
+        view = intensity_view(series)
+        window = None
+        if args.best_window_hours:
+            step = timedelta(minutes=series.step_minutes)
+            window = best_window(series.points, timedelta(hours=args.best_window_hours), step)
+            if window is not None:
+                notes.append(
+                    f"best {args.best_window_hours:g} h window {window.start:%Y-%m-%d %H:%M}-"
+                    f"{window.end:%H:%M} UTC, mean {window.mean:.0f} gCO2/kWh"
+                )
+        period = str(start) if start == end else f"{start}..{end}"
+        title = args.title or f"Grid carbon intensity, {view.region_name}, {period}"
+        unit = "gCO2/kWh"
+        notes.append(f"bands: low <= {view.thresholds.p33:g}, high > {view.thresholds.p66:g}")
+        series_ids = ["band-low", "band-medium", "band-high"]
+        series_ids += ["series-actual"] if view.points else []
+        series_ids += ["series-forecast"] if view.forecast_points else []
+        series_ids += ["best-window"] if window is not None else []
+        for fmt in formats:
+            images[fmt] = grid_chart(
+                title=title,
+                actual=view.points,
+                forecast=view.forecast_points,
+                cuts=view.thresholds,
+                window=window,
+                fmt=fmt,
+            )
+        sources = view.sources
+    elif kind == "footprint_breakdown":
+        labels, values = _labelled(args)
+        unit = args.unit or "kgCO2e"
+        title = args.title or "Footprint breakdown"
+        series_ids = [f"bar-{i}" for i in range(len(values))]
+        for fmt in formats:
+            images[fmt] = breakdown_chart(
+                title=title, labels=labels, values=values, unit=unit, fmt=fmt
+            )
+    else:
+        labels, values = _labelled(args)
+        unit = args.unit or "value"
+        title = args.title or "Trend"
+        fit = linear_fit([float(i) for i in range(len(values))], values)
+        fitted = [fit.slope * i + fit.intercept for i in range(len(values))]
+        notes.append(f"trend slope {fit.slope:.4g} {unit} per step, R² {fit.r_squared:.2f}")
+        series_ids = ["series-values", "trend-line"]
+        for fmt in formats:
+            images[fmt] = trend_chart(
+                title=title, labels=labels, values=values, unit=unit, fitted=fitted, fmt=fmt
+            )
+    svg = images["svg"].decode()
+    png = images.get("png")
+    digest = hashlib.sha256(svg.encode()).hexdigest()[:12]
+    return ChartResult(
+        chart_id=f"chart-{kind}-{digest}",
+        title=title,
+        kind=kind,
+        unit=unit,
+        series=tuple(series_ids),
+        svg=svg,
+        png_base64=None if png is None else base64.b64encode(png).decode(),
+        notes=tuple(notes),
+        synthetic=any(s.synthetic for s in sources),
+        sources=sources,
+    )
