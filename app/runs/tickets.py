@@ -12,11 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 
 import msgspec
 
 __all__ = ["TicketError", "TicketSigner"]
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class TicketError(Exception):
@@ -34,6 +37,8 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
+    if not _B64URL.fullmatch(text):
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 

@@ -4,6 +4,7 @@ deterministically) and a started :class:`RunService` on an in-memory channels ba
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ __all__ = [
     "running_service",
     "scripted_orchestrator",
     "stored_events",
+    "wait_for_events",
 ]
 
 REPORT = "# Report\n\nThe answer is **42 kg CO2e**."
@@ -113,6 +115,15 @@ async def running_service(
             yield service
         finally:
             await service.shutdown()
+
+
+async def wait_for_events(database: Database, run_id: str, count: int) -> None:
+    """Poll until ``run_id`` has stored at least ``count`` events (fails after ~2 s)."""
+    for _ in range(200):
+        if len(await stored_events(database, run_id)) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"run {run_id} never stored {count} events")
 
 
 async def stored_events(database: Database, run_id: str) -> list[Event]:

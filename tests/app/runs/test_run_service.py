@@ -33,6 +33,7 @@ from tests.support.runs import (
     running_service,
     scripted_orchestrator,
     stored_events,
+    wait_for_events,
 )
 
 
@@ -57,14 +58,6 @@ async def _messages(database: Database, conversation_id: str) -> list[tuple[str,
             .order_by(Message.position)
         )
         return [(role, content) for role, content in rows]
-
-
-async def _wait_until_running(database: Database, run_id: str, seq: int) -> None:
-    for _ in range(200):
-        if len(await stored_events(database, run_id)) >= seq:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"run {run_id} never reached seq {seq}")
 
 
 async def test_a_run_persists_every_event_and_closes_with_the_report(database: Database) -> None:
@@ -126,7 +119,7 @@ async def test_cancel_ends_a_running_run_with_code_cancelled(database: Database)
     orchestrator, _ = scripted_orchestrator(report_delay_s=30)
     async with running_service(database, orchestrator) as service:
         started = await service.start(user_id=user, question="A slow question")
-        await _wait_until_running(database, started.run_id, 3)
+        await wait_for_events(database, started.run_id, 3)
         assert await service.cancel(started.run_id) is True
         assert not service.is_local(started.run_id)
         assert await service.cancel(started.run_id) is False
@@ -243,7 +236,7 @@ async def test_shutdown_interrupts_this_process_runs_with_a_terminal_event(
     orchestrator, _ = scripted_orchestrator(report_delay_s=30)
     async with running_service(database, orchestrator) as service:
         started = await service.start(user_id=user, question="Slow")
-        await _wait_until_running(database, started.run_id, 3)
+        await wait_for_events(database, started.run_id, 3)
 
     events = await stored_events(database, started.run_id)
     assert sum(isinstance(e, Completed | ErrorEvent) for e in events) == 1

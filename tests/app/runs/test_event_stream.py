@@ -1,0 +1,134 @@
+"""Replay + live tail of a run's events (the SSE frame generator) on real channels and SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from litestar.response import ServerSentEventMessage
+
+from app.db.engine import Database
+from app.runs.service import RunService, channel_for, frame
+from app.runs.stream import KEEPALIVE, parse_frame, run_event_stream
+from orchestrator.events import decode_envelope
+from tests.support.runs import (
+    make_user,
+    migrated_database,
+    running_service,
+    scripted_orchestrator,
+    stored_events,
+    wait_for_events,
+)
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    async with migrated_database(tmp_path) as database:
+        yield database
+
+
+async def _collect(
+    service: RunService, run_id: str, after: int, keepalive_s: float = 15.0
+) -> list[ServerSentEventMessage]:
+    frames = run_event_stream(
+        run_id,
+        after=after,
+        channels=service.channels,
+        session_maker=service.session_maker,
+        keepalive_s=keepalive_s,
+    )
+    return [message async for message in frames]
+
+
+def _seqs(messages: list[ServerSentEventMessage]) -> list[int]:
+    return [int(str(m.id)) for m in messages if m.id is not None]
+
+
+def test_channel_frames_round_trip() -> None:
+    raw = frame(7, "agent_thinking", b'{"event":{"x":1}}')
+    assert parse_frame(raw) == (7, "agent_thinking", '{"event":{"x":1}}')
+
+
+async def test_a_live_subscriber_gets_every_event_once_in_order(database: Database) -> None:
+    user = await make_user(database, "a@example.org")
+    orchestrator, _ = scripted_orchestrator(report_delay_s=0.3)
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="q")
+        messages = await _collect(service, started.run_id, after=0)
+        stored = await stored_events(database, started.run_id)
+
+    assert _seqs(messages) == [e.seq for e in stored]
+    last = messages[-1]
+    assert last.event == "completed"
+    for message, event in zip(messages, stored, strict=True):
+        assert decode_envelope(str(message.data)) == event
+        assert message.event == type(event).__struct_config__.tag
+
+
+async def test_resuming_mid_run_sends_exactly_the_missing_events(database: Database) -> None:
+    user = await make_user(database, "a@example.org")
+    orchestrator, _ = scripted_orchestrator(report_delay_s=0.5)
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="q")
+        await wait_for_events(database, started.run_id, 3)
+        resumed = await _collect(service, started.run_id, after=2)
+        all_events = await stored_events(database, started.run_id)
+
+    assert _seqs(resumed) == [e.seq for e in all_events if e.seq > 2]
+    assert resumed[-1].event == "completed"
+
+
+async def test_replaying_a_finished_run_ends_after_its_terminal_event(database: Database) -> None:
+    user = await make_user(database, "a@example.org")
+    orchestrator, _ = scripted_orchestrator()
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="q")
+        await service.wait(started.run_id)
+        events = await stored_events(database, started.run_id)
+        full = await _collect(service, started.run_id, after=0)
+        tail = await _collect(service, started.run_id, after=events[-2].seq)
+        nothing = await _collect(service, started.run_id, after=events[-1].seq)
+
+    assert _seqs(full) == [e.seq for e in events]
+    assert _seqs(tail) == [events[-1].seq]
+    assert nothing == []
+
+
+async def test_duplicates_from_the_channel_are_dropped_and_gaps_filled_from_the_database(
+    database: Database,
+) -> None:
+    user = await make_user(database, "a@example.org")
+    orchestrator, _ = scripted_orchestrator(report_delay_s=0.4)
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="q")
+        await wait_for_events(database, started.run_id, 2)
+        stream = run_event_stream(
+            started.run_id,
+            after=0,
+            channels=service.channels,
+            session_maker=service.session_maker,
+            keepalive_s=15.0,
+        )
+        first = await anext(stream)
+        # A stale duplicate of seq 1 arrives on the channel: it must not be sent again.
+        service.channels.publish(frame(1, "started", b"{}"), channel_for(started.run_id))
+        rest = [message async for message in stream]
+        stored = await stored_events(database, started.run_id)
+
+    assert _seqs([first, *rest]) == [e.seq for e in stored]
+
+
+async def test_an_idle_stream_sends_keepalive_comments_without_data(database: Database) -> None:
+    user = await make_user(database, "a@example.org")
+    orchestrator, _ = scripted_orchestrator(report_delay_s=0.6)
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="q")
+        messages = await _collect(service, started.run_id, after=0, keepalive_s=0.1)
+
+    keepalives = [m for m in messages if m.comment == KEEPALIVE]
+    assert keepalives
+    assert all(m.data is None and m.id is None for m in keepalives)
+    assert messages[-1].event == "completed"
+    encoded = keepalives[0].encode()
+    assert encoded == b": keep-alive\n\n"
