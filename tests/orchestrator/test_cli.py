@@ -1,0 +1,88 @@
+"""``python -m orchestrator ask`` as a user runs it: a real subprocess with the offline engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.events import Completed, ErrorEvent, ToolExecution, decode_event
+from tests.support.machine import check_invariants
+
+NOW = "2026-03-18T09:00:00+00:00"
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", "ask", *args, "--now", NOW],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_json_lines_are_the_run_events(tmp_path: Path) -> None:
+    done = _cli(tmp_path, "When is the grid cleanest tomorrow in Ireland?", "--json")
+    assert done.returncode == 0, done.stderr
+    events = [decode_event(line) for line in done.stdout.splitlines()]
+    check_invariants(events)
+    assert isinstance(events[-1], Completed)
+    assert events[-1].data.full_content.startswith("## Executive summary")
+    tools = {e.data.tool for e in events if isinstance(e, ToolExecution)}
+    assert "grid_best_window" in tools
+    assert any(source.synthetic for source in events[-1].data.sources)
+
+
+def test_human_mode_prints_progress_lines_then_the_report(tmp_path: Path) -> None:
+    done = _cli(tmp_path, "hello there")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "  0% Run started"
+    assert lines[1] == "  1% Planner: choosing the steps for this question"
+    completed_at = next(i for i, line in enumerate(lines) if line.startswith("100% Run completed"))
+    report = "\n".join(lines[completed_at + 1 :]).strip()
+    assert report
+    assert "run.transition" not in done.stdout  # logs go to stderr, and only warnings
+
+
+def test_dataset_is_analysed(tmp_path: Path) -> None:
+    data = tmp_path / "energy.csv"
+    data.write_text(
+        "month,electricity_kwh\n2025-01,1200\n2025-02,1100\n2025-03,1300\n2025-04,900\n"
+    )
+    done = _cli(tmp_path, "Analyse my uploaded data", "--dataset", str(data), "--json")
+    assert done.returncode == 0, done.stderr
+    events = [decode_event(line) for line in done.stdout.splitlines()]
+    tools = [e.data.tool for e in events if isinstance(e, ToolExecution)]
+    assert "analyze_table" in tools
+    assert isinstance(events[-1], Completed)
+    assert "energy.csv" in events[-1].data.full_content
+
+
+def test_failed_run_exits_non_zero_with_the_error_code(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[orchestrator]\nmax_messages_per_run = 1\n")
+    done = _cli(tmp_path, "When is the grid cleanest tomorrow?")
+    assert done.returncode == 1
+    assert "error [budget_exhausted]" in done.stderr
+    json_done = _cli(tmp_path, "When is the grid cleanest tomorrow?", "--json")
+    assert json_done.returncode == 1
+    last = decode_event(json_done.stdout.splitlines()[-1])
+    assert isinstance(last, ErrorEvent)
+    assert last.data.code == "budget_exhausted"
+
+
+def test_bad_configuration_and_missing_dataset_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[llm]\nprovider = "nope"\n')
+    done = _cli(tmp_path, "q", "--config", str(bad))
+    assert done.returncode == 2
+    assert "invalid configuration" in done.stderr
+    assert "$.llm.provider" in done.stderr
+    missing = _cli(tmp_path, "q", "--dataset", str(tmp_path / "missing.csv"))
+    assert missing.returncode == 2
+    assert "cannot read dataset" in missing.stderr
