@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from orchestrator import Orchestrator, RunContext
+from orchestrator import HistoryPair, Orchestrator, RunContext
 from orchestrator.events import ToolExecution
 from orchestrator.machine import RunResult
 from orchestrator.providers.base import (
@@ -27,6 +27,7 @@ from orchestrator.providers.base import (
     ProviderEvent,
 )
 from orchestrator.providers.offline import OfflineProvider
+from tools.analysis.upload import parse_upload
 from tools.catalog_types import Dataset
 
 NOW = datetime(2026, 3, 18, 9, 0, tzinfo=UTC)  # a Wednesday morning
@@ -199,10 +200,17 @@ class Outcome:
         assert bad == [], f"numbers not from any tool: {bad}\n\n{self.result.report}"
 
 
-async def ask(question: str, dataset: Dataset | None = None) -> Outcome:
+async def ask(
+    question: str,
+    dataset: Dataset | None = None,
+    *,
+    now: datetime = NOW,
+    history: tuple[HistoryPair, ...] = (),
+) -> Outcome:
     provider = RecordingProvider()
     orch = Orchestrator(provider=provider, stream_delta_interval_ms=0)
-    result = await orch.ask(question, RunContext(now=NOW, dataset=dataset))
+    context = RunContext(now=now, dataset=dataset, history=history)
+    result = await orch.ask(question, context)
     assert result.status == "completed", result.error
     return Outcome(result, provider, question)
 
@@ -296,3 +304,168 @@ async def test_deterministic(question: str) -> None:
     first = await ask(question)
     second = await ask(question)
     assert first.result.report == second.result.report
+
+
+def upload(name: str, csv_text: str) -> Dataset:
+    """A dataset exactly as the service builds it from an uploaded file."""
+    parsed = parse_upload(csv_text.encode(), name, max_rows=10_000)
+    return Dataset(
+        id=f"ds-{name}", name=name, kind=parsed.kind, columns=parsed.columns, rows=parsed.rows
+    )
+
+
+SALES_CSV = "month,revenue,orders\n" + "\n".join(
+    f"2025-{m:02d},{v},{o}"
+    for m, v, o in [
+        (1, 10200, 101),
+        (2, 10450, 104),
+        (3, 10900, 108),
+        (4, 11050, 111),
+        (5, 11400, 113),
+        (6, 29800, 115),  # a one-off spike the analysis must flag
+        (7, 11900, 118),
+        (8, 12150, 121),
+        (9, 12400, 124),
+        (10, 12800, 127),
+        (11, 13050, 130),
+        (12, 13300, 133),
+    ]
+)
+
+ACTIVITY_CSV = "date,category,quantity,unit,site\n" + "\n".join(
+    f"2025-{m:02d},{cat},{qty},{unit},Dublin"
+    for m in range(1, 7)
+    for cat, qty, unit in [
+        ("electricity", 4000 + 100 * m, "kWh"),
+        ("natural_gas", 6000 - 500 * m, "kWh"),
+        ("diesel", 300, "litre"),
+    ]
+)
+
+
+async def test_uploaded_table_analysis() -> None:
+    out = await ask("Analyse the revenue in my upload", upload("sales.csv", SALES_CSV))
+    assert out.kinds == ["analysis", "report"]
+    assert out.tools[0] == "analyze_table"
+    (args,) = out.arguments("analyze_table")
+    assert (args["use_dataset"], args["value_column"]) == (True, "revenue")
+    report = out.result.report
+    assert "2025-06" in report  # the planted spike is reported as an anomaly
+    assert "uploaded dataset sales.csv" in report
+    assert "SYNTHETIC" not in report  # real (uploaded) data is not called synthetic
+    out.assert_grounded()
+
+
+async def test_uploaded_activity_footprint() -> None:
+    out = await ask("What is our carbon footprint?", upload("energy.csv", ACTIVITY_CSV))
+    assert out.kinds == ["carbon", "report"]
+    (args,) = out.arguments("carbon_footprint")
+    assert args["use_dataset"] is True
+    assert args["synthetic_profile"] is None
+    assert "the uploaded activity data (energy.csv)" in out.result.report
+    assert "18 activity records" in out.result.report
+    out.assert_grounded()
+
+
+async def test_uploaded_activity_analysis_picks_one_category() -> None:
+    out = await ask("Analyse the gas trend in my data", upload("energy.csv", ACTIVITY_CSV))
+    assert out.kinds == ["analysis", "report"]
+    (args,) = out.arguments("analyze_table")
+    assert (args["filter_column"], args["filter_value"]) == ("category", "natural_gas")
+    assert "falling" in out.result.report
+    out.assert_grounded()
+
+
+async def test_synthetic_company_footprint() -> None:
+    out = await ask(
+        "What is the carbon footprint of a retail company with 40 staff, 3 shops and 5 vans?"
+    )
+    assert out.kinds == ["carbon", "report"]
+    (args,) = out.arguments("carbon_footprint")
+    profile = args["synthetic_profile"]
+    assert (profile["sector"], profile["employees"], profile["sites"]) == ("retail", 40, 3)
+    assert (profile["fleet_vehicles"], profile["months"]) == (5, 12)
+    assert "synthetic retail company" in out.result.report
+    assert "SYNTHETIC" in out.result.report
+    assert [c.title for c in out.result.charts] == ["Emissions by category"]
+    out.assert_grounded()
+
+
+async def test_synthetic_business_analysis() -> None:
+    out = await ask("Analyse the sales trend of a small business")
+    assert out.kinds == ["analysis", "report"]
+    assert out.tools[:2] == ["synthetic_business_data", "analyze_table"]
+    assert "SYNTHETIC" in out.result.report
+    assert any(source.synthetic for source in out.result.sources)
+    out.assert_grounded()
+
+
+async def test_reduction_scenarios_default_levers() -> None:
+    out = await ask("How can we reduce our company's emissions?")
+    assert out.kinds == ["carbon", "report"]
+    assert out.tools[:2] == ["carbon_footprint", "reduction_scenarios"]
+    (args,) = out.arguments("reduction_scenarios")
+    levers = (args["shift_electricity_pct"], args["fleet_switch_pct"], args["cut_flights_pct"])
+    assert levers == (30.0, 50.0, 25.0)
+    assert "Reduction scenarios" in out.result.report
+    out.assert_grounded()
+
+
+async def test_reduction_scenario_named_lever() -> None:
+    out = await ask(
+        "What if we switch 40% of our vans to electric? We are a logistics firm with 30 staff "
+        "and 12 vans."
+    )
+    (args,) = out.arguments("reduction_scenarios")
+    assert (args["fleet_switch_pct"], args["fleet_target"]) == (40.0, "electric")
+    assert (args["shift_electricity_pct"], args["cut_flights_pct"]) == (None, None)
+    assert args["synthetic_profile"]["fleet_vehicles"] == 12
+    assert "switch fleet to electric" in out.result.report
+    out.assert_grounded()
+
+
+async def test_all_island_yesterday() -> None:
+    out = await ask("How clean was the all-island grid yesterday?")
+    (args,) = out.arguments("grid_intensity")
+    assert (args["region"], args["start_date"], args["end_date"]) == (
+        "all",
+        "2026-03-17",
+        "2026-03-17",
+    )
+    out.assert_grounded()
+
+
+async def test_compare_named_months() -> None:
+    out = await ask("Was the grid cleaner in March 2025 than in April 2025?")
+    (args,) = out.arguments("grid_compare")
+    assert (args["first_start_date"], args["first_end_date"]) == ("2025-03-01", "2025-03-31")
+    assert (args["second_start_date"], args["second_end_date"]) == ("2025-04-01", "2025-04-30")
+    out.assert_grounded()
+
+
+async def test_late_evening_moves_to_tomorrow() -> None:
+    late = datetime(2026, 3, 18, 23, 30, tzinfo=UTC)
+    out = await ask("When is the cleanest 3 hours today?", now=late)
+    dates = [a["date"] for a in out.arguments("grid_best_window")]
+    assert dates == ["2026-03-18", "2026-03-19"]  # the tool's error is acted on once
+    assert out.failed_tools() == ["grid_best_window"]
+    assert "2026-03-19" in out.result.report
+    out.assert_grounded()
+
+
+async def test_follow_up_uses_history() -> None:
+    history = (HistoryPair("When should I charge my EV today in GB?", "(earlier answer)"),)
+    out = await ask("And tomorrow?", history=history)
+    (args,) = out.arguments("grid_best_window")
+    assert (args["region"], args["date"], args["duration_hours"]) == ("gb", "2026-03-19", 4.0)
+    out.assert_grounded()
+
+
+async def test_step_output_carries_hidden_facts_not_the_report() -> None:
+    out = await ask("How green was the grid last week?")
+    carbon_request = next(r for r in out.provider.requests if r.hints.get("role") == "report")
+    (earlier,) = carbon_request.hints["earlier_outputs"]
+    assert "<!-- offline-facts " in earlier["output"]
+    assert "offline-facts" not in out.result.report
+    assert out.result.usage.input_tokens > 0
+    assert out.result.usage.output_tokens > 0

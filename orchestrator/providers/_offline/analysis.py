@@ -160,20 +160,20 @@ def _analysis_findings(result: ToolResult, label: str, *, synthetic: bool) -> Fi
     trend_text = ""
     if trend is not None:
         trend_text = (
-            f"; the trend is {trend['direction']} ({fmt.num(trend['slope'], 2)} per "
+            f"; the trend is {trend['direction']} ({fmt.value(trend['slope'])} per "
             f"{trend['per']}, R² {fmt.num(trend['r_squared'], 2)})"
         )
     headline = (
         f"Analysed {out['count']} values of {name} from {label}: total "
-        f"{fmt.num(d['total'], 2)}, mean {fmt.num(d['mean'], 2)}, median "
-        f"{fmt.num(d['median'], 2)}{trend_text}."
+        f"{fmt.value(d['total'])}, mean {fmt.value(d['mean'])}, median "
+        f"{fmt.value(d['median'])}{trend_text}."
     )
     figures = [
         Figure("Values analysed", str(out["count"]), float(out["count"])),
-        Figure(f"Total {name}", fmt.num(d["total"], 2), d["total"]),
-        Figure(f"Mean {name}", fmt.num(d["mean"], 2), d["mean"]),
-        Figure("Range", f"{fmt.num(d['min'], 2)} to {fmt.num(d['max'], 2)}"),
-        Figure("Standard deviation", fmt.num(d["std"], 2), d["std"]),
+        Figure(f"Total {name}", fmt.value(d["total"]), d["total"]),
+        Figure(f"Mean {name}", fmt.value(d["mean"]), d["mean"]),
+        Figure("Range", f"{fmt.value(d['min'])} to {fmt.value(d['max'])}"),
+        Figure("Standard deviation", fmt.value(d["std"]), d["std"]),
     ]
     monthly = out.get("monthly") or []
     if isinstance(monthly, list) and monthly:
@@ -201,13 +201,13 @@ def _analysis_findings(result: ToolResult, label: str, *, synthetic: bool) -> Fi
         figures.append(
             Figure(
                 f"Anomalies ({out['anomaly_basis']})",
-                ", ".join(f"{a['key']} ({fmt.num(a['value'], 2)})" for a in anomalies[:5]),
+                ", ".join(f"{a['key']} ({fmt.value(a['value'])})" for a in anomalies[:5]),
             )
         )
     else:
         figures.append(Figure("Anomalies", "none flagged (robust z-score and IQR tests)"))
     pareto = out.get("pareto") or []
-    if pareto:
+    if len(pareto) > 1:
         figures.append(
             Figure(
                 "Top contributors",
@@ -222,7 +222,7 @@ def _analysis_findings(result: ToolResult, label: str, *, synthetic: bool) -> Fi
             + ", ".join(a["key"] for a in anomalies[:5])
             + ") for data errors or one-off events before using the figures."
         )
-    if pareto:
+    if len(pareto) > 1:
         actions.append(f"Focus first on the largest contributor, {pareto[0]['label']}.")
     if trend is not None and trend["direction"] != "flat":
         actions.append(f"Track the {trend['direction']} trend monthly and set a target for it.")

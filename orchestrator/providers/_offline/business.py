@@ -134,7 +134,7 @@ def footprint_findings(u: Understanding, result: ToolResult) -> Findings:
     months = totals.get("by_month") or {}
     if months:
         keys = sorted(months)
-        figures.append(Figure("Period covered", f"{keys[0]} to {keys[-1]} ({len(keys)} months)"))
+        figures.append(Figure("Period covered", f"{keys[0]} to {keys[-1]}"))
     sites = totals.get("by_site") or {}
     if len(sites) > 1:
         top_sites = sorted(sites.items(), key=lambda kv: -kv[1])[:3]

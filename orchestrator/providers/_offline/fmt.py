@@ -9,12 +9,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-__all__ = ["hhmm", "intensity", "kg", "num", "pct", "signed_pct", "stamp", "tonnes"]
+__all__ = [
+    "hhmm",
+    "intensity",
+    "kg",
+    "num",
+    "pct",
+    "signed_pct",
+    "stamp",
+    "tonnes",
+    "value",
+]
 
 
 def num(value: float, decimals: int = 0) -> str:
     """``value`` rounded to ``decimals`` places, thousands separated."""
     return f"{value:,.{decimals}f}"
+
+
+def value(number: float) -> str:
+    """A general quantity: whole numbers from 100 up, two decimals from 1, else three."""
+    if abs(number) >= 100:
+        return num(number)
+    if abs(number) >= 1:
+        return num(number, 2)
+    return num(number, 3)
 
 
 def intensity(value: float) -> str:

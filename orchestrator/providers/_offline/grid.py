@@ -84,12 +84,29 @@ def grid_timing_policy(s: StepInput) -> Decision:
     if not best.ok and s.tries("grid_best_window") == 1 and period.end <= u.today:
         # Today's remaining hours may be too few for the load: look at tomorrow instead,
         # which is what the user needs to know next.
-        tomorrow = u.today + timedelta(days=1)
-        return (_best_window_call(s, DateRange(tomorrow, tomorrow, "tomorrow")),)
+        tomorrow = DateRange(u.today + timedelta(days=1), u.today + timedelta(days=1), "tomorrow")
+        calls = [_best_window_call(s, tomorrow)]
+        if s.can("grid_intensity"):
+            calls.append(s.call("grid_intensity", region=u.region, **_range_args(tomorrow)))
+        return tuple(calls)
     if not best.ok:
         return Answer(_text([_failed("find the cleanest window", best)]))
     profile = s.last("grid_intensity")
-    return Answer(_text([_timing_findings(u, best.output, profile)]))
+    if profile is not None and profile.ok and not _same_range(profile.output, best.output):
+        profile = None  # a profile of another day would describe the wrong hours
+    findings = _timing_findings(u, best.output, profile)
+    first = s.all("grid_best_window")[0]
+    if not first.ok:
+        findings.notes.insert(
+            0,
+            f"No window was left for {first.arguments.get('date')} from now on "
+            f"({first.error}), so the search moved to the next day.",
+        )
+    return Answer(_text([findings]))
+
+
+def _same_range(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a.get("start_date"), a.get("end_date")) == (b.get("start_date"), b.get("end_date"))
 
 
 def _future_part(period: DateRange, today: date) -> DateRange:

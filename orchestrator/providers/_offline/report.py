@@ -106,6 +106,8 @@ def _report(u: Understanding, findings: list[Findings], s: StepInput) -> str:
         detail = f": {src.detail}" if src.detail else ""
         if src.synthetic and "synthetic" not in src.detail.lower():
             detail = f" (SYNTHETIC){detail}"
+        elif src.kind == "upload":
+            detail = f" (your uploaded data, used as provided){detail}"
         lines.append(f"- {src.name}{detail}")
     lines += [f"- {note}" for note in notes]
     if failed:
