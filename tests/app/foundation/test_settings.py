@@ -1,0 +1,284 @@
+"""Settings: defaults, every kind of override, and one clear message per bad key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from app.settings import ConfigError, Settings, load_settings
+
+SECRET = "s" * 40
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ./config.toml in the working directory: only what each test passes counts."""
+    monkeypatch.chdir(tmp_path)
+
+
+def problems_of(environ: dict[str, str], config_path: Path | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_path, environ)
+    return info.value.problems
+
+
+def test_defaults_without_any_file() -> None:
+    settings = load_settings(environ={"JWT_SECRET": SECRET})
+    assert msgspec.structs.replace(settings, auth=Settings().auth) == Settings()
+    assert settings.server.port == 8000
+    assert settings.database.url == "sqlite+aiosqlite:///var/app.db"
+    assert settings.llm.provider == "offline"
+    assert settings.orchestrator.max_messages_per_run == 40
+
+
+def test_repository_config_toml_equals_the_defaults() -> None:
+    root = Path(__file__).resolve().parents[3]
+    settings = load_settings(root / "config.toml", {"JWT_SECRET": SECRET})
+    assert msgspec.structs.replace(settings, auth=Settings().auth) == Settings()
+
+
+def _leaf_keys(tp: type[msgspec.Struct], prefix: str = "") -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    for field in msgspec.structs.fields(tp):
+        if isinstance(field.type, type) and issubclass(field.type, msgspec.Struct):
+            keys.extend(_leaf_keys(field.type, f"{prefix}{field.name}."))
+        else:
+            keys.append((prefix.rstrip("."), field.name))
+    return keys
+
+
+def test_config_toml_documents_every_key() -> None:
+    """Every settings key appears in config.toml (set, or commented out) in its section."""
+    text = (Path(__file__).resolve().parents[3] / "config.toml").read_text()
+    sections = re.split(r"^\[([a-z_.]+)\]\s*$", text, flags=re.MULTILINE)
+    by_section = dict(zip(sections[1::2], sections[2::2], strict=True))
+    missing = []
+    for section, key in _leaf_keys(Settings):
+        body = by_section.get(section, "")
+        if key == "prices":
+            if "accounting.prices" not in by_section:
+                missing.append("accounting.prices")
+            continue
+        if not re.search(rf"^#? ?{key} = ", body, flags=re.MULTILINE):
+            missing.append(f"{section}.{key}")
+    assert missing == [], f"add these keys (commented if optional) to config.toml: {missing}"
+
+
+def test_env_overrides_of_each_kind() -> None:
+    env = {
+        "JWT_SECRET": SECRET,
+        "APP__SERVER__PORT": "9001",  # int
+        "APP__SERVER__GRACEFUL_SHUTDOWN_S": "2.5",  # float
+        "APP__DATABASE__SQLITE_WAL": "false",  # bool
+        "APP__LLM__MODEL": "12345",  # a str key keeps digits as text
+        "APP__LOGGING__LEVEL": "DEBUG",  # literal
+        "APP__CORS__ALLOW_ORIGINS": '["https://a.example", "https://b.example"]',  # array
+        "APP__AUTH__ALLOWED_ORIGINS": "['https://c.example']",  # TOML literal-string array
+        "APP__ASSISTANTS__REPORT__TEMPERATURE": "0.3",  # nested section
+        "APP__ASSISTANTS__CARBON__TOOLS": '["carbon_footprint"]',
+        "APP__ACCOUNTING__PRICES__GPT-X": "{input = 1.5, output = 6}",  # inline table
+        "APP__SERVER__PUBLIC_ORIGIN": '"https://city.example.org"',  # quoted string
+    }
+    settings = load_settings(None, env)
+    assert settings.server.port == 9001
+    assert settings.server.graceful_shutdown_s == 2.5
+    assert settings.database.sqlite_wal is False
+    assert settings.llm.model == "12345"
+    assert settings.logging.level == "DEBUG"
+    assert settings.cors.allow_origins == ("https://a.example", "https://b.example")
+    assert settings.auth.allowed_origins == ("https://c.example",)
+    assert settings.assistants.report.temperature == 0.3
+    assert settings.assistants.carbon.tools == ("carbon_footprint",)
+    assert settings.accounting.prices["gpt-x"].input == 1.5
+    assert settings.accounting.prices["gpt-x"].output == 6.0
+    assert settings.server.public_origin == "https://city.example.org"
+
+
+def test_conventional_names_and_precedence() -> None:
+    env = {
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
+        "DATABASE_URL": "postgresql+asyncpg://u:pw@db.example/app",
+        "REDIS_URL": "redis://127.0.0.1:6379/3",
+        "JWT_SECRET": SECRET,
+    }
+    settings = load_settings(None, env)
+    assert settings.llm.api_key == "sk-test"
+    assert settings.llm.base_url == "http://127.0.0.1:11434/v1"
+    assert settings.database.url == "postgresql+asyncpg://u:pw@db.example/app"
+    assert settings.redis.url == "redis://127.0.0.1:6379/3"
+    assert settings.auth.jwt_secret == SECRET
+    # The explicit APP__ scheme wins over the conventional name.
+    both = load_settings(None, {**env, "APP__REDIS__URL": "redis://other:6379/0"})
+    assert both.redis.url == "redis://other:6379/0"
+
+
+def test_file_then_env(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[server]\nport = 7000\nhost = "0.0.0.0"\n[llm]\nmodel = "from-file"\n')
+    settings = load_settings(config, {"JWT_SECRET": SECRET, "APP__SERVER__PORT": "7001"})
+    assert (settings.server.host, settings.server.port) == ("0.0.0.0", 7001)
+    assert settings.llm.model == "from-file"
+    via_env = load_settings(None, {"JWT_SECRET": SECRET, "APP_CONFIG": str(config)})
+    assert via_env.server.port == 7000
+
+
+def test_missing_explicit_file_and_invalid_toml(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    assert problems_of({}, missing) == [f"config file: {missing} does not exist"]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server\nport = 1\n")
+    (problem,) = problems_of({}, broken)
+    assert problem.startswith(f"config file: {broken} is not valid TOML")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"APP__SERVER__PORT": "abc"}, 'server.port: expected int in 1..65535, got "abc"'),
+        ({"APP__SERVER__PORT": "70000"}, "server.port: expected int in 1..65535, got 70000"),
+        ({"APP__SERVER__WORKERS": "0"}, "server.workers: expected int >= 1, got 0"),
+        (
+            {"APP__SERVER__MODE": "prod"},
+            'server.mode: expected one of "development", "production", got "prod"',
+        ),
+        ({"APP__DATABASE__SQLITE_WAL": "yes"}, 'database.sqlite_wal: expected boolean, got "yes"'),
+        (
+            {"APP__AUTH__ACCESS_TOKEN_TTL_S": "300"},
+            "auth.access_token_ttl_s: expected int >= 301, got 300",
+        ),
+        ({"APP__RUNS__KEEPALIVE_S": "0"}, "runs.keepalive_s: expected number > 0, got 0"),
+        ({"APP__SERVER__BOGUS": "1"}, "server.bogus: unknown key"),
+        ({"APP__NOPE__X": "1"}, "nope: unknown key"),
+        ({"APP__SERVER": "1"}, "APP__SERVER: expected APP__<SECTION>__<KEY>"),
+        (
+            {"APP__CORS__ALLOW_ORIGINS": '["*"]'},
+            'cors.allow_origins: expected array of exact origins like "https://example.org" '
+            '(no wildcards), got ["*"]',
+        ),
+        (
+            {"DATABASE_URL": "mysql://db/app"},
+            'database.url: expected URL "sqlite+aiosqlite:///path.db" or '
+            '"postgresql+asyncpg://user@host/db", got "mysql://db/app"',
+        ),
+        (
+            {"APP__ASSISTANTS__PLANNER__TEMPERATURE": "3"},
+            "assistants.planner.temperature: expected number in 0..2, got 3",
+        ),
+        (
+            {"APP__ACCOUNTING__PRICES__M": "{input = -1, output = 1}"},
+            "accounting.prices.m.input: expected number >= 0, got -1",
+        ),
+        (
+            {"APP__ACCOUNTING__PRICES__M": "{input = 1}"},
+            "accounting.prices.m.output: required (number)",
+        ),
+        (
+            {"JWT_SECRET": "short"},
+            'auth.jwt_secret: expected string of at least 32 bytes, got "short"',
+        ),
+        (
+            {"APP__LLM__PROVIDER": "openai"},
+            'llm.api_key: required when llm.provider is "openai" (set OPENAI_API_KEY)',
+        ),
+        (
+            {"APP__SERVER__WORKERS": "2"},
+            "server.workers: more than 1 worker needs redis.url (REDIS_URL): in-memory channels "
+            "and stores are per process, so live run events would not reach every subscriber",
+        ),
+        (
+            {"APP__RUNS__HEARTBEAT_S": "30"},
+            "runs.heartbeat_s: expected less than runs.lease_s (30), got 30",
+        ),
+        (
+            {"APP__AUTH__RP_ID": "https://x.example"},
+            'auth.rp_id: expected a bare domain like "example.org", got "https://x.example"',
+        ),
+    ],
+)
+def test_each_bad_value_has_its_message(env: dict[str, str], expected: str) -> None:
+    assert expected in problems_of(env)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    problems = problems_of(
+        {
+            "APP__SERVER__PORT": "abc",
+            "APP__SERVER__WORKERS": "0",
+            "APP__SERVER__MODE": "production",
+            "APP__LOGGING__LEVEL": "LOUD",
+        }
+    )
+    assert sorted(problems) == [
+        "auth.jwt_secret: required in production mode (set JWT_SECRET, at least 32 bytes)",
+        'logging.level: expected one of "DEBUG", "INFO", "WARNING", "ERROR", got "LOUD"',
+        'server.port: expected int in 1..65535, got "abc"',
+        "server.workers: expected int >= 1, got 0",
+    ]
+
+
+def test_production_requires_jwt_secret_and_development_generates_one() -> None:
+    assert "auth.jwt_secret: required in production mode (set JWT_SECRET, at least 32 bytes)" in (
+        problems_of({"APP__SERVER__MODE": "production"})
+    )
+    production = load_settings(None, {"APP__SERVER__MODE": "production", "JWT_SECRET": SECRET})
+    assert production.auth.jwt_secret == SECRET
+    first = load_settings(None, {})
+    second = load_settings(None, {})
+    assert first.auth.jwt_secret is not None
+    assert len(first.auth.jwt_secret) >= 32
+    assert first.auth.jwt_secret != second.auth.jwt_secret
+    assert load_settings(None, {}, generate_dev_secret=False).auth.jwt_secret is None
+
+
+def test_origin_and_rp_id_derivation() -> None:
+    default = load_settings(None, {"JWT_SECRET": SECRET, "APP__SERVER__PORT": "8123"})
+    assert default.public_origin() == "http://localhost:8123"
+    assert default.rp_id() == "localhost"
+    assert default.allowed_origins() == ("http://localhost:8123",)
+    proxied = load_settings(
+        None, {"JWT_SECRET": SECRET, "APP__SERVER__PUBLIC_ORIGIN": "https://city.example.org/"}
+    )
+    assert proxied.public_origin() == "https://city.example.org"
+    assert proxied.rp_id() == "city.example.org"
+    assert proxied.allowed_origins() == ("https://city.example.org",)
+    explicit = load_settings(
+        None,
+        {
+            "JWT_SECRET": SECRET,
+            "APP__AUTH__RP_ID": "example.org",
+            "APP__AUTH__ALLOWED_ORIGINS": '["https://a.example.org", "https://b.example.org"]',
+        },
+    )
+    assert explicit.rp_id() == "example.org"
+    assert explicit.allowed_origins() == ("https://a.example.org", "https://b.example.org")
+
+
+def test_secrets_never_appear_in_representations() -> None:
+    settings = load_settings(
+        None,
+        {
+            "JWT_SECRET": SECRET,
+            "OPENAI_API_KEY": "sk-very-secret",
+            "DATABASE_URL": "postgresql+asyncpg://app:db-password@db.example/app",
+            "REDIS_URL": "redis://:redis-password@cache.example:6379/0",
+        },
+    )
+    for text in (
+        repr(settings),
+        str(settings.redacted()),
+        repr(settings.auth),
+        repr(settings.database),
+        repr(settings.redis),
+    ):
+        assert SECRET not in text
+        assert "sk-very-secret" not in text
+        assert "db-password" not in text
+        assert "redis-password" not in text
+    redacted = settings.redacted()
+    assert redacted["auth"]["jwt_secret"] == "***"
+    assert redacted["llm"]["api_key"] == "***"
+    assert redacted["database"]["url"] == "postgresql+asyncpg://app:***@db.example/app"
