@@ -13,6 +13,7 @@ would multiply attempts against a struggling server.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import os
 import time
@@ -40,6 +41,7 @@ __all__ = [
     "AuthFailureRecorder",
     "ErrorBody",
     "build_client",
+    "drain",
     "error_from_payload",
     "map_sdk_error",
     "map_transport_error",
@@ -53,6 +55,7 @@ _JSON = msgspec.json.Encoder()
 _STREAM_HEADERS = {"X-Stainless-Raw-Response": "stream", "Content-Type": "application/json"}
 _MISSING_KEY = "missing-api-key"
 _RETRY_AFTER_CAP_S = 600.0
+_DRAIN_S = 1.0
 
 
 def _api_key(config: LLMConfig, env_name: str) -> tuple[str, bool]:
@@ -251,3 +254,17 @@ async def _guarded(response: httpx2.Response, where: str) -> AsyncGenerator[byte
             yield chunk
     except httpx2.HTTPError as err:
         raise map_transport_error(err, where=where) from err
+
+
+async def drain(frames: AsyncIterator[object]) -> None:
+    """Read what follows the final event, so the keep-alive connection can be reused.
+
+    Closing a response before its body ended discards the connection: every model call would
+    then pay a new TCP (and TLS) handshake. Bounded, because the answer is already complete.
+    """
+    try:
+        async with asyncio.timeout(_DRAIN_S):
+            async for _ in frames:
+                pass
+    except (TimeoutError, ProviderError):
+        return

@@ -27,6 +27,7 @@ from orchestrator.providers._openai_common import (
     AuthFailureRecorder,
     ErrorBody,
     build_client,
+    drain,
     error_from_payload,
     stream_post,
 )
@@ -237,6 +238,7 @@ class OpenAIChatProvider:
             state = _ChatState()
             async for _event, data in frames:
                 if data == _DONE:
+                    await drain(frames)
                     break
                 try:
                     chunk = _decode_chunk(data)

@@ -26,6 +26,7 @@ from orchestrator.providers._openai_common import (
     AuthFailureRecorder,
     ErrorBody,
     build_client,
+    drain,
     error_from_payload,
     stream_post,
 )
@@ -291,6 +292,7 @@ class OpenAIResponsesProvider:
                 if produced is not None:
                     yield produced
                 if state.turn is not None:
+                    await drain(frames)
                     yield state.turn
                     return
         raise ProviderUnavailable(f"{WHERE}: the stream ended before response.completed")
