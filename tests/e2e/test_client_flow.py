@@ -29,6 +29,7 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     CDPSession,
+    FilePayload,
     Page,
     Request,
     expect,
@@ -452,3 +453,59 @@ def test_hostile_report_is_text(
     page.wait_for_timeout(300)
     assert page.evaluate("window.pwned") is None
     shot(page, "07-hostile-report")
+
+
+def csv_file(name: str, content: bytes) -> FilePayload:
+    return {"name": name, "mimeType": "text/csv", "buffer": content}
+
+
+def test_dataset_upload_is_sent_with_the_question(
+    open_client: PageFactory, offline_server: Server
+) -> None:
+    page = open_client(offline_server).page
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+
+    broken = csv_file("broken.csv", b"month,kwh\n2025-01,\x00\n")
+    page.set_input_files("#dataset-file", files=broken)
+    expect(page.locator("#notice")).to_contain_text("Upload failed")
+    expect(page.locator("#dataset-remove")).to_be_hidden()
+
+    rows = "\n".join(f"2025-{m:02d},{1000 + 37 * m}" for m in range(1, 13))
+    page.set_input_files(
+        "#dataset-file", files=csv_file("energy.csv", f"month,kwh\n{rows}\n".encode())
+    )
+    expect(page.locator("#dataset-status")).to_contain_text("Attached energy.csv: 12 rows")
+    with page.expect_request(lambda r: r.url.endswith("/ask-stream")) as asked:
+        ask(page, "Analyse the monthly energy use in my data and suggest savings.")
+    body = json.loads(asked.value.post_data or "{}")
+    assert body["dataset_id"]
+    wait_report(page)
+    shot(page, "08-dataset-report")
+
+
+def test_phone_width_dark_theme(browser: Browser, offline_server: Server) -> None:
+    context = browser.new_context(
+        base_url=offline_server.base_url,
+        viewport={"width": 375, "height": 740},
+        color_scheme="dark",
+        is_mobile=True,
+    )
+    try:
+        page = context.new_page()
+        add_virtual_authenticator(context, page)
+        page.goto("/client")
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(15, 21, 18)"  # the dark palette, from prefers-color-scheme
+        email = new_email()
+        sign_up(page, email)
+        sign_in(page, email)
+        ask(page, GRID_QUESTION)
+        wait_report(page)
+        shot(page, "09-phone-dark")
+        # Nothing wider than the screen: wide tables and dashboards scroll inside their box.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()

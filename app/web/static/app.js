@@ -410,6 +410,7 @@ async function followRun(openStream) {
     }
   }
   sessionStorage.removeItem(RUN_KEY);
+  if (runView.terminal?.event_type === "completed") $("question").value = "";
   const conversationId = runView.conversationId;
   await loadHistory();
   if (conversationId) {
