@@ -138,6 +138,8 @@ class OfflineProvider:
         )
         if role == "report":
             return report_policy(state)
+        if u.intent in (Intent.GREETING, Intent.OFF_TOPIC):
+            return Answer(f"This question needs no {role} figures; nothing to compute.")
         if role == "analysis":
             return analysis_policy(state)
         return _CARBON[u.intent](state) if u.intent in _CARBON else grid_history_policy(state)

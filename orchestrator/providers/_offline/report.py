@@ -31,6 +31,14 @@ CAPABILITIES = (
 )
 
 
+_SOURCE_NAMES = {
+    "synthetic": "synthetic (the offline default)",
+    "eirgrid": "EirGrid Smart Grid Dashboard (live)",
+    "uk": "GB National Grid Carbon Intensity API (live)",
+    "file": "a file supplied by the operator",
+}
+
+
 def report_policy(s: StepInput) -> Decision:
     u = s.understanding
     if u.intent is Intent.GREETING:
@@ -110,6 +118,10 @@ def _report(u: Understanding, findings: list[Findings], s: StepInput) -> str:
             detail = f" (your uploaded data, used as provided){detail}"
         lines.append(f"- {src.name}{detail}")
     lines += [f"- {note}" for note in notes]
+    if any(f.topic.startswith("grid") for f in findings):
+        lines.append(
+            f"- Grid data source configured: {_SOURCE_NAMES.get(s.grid_source, s.grid_source)}."
+        )
     if failed:
         lines += [f"- Not available: {f.headline}" for f in failed]
     lines.append(
