@@ -17,6 +17,9 @@ from litestar.enums import MediaType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_404_NOT_FOUND
+
+from app.errors import error_response
 
 __all__ = ["ASSETS_PATH", "DocsController", "assets_dir", "docs_assets_router", "openapi_config"]
 
@@ -74,6 +77,15 @@ def _render_plugins() -> tuple[SwaggerRenderPlugin, RedocRenderPlugin]:
     return swagger, redoc
 
 
+def _json_not_found(response: Response[Any]) -> Response[Any]:
+    """Litestar's schema router answers unknown ``/schema/*`` paths with an HTML page; the API
+    promises JSON errors everywhere.
+    """
+    if response.status_code == HTTP_404_NOT_FOUND:
+        return error_response(HTTP_404_NOT_FOUND, "not_found", "Not Found")
+    return response
+
+
 def openapi_config(version: str) -> OpenAPIConfig:
     """Litestar's own schema router stays under ``/schema`` (its catch-all 404 page must not
     shadow the API's JSON 404s); the public pages are the root handlers of :class:`DocsController`.
@@ -86,7 +98,11 @@ def openapi_config(version: str) -> OpenAPIConfig:
         path="/schema",
         render_plugins=[swagger, redoc],
         openapi_router=Router(
-            "/schema", route_handlers=[], include_in_schema=False, opt=dict(_DOCS_OPT)
+            "/schema",
+            route_handlers=[],
+            include_in_schema=False,
+            opt=dict(_DOCS_OPT),
+            after_request=_json_not_found,
         ),
     )
 
