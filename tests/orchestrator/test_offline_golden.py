@@ -245,6 +245,15 @@ async def test_grid_today_ev_northern_ireland() -> None:
     out.assert_grounded()
 
 
+async def test_stated_energy_gives_avoided_emissions() -> None:
+    out = await ask("Best time today to run a 3 hour, 12 kWh load?")
+    (args,) = out.arguments("grid_best_window")
+    assert (args["duration_hours"], args["energy_kwh"]) == (3.0, 12.0)
+    assert "Emissions avoided vs now" in out.result.report
+    assert "Emissions avoided vs day mean" in out.result.report
+    out.assert_grounded()
+
+
 async def test_last_week_history() -> None:
     out = await ask("How green was the grid last week?")
     assert out.kinds == ["carbon", "report"]

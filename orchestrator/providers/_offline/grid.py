@@ -178,15 +178,16 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
             )
         )
         bars.insert(1, Bar("Now", now_window["mean"]))
-    if out.get("saving_vs_now_kg") is not None:
-        figures.append(
-            Figure(
-                "Emissions avoided vs now",
-                f"{fmt.kg(out['saving_vs_now_kg'])} for {fmt.num(out['energy_kwh'], 1)} kWh",
-                out["saving_vs_now_kg"],
-                "kgCO2e",
+    for key, versus in (("saving_vs_now_kg", "now"), ("saving_vs_day_mean_kg", "day mean")):
+        if out.get(key) is not None and out.get("energy_kwh") is not None:
+            figures.append(
+                Figure(
+                    f"Emissions avoided vs {versus}",
+                    f"{fmt.kg(out[key])} for {fmt.num(out['energy_kwh'], 1)} kWh",
+                    out[key],
+                    "kgCO2e",
+                )
             )
-        )
     thresholds = out["thresholds"]
     figures.append(
         Figure(
