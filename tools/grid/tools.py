@@ -48,7 +48,7 @@ __all__ = [
     "intensity_view",
 ]
 
-_MODEL_POINT_LIMIT = 48
+_MODEL_POINT_LIMIT = 100
 _MODEL_PERIOD_LIMIT = 40
 
 
@@ -118,6 +118,7 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
     def for_model(self) -> dict[str, Any]:
         """Everything but long point lists (periods capped) so the prompt stays small."""
         payload: dict[str, Any] = msgspec.to_builtins(self)
+        payload["point_format"] = ["ts", "gCO2/kWh", "forecast"]
         for key in ("points", "forecast_points"):
             values = payload[key]
             if len(values) > _MODEL_POINT_LIMIT:
