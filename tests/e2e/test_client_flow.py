@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -36,9 +34,11 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.live_server import REPO_ROOT, free_port, start_server
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "client"
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "client"
 GRID_QUESTION = "When is the cleanest time to run my dishwasher tomorrow in Ireland?"
 PLAN_JSON = json.dumps(
     {"steps": [{"kind": "report", "task": "Answer the question for the user"}], "notes": None}
@@ -51,7 +51,8 @@ HOSTILE_REPORT = (
     "[click me](javascript:window.pwned=1)\n"
 )
 
-REPO = Path(__file__).resolve().parents[2]
+# Loopback calls must never go through an HTTP proxy from the environment.
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 CHROMIUM = "/usr/bin/chromium"
 CHROME_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run"]
 
@@ -73,34 +74,24 @@ class ClientPage:
     errors: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited early:\n{log.read_text(errors='replace')[-4000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with LOOPBACK.open(url, timeout=1):
                 return
-        except urllib.error.HTTPError:
-            return  # it answered
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(
-        f"{url} not up after {timeout_s}s:\n{log.read_text(errors='replace')[-4000:]}"
-    )
+    tail = log.read_text(errors="replace")[-4000:]
+    raise RuntimeError(f"{url} not up after {timeout_s}s:\n{tail}")
 
 
 @contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:
             yield proc
         finally:
@@ -114,26 +105,17 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
 
 @contextlib.contextmanager
 def start_service(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``python -m app`` on a free port, its own SQLite file, origin http://localhost:PORT."""
-    port = _free_port()
-    base = f"http://localhost:{port}"
-    full_env = {
-        **os.environ,
-        "APP__DATABASE__URL": f"sqlite+aiosqlite:///{workdir / 'app.db'}",
-        "APP__SERVER__PUBLIC_ORIGIN": base,
-        "APP__RATE_LIMIT__ENABLED": "false",
-        **(env or {}),
-    }
-    log = workdir / "server.log"
-    args = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    with _process(args, full_env, log) as proc:
-        _wait_http(f"http://127.0.0.1:{port}/health", proc, log)
-        yield Server(base)
+    """The real service; the page is opened as http://localhost:PORT (its WebAuthn origin)."""
+    server = start_server({"APP__RATE_LIMIT__ENABLED": "false", **(env or {})}, [], log_dir=workdir)
+    try:
+        yield Server(f"http://localhost:{server.port}")
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager
 def start_fake_llm(workdir: Path, latency_ms: int) -> Iterator[FakeLLM]:
-    port = _free_port()
+    port = free_port()
     args = [
         sys.executable,
         "-m",
@@ -144,7 +126,7 @@ def start_fake_llm(workdir: Path, latency_ms: int) -> Iterator[FakeLLM]:
         str(latency_ms),
     ]
     log = workdir / "fake.log"
-    with _process(args, dict(os.environ), log) as proc:
+    with _process(args, log) as proc:
         _wait_http(f"http://127.0.0.1:{port}/_fake/requests", proc, log)
         yield FakeLLM(f"http://127.0.0.1:{port}")
 
@@ -271,14 +253,14 @@ def timeline_seqs(page: Page) -> list[int]:
 
 def script_fake(fake: FakeLLM, *turns: dict[str, Any]) -> None:
     reset = urllib.request.Request(f"{fake.base_url}/_fake/reset", method="POST", data=b"{}")
-    urllib.request.urlopen(reset, timeout=5).close()
+    LOOPBACK.open(reset, timeout=5).close()
     request = urllib.request.Request(
         f"{fake.base_url}/_fake/script",
         method="POST",
         data=json.dumps(list(turns)).encode(),
         headers={"Content-Type": "application/json"},
     )
-    urllib.request.urlopen(request, timeout=5).close()
+    LOOPBACK.open(request, timeout=5).close()
 
 
 # ---- tests --------------------------------------------------------------------------------------
