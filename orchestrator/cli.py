@@ -34,7 +34,7 @@ from orchestrator.config import (
 from orchestrator.context import RunContext
 from orchestrator.events import AgentThinking, Completed, ErrorEvent, Event, encode_event
 from orchestrator.machine import Orchestrator
-from tools.catalog_types import Dataset
+from tools.catalog_types import Dataset, ToolError
 
 __all__ = ["ConfigFileError", "load_config", "main"]
 
@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as exc:  # e.g. an assistant naming an unknown tool in config.toml
+    except (ValueError, ToolError) as exc:  # e.g. an unknown tool or factors file in config
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

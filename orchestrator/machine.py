@@ -79,7 +79,7 @@ from orchestrator.providers.base import (
     ToolCallRequest,
     UserMessage,
 )
-from orchestrator.registry import ToolRegistry
+from orchestrator.registry import ToolRegistry, build_tool_services
 from tools.catalog_types import ChartOutput, ToolContext, ToolError, ToolOutput, model_payload
 
 __all__ = [
@@ -498,6 +498,7 @@ class Orchestrator:
             budgets=settings.budgets,
             accounting=settings.accounting,
             tools=ToolRegistry.from_catalog(),
+            tool_context_services=build_tool_services(settings.tools),
             stream_delta_interval_ms=settings.llm.stream_delta_interval_ms,
             use_previous_response_id=settings.llm.use_previous_response_id,
         )

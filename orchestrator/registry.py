@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from orchestrator.config import ToolsConfig
 from orchestrator.providers.base import ToolSchema
 from tools.catalog_types import ToolDefinition
 
-__all__ = ["ToolRegistry", "UnknownTool"]
+__all__ = ["ToolRegistry", "UnknownTool", "build_tool_services"]
 
 AnyTool = ToolDefinition[Any, Any]
 
@@ -75,3 +76,28 @@ class ToolRegistry:
 
     def __len__(self) -> int:
         return len(self._tools)
+
+
+def build_tool_services(config: ToolsConfig) -> dict[str, Any]:
+    """The long-lived objects tools look up in ``ToolContext.services``: the configured grid
+    source, and the emission factor table when ``tools.emission_factors_file`` overrides it.
+
+    Raises ``ValueError``/``ToolError`` for a bad source name or an unreadable factors file, so
+    a misconfiguration fails at start-up rather than inside a run.
+    """
+    from tools.footprint import EMISSION_FACTORS_SERVICE, load_factor_table
+    from tools.grid import GRID_SOURCE_SERVICE, build_source
+
+    source = build_source(
+        config.grid_source,
+        grid_file=config.grid_file,
+        eirgrid_base_url=config.eirgrid_base_url,
+        uk_base_url=config.uk_base_url,
+        http_timeout_s=config.http_timeout_s,
+        http_retries=config.http_retries,
+        cache_ttl_s=config.cache_ttl_s,
+    )
+    services: dict[str, Any] = {GRID_SOURCE_SERVICE: source}
+    if config.emission_factors_file is not None:
+        services[EMISSION_FACTORS_SERVICE] = load_factor_table(config.emission_factors_file)
+    return services

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orchestrator import Orchestrator, ToolRegistry
@@ -10,7 +12,7 @@ from orchestrator.config import AssistantConfig, AssistantsConfig
 from orchestrator.context import RunContext
 from orchestrator.machine import TRANSITIONS, IllegalTransition, State, _Run
 from orchestrator.providers.scripted import ScriptedProvider
-from orchestrator.registry import UnknownTool
+from orchestrator.registry import UnknownTool, build_tool_services
 from tests.support.machine import FIXED_NOW, AddInput, make_assistants, make_registry
 from tools.catalog import CATALOG
 from tools.catalog_types import ToolContext, ToolDefinition
@@ -99,3 +101,40 @@ def test_illegal_transition_raises() -> None:
     run.transition(State.PLANNING)
     with pytest.raises(IllegalTransition, match="planning -> completed"):
         run.transition(State.COMPLETED)
+
+
+def test_from_settings_builds_the_configured_pieces() -> None:
+    from orchestrator import LLMConfig, OrchestratorSettings, ToolsConfig
+    from orchestrator.config import BudgetConfig
+    from orchestrator.providers.offline import OfflineProvider
+    from tools.grid import GRID_SOURCE_SERVICE, SyntheticGridSource
+
+    settings = OrchestratorSettings(
+        budgets=BudgetConfig(max_messages_per_run=7),
+        assistants=AssistantsConfig(report=AssistantConfig(model="report-model")),
+    )
+    orch = Orchestrator.from_settings(settings)
+    assert isinstance(orch.provider, OfflineProvider)
+    assert orch.budgets.max_messages_per_run == 7
+    assert orch.assistants["report"].model == "report-model"
+    assert orch.assistants["carbon"].model == LLMConfig().model
+    assert set(orch.tools.names()) == {tool.name for tool in CATALOG}
+
+    chat = Orchestrator.from_settings(
+        OrchestratorSettings(
+            llm=LLMConfig(provider="openai_chat", base_url="http://127.0.0.1:9/v1", api_key="k")
+        )
+    )
+    assert chat.provider.name == "openai_chat"
+    services = build_tool_services(ToolsConfig())
+    assert isinstance(services[GRID_SOURCE_SERVICE], SyntheticGridSource)
+
+
+def test_tool_services_fail_fast_on_bad_configuration(tmp_path: Path) -> None:
+    from orchestrator import ToolsConfig
+    from tools.catalog_types import ToolError
+
+    with pytest.raises(ValueError, match=r"needs tools\.grid_file"):
+        build_tool_services(ToolsConfig(grid_source="file"))
+    with pytest.raises(ToolError, match="cannot read emission factors file"):
+        build_tool_services(ToolsConfig(emission_factors_file=str(tmp_path / "none.toml")))
