@@ -1,0 +1,303 @@
+"""The whole orchestrator through both OpenAI providers against the fake server over HTTP.
+
+plan → carbon (a real ``grid_intensity`` tool call on synthetic grid data) → analysis → report,
+then the faults of issue 5 §3, each ending in exactly one terminal event with a stable code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from orchestrator import Orchestrator, RunResult
+from orchestrator.config import BudgetConfig, LLMConfig
+from orchestrator.events import Completed, ErrorEvent, ToolExecution
+from orchestrator.plan import PLAN_JSON_SCHEMA
+from orchestrator.providers.openai_chat import OpenAIChatProvider
+from orchestrator.providers.openai_responses import OpenAIResponsesProvider
+from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, serve
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+QUESTION = "When is the Irish grid cleanest today, and what does it mean for our report?"
+PLAN = json.dumps(
+    {
+        "steps": [
+            {"kind": "carbon", "task": "Find today's grid intensity in Ireland."},
+            {"kind": "analysis", "task": "Relate it to the office's load."},
+            {"kind": "report", "task": "Write the report."},
+        ],
+        "notes": None,
+    }
+)
+GRID_ARGS = '{"region": "ie", "start_date": "2026-11-26", "end_date": "2026-11-26"}'
+REPORT = "# Grid report\n\nRun flexible load in the cleanest hours."
+BUDGETS = BudgetConfig(
+    retry_backoff_s=0.01, provider_retries=2, max_tool_rounds_per_step=3, step_timeout_s=20
+)
+
+Kind = str  # "openai" | "openai_chat"
+PROVIDERS: list[Kind] = ["openai", "openai_chat"]
+
+
+def _happy_path(carbon_call: Call | None = None) -> list[Turn]:
+    return [
+        Turn(text=PLAN),
+        Turn(tool_calls=(carbon_call or Call("grid_intensity", GRID_ARGS),)),
+        Turn(text="Carbon: intensity is lowest overnight (synthetic data)."),
+        Turn(text="Analysis: shifting 30% of load saves emissions."),
+        Turn(text=REPORT),
+    ]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeOpenAI, str]]:
+    app = FakeOpenAI()
+    async with serve(app) as base_url:
+        yield app, base_url
+
+
+Provider = OpenAIResponsesProvider | OpenAIChatProvider
+
+
+def _provider(kind: Kind, base_url: str, **config: Any) -> Provider:
+    if kind == "openai":
+        return OpenAIResponsesProvider(
+            LLMConfig(provider="openai", base_url=base_url, api_key="sk-int", **config)
+        )
+    return OpenAIChatProvider(
+        LLMConfig(provider="openai_chat", base_url=base_url, api_key="sk-int", **config)
+    )
+
+
+async def _ask(provider: Provider, budgets: BudgetConfig = BUDGETS) -> RunResult:
+    orchestrator = Orchestrator(provider, budgets=budgets, clock=lambda: NOW)
+    try:
+        return await orchestrator.ask(QUESTION)
+    finally:
+        await orchestrator.aclose()
+
+
+def _bodies(app: FakeOpenAI, kind: Kind) -> list[dict[str, Any]]:
+    return app.bodies("/v1/responses" if kind == "openai" else "/v1/chat/completions")
+
+
+def _terminal(result: RunResult) -> Completed | ErrorEvent:
+    terminal = [e for e in result.events if isinstance(e, Completed | ErrorEvent)]
+    assert len(terminal) == 1
+    assert result.events[-1] is terminal[0]
+    seqs = [e.seq for e in result.events]
+    assert seqs == sorted(set(seqs))
+    return terminal[0]
+
+
+def _error_code(result: RunResult) -> str:
+    terminal = _terminal(result)
+    assert isinstance(terminal, ErrorEvent)
+    assert result.status == "failed"
+    return terminal.data.code
+
+
+def _tool_outputs(body: dict[str, Any], kind: Kind) -> list[tuple[str, str]]:
+    """(call_id, output) pairs sent back to the model in a request body."""
+    if kind == "openai":
+        return [
+            (item["call_id"], item["output"])
+            for item in body["input"]
+            if item.get("type") == "function_call_output"
+        ]
+    return [(m["tool_call_id"], m["content"]) for m in body["messages"] if m["role"] == "tool"]
+
+
+def _issued_calls(body: dict[str, Any], kind: Kind) -> list[tuple[str, str]]:
+    """(call_id, name) pairs of the model's earlier calls replayed in a request body."""
+    if kind == "openai":
+        return [
+            (item["call_id"], item["name"])
+            for item in body["input"]
+            if item.get("type") == "function_call"
+        ]
+    return [
+        (call["id"], call["function"]["name"])
+        for m in body["messages"]
+        if m["role"] == "assistant" and m.get("tool_calls")
+        for call in m["tool_calls"]
+    ]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_full_run_plan_carbon_tool_analysis_report(
+    fake: tuple[FakeOpenAI, str], kind: Kind
+) -> None:
+    app, base_url = fake
+    app.script(*_happy_path())
+    result = await _ask(_provider(kind, f"{base_url}/v1"))
+
+    terminal = _terminal(result)
+    assert isinstance(terminal, Completed)
+    assert result.status == "completed"
+    assert terminal.data.full_content == REPORT
+    assert result.report == REPORT
+    assert result.plan is not None
+    assert [s.kind for s in result.plan.steps] == ["carbon", "analysis", "report"]
+    tool_events = [e for e in result.events if isinstance(e, ToolExecution)]
+    assert [(e.data.tool, e.data.status) for e in tool_events] == [
+        ("grid_intensity", "started"),
+        ("grid_intensity", "finished"),
+    ]
+    assert result.usage.llm_calls == 5
+    assert result.usage.input_tokens > 0
+    assert result.sources  # the synthetic grid data is cited
+
+    bodies = _bodies(app, kind)
+    assert len(bodies) == 5
+    plan_body, carbon_1, carbon_2, analysis, report = bodies
+    # The planner asks for strict structured output with the plan schema.
+    if kind == "openai":
+        assert plan_body["text"]["format"]["schema"] == PLAN_JSON_SCHEMA
+        assert plan_body["text"]["format"]["strict"] is True
+        instructions = [b["instructions"] for b in bodies]
+        tool_names = {t["name"] for t in carbon_1["tools"]}
+        assert all(t["strict"] is True for t in carbon_1["tools"])
+    else:
+        assert plan_body["response_format"]["json_schema"]["schema"] == PLAN_JSON_SCHEMA
+        instructions = [b["messages"][0]["content"] for b in bodies]
+        tool_names = {t["function"]["name"] for t in carbon_1["tools"]}
+        assert all(t["function"]["strict"] is True for t in carbon_1["tools"])
+    assert "grid_intensity" in tool_names
+    assert len(set(instructions[:2])) == 2  # planner and carbon have their own instructions
+    assert instructions[1] == instructions[2]  # same step, same assistant
+    assert "tools" not in plan_body
+    # The second carbon turn replays the call and answers it with the real tool output.
+    ((issued_id, issued_name),) = _issued_calls(carbon_2, kind)
+    ((output_id, output),) = _tool_outputs(carbon_2, kind)
+    assert issued_name == "grid_intensity"
+    assert output_id == issued_id
+    assert "error" not in json.loads(output)
+    assert _tool_outputs(analysis, kind) == []
+    assert _tool_outputs(report, kind) == []
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_401_ends_the_run_and_is_recorded_for_health(
+    fake: tuple[FakeOpenAI, str], kind: Kind
+) -> None:
+    app, base_url = fake
+    app.script(Turn(status=401), *_happy_path())
+    provider = _provider(kind, f"{base_url}/v1")
+    result = await _ask(provider)
+    assert _error_code(result) == "llm_auth_failed"
+    assert len(_bodies(app, kind)) == 1  # never retried
+    assert provider.last_auth_failure is not None
+    assert "sk-int" not in provider.last_auth_failure
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Turn(status=429, headers={"retry-after": "0"}),
+        Turn(status=500),
+        Turn(status=502),
+        Turn(status=503),
+        Turn(text='{"steps": [', fault="truncate"),
+        Turn(text='{"steps": [', fault="drop"),
+    ],
+    ids=["429", "500", "502", "503", "truncated", "dropped"],
+)
+async def test_retryable_faults_are_retried_by_the_machine(
+    fake: tuple[FakeOpenAI, str], kind: Kind, fault: Turn
+) -> None:
+    app, base_url = fake
+    app.script(fault, *_happy_path())
+    result = await _ask(_provider(kind, f"{base_url}/v1"))
+    assert isinstance(_terminal(result), Completed)
+    assert len(_bodies(app, kind)) == 6  # one retry of the planner call, nothing else
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_read_timeout_mid_stream_is_retried(fake: tuple[FakeOpenAI, str], kind: Kind) -> None:
+    app, base_url = fake
+    app.script(Turn(text=PLAN, fault="stall", stall_s=10), *_happy_path())
+    result = await _ask(_provider(kind, f"{base_url}/v1", read_timeout_s=0.3))
+    assert isinstance(_terminal(result), Completed)
+    assert len(_bodies(app, kind)) == 6
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_persistent_503_ends_with_llm_unavailable(
+    fake: tuple[FakeOpenAI, str], kind: Kind
+) -> None:
+    app, base_url = fake
+    app.default = Turn(status=503)
+    result = await _ask(_provider(kind, f"{base_url}/v1"))
+    assert _error_code(result) == "llm_unavailable"
+    assert len(_bodies(app, kind)) == 1 + BUDGETS.provider_retries  # bounded: no SDK retries
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_connection_refused_ends_with_llm_unavailable(kind: Kind) -> None:
+    provider = _provider(kind, f"http://127.0.0.1:{closed_port()}/v1", connect_timeout_s=1)
+    result = await _ask(provider)
+    assert _error_code(result) == "llm_unavailable"
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+@pytest.mark.parametrize(
+    ("carbon_call", "expected"),
+    [
+        (Call("grid_intensity", '{"region": '), "not valid JSON"),
+        (Call("no_such_tool", "{}"), "unknown tool"),
+    ],
+    ids=["malformed-arguments", "unknown-tool"],
+)
+async def test_bad_tool_calls_are_answered_with_an_error_and_the_run_recovers(
+    fake: tuple[FakeOpenAI, str], kind: Kind, carbon_call: Call, expected: str
+) -> None:
+    app, base_url = fake
+    app.script(*_happy_path(carbon_call))
+    result = await _ask(_provider(kind, f"{base_url}/v1"))
+    assert isinstance(_terminal(result), Completed)
+    carbon_2 = _bodies(app, kind)[2]
+    ((call_id, output),) = _tool_outputs(carbon_2, kind)
+    assert call_id == _issued_calls(carbon_2, kind)[0][0]
+    assert expected in json.loads(output)["error"]
+    failed = [
+        e for e in result.events if isinstance(e, ToolExecution) and e.data.status == "failed"
+    ]
+    assert len(failed) == 1
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_endless_tool_calls_exhaust_the_budget(
+    fake: tuple[FakeOpenAI, str], kind: Kind
+) -> None:
+    app, base_url = fake
+    app.script(Turn(text=PLAN))
+    app.default = Turn(tool_calls=(Call("grid_intensity", GRID_ARGS),))
+    result = await _ask(_provider(kind, f"{base_url}/v1"))
+    assert _error_code(result) == "budget_exhausted"
+    # planner + (max rounds + 1) carbon turns, then it stops
+    assert len(_bodies(app, kind)) == 1 + BUDGETS.max_tool_rounds_per_step + 1
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+@pytest.mark.parametrize(
+    ("bad_turn", "code"),
+    [
+        (Turn(refusal="I can't help with that."), "llm_refusal"),
+        (Turn(text=""), "llm_bad_response"),
+    ],
+    ids=["refusal", "empty-answer"],
+)
+async def test_refusal_and_empty_answer_end_the_run(
+    fake: tuple[FakeOpenAI, str], kind: Kind, bad_turn: Turn, code: str
+) -> None:
+    app, base_url = fake
+    app.script(*_happy_path()[:4], bad_turn)
+    result = await _ask(_provider(kind, f"{base_url}/v1"))
+    assert _error_code(result) == code
+    assert len(_bodies(app, kind)) == 5  # not retried
