@@ -1,20 +1,14 @@
-"""One plugin wires auth into the app: services in ``app.state``, routes, JWT middleware.
-
-Besides the ``/auth`` routes it makes the OpenAPI routes (``/docs``, ``/redoc``,
-``/openapi.json``) public and gives every 401 a ``WWW-Authenticate: Bearer`` header.
-"""
+"""One plugin wires auth into the app: services in ``app.state``, routes, JWT middleware,
+and a ``WWW-Authenticate: Bearer`` header on every 401."""
 
 from __future__ import annotations
 
-import dataclasses
-
-from litestar import Router
 from litestar.config.app import AppConfig
 from litestar.exceptions import NotAuthorizedException
 from litestar.plugins import InitPluginProtocol
 
 from app.auth.controller import auth_router
-from app.auth.security import PUBLIC, build_jwt_auth, not_authorized_handler
+from app.auth.security import build_jwt_auth, not_authorized_handler
 from app.auth.services import AUTH_STATE_KEY, AuthServices
 from app.db.engine import Database
 from app.settings import Settings
@@ -32,16 +26,5 @@ class AuthPlugin(InitPluginProtocol):
         app_config.state[AUTH_STATE_KEY] = services
         app_config.route_handlers.append(auth_router(services))
         app_config.exception_handlers[NotAuthorizedException] = not_authorized_handler
-        openapi = app_config.openapi_config
-        if openapi is not None and openapi.openapi_router is None:
-            app_config.openapi_config = dataclasses.replace(
-                openapi,
-                openapi_router=Router(
-                    openapi.path or "/schema",
-                    route_handlers=[],
-                    include_in_schema=False,
-                    opt=dict(PUBLIC),
-                ),
-            )
         jwt_auth = build_jwt_auth(self._settings.auth, services.tokens, services.users)
         return jwt_auth.on_app_init(app_config)

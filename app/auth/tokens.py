@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,6 +82,11 @@ class AccessToken(Token):
             msg = "jti and sid must be strings"
             raise jwt.InvalidTokenError(msg)
         return payload
+
+    def encode(self, secret: str, algorithm: str) -> str:
+        """Flat claims only: Litestar would also emit an empty nested ``extras`` object."""
+        payload = {k: v for k, v in asdict(self).items() if v is not None and k != "extras"}
+        return jwt.encode(payload, secret, algorithm=algorithm)
 
 
 class IssuedTokens(msgspec.Struct, frozen=True):
