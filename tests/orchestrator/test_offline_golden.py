@@ -245,6 +245,15 @@ async def test_grid_today_ev_northern_ireland() -> None:
     out.assert_grounded()
 
 
+async def test_cleanest_window_in_the_past_is_not_scheduled() -> None:
+    out = await ask("When was the grid cleanest yesterday?")
+    (args,) = out.arguments("grid_best_window")
+    assert args["date"] == "2026-03-17"
+    assert "window on the Republic of Ireland grid was 2026-03-17" in out.result.report
+    assert "delay-start" not in out.result.report
+    out.assert_grounded()
+
+
 async def test_stated_energy_gives_avoided_emissions() -> None:
     out = await ask("Best time today to run a 3 hour, 12 kWh load?")
     (args,) = out.arguments("grid_best_window")

@@ -14,6 +14,7 @@ __all__ = [
     "intensity",
     "kg",
     "num",
+    "parse",
     "pct",
     "signed_pct",
     "stamp",
@@ -59,16 +60,17 @@ def tonnes(value_kg: float) -> str:
     return f"{value_kg / 1000:,.1f} tCO2e"
 
 
-def _parse(value: str | datetime) -> datetime:
+def parse(value: str | datetime) -> datetime:
+    """An ISO timestamp from a tool output (``Z`` accepted)."""
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def hhmm(value: str | datetime) -> str:
-    return _parse(value).strftime("%H:%M")
+    return parse(value).strftime("%H:%M")
 
 
 def stamp(value: str | datetime) -> str:
     """``2026-03-19 13:30 UTC`` (tools work in UTC; the text says so)."""
-    return _parse(value).strftime("%Y-%m-%d %H:%M UTC")
+    return parse(value).strftime("%Y-%m-%d %H:%M UTC")

@@ -139,9 +139,10 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
     region = out.get("region_name") or REGION_NAMES[u.region]
     start, end = window["start"], window["end"]
     day = fmt.stamp(start)[:10]
+    past = fmt.parse(end) <= fmt.parse(out["now"])
     headline = (
         f"The cleanest {fmt.num(out['duration_hours'], 1).removesuffix('.0')}-hour window on the "
-        f"{region} grid is "
+        f"{region} grid {'was' if past else 'is'} "
         f"{day} {fmt.hhmm(start)}-{fmt.hhmm(end)} UTC, averaging {fmt.intensity(window['mean'])} "
         f"({out['level']} for the period)."
     )
@@ -201,10 +202,16 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
         notes.append("The window is based on FORECAST intensity, not measurements.")
     if out.get("synthetic"):
         notes.append(SYNTHETIC_NOTE)
-    actions = [
-        f"Set the delay-start timer so the load runs {fmt.hhmm(start)}-{fmt.hhmm(end)} UTC "
-        f"on {day}."
-    ]
+    if past:
+        actions = [
+            "This window is in the past; for a load you still have to run, ask about today or "
+            "tomorrow to get a window you can use."
+        ]
+    else:
+        actions = [
+            f"Set the delay-start timer so the load runs {fmt.hhmm(start)}-{fmt.hhmm(end)} UTC "
+            f"on {day}."
+        ]
     if profile is not None and profile.ok:
         lows = _periods(profile.output, "low")
         highs = _periods(profile.output, "high")
