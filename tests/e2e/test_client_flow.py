@@ -71,6 +71,7 @@ class FakeLLM:
 class ClientPage:
     page: Page
     cdp: CDPSession
+    authenticator_id: str
     errors: list[str] = field(default_factory=list)
 
 
@@ -131,11 +132,11 @@ def start_fake_llm(workdir: Path, latency_ms: int) -> Iterator[FakeLLM]:
         yield FakeLLM(f"http://127.0.0.1:{port}")
 
 
-def add_virtual_authenticator(context: BrowserContext, page: Page) -> CDPSession:
+def add_virtual_authenticator(context: BrowserContext, page: Page) -> tuple[CDPSession, str]:
     """A CTAP2 platform authenticator with resident keys and user verification (always yes)."""
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
-    cdp.send(
+    added = cdp.send(
         "WebAuthn.addVirtualAuthenticator",
         {
             "options": {
@@ -149,7 +150,7 @@ def add_virtual_authenticator(context: BrowserContext, page: Page) -> CDPSession
             }
         },
     )
-    return cdp
+    return cdp, str(added["authenticatorId"])
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +200,7 @@ def open_client(browser: Browser) -> Iterator[PageFactory]:
         )
         contexts.append(context)
         page = context.new_page()
-        client = ClientPage(page, add_virtual_authenticator(context, page))
+        client = ClientPage(page, *add_virtual_authenticator(context, page))
         page.on("pageerror", lambda error: client.errors.append(str(error)))
         page.goto("/client")
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
@@ -491,3 +492,26 @@ def test_phone_width_dark_theme(browser: Browser, offline_server: Server) -> Non
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:
         context.close()
+
+
+def test_passkey_failures_are_explained(open_client: PageFactory, offline_server: Server) -> None:
+    client = open_client(offline_server)
+    page = client.page
+    email = new_email()
+    sign_up(page, email)
+
+    # The service refuses a second account for the same email: its detail is shown.
+    page.click("#sign-up")
+    expect(page.locator("#auth-status")).to_contain_text("already")
+    expect(page.locator("#app-view")).to_be_hidden()
+
+    # The user does not verify (cancels the prompt): NotAllowedError, explained.
+    client.cdp.send(
+        "WebAuthn.setUserVerified",
+        {"authenticatorId": client.authenticator_id, "isUserVerified": False},
+    )
+    page.click("#sign-in")
+    expect(page.locator("#auth-status")).to_contain_text("cancelled or timed out")
+    expect(page.locator("#app-view")).to_be_hidden()
+    expect(page.locator("#sign-in")).to_be_enabled()
+    shot(page, "10-passkey-cancelled")
