@@ -1,0 +1,74 @@
+"""The real entry point: ``python -m app`` under granian, and its config-error exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live_server import REPO_ROOT, LiveServer
+
+
+@pytest.mark.server
+def test_real_server_serves_health_and_docs(live_server: Callable[..., LiveServer]) -> None:
+    server = live_server()
+    with httpx.Client(base_url=server.base_url, timeout=10, trust_env=False) as client:
+        health = client.get("/health", headers={"X-Request-ID": "live-1"})
+        assert health.status_code == 200
+        assert health.json()["status"] == "healthy"
+        assert health.headers["x-request-id"] == "live-1"
+        assert client.get("/health/ready").status_code == 200
+        assert client.get("/docs").status_code == 200
+        assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+        assert client.get("/nope").json()["code"] == "not_found"
+    assert server.stop() == 0  # graceful SIGTERM shutdown
+    access = [
+        json.loads(line)
+        for line in server.log_text().splitlines()
+        if line.startswith("{") and '"app.access"' in line
+    ]
+    assert any(line["request_id"] == "live-1" and line["status"] == 200 for line in access)
+
+
+def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[server]\nport = "abc"\nworkers = 0\n[logging]\nlevel = "LOUD"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--config", str(config)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "configuration error:"
+    assert sorted(line.strip() for line in lines[1:]) == [
+        'logging.level: expected one of "DEBUG", "INFO", "WARNING", "ERROR", got "LOUD"',
+        'server.port: expected int in 1..65535, got "abc"',
+        "server.workers: expected int >= 1, got 0",
+    ]
+
+
+def test_bad_flag_value_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--port", "0"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "server.port: expected int in 1..65535, got 0" in result.stderr
