@@ -44,6 +44,7 @@ async def test_access_token_claims(auth_client: Client, auth_settings: Settings)
     ann = await signed_in_user(auth_client, "ann@example.org")
     header = jwt.get_unverified_header(ann.access_token)
     assert header["alg"] == "HS256"
+    assert auth_settings.auth.jwt_secret is not None
     claims = jwt.decode(
         ann.access_token,
         auth_settings.auth.jwt_secret,
@@ -198,7 +199,7 @@ async def test_forged_and_invalid_access_tokens(
     assert (await auth_client.get("/auth/me", headers=bearer(valid))).status_code == 200
 
     cases = {
-        "alg none": jwt.encode(_forge(auth_settings, ann), None, algorithm="none"),
+        "alg none": _unsigned(_forge(auth_settings, ann)),
         "wrong key": jwt.encode(_forge(auth_settings, ann), "x" * 40, algorithm="HS256"),
         "other HMAC alg": _hmac_by_hand(_forge(auth_settings, ann), secret.encode(), "HS512"),
         "expired": jwt.encode(
@@ -286,12 +287,19 @@ async def test_es256_tokens(tmp_path: Path) -> None:
         assert_401(await client.get("/auth/me", headers=bearer(confused)), "not_authenticated")
 
 
+def _b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    """``alg: none`` with an empty signature (RFC 7519 §6.1 "unsecured JWT")."""
+    header = _b64u(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    return f"{header}.{_b64u(json.dumps(claims).encode())}."
+
+
 def _hmac_by_hand(claims: dict[str, Any], key: bytes, alg: str) -> str:
     """Built without PyJWT, which refuses PEM keys as HMAC secrets and warns on short ones."""
-
-    def part(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
+    part = _b64u
     header = part(json.dumps({"alg": alg, "typ": "JWT"}).encode())
     body = part(json.dumps(claims).encode())
     digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[alg]
