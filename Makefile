@@ -1,0 +1,75 @@
+# The two commands:
+#   make run    create .venv if missing, install, migrate, serve on http://localhost:8000
+#   make test   install the test extras (+ Debian chromium when root), ruff, mypy, pytest
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test install install-test migrate lint typecheck pytest chromium constraints clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-run the install whenever the dependency lists change.
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PIP) -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## run: serve the app with embedded defaults (SQLite, offline engine unless OPENAI_API_KEY)
+run: install migrate
+	@if [ -n "$${OPENAI_API_KEY:-}" ] && [ -z "$${APP__LLM__PROVIDER:-}" ]; then \
+		echo "OPENAI_API_KEY is set: using the OpenAI provider"; \
+		export APP__LLM__PROVIDER=openai; \
+	fi; \
+	exec $(BIN)/python -m app --host $(HOST) --port $(PORT)
+
+migrate: install
+	$(BIN)/python -m app migrate upgrade
+
+## test: lint, format check, types, then the whole test suite (warnings are errors)
+test: install-test chromium lint typecheck pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-test
+	$(BIN)/mypy
+
+pytest: install-test
+	$(BIN)/pytest
+
+# Browser tests use Debian's chromium (Playwright cannot download browsers offline).
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "chromium missing and not root: browser tests will be skipped (or fail under CI=true)"; \
+	fi
+
+## constraints: re-pin every installed version (after changing dependencies)
+constraints: install-test
+	{ echo "# Exact versions for reproducible installs (pip install -c constraints.txt ...)."; \
+	  echo "# Regenerate with: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^sustainable'; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
