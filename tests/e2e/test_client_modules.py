@@ -31,11 +31,13 @@ HARNESS_JS = b"""
 import * as markdown from "/client/static/markdown.js";
 import * as sse from "/client/static/sse.js";
 import * as report from "/client/static/report.js";
+import * as api from "/client/static/api.js";
 import { RunView } from "/client/static/run-view.js";
 window.violations = [];
 document.addEventListener(
   "securitypolicyviolation", (e) => window.violations.push(e.violatedDirective));
 window.md = markdown; window.sse = sse; window.report = report; window.RunView = RunView;
+window.api = api;
 const $ = (id) => document.getElementById(id);
 window.makeView = () => new RunView({progress: $("progress"), progressLabel: $("progress-label"),
   status: $("run-status"), plan: $("plan"), live: $("live-output"), timeline: $("timeline")});
@@ -404,3 +406,105 @@ def test_chart_svg_is_shown_as_an_inert_image(harness: Page) -> None:
         "caption": "Grid <b>intensity</b>",
     }
     assert harness.evaluate("window.pwned") is None
+
+
+# ---- API client: tokens, silent refresh, errors -------------------------------------------------
+
+# Replaces window.fetch with a script of responses per path and records every call, and
+# window.setTimeout with a recorder of delays (the silent-refresh timer).
+FAKE_NETWORK = """(script) => {
+    const calls = [], delays = [];
+    window.fetch = async (path, init) => {
+      calls.push([path, init.headers.Authorization ?? null, init.body ?? null]);
+      const [status, body] = script[path].shift();
+      return new Response(typeof body === "string" ? body : JSON.stringify(body), {status});
+    };
+    window.setTimeout = (fn, ms) => { delays.push(ms); return 0; };
+    window.clearTimeout = () => {};
+    sessionStorage.clear();
+    return {calls, delays};
+}"""
+
+
+def test_api_refreshes_once_on_401_and_retries(harness: Page) -> None:
+    result = harness.evaluate(
+        """async (fake) => {
+            const net = eval_fake(fake);
+            const changes = [];
+            const client = new api.Api({onSessionChange: (u) => changes.push(u)});
+            client.setTokens({access_token: "A1", refresh_token: "R1", expires_in: 900});
+            const result = await client.json("GET", "/things");
+            return {result, calls: net.calls, delays: net.delays, changes,
+                    stored: sessionStorage.getItem("sca.refresh_token"), token: client.accessToken};
+        }""".replace("eval_fake(fake)", f"({FAKE_NETWORK})(fake)"),
+        {
+            "/things": [[401, {"detail": "expired", "code": "token_expired"}], [200, {"ok": True}]],
+            "/auth/refresh-token": [
+                [200, {"access_token": "A2", "refresh_token": "R2", "expires_in": 900}]
+            ],
+        },
+    )
+    assert result["result"] == {"ok": True}
+    assert result["calls"] == [
+        ["/things", "Bearer A1", None],
+        ["/auth/refresh-token", None, '{"refresh_token":"R1"}'],
+        ["/things", "Bearer A2", None],
+    ]
+    # refreshed 5 minutes before expiry, after the first login and after the refresh
+    assert result["delays"] == [600_000, 600_000]
+    assert result["stored"] == "R2"
+    assert result["token"] == "A2"
+    assert result["changes"] == []
+
+
+def test_api_rejected_refresh_ends_the_session(harness: Page) -> None:
+    result = harness.evaluate(
+        """async (fake) => {
+            const net = eval_fake(fake);
+            const changes = [];
+            const client = new api.Api({onSessionChange: (u) => changes.push(u)});
+            client.setTokens({access_token: "A1", refresh_token: "R1", expires_in: 900});
+            let error = null;
+            try { await client.json("GET", "/things"); } catch (e) { error = e; }
+            return {name: error.name, status: error.status, detail: error.detail, code: error.code,
+                    changes, stored: sessionStorage.getItem("sca.refresh_token"),
+                    signedIn: client.signedIn, calls: net.calls.length};
+        }""".replace("eval_fake(fake)", f"({FAKE_NETWORK})(fake)"),
+        {
+            "/things": [[401, {"detail": "Token expired", "code": "token_expired"}]],
+            "/auth/refresh-token": [[401, {"detail": "reused", "code": "refresh_reused"}]],
+        },
+    )
+    assert result == {
+        "name": "ApiError",
+        "status": 401,
+        "detail": "Token expired",
+        "code": "token_expired",
+        "changes": [None],
+        "stored": None,
+        "signedIn": False,
+        "calls": 2,
+    }
+
+
+def test_api_errors_carry_detail_and_code(harness: Page) -> None:
+    result = harness.evaluate(
+        """async (fake) => {
+            eval_fake(fake);
+            const client = new api.Api();
+            const out = [];
+            for (const path of ["/a", "/b"]) {
+              try { await client.json("POST", path, {body: {x: 1}, auth: false}); }
+              catch (e) { out.push([e.status, e.detail, e.code]); }
+            }
+            return out;
+        }""".replace("eval_fake(fake)", f"({FAKE_NETWORK})(fake)"),
+        {
+            "/a": [[422, {"detail": "question: must not be empty", "code": "validation_error"}]],
+            "/b": [[502, "<html>bad gateway</html>"]],
+        },
+    )
+    assert result == [
+        [422, "question: must not be empty", "validation_error"],
+        [502, "The service answered 502", "http_502"],
+    ]

@@ -24,7 +24,7 @@ export class ApiError extends Error {
 
 /** Build an ApiError from a non-2xx response ({detail, code} JSON when the service sent it). */
 export async function errorFromResponse(response) {
-  let detail = `${response.status} ${response.statusText || "error"}`.trim();
+  let detail = `The service answered ${response.status} ${response.statusText}`.trim();
   let code = `http_${response.status}`;
   try {
     const body = await response.json();

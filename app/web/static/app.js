@@ -27,7 +27,10 @@ const state = {
   conditional: null, // AbortController of a pending passkey-autofill request
 };
 
-const api = new Api({ onSessionChange: (user) => (user ? showApp(user) : showAuth()) });
+const api = new Api({
+  onSessionChange: (user) =>
+    user ? showApp(user) : showAuth("Your session has ended. Sign in again to continue."),
+});
 
 const runView = new RunView({
   progress: $("progress"),
@@ -388,7 +391,11 @@ async function followRun(openStream) {
   try {
     let response = await openStream(controller.signal);
     for (let attempt = 0; ; attempt += 1) {
-      await consume(response);
+      try {
+        await consume(response);
+      } catch (error) {
+        if (controller.signal.aborted) throw error; // a dropped connection is resumed below
+      }
       if (runView.terminal || controller.signal.aborted || !runView.runId || attempt >= MAX_RESUMES) {
         break;
       }
