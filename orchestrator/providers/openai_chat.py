@@ -14,7 +14,7 @@ Chunks are parsed from raw SSE bytes and decoded straight into msgspec Structs.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -214,7 +214,7 @@ class OpenAIChatProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ProviderEvent, None]:
         spec = request.assistant
         if spec.hosted_tools and spec.name not in self._warned_hosted:
             self._warned_hosted.add(spec.name)

@@ -112,6 +112,8 @@ class FakeOpenAI:
     default: Turn | None = None
     by_model: dict[str, Turn] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # TCP connections accepted by ``serve`` (keep-alive reuse shows as fewer than requests)
+    connections: int = 0
     _queue: deque[Turn] = field(default_factory=deque)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -590,7 +592,7 @@ class _ChatBuilder:
 class _Server:
     """Serves an ASGI app over HTTP/1.1 with keep-alive and chunked streaming, for tests only."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: FakeOpenAI) -> None:
         self.app = app
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -598,6 +600,7 @@ class _Server:
         task = asyncio.current_task()
         assert task is not None
         self.tasks.add(task)
+        self.app.connections += 1
         try:
             while await self._one_request(reader, writer):
                 pass

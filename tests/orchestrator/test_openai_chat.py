@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import httpx2
@@ -93,6 +94,20 @@ async def test_text_streams_deltas_then_turn_with_usage(
     assert turn.usage.input_tokens > 0
     assert turn.response_id is not None
     assert turn.response_id.startswith("chatcmpl_")
+
+
+async def test_calls_reuse_one_keep_alive_connection(
+    fake: tuple[FakeOpenAI, str], provider: OpenAIChatProvider
+) -> None:
+    app, _ = fake
+    app.script(Turn(text="one"), Turn(tool_calls=(Call("carbon_footprint", "{}"),)), Turn(text="3"))
+    for _ in range(3):
+        async with aclosing(provider.stream(_request())) as events:
+            async for event in events:
+                if isinstance(event, ModelTurn):
+                    break
+    assert len(app.requests) == 3
+    assert app.connections == 1
 
 
 async def test_request_body(fake: tuple[FakeOpenAI, str], provider: OpenAIChatProvider) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import httpx2
@@ -99,6 +100,22 @@ async def test_text_streams_deltas_then_one_turn_with_usage(
     assert turn.response_id is not None
     assert turn.response_id.startswith("resp_")
     assert turn.model == "gpt-4.1-mini"
+
+
+async def test_calls_reuse_one_keep_alive_connection(
+    fake: tuple[FakeOpenAI, str], provider: OpenAIResponsesProvider
+) -> None:
+    # The stream tail is drained before the turn is handed over, even though the consumer
+    # closes the generator right after the ModelTurn (as the state machine does).
+    app, _ = fake
+    app.script(Turn(text="one"), Turn(tool_calls=(Call("grid_intensity", "{}"),)), Turn(text="3"))
+    for _ in range(3):
+        async with aclosing(provider.stream(_request())) as events:
+            async for event in events:
+                if isinstance(event, ModelTurn):
+                    break
+    assert len(app.requests) == 3
+    assert app.connections == 1
 
 
 async def test_request_body_carries_the_assistant_and_strict_tools(
