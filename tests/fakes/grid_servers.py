@@ -70,6 +70,13 @@ class FakeGridServer:
         self._lock = threading.Lock()
         self.url = ""
 
+    def reset(self, published_until: datetime | None = None) -> None:
+        """Forget recorded requests and queued faults (for a server shared between tests)."""
+        with self._lock:
+            self._queue.clear()
+        self.requests.clear()
+        self.published_until = published_until
+
     def push(self, *responses: FakeResponse) -> None:
         """Answer the next requests with these, in order, before normal service resumes."""
         with self._lock:
@@ -188,7 +195,9 @@ def serve_grid(published_until: datetime | None = None) -> Iterator[FakeGridServ
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     httpd.daemon_threads = True
     fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="fake-grid", daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, args=(0.05,), name="fake-grid", daemon=True
+    )
     thread.start()
     try:
         yield fake
@@ -196,4 +205,3 @@ def serve_grid(published_until: datetime | None = None) -> Iterator[FakeGridServ
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
-
