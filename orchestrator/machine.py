@@ -920,7 +920,8 @@ class Orchestrator:
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     now = time.perf_counter()
-                    if now - last_emit >= self._delta_interval_s:
+                    # The planner's text is the JSON plan: not worth streaming to people.
+                    if agent != "planner" and now - last_emit >= self._delta_interval_s:
                         last_emit = now
                         await run.thinking(
                             agent, "writing…", step_index=step_index, partial_text="".join(parts)

@@ -734,3 +734,20 @@ async def test_hints_and_tool_context_carry_the_run_facts() -> None:
     planner_text = provider.requests[0].input[0]
     assert isinstance(planner_text, UserMessage)
     assert "Uploaded dataset: 'energy.csv' (numeric_table, 2 rows" in planner_text.text
+
+
+async def test_planner_deltas_are_not_streamed_as_partial_text() -> None:
+    streamed_plan = Reply(
+        text=PLAN_REPORT.text, deltas=(PLAN_REPORT.text[:10], PLAN_REPORT.text[10:])
+    )
+    orch, _ = build([streamed_plan, Reply(text="Report.", deltas=("Report.",))])
+    result = await orch.ask("q")
+    assert tokens(result.events) == [
+        "started",
+        "thinking:planner",
+        "response:planner",
+        "thinking:report",
+        "thinking:report:partial",
+        "response:report",
+        "completed",
+    ]
