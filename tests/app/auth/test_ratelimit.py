@@ -1,0 +1,63 @@
+"""Per-IP rate limit of the ceremony endpoints: 429 with ``Retry-After``, windows reset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from app.auth.errors import AuthError
+from app.auth.ratelimit import CeremonyRateLimiter
+from app.main import create_app
+from app.settings import RateLimitSettings
+from tests.conftest import make_settings
+from tests.support.webauthn import signed_in_user
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_limiter_counts_per_client_and_resets_each_window() -> None:
+    clock = FakeClock(120.0)
+    limiter = CeremonyRateLimiter(2, clock=clock)
+    limiter.hit("a")
+    limiter.hit("a")
+    limiter.hit("b")
+    clock.now = 150.2
+    with pytest.raises(AuthError) as refused:
+        limiter.hit("a")
+    assert refused.value.status == 429
+    assert refused.value.code == "rate_limited"
+    assert refused.value.headers == {"Retry-After": "30"}
+    clock.now = 180.0
+    limiter.hit("a")
+
+
+def test_disabled_limiter_never_refuses() -> None:
+    limiter = CeremonyRateLimiter(1, enabled=False)
+    for _ in range(5):
+        limiter.hit("a")
+
+
+async def test_ceremony_endpoints_answer_429_with_retry_after(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, rate_limit=RateLimitSettings(ceremony_per_minute=6))
+    async with AsyncTestClient(create_app(settings)) as client:
+        ann = await signed_in_user(client, "ann@example.org")  # 4 ceremony calls
+        assert (await client.post("/auth/login/begin", json={})).status_code == 200
+        assert (await client.post("/auth/login/begin", json={})).status_code == 200
+        refused = await client.post("/auth/login/begin", json={})
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["code"] == "rate_limited"
+        assert "per minute" in refused.json()["detail"]
+        refresh = await client.post("/auth/refresh-token", json={"refresh_token": "x"})
+        assert refresh.status_code == 429
+        # Authenticated, non-ceremony routes are not limited.
+        for _ in range(3):
+            assert (await client.get("/auth/me", headers=ann.headers)).status_code == 200
