@@ -310,6 +310,15 @@ def test_full_flow_offline(open_client: PageFactory, offline_server: Server) -> 
     expect(page.locator("#usage")).to_contain_text("Energy")
     assert page.locator("#sources li").count() >= 1
 
+    # Download as Markdown: the report's own text, not the rendered HTML.
+    with page.expect_download() as download:
+        page.click("#download-report")
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename == "sustainable-city-report.md"
+    assert markdown.lstrip().startswith("#")
+    first_heading = page.locator("#report-body h2, #report-body h3").first.inner_text()
+    assert first_heading in markdown
+
     # History lists it; open it, continue it.
     item = page.locator(".history-item").first
     expect(item).to_contain_text(GRID_QUESTION[:40])
