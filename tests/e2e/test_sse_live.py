@@ -101,7 +101,9 @@ def _slow_env(fake: FakeLLM, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def slow_server(fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def slow_server(
+    fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     server = start_server(_slow_env(fake_llm), [], log_dir=tmp_path_factory.mktemp("slow"))
     try:
         yield server
@@ -156,7 +158,8 @@ class Reader:
 
 
 async def _user(http: httpx.AsyncClient, email: str) -> AuthedUser:
-    return await signed_in_user(http, email)
+    """Sign in through the real passkey ceremony (the server's origin is localhost:<port>)."""
+    return await signed_in_user(http, email, origin=f"http://localhost:{http.base_url.port}")
 
 
 def _ids(frames: list[SSEFrame]) -> list[int]:
@@ -222,9 +225,7 @@ async def test_reconnecting_with_last_event_id_mid_run_and_after_is_exact(
     replay = parse_sse((await http.get(f"/runs/{run_id}/events", headers=user.headers)).text)
     joined = [f.data for f in first.events[:2]] + [f.data for f in second.events]
     assert [f.data for f in replay if f.id is not None] == joined
-    late = await http.get(
-        f"/runs/{run_id}/events", headers={**user.headers, "Last-Event-ID": "4"}
-    )
+    late = await http.get(f"/runs/{run_id}/events", headers={**user.headers, "Last-Event-ID": "4"})
     assert _ids(parse_sse(late.text)) == list(range(5, run["last_seq"] + 1))
 
 
@@ -290,11 +291,13 @@ async def test_an_event_source_follows_a_run_with_a_ticket(http: httpx.AsyncClie
         await Reader(response).until(lambda f: f.event == "started")
         ticket = (await http.post(f"/runs/{run_id}/ticket", headers=user.headers)).json()
         # No Authorization header, like a browser EventSource.
-        async with httpx.AsyncClient(base_url=str(http.base_url), timeout=30) as anonymous:
-            async with anonymous.stream("GET", ticket["events_url"]) as follow:
-                assert follow.status_code == 200
-                follower = Reader(follow)
-                await follower.rest()
+        async with (
+            httpx.AsyncClient(base_url=str(http.base_url), timeout=30) as anonymous,
+            anonymous.stream("GET", ticket["events_url"]) as follow,
+        ):
+            assert follow.status_code == 200
+            follower = Reader(follow)
+            await follower.rest()
     assert follower.events[0].event == "started"
     assert follower.events[-1].event == "completed"
     assert _ids(follower.events) == list(range(1, len(follower.events) + 1))
@@ -304,7 +307,7 @@ async def test_the_demo_stream_is_paced(http: httpx.AsyncClient) -> None:
     async with http.stream("GET", "/test-stream") as response:
         reader = Reader(response)
         await reader.rest()
-    assert [f.event for f in reader.events][0] == "started"
+    assert reader.events[0].event == "started"
     assert len(reader.events) == 6
     assert reader.arrivals[-1] - reader.arrivals[0] >= 1.3
 
