@@ -241,7 +241,7 @@ class _Run:
         self.deadline = 0.0  # loop time when the run's time limit ends (set when it starts)
         self.log = log.bind(
             **{
-                **context.metadata,
+                **{key: value for key, value in context.metadata.items() if key != "event"},
                 "run_id": run_id,
                 "conversation_id": context.conversation_id,
                 "user_id": context.user_id,
@@ -646,6 +646,8 @@ class Orchestrator:
             error = await run.error_event(
                 _RunFailure("internal_error", f"internal error: {type(exc).__name__}")
             )
+        if status != "completed":  # a failed run still used (and is accounted for) its tokens
+            self._finish_usage(run)
         return RunResult(
             run_id=run.run_id,
             status=status,
@@ -669,10 +671,13 @@ class Orchestrator:
             run.outputs.append((step.kind, output))
         report = run.outputs[-1][1]
         run.transition(State.COMPLETED)
-        finish_run_usage(self.accounting, run.usage)
-        run.usage.wall_ms = round((time.perf_counter() - run.started) * 1000, 3)
+        self._finish_usage(run)
         await run.completed_event(report, plan)
         return report
+
+    def _finish_usage(self, run: _Run) -> None:
+        finish_run_usage(self.accounting, run.usage)
+        run.usage.wall_ms = round((time.perf_counter() - run.started) * 1000, 3)
 
     # -- planner ---------------------------------------------------------------------------
 

@@ -210,6 +210,9 @@ async def test_planner_invalid_twice_fails() -> None:
     assert error.step == "planner"
     assert result.status == "failed"
     assert result.report == ""
+    # The failed run's own LLM use is still accounted for.
+    assert (result.usage.llm_calls, result.usage.input_tokens) == (2, 200)
+    assert result.usage.energy_wh == pytest.approx(0.24 * 0.3)
 
 
 async def test_planner_invalid_twice_uses_default_plan_when_allowed() -> None:
