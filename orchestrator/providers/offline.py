@@ -23,7 +23,11 @@ import msgspec
 
 from orchestrator.config import ToolsConfig
 from orchestrator.providers._offline.analysis import analysis_policy
-from orchestrator.providers._offline.business import footprint_policy, scenarios_policy
+from orchestrator.providers._offline.business import (
+    factors_policy,
+    footprint_policy,
+    scenarios_policy,
+)
 from orchestrator.providers._offline.grid import (
     grid_compare_policy,
     grid_history_policy,
@@ -55,6 +59,7 @@ _CARBON: dict[Intent, Policy] = {
     Intent.GRID_TIMING: grid_timing_policy,
     Intent.GRID_HISTORY: grid_history_policy,
     Intent.GRID_COMPARE: grid_compare_policy,
+    Intent.FACTORS: factors_policy,
     Intent.FOOTPRINT: footprint_policy,
     Intent.SCENARIOS: scenarios_policy,
     Intent.ANALYSIS: footprint_policy,

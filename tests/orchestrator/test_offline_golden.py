@@ -55,6 +55,7 @@ class Grounding:
         for m in _DATE.finditer(text):
             self.dates.add(m.group(0))
             self.months.add(m.group(0)[:7])
+            self.numbers.append(float(m.group(1)))  # "March 2025" names a tool date's year
         for m in _MONTH.finditer(text):
             self.months.add(m.group(0))
         for m in _TIME.finditer(text):
@@ -487,3 +488,28 @@ async def test_step_output_carries_hidden_facts_not_the_report() -> None:
     assert "offline-facts" not in out.result.report
     assert out.result.usage.input_tokens > 0
     assert out.result.usage.output_tokens > 0
+
+
+async def test_emission_factors_lookup() -> None:
+    out = await ask("What are the emission factors for diesel?")
+    assert out.kinds == ["carbon", "report"]
+    assert out.arguments("emission_factors") == [{"category": "diesel"}]
+    assert "2.51233 kgCO2e per litre" in out.result.report
+    out.assert_grounded()
+
+
+async def test_single_named_lever_with_percentage() -> None:
+    out = await ask("What would happen if we cut flights by 50%?")
+    (args,) = out.arguments("reduction_scenarios")
+    levers = (args["shift_electricity_pct"], args["fleet_switch_pct"], args["cut_flights_pct"])
+    assert levers == (None, None, 50.0)
+    assert "cut flights" in out.result.report
+    out.assert_grounded()
+
+
+async def test_too_long_range_is_narrowed_once() -> None:
+    out = await ask("How green was the grid from 2024-01-01 to 2025-06-30?")
+    ranges = [(a["start_date"], a["end_date"]) for a in out.arguments("grid_intensity")]
+    assert ranges == [("2024-01-01", "2025-06-30"), ("2024-06-30", "2025-06-30")]
+    assert "too long" in out.result.report  # the tool's refusal is quoted, not hidden
+    out.assert_grounded()

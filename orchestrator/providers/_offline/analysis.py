@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.providers._offline import fmt
 from orchestrator.providers._offline.business import synthetic_profile
+from orchestrator.providers._offline.extract import extract_category
 from orchestrator.providers._offline.findings import (
     Bar,
     Figure,
@@ -26,16 +27,6 @@ from orchestrator.providers._offline.turns import Answer, Call, Decision, StepIn
 
 __all__ = ["analysis_policy"]
 
-_CATEGORY_WORDS: list[tuple[str, str]] = [
-    (r"\bgas\b", "natural_gas"),
-    (r"\bdiesel\b", "diesel"),
-    (r"\bpetrol\b", "petrol"),
-    (r"\bflights?\b", "flight_short_haul_economy"),
-    (r"\bfreight\b", "road_freight"),
-    (r"\bwater\b", "water_supply"),
-    (r"\bwaste\b", "waste_landfill"),
-    (r"\belectricity\b|\bpower\b", "electricity"),
-]
 _SERIES_WORDS: list[tuple[str, str]] = [
     (r"\bunits?\b|\bvolume\b", "units"),
     (r"\borders?\b", "orders"),
@@ -138,10 +129,13 @@ def _named_column(u: Understanding) -> str | None:
 
 
 def _category(question: str) -> str:
-    for pattern, name in _CATEGORY_WORDS:
-        if re.search(pattern, question, re.IGNORECASE):
-            return name
-    return "electricity"
+    """The dataset category to analyse: the one the question names, else electricity."""
+    named = extract_category(question)
+    return {
+        "flight": "flight_short_haul_economy",
+        "water": "water_supply",
+        "waste": "waste_landfill",
+    }.get(named or "electricity", named or "electricity")
 
 
 def _failed(what: str, result: ToolResult) -> Findings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.providers._offline import fmt
-from orchestrator.providers._offline.extract import REGION_NAMES, extract_levers
+from orchestrator.providers._offline.extract import REGION_NAMES, extract_category, extract_levers
 from orchestrator.providers._offline.findings import (
     Bar,
     Figure,
@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_SECTOR",
     "SYNTHETIC_SEED",
     "data_arguments",
+    "factors_policy",
     "footprint_policy",
     "scenarios_policy",
     "synthetic_profile",
@@ -291,4 +292,78 @@ def _scenario_findings(result: ToolResult) -> Findings:
         notes=notes,
         sources=sources_of(out),
         synthetic=bool(out.get("synthetic")),
+    )
+
+
+# -------------------------------------------------------------------------------- factors
+
+MAX_FACTORS_SHOWN = 8
+
+
+def factors_policy(s: StepInput) -> Decision:
+    u = s.understanding
+    if not s.can("emission_factors"):
+        return Answer(
+            "I could not look up emission factors: the `emission_factors` tool is not available "
+            "to this step in the current configuration."
+        )
+    category = extract_category(u.question)
+    result = s.last("emission_factors")
+    if result is None:
+        return (s.call("emission_factors", category=category),)
+    if not result.ok and s.tries("emission_factors") == 1 and category is not None:
+        # The category was not recognised: list every factor rather than nothing.
+        return (s.call("emission_factors", category=None),)
+    return Answer(render_step_text([_factor_findings(result, result.arguments.get("category"))]))
+
+
+def _factor_findings(result: ToolResult, category: str | None) -> Findings:
+    if not result.ok:
+        return Findings(
+            topic="error",
+            title="No emission factors",
+            headline=f"I could not look up emission factors: {result.error}",
+        )
+    out = result.output
+    factors = out.get("factors", [])
+    what = _label(category) if category else "all categories"
+    headline = (
+        f"Emission factors for {what} in kgCO2e per unit of activity (factor table: "
+        f"{out.get('origin', 'packaged')}):"
+    )
+    figures = []
+    for f in factors[:MAX_FACTORS_SHOWN]:
+        region = f" ({f['region']})" if f.get("region") else ""
+        figures.append(
+            Figure(
+                f"{_label(f['category'])}{region}",
+                f"{f['kgco2e_per_unit']} kgCO2e per {f['unit']} (scope {f['scope']}; "
+                f"{f['source']})",
+                f["kgco2e_per_unit"],
+                f"kgCO2e/{f['unit']}",
+            )
+        )
+    notes = []
+    if len(factors) > MAX_FACTORS_SHOWN:
+        notes.append("More factors exist; ask about one category to see them all.")
+    units = {f["unit"] for f in factors[:MAX_FACTORS_SHOWN]}
+    bars = (
+        [Bar(fig.label, fig.value) for fig in figures if fig.value is not None]
+        if len(units) == 1
+        else []
+    )
+    return Findings(
+        topic="factors",
+        title="Emission factors",
+        headline=headline,
+        figures=figures,
+        bars_title="kgCO2e per unit",
+        bars_unit=f"kgCO2e/{next(iter(units))}" if len(units) == 1 else "",
+        bars=bars,
+        actions=[
+            "Multiply your activity quantities by these factors, or upload your activity data "
+            "for a full footprint by scope."
+        ],
+        notes=notes,
+        sources=sources_of(out),
     )

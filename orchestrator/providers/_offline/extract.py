@@ -21,6 +21,7 @@ __all__ = [
     "DateRange",
     "Duration",
     "Levers",
+    "extract_category",
     "extract_dates",
     "extract_duration",
     "extract_energy_kwh",
@@ -273,6 +274,17 @@ def _absolute(text: str, today: date, past: bool) -> list[_Mention]:
         month, year = _MONTHS[m.group(1).lower()], int(m.group(2))
         label = f"{calendar.month_name[month]} {year}"
         out.append(_Mention(m.start(), m.end(), _month_range(year, month, label, today)))
+    for m in re.finditer(r"(?<![\d-])(\d{4})-(\d{2})(?![\d-])", text):
+        year, month = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12:
+            label = f"{calendar.month_name[month]} {year}"
+            out.append(_Mention(m.start(), m.end(), _month_range(year, month, label, today)))
+    # A year after a preposition ("in 2025"): the calendar year, up to today.
+    for m in re.finditer(r"\b(?:in|during|for|of|over)\s+((?:19|20)\d{2})\b(?![-/])", text, re.I):
+        year = int(m.group(1))
+        if year <= today.year:
+            end = min(date(year, 12, 31), today)
+            out.append(_Mention(m.start(1), m.end(), DateRange(date(year, 1, 1), end, str(year))))
     # A month name alone ("in March"): the most recent such month that has begun. Only after a
     # preposition, so that "may I" or "march" as a verb are not read as dates.
     bare = (
@@ -555,3 +567,31 @@ def extract_levers(text: str) -> Levers:
     )
     levers = Levers(shift, fleet, target, flights)
     return levers if levers.any else DEFAULT_LEVERS
+
+
+# ----------------------------------------------------------------------------- categories
+
+_CATEGORIES: list[tuple[str, str]] = [
+    # (pattern, emission-factor category or category prefix). Order: specific words first.
+    (r"\bheating oil\b|\bkerosene\b", "heating_oil"),
+    (r"\blpg\b|\bpropane\b", "lpg"),
+    (r"\bhvo\b", "hvo"),
+    (r"\bgas\b", "natural_gas"),
+    (r"\bdiesel\b", "diesel"),
+    (r"\bpetrol\b|\bgasoline\b", "petrol"),
+    (r"\bflights?\b|\bflying\b|\bair travel\b", "flight"),
+    (r"\bfreight\b|\bhaulage\b", "road_freight"),
+    (r"\brail\b|\btrain\b", "rail"),
+    (r"\bbus\b", "bus"),
+    (r"\bwater\b", "water"),
+    (r"\bwaste\b|\blandfill\b|\brecycling\b", "waste"),
+    (r"\belectricity\b|\bpower\b", "electricity"),
+]
+
+
+def extract_category(text: str) -> str | None:
+    """The activity category the question names (a factor category or prefix), if any."""
+    for pattern, name in _CATEGORIES:
+        if re.search(pattern, text, re.IGNORECASE):
+            return name
+    return None

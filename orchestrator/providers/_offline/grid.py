@@ -291,11 +291,24 @@ def grid_history_policy(s: StepInput) -> Decision:
     if not s.can("grid_intensity"):
         return _unavailable("grid_intensity", "look up grid intensity")
     result = s.last("grid_intensity")
+    period = u.period()
     if result is None:
-        return (s.call("grid_intensity", region=u.region, **_range_args(u.period())),)
+        return (s.call("grid_intensity", region=u.region, **_range_args(period)),)
+    first = s.all("grid_intensity")[0]
+    if not result.ok and s.tries("grid_intensity") == 1 and "too long" in (result.error or ""):
+        # Keep the most recent year of the range, which the tool accepts.
+        recent = DateRange(max(period.start, period.end - timedelta(days=365)), period.end, "")
+        return (s.call("grid_intensity", region=u.region, **_range_args(recent)),)
     if not result.ok:
         return Answer(_text([_failed("look up grid intensity", result)]))
-    return Answer(_text([history_findings(result.output, u.period().label)]))
+    findings = history_findings(result.output, period.label if first.ok else "")
+    if not first.ok:
+        findings.notes.insert(
+            0,
+            f"The requested range was refused ({first.error}), so only its most recent part "
+            f"was analysed.",
+        )
+    return Answer(_text([findings]))
 
 
 def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Findings:
@@ -464,20 +477,20 @@ def _compare_findings(out: dict[str, Any], first: DateRange, second: DateRange) 
     a, b = out["first"], out["second"]
     diff = out["difference"]
     change = "" if out.get("pct_change") is None else f" ({fmt.signed_pct(out['pct_change'])})"
-    if round(diff) == 0:
+    if abs(diff) < 0.5:
         verdict = "about the same"
     else:
         verdict = "cleaner" if diff < 0 else "more carbon-intensive"
     headline = (
         f"On the {out['region_name']} grid, {second.label or _span(b)} ({_span(b)}) averaged "
         f"{fmt.intensity(b['mean'])} against {fmt.intensity(a['mean'])} for "
-        f"{first.label or _span(a)} ({_span(a)}): a change of {fmt.num(diff)} gCO2/kWh{change}, "
+        f"{first.label or _span(a)} ({_span(a)}): a change of {fmt.num(diff, 1)} gCO2/kWh{change}, "
         f"so the later period was {verdict}."
     )
     figures = [
         Figure(f"Mean {_span(a)}", fmt.intensity(a["mean"]), a["mean"], "gCO2/kWh"),
         Figure(f"Mean {_span(b)}", fmt.intensity(b["mean"]), b["mean"], "gCO2/kWh"),
-        Figure("Change", f"{fmt.num(diff)} gCO2/kWh{change}", diff, "gCO2/kWh"),
+        Figure("Change", f"{fmt.num(diff, 1)} gCO2/kWh{change}", diff, "gCO2/kWh"),
         Figure(f"Range {_span(a)}", f"{fmt.num(a['min'])} to {fmt.intensity(a['max'])}"),
         Figure(f"Range {_span(b)}", f"{fmt.num(b['min'])} to {fmt.intensity(b['max'])}"),
     ]

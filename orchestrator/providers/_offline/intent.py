@@ -20,6 +20,7 @@ from orchestrator.providers._offline.extract import (
     CompanyProfile,
     DateRange,
     Duration,
+    extract_category,
     extract_dates,
     extract_duration,
     extract_energy_kwh,
@@ -35,6 +36,7 @@ class Intent(StrEnum):
     GRID_TIMING = "grid_timing"  # when is the grid cleanest / best time to run a load
     GRID_HISTORY = "grid_history"  # how green was (or will be) the grid over a period
     GRID_COMPARE = "grid_compare"  # two periods or two regions side by side
+    FACTORS = "factors"  # emission factors of an activity (diesel, electricity, flights...)
     FOOTPRINT = "footprint"  # a company's carbon footprint
     ANALYSIS = "analysis"  # statistics/trends/anomalies of a table
     SCENARIOS = "scenarios"  # how to reduce emissions, what-if
@@ -93,8 +95,17 @@ _SCENARIO = re.compile(
 _FOOTPRINT = re.compile(
     r"\bfootprint\b|\bscope [123]\b|\bghg\b|\bgreenhouse\b|\bemissions? (?:of|from|for)\b|"
     r"\b(?:our|my|the|its|their) (?:company'?s? |business'?s? |organisation'?s? )?emissions\b|"
-    r"\bhow much (?:co2|carbon|emissions)\b|\bcarbon (?:report|accounting|inventory)\b|"
-    r"\bemission factors?\b",
+    r"\bhow much (?:co2|carbon|emissions)\b|\bcarbon (?:report|accounting|inventory)\b",
+    re.IGNORECASE,
+)
+_FACTORS = re.compile(
+    r"\bemission factors?\b|\bconversion factors?\b|\bfactors? for\b|"
+    r"\bco2e? per (?:litre|liter|kwh|km|passenger)",
+    re.IGNORECASE,
+)
+_LEVER = re.compile(
+    r"\bflights?\b|\bfleet\b|\bvans?\b|\bvehicles?\b|\bhvo\b|"
+    r"\bshift\w* (?:\w+ )?(?:electricity|load|consumption)",
     re.IGNORECASE,
 )
 _COMPANY = re.compile(
@@ -180,7 +191,7 @@ def _previous_question(history: object) -> str | None:
 def _has_topic(text: str) -> bool:
     return any(
         pattern.search(text) is not None
-        for pattern in (_GRID, _TIMING, _FOOTPRINT, _ANALYSIS, _SCENARIO, _COMPANY)
+        for pattern in (_GRID, _TIMING, _FOOTPRINT, _FACTORS, _ANALYSIS, _SCENARIO, _COMPANY)
     )
 
 
@@ -210,9 +221,12 @@ def classify(question: str, dataset: DatasetInfo | None, *, dates: int, regions:
     if _SCENARIO.search(text) and (
         _FOOTPRINT.search(text)
         or _COMPANY.search(text)
+        or _LEVER.search(text)
         or re.search(r"emission|co2|carbon", text, re.I)
     ):
         return Intent.SCENARIOS
+    if _FACTORS.search(text) and not _COMPANY.search(text):
+        return Intent.FACTORS
     if _FOOTPRINT.search(text) or (
         _COMPANY.search(text) and re.search(r"\bemission|\bco2\b|\bcarbon\b", text, re.I)
     ):
@@ -279,6 +293,15 @@ def build_plan(u: Understanding) -> dict[str, Any]:
         )
     elif u.intent is Intent.GRID_COMPARE:
         steps.append({"kind": "carbon", "task": _compare_task(u)})
+    elif u.intent is Intent.FACTORS:
+        category = extract_category(u.question)
+        what = category.replace("_", " ") if category else "every category"
+        steps.append(
+            {
+                "kind": "carbon",
+                "task": f"Look up the emission factors for {what} with units, years and sources.",
+            }
+        )
     elif u.intent is Intent.FOOTPRINT:
         source = (
             f"the uploaded dataset '{u.dataset.name}'"

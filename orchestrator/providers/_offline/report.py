@@ -7,6 +7,7 @@ chart, action items and data provenance. It adds no number of its own.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from orchestrator.providers._offline.findings import Findings, findings_from_outputs
@@ -42,9 +43,15 @@ _SOURCE_NAMES = {
 def report_policy(s: StepInput) -> Decision:
     u = s.understanding
     if u.intent is Intent.GREETING:
+        opening = (
+            "You're welcome!"
+            if re.match(r"\s*(?:thanks|thank you|cheers)\b", u.question, re.IGNORECASE)
+            else "Hello!"
+        )
         return Answer(
-            "Hello! I'm Sustainable City AI. I answer sustainability and business questions with "
-            "figures computed by real tools, and I say when data is synthetic. I can help with:\n\n"
+            f"{opening} I'm Sustainable City AI. I answer sustainability and business questions "
+            "with figures computed by real tools, and I say when data is synthetic. I can help "
+            "with:\n\n"
             f"{CAPABILITIES}\n\nTry: *When is the grid cleanest tomorrow?*"
         )
     if u.intent is Intent.OFF_TOPIC:
@@ -59,7 +66,10 @@ def report_policy(s: StepInput) -> Decision:
     wanted = []
     dashboard = s.last("render_dashboard")
     chart = s.last("render_chart")
-    if dashboard is None and s.can("render_dashboard"):
+    drawable = any(fig.value is not None for f in findings for fig in f.figures) or any(
+        f.bars or f.levels for f in findings
+    )
+    if dashboard is None and drawable and s.can("render_dashboard"):
         wanted.append(dashboard_call(s, u, findings))
     chart_args = next((f.chart for f in findings if f.chart is not None), None)
     if chart is None and chart_args is not None and s.can("render_chart"):
