@@ -80,6 +80,7 @@ function showApp(user) {
   $("session").hidden = false;
   $("app-view").hidden = false;
   document.body.dataset.view = "app";
+  $("question").focus(); // the sign-in button that had focus is gone
   loadHistory();
 }
 
