@@ -344,15 +344,17 @@ class _Run:
         progress: int,
         step_index: int | None,
         duration_ms: float,
+        summary: str | None = None,
     ) -> None:
         seq, ts, current = self._head(progress)
+        what = summary or f"finished in {duration_ms / 1000:.1f} s"
         await self.emit(
             AgentResponse(
                 run_id=self.run_id,
                 seq=seq,
                 timestamp=ts,
                 agent_name=agent,
-                message=f"{AGENT_LABELS[agent]}: finished in {duration_ms / 1000:.1f} s",
+                message=f"{AGENT_LABELS[agent]}: {what}",
                 data=AgentResponseData(
                     progress=current,
                     step=agent,
@@ -748,6 +750,7 @@ class Orchestrator:
             progress=_PLANNED_PROGRESS,
             step_index=None,
             duration_ms=usage.wall_ms,
+            summary="plan " + " → ".join(step.kind for step in plan.steps),
         )
         return plan
 

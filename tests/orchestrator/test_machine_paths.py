@@ -99,6 +99,7 @@ async def test_happy_path_with_tool_calls() -> None:
         "completed",
     ]
     check_invariants(result.events)
+    assert result.events[2].message == "Planner: plan carbon → analysis → report"
     assert [e.data.progress for e in result.events if isinstance(e, AgentResponse)] == [
         10,
         38,
