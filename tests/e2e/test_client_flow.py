@@ -535,3 +535,21 @@ def test_passkey_failures_are_explained(open_client: PageFactory, offline_server
     expect(page.locator("#app-view")).to_be_hidden()
     expect(page.locator("#sign-in")).to_be_enabled()
     shot(page, "10-passkey-cancelled")
+
+
+def test_page_and_assets_are_public_with_security_headers(offline_server: Server) -> None:
+    with LOOPBACK.open(f"{offline_server.base_url}/client", timeout=5) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/html")
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp
+        assert "default-src 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for asset, kind in (("app.js", "javascript"), ("styles.css", "text/css")):
+        with LOOPBACK.open(f"{offline_server.base_url}/client/static/{asset}", timeout=5) as r:
+            assert r.status == 200
+            assert kind in r.headers["Content-Type"]
+    for outside in ("../routes.py", "%2e%2e/routes.py", "..%2froutes.py"):
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            LOOPBACK.open(f"{offline_server.base_url}/client/static/{outside}", timeout=5)
+        assert missing.value.code == 404
