@@ -50,7 +50,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A running ``python -m app`` process; :meth:`stop` is SIGTERM, then SIGKILL."""
+    """A running ``python -m app`` process (leader of its own process group, so its granian
+    workers can be found with ``os.killpg``); :meth:`stop` is SIGTERM, then SIGKILL.
+    """
 
     def __init__(self, base_url: str, port: int, process: subprocess.Popen[bytes], log_path: Path):
         self.base_url = base_url
@@ -68,7 +70,9 @@ class LiveServer:
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # The server runs in its own session: kill its whole group, workers included.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
         return self.process.returncode
 
@@ -125,6 +129,7 @@ def start_server(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path)
     deadline = time.monotonic() + timeout
