@@ -3,6 +3,8 @@ synthetic generator."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -42,13 +44,22 @@ def record_month(record: ActivityRecord) -> str:
     return text[:7]
 
 
+_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
 def _optional_float(value: Any, column: str, line: int) -> float | None:
+    """A number from a cell; "1,500" (thousands separators) is accepted, "1,5" is not."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, str) and _THOUSANDS.match(value.strip()):
+        value = value.replace(",", "")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError) as exc:
         raise ToolError(f"row {line}: {column} must be a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise ToolError(f"row {line}: {column} must be a finite number, got {value!r}")
+    return number
 
 
 def _optional_str(value: Any) -> str | None:
