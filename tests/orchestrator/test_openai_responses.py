@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -10,6 +11,7 @@ from typing import Any
 import httpx2
 import msgspec
 import pytest
+from structlog.testing import capture_logs
 
 from orchestrator.assistants import AssistantSpec
 from orchestrator.config import LLMConfig
@@ -400,6 +402,24 @@ async def test_401_is_recorded_for_health_without_the_key(
     assert "HTTP 401" in failure
     assert KEY not in failure
     assert len(app.bodies("/v1/responses")) == 1
+
+
+async def test_the_key_never_reaches_the_logs(
+    fake: tuple[FakeOpenAI, str],
+    provider: OpenAIResponsesProvider,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, _ = fake
+    caplog.set_level(logging.DEBUG)  # the SDK and the HTTP stack log requests at DEBUG
+    app.script(Turn(text="fine"), Turn(status=401), Turn(status=429), Turn(status=500))
+    with capture_logs() as structured:
+        await _collect(provider, _request())
+        for _ in range(3):
+            with pytest.raises(ProviderError):
+                await _collect(provider, _request())
+    assert "openai" in caplog.text  # the SDK's debug logging was captured
+    assert KEY not in caplog.text
+    assert KEY not in repr(structured)
 
 
 async def test_missing_key_says_so(
