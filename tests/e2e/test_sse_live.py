@@ -9,6 +9,9 @@ each model call after a fixed latency — the production code path, no test hook
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -160,6 +163,15 @@ class Reader:
 async def _user(http: httpx.AsyncClient, email: str) -> AuthedUser:
     """Sign in through the real passkey ceremony (the server's origin is localhost:<port>)."""
     return await signed_in_user(http, email, origin=f"http://localhost:{http.base_url.port}")
+
+
+def _kill_process_tree(pid: int) -> None:
+    """SIGKILL the server and its granian workers (killing only the parent would leave the
+    worker that executes the run alive)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for child in [pid, *map(int, children)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 def _ids(frames: list[SSEFrame]) -> list[int]:
@@ -338,3 +350,82 @@ async def test_a_failing_provider_ends_the_stream_with_an_error_and_stores_a_mes
             ).json()
             assert [m["role"] for m in detail["messages"]] == ["user", "assistant"]
             assert "llm_unavailable" in detail["messages"][1]["content"]
+
+
+async def test_a_shutdown_closes_running_runs_as_interrupted(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    env = _slow_env(fake_llm, DATABASE_URL=database)
+    server = start_server(env, [], log_dir=tmp_path / "first")
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            user = await _user(http, "shutdown@example.org")
+            async with http.stream(
+                "POST", "/ask-stream", json={"question": QUESTION}, headers=user.headers
+            ) as response:
+                run_id = response.headers["x-run-id"]
+                reader = Reader(response)
+                await reader.until(lambda f: f.event == "started")
+            # The client has gone (granian would otherwise wait for the open stream, and the
+            # run would simply complete); SIGTERM now is a graceful shutdown mid-run.
+    finally:
+        assert server.stop() == 0
+    with start_server(env, [], log_dir=tmp_path / "second") as again:
+        async with httpx.AsyncClient(base_url=again.base_url, timeout=30) as http:
+            run = (await http.get(f"/runs/{run_id}", headers=user.headers)).json()
+            assert (run["status"], run["error"]["code"]) == ("interrupted", "interrupted")
+            replay = [
+                f
+                for f in parse_sse(
+                    (await http.get(f"/runs/{run_id}/events", headers=user.headers)).text
+                )
+                if f.id is not None
+            ]
+            assert replay[0].data == reader.events[0].data
+            assert replay[-1].event == "error"
+            assert replay[-1].event_body["data"]["code"] == "interrupted"
+            assert _ids(replay) == list(range(1, len(replay) + 1))
+            detail = (
+                await http.get(f"/conversations/{run['conversation_id']}", headers=user.headers)
+            ).json()
+            assert [m["role"] for m in detail["messages"]] == ["user", "assistant"]
+
+
+async def test_a_run_of_a_killed_process_is_closed_once_its_lease_expires(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    env = _slow_env(
+        fake_llm,
+        DATABASE_URL=database,
+        APP__RUNS__LEASE_S="1.5",
+        APP__RUNS__HEARTBEAT_S="0.3",
+    )
+    server = start_server(env, [], log_dir=tmp_path / "first")
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        user = await _user(http, "killed@example.org")
+        async with http.stream(
+            "POST", "/ask-stream", json={"question": QUESTION}, headers=user.headers
+        ) as response:
+            run_id = response.headers["x-run-id"]
+            await Reader(response).until(lambda f: f.event == "started")
+            _kill_process_tree(server.process.pid)  # SIGKILL: no shutdown code runs at all
+            server.process.wait(timeout=10)
+    # A new process starts while the dead one's lease is still valid: the run stays running
+    # until the lease expires, then the periodic sweep closes it with a terminal event.
+    with start_server(env, [], log_dir=tmp_path / "second") as again:
+        async with httpx.AsyncClient(base_url=again.base_url, timeout=30) as http:
+            run = await _wait_for_status(http, user, run_id, {"interrupted"})
+            assert run["error"]["code"] == "interrupted"
+            replay = [
+                f
+                for f in parse_sse(
+                    (await http.get(f"/runs/{run_id}/events", headers=user.headers)).text
+                )
+                if f.id is not None
+            ]
+            assert replay[0].event == "started"
+            assert replay[-1].event == "error"
+            assert replay[-1].event_body["data"]["code"] == "interrupted"
+            assert _ids(replay) == list(range(1, len(replay) + 1))
