@@ -93,6 +93,12 @@ def load_config(
             llm = msgspec.convert({**msgspec.to_builtins(llm), **overrides}, LLMConfig)
         except msgspec.ValidationError as exc:
             raise ConfigFileError(f"invalid llm setting: {exc}") from None
+    if llm.provider == "openai" and not llm.api_key:
+        raise ConfigFileError('llm.provider "openai" needs an API key: set OPENAI_API_KEY')
+    if llm.provider == "openai_chat" and not llm.base_url:
+        raise ConfigFileError(
+            'llm.provider "openai_chat" needs the server URL: set OPENAI_BASE_URL or llm.base_url'
+        )
     return OrchestratorSettings(
         llm=llm,
         budgets=config.orchestrator,
@@ -151,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool) -> None:
-    """Structured logs to stderr: warnings only unless --verbose."""
+    """Structured logs to stderr: errors only (the run's own error line says the rest) unless
+    --verbose."""
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -159,7 +166,7 @@ def _configure_logging(verbose: bool) -> None:
             structlog.dev.ConsoleRenderer(colors=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
-            logging.INFO if verbose else logging.WARNING
+            logging.INFO if verbose else logging.ERROR
         ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,

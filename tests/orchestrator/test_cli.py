@@ -86,3 +86,12 @@ def test_bad_configuration_and_missing_dataset_exit_2(tmp_path: Path) -> None:
     missing = _cli(tmp_path, "q", "--dataset", str(tmp_path / "missing.csv"))
     assert missing.returncode == 2
     assert "cannot read dataset" in missing.stderr
+
+
+def test_network_providers_need_their_settings(tmp_path: Path) -> None:
+    done = _cli(tmp_path, "q", "--provider", "openai")
+    assert done.returncode == 2
+    assert "set OPENAI_API_KEY" in done.stderr
+    chat = _cli(tmp_path, "q", "--provider", "openai_chat")
+    assert chat.returncode == 2
+    assert "set OPENAI_BASE_URL" in chat.stderr
