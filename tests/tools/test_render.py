@@ -1,0 +1,207 @@
+"""Text dashboards (width, ASCII fallback) and charts (well-formed SVG with the series)."""
+
+from __future__ import annotations
+
+import base64
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tools.catalog_types import ChartOutput, ToolContext, ToolError
+from tools.render.ascii import (
+    Bar,
+    Kpi,
+    bar_lines,
+    format_number,
+    level_strip,
+    sparkline,
+    table_lines,
+)
+from tools.render.tools import (
+    DashboardInput,
+    RenderChartInput,
+    render_chart,
+    render_dashboard,
+)
+
+CTX = ToolContext(now="2026-11-26T09:00:00Z")
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def full_dashboard(width: int | None = None, charset: str | None = None) -> DashboardInput:
+    return DashboardInput(
+        title="Acme Ltd — carbon dashboard 2026",
+        kpis=[
+            Kpi(label="Total", value=181.11, unit="tCO2e"),
+            Kpi(label="Scope 2 (location-based)", value=63.67, unit="tCO2e"),
+            Kpi(label="Grid now", value="252", unit="gCO2/kWh"),
+        ],
+        bars=[Bar(label="natural_gas", value=66408), Bar(label="electricity", value=33204)],
+        bar_unit="kgCO2e",
+        sparkline=[1, 2, 3, 4, 5, 6, 7, 8],
+        levels=["low", "low", "medium", "high"],
+        table_columns=["month", "kgCO2e"],
+        table_rows=[["2026-01", "12,345"], ["2026-02", "9,876"]],
+        width=width,
+        charset=charset,  # type: ignore[arg-type]  # str on purpose: the tool validates it
+    )
+
+
+def test_dashboard_sections_and_default_width() -> None:
+    result = render_dashboard(full_dashboard(), CTX)
+    lines = result.text.splitlines()
+    assert result.width == 80
+    assert max(len(line) for line in lines) == 80
+    assert lines[1] == "Acme Ltd — carbon dashboard 2026"
+    assert any("181 tCO2e" in line for line in lines)
+    assert "▁▂▃▄▅▆▇█" in result.text
+    assert "░░▒█" in result.text
+    bar_rows = [line for line in lines if line.startswith(("natural_gas", "electricity"))]
+    gas, electricity = (row.count("█") for row in bar_rows)
+    assert gas == 2 * electricity  # bars are proportional
+    assert "66,408 kgCO2e" in bar_rows[0]
+
+
+def test_ascii_mode_has_only_ascii() -> None:
+    result = render_dashboard(full_dashboard(width=60, charset="ascii"), CTX)
+    assert result.text.isascii()
+    assert max(len(line) for line in result.text.splitlines()) <= 60
+    assert "..o#" in result.text
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.text(min_size=1, max_size=120),
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=50), st.floats(-1e9, 1e9)), min_size=1, max_size=6
+    ),
+    st.integers(40, 200),
+    st.sampled_from(["unicode", "ascii"]),
+)
+def test_dashboards_never_exceed_the_width(
+    title: str, bars: list[tuple[str, float]], width: int, charset: str
+) -> None:
+    text = render_dashboard(
+        DashboardInput(
+            title=title,
+            kpis=[Kpi(label=label, value=value, unit="u") for label, value in bars],
+            bars=[Bar(label=label, value=value) for label, value in bars],
+            width=width,
+            charset=charset,  # type: ignore[arg-type]  # sampled from the two valid values
+        ),
+        CTX,
+    ).text
+    assert all(len(line) <= width for line in text.splitlines())
+    if charset == "ascii":
+        assert text.isascii()
+
+
+def test_building_blocks() -> None:
+    assert format_number(1234567.8) == "1,234,568"
+    assert format_number(12.345) == "12.3"
+    assert format_number(0.01234) == "0.0123"
+    assert sparkline([5, 5, 5], 10, "ascii") == "==="
+    assert len(sparkline(list(range(200)), 50, "unicode")) == 50
+    assert level_strip(["low", "high"], 80, "ascii") == [".#", ". low  o medium  # high"]
+    with pytest.raises(ToolError, match="unknown level"):
+        level_strip(["purple"], 80, "ascii")
+    assert bar_lines([Bar(label="a", value=0)], 40, "ascii", None)[0].endswith(" 0")
+    table = table_lines(["name", "value"], [["alpha", "1,200"], ["b", "3"]], 80, "ascii")
+    assert table == ["name   value", "-----  -----", "alpha  1,200", "b          3"]
+    with pytest.raises(ToolError, match="row 1 has 1 cells"):
+        table_lines(["a", "b"], [["x"]], 80, "ascii")
+
+
+def test_dashboard_input_errors() -> None:
+    with pytest.raises(ToolError, match="at least one"):
+        render_dashboard(DashboardInput(title="empty"), CTX)
+    with pytest.raises(ToolError, match="charset"):
+        render_dashboard(full_dashboard(charset="ebcdic"), CTX)
+    with pytest.raises(ToolError, match="width"):
+        render_dashboard(full_dashboard(width=20), CTX)
+
+
+def ids(svg: str) -> set[str]:
+    root = ET.fromstring(svg)  # noqa: S314  # our own renderer output, not untrusted input
+    return {el.attrib["id"] for el in root.iter() if "id" in el.attrib}
+
+
+async def test_grid_chart_is_well_formed_with_bands_series_and_units() -> None:
+    result = await render_chart(
+        RenderChartInput(
+            kind="grid_intensity", region="all", start_date="2026-11-26", best_window_hours=3
+        ),
+        CTX,
+    )
+    assert isinstance(result, ChartOutput)
+    root = ET.fromstring(result.svg)  # noqa: S314  # our own renderer output
+    assert root.tag == f"{SVG_NS}svg"
+    assert set(result.series) == {
+        "band-low",
+        "band-medium",
+        "band-high",
+        "series-actual",
+        "series-forecast",
+        "best-window",
+    }
+    assert set(result.series) <= ids(result.svg)
+    assert "Carbon intensity (gCO2/kWh)" in result.svg
+    assert result.unit == "gCO2/kWh"
+    assert result.synthetic
+    assert (
+        result.title == "Grid carbon intensity, all-island (Ireland + Northern Ireland), 2026-11-26"
+    )
+    assert result.chart_id.startswith("chart-grid_intensity-")
+    again = await render_chart(
+        RenderChartInput(
+            kind="grid_intensity", region="all", start_date="2026-11-26", best_window_hours=3
+        ),
+        CTX,
+    )
+    assert again.svg == result.svg  # deterministic output, stable chart ids
+    payload = result.for_model()
+    assert "svg" not in payload
+    assert payload["series"] == list(result.series)
+
+
+async def test_breakdown_and_trend_charts_with_png() -> None:
+    breakdown = await render_chart(
+        RenderChartInput(
+            kind="footprint_breakdown",
+            labels=["Scope 1", "Scope 2", "Scope 3"],
+            values=[77.2, 63.7, 40.2],
+            unit="tCO2e",
+            include_png=True,
+        ),
+        CTX,
+    )
+    assert {"bar-0", "bar-1", "bar-2"} <= ids(breakdown.svg)
+    assert "tCO2e" in breakdown.svg
+    assert "Scope 2" in breakdown.svg
+    assert breakdown.png_base64 is not None
+    assert base64.b64decode(breakdown.png_base64).startswith(b"\x89PNG\r\n\x1a\n")
+    assert not breakdown.synthetic
+    trend = await render_chart(
+        RenderChartInput(
+            kind="trend", labels=["Jan", "Feb", "Mar", "Apr"], values=[1, 3, 5, 7], unit="kgCO2e"
+        ),
+        CTX,
+    )
+    assert {"series-values", "trend-line"} <= ids(trend.svg)
+    assert "trend slope 2 kgCO2e per step, R² 1.00" in trend.notes
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (RenderChartInput(kind="pie"), "unknown chart kind"),  # type: ignore[arg-type]  # invalid on purpose
+        (RenderChartInput(kind="grid_intensity"), "need region and start_date"),
+        (RenderChartInput(kind="trend", labels=["a"], values=[1, 2]), "same length"),
+        (RenderChartInput(kind="footprint_breakdown"), "non-empty"),
+    ],
+)
+async def test_chart_input_errors(args: RenderChartInput, message: str) -> None:
+    with pytest.raises(ToolError, match=message):
+        await render_chart(args, CTX)
