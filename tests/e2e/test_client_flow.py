@@ -20,21 +20,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    CDPSession,
     FilePayload,
     Page,
     Request,
     expect,
-    sync_playwright,
 )
 
 from tests.live_server import REPO_ROOT, free_port, start_server
+
+if TYPE_CHECKING:  # the fixture's type; conftest modules are not imported at run time
+    from tests.e2e.conftest import AuthenticatorPage
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -53,8 +52,6 @@ HOSTILE_REPORT = (
 
 # Loopback calls must never go through an HTTP proxy from the environment.
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-CHROMIUM = "/usr/bin/chromium"
-CHROME_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +67,7 @@ class FakeLLM:
 @dataclass
 class ClientPage:
     page: Page
-    cdp: CDPSession
-    authenticator_id: str
+    authenticator: AuthenticatorPage
     errors: list[str] = field(default_factory=list)
 
 
@@ -132,35 +128,6 @@ def start_fake_llm(workdir: Path, latency_ms: int) -> Iterator[FakeLLM]:
         yield FakeLLM(f"http://127.0.0.1:{port}")
 
 
-def add_virtual_authenticator(context: BrowserContext, page: Page) -> tuple[CDPSession, str]:
-    """A CTAP2 platform authenticator with resident keys and user verification (always yes)."""
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "ctap2Version": "ctap2_1",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp, str(added["authenticatorId"])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture(scope="module")
 def offline_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with start_service(tmp_path_factory.mktemp("offline")) as server:
@@ -190,19 +157,18 @@ PageFactory = Callable[[Server], ClientPage]
 
 
 @pytest.fixture
-def open_client(browser: Browser) -> Iterator[PageFactory]:
+def open_client(
+    authenticator_page: Callable[[str], AuthenticatorPage],
+) -> Iterator[PageFactory]:
     """Open /client of a server in a fresh context with its own virtual authenticator."""
-    contexts: list[BrowserContext] = []
     clients: list[ClientPage] = []
 
     def factory(server: Server) -> ClientPage:
-        context = browser.new_context(
-            base_url=server.base_url, viewport={"width": 1280, "height": 900}
-        )
-        contexts.append(context)
-        page = context.new_page()
-        client = ClientPage(page, *add_virtual_authenticator(context, page))
+        opened = authenticator_page(server.base_url)
+        client = ClientPage(opened.page, opened)
         clients.append(client)
+        page = opened.page
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.on("pageerror", lambda error: client.errors.append(str(error)))
         page.on(
             "console",
@@ -217,8 +183,6 @@ def open_client(browser: Browser) -> Iterator[PageFactory]:
         return client
 
     yield factory
-    for context in contexts:
-        context.close()
     # No uncaught script error and no Content-Security-Policy violation on any page.
     assert [client.errors for client in clients] == [[] for _ in clients]
 
@@ -488,30 +452,20 @@ def test_dataset_upload_is_sent_with_the_question(
     shot(page, "08-dataset-report")
 
 
-def test_phone_width_dark_theme(browser: Browser, offline_server: Server) -> None:
-    context = browser.new_context(
-        base_url=offline_server.base_url,
-        viewport={"width": 375, "height": 740},
-        color_scheme="dark",
-        is_mobile=True,
-    )
-    try:
-        page = context.new_page()
-        add_virtual_authenticator(context, page)
-        page.goto("/client")
-        expect(page.locator("body")).to_have_attribute("data-ready", "true")
-        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-        assert background == "rgb(15, 21, 18)"  # the dark palette, from prefers-color-scheme
-        email = new_email()
-        sign_up(page, email)
-        sign_in(page, email)
-        ask(page, GRID_QUESTION)
-        wait_report(page)
-        shot(page, "09-phone-dark")
-        # Nothing wider than the screen: wide tables and dashboards scroll inside their box.
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    finally:
-        context.close()
+def test_phone_width_dark_theme(open_client: PageFactory, offline_server: Server) -> None:
+    page = open_client(offline_server).page
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.emulate_media(color_scheme="dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 21, 18)"  # the dark palette, from prefers-color-scheme
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    ask(page, GRID_QUESTION)
+    wait_report(page)
+    shot(page, "09-phone-dark")
+    # Nothing wider than the screen: wide tables and dashboards scroll inside their box.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
 
 def test_passkey_failures_are_explained(open_client: PageFactory, offline_server: Server) -> None:
@@ -526,10 +480,7 @@ def test_passkey_failures_are_explained(open_client: PageFactory, offline_server
     expect(page.locator("#app-view")).to_be_hidden()
 
     # The user does not verify (cancels the prompt): NotAllowedError, explained.
-    client.cdp.send(
-        "WebAuthn.setUserVerified",
-        {"authenticatorId": client.authenticator_id, "isUserVerified": False},
-    )
+    client.authenticator.set_user_verified(False)
     page.click("#sign-in")
     expect(page.locator("#auth-status")).to_contain_text("cancelled or timed out")
     expect(page.locator("#app-view")).to_be_hidden()
