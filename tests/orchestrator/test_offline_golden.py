@@ -410,6 +410,14 @@ async def test_synthetic_company_footprint() -> None:
     out.assert_grounded()
 
 
+async def test_synthetic_profile_limits_are_stated() -> None:
+    out = await ask("Carbon footprint of an office with 20 employees and 4 electric vans")
+    (args,) = out.arguments("carbon_footprint")
+    assert args["synthetic_profile"]["fleet_vehicles"] == 4
+    assert "models diesel vehicles" in out.result.report
+    out.assert_grounded()
+
+
 async def test_synthetic_business_analysis() -> None:
     out = await ask("Analyse the sales trend of a small business")
     assert out.kinds == ["analysis", "report"]

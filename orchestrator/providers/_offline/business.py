@@ -147,6 +147,11 @@ def footprint_findings(u: Understanding, result: ToolResult) -> Findings:
             "The activity data is SYNTHETIC (generated from the company profile with seed "
             f"{SYNTHETIC_SEED}), not your real consumption.",
         )
+    if synthetic and u.profile.fleet_fuel in ("electric", "petrol"):
+        notes.append(
+            f"You described a {u.profile.fleet_fuel} fleet; the synthetic generator models "
+            "diesel vehicles, so the fleet figure is not representative of yours."
+        )
     actions = [_ACTIONS[name] for name, _ in by_category[:3] if name in _ACTIONS]
     if synthetic:
         actions.append(
