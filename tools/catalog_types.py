@@ -133,6 +133,13 @@ def strict_json_schema(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
             if isinstance(ref, str):
                 return resolve(defs[ref.rsplit("/", 1)[-1]])
             out = {k: resolve(v) for k, v in node.items() if k not in ("title", "default")}
+            enum = out.get("enum")
+            if (
+                isinstance(enum, list)
+                and "type" not in out
+                and all(isinstance(v, str) for v in enum)
+            ):
+                out["type"] = "string"  # some providers want a type next to an enum
             if out.get("type") == "object" and "properties" in out:
                 out["required"] = list(out["properties"])
                 out["additionalProperties"] = False
