@@ -103,7 +103,8 @@ class FakeOpenAI:
     """The ASGI app. ``script(...)`` queues turns; ``requests`` records what arrived.
 
     ``by_model`` answers by the request's ``model`` without consuming the queue (benchmarks
-    replay the same run forever); ``default`` answers when the queue is empty (e.g. a model
+    replay the same run forever; its streams are encoded once, then replayed byte for byte, so
+    the fake is not the bottleneck); ``default`` answers when the queue is empty (e.g. a model
     that calls a tool forever). With neither, an exhausted script is a 500 that says so.
     """
 
@@ -116,6 +117,7 @@ class FakeOpenAI:
     connections: int = 0
     _queue: deque[Turn] = field(default_factory=deque)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _replay: dict[tuple[str, str], list[bytes]] = field(default_factory=dict)
 
     def script(self, *turns: Turn) -> None:
         self._queue.extend(turns)
@@ -178,7 +180,8 @@ class FakeOpenAI:
         if api is None or not isinstance(payload, dict):
             await _json(send, 404, _error_body(f"no route {method} {path}", "not_found"))
             return
-        turn = self._next_turn(str(payload.get("model", "")))
+        model = str(payload.get("model", ""))
+        turn = self._next_turn(model)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if turn is None:
@@ -190,6 +193,10 @@ class FakeOpenAI:
                 code = "invalid_api_key"
             await _json(send, turn.status, _error_body(turn.error_message, code), turn.headers)
             return
+        replay_key = (api, model)
+        if payload.get("stream") and model in self.by_model and replay_key in self._replay:
+            await self._stream(send, turn, iter(self._replay[replay_key]))
+            return
         input_tokens = max(1, len(body) // 4)
         builder = (
             _ResponsesBuilder(self, turn, payload, input_tokens)
@@ -199,7 +206,10 @@ class FakeOpenAI:
         if not payload.get("stream"):
             await _json(send, 200, builder.final())
             return
-        await self._stream(send, turn, builder.events())
+        events = builder.events()
+        if model in self.by_model:
+            events = iter(self._replay.setdefault(replay_key, list(events)))
+        await self._stream(send, turn, events)
 
     async def _stream(self, send: Send, turn: Turn, events: Iterator[bytes]) -> None:
         await send(
