@@ -110,13 +110,16 @@ def _same_range(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _future_part(period: DateRange, today: date) -> DateRange:
-    """A load can only be scheduled from today on: "this week" means today to Sunday."""
-    if period.start <= today <= period.end or period.label == "this week so far":
-        end = period.end
-        if period.label == "this week so far":
-            end = today + timedelta(days=6 - today.weekday())
-        return DateRange(today, end, period.label.replace(" so far", ""))
-    return period
+    """A load can only be scheduled from today on: "this week" means today to Sunday and
+    "this month" today to the month's last day."""
+    if not period.start <= today <= period.end:
+        return period
+    end = period.end
+    if period.label == "this week so far":
+        end = today + timedelta(days=6 - today.weekday())
+    elif period.label == "this month":
+        end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return DateRange(today, end, period.label.replace(" so far", ""))
 
 
 def _best_window_call(s: StepInput, period: DateRange) -> Call:
