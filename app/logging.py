@@ -14,13 +14,12 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import structlog
-from litestar.enums import ScopeType
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
     from app.settings import LoggingSettings
 
@@ -137,9 +136,11 @@ class RequestLogMiddleware:
         self.log = get_logger("app.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        scope_type: str = scope["type"]
+        if scope_type != "http":  # websockets and lifespan pass through untouched
             await self.app(scope, receive, send)
             return
+        scope = cast("HTTPScope", scope)
         request_id = self._incoming_id(scope) or uuid.uuid4().hex
         token = _request_id.set(request_id)
         started = time.perf_counter()

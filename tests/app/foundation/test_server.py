@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.db.migrate import head_revisions
 from tests.live_server import REPO_ROOT, LiveServer
 
 
@@ -72,3 +73,28 @@ def test_bad_flag_value_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "server.port: expected int in 1..65535, got 0" in result.stderr
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_migrate_command(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
+    heads = ", ".join(sorted(head_revisions())) or "(none)"
+    upgraded = run_cli(["migrate", "upgrade"], env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    after = run_cli(["migrate", "current"], env)
+    assert f"current: {heads}" in after.stdout
+    assert "up to date" in after.stdout
+    down = run_cli(["migrate", "downgrade", "base"], env)
+    assert down.returncode == 0, down.stderr
+    assert "downgraded to base" in down.stdout
