@@ -452,7 +452,9 @@ async def test_rate_limited_then_success_honours_retry_after() -> None:
 
 async def test_provider_down_fails_after_bounded_retries() -> None:
     down = Fail(error=ProviderUnavailable("connection refused"))
-    orch, provider = build([down] * 4, budgets=BudgetConfig(provider_retries=3))
+    orch, provider = build(
+        [down] * 4, budgets=BudgetConfig(provider_retries=3, retry_backoff_s=0.001)
+    )
     result = await orch.ask("q")
     assert tokens(result.events) == [
         "started",
@@ -466,6 +468,11 @@ async def test_provider_down_fails_after_bounded_retries() -> None:
     error = _terminal(result.events).data
     assert (error.error, error.retryable, error.step) == ("connection refused", True, "planner")
     assert len(provider.requests) == 4
+    assert [e.message.rsplit("retrying in ", 1)[1] for e in result.events[2:5]] == [
+        "0.001 s (attempt 2)",
+        "0.002 s (attempt 3)",
+        "0.004 s (attempt 4)",
+    ]
 
 
 async def test_retry_that_would_exceed_the_run_limit_fails_now() -> None:
