@@ -31,6 +31,7 @@ from tools.analysis.upload import parse_upload
 from tools.catalog_types import Dataset
 
 NOW = datetime(2026, 3, 18, 9, 0, tzinfo=UTC)  # a Wednesday morning
+_RENDER_TOOLS = frozenset({"render_dashboard", "render_chart"})
 
 # ------------------------------------------------------------------------- number checker
 
@@ -187,7 +188,9 @@ class Outcome:
             for item in request.input:
                 if isinstance(item, FunctionCallOutput):
                     raw, key = item.output, ("output", item.call_id)
-                elif isinstance(item, FunctionCall):
+                elif isinstance(item, FunctionCall) and item.name not in _RENDER_TOOLS:
+                    # Arguments of data tools are the engine's documented parameters (dates,
+                    # defaults); render-tool arguments are not sources (they copy tool values).
                     raw, key = item.arguments, ("call", item.call_id)
                 else:
                     continue
@@ -521,3 +524,11 @@ async def test_too_long_range_is_narrowed_once() -> None:
     assert ranges == [("2024-01-01", "2025-06-30"), ("2024-06-30", "2025-06-30")]
     assert "too long" in out.result.report  # the tool's refusal is quoted, not hidden
     out.assert_grounded()
+
+
+async def test_checker_flags_a_tampered_real_report() -> None:
+    out = await ask("How green was the grid last week?")
+    out.assert_grounded()
+    tampered = re.sub(r"averaged \d+ gCO2/kWh", "averaged 987,654 gCO2/kWh", out.result.report)
+    assert tampered != out.result.report
+    assert ungrounded_numbers(tampered, out.grounding()) == ["987,654"]
