@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
@@ -334,6 +336,12 @@ async def test_rate_limit_carries_retry_after(
     with pytest.raises(RateLimited) as millis:
         await _collect(provider, _request())
     assert millis.value.retry_after == 1.5
+    later = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    app.script(Turn(status=429, headers={"retry-after": later}))
+    with pytest.raises(RateLimited) as dated:
+        await _collect(provider, _request())
+    assert dated.value.retry_after is not None
+    assert 25 <= dated.value.retry_after <= 30
 
 
 async def test_partial_output_is_streamed_before_the_failure(
