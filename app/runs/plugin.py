@@ -123,6 +123,7 @@ class RunsPlugin(InitPluginProtocol):
             channels=self.channels,
             orchestrator=orchestrator,
             max_history_pairs=self.settings.orchestrator.max_history_pairs,
+            serialize_writes=self.database.backend == "sqlite",
         )
         await service.startup()
         self._runtime = RunsRuntime(

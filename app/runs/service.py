@@ -20,6 +20,7 @@ import os
 import socket
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -100,8 +101,10 @@ class RunService:
         orchestrator: Orchestrator,
         max_history_pairs: int,
         worker_id: str | None = None,
+        serialize_writes: bool = False,
     ) -> None:
         self.settings = settings
+        self._write_lock = asyncio.Lock() if serialize_writes else None
         self.session_maker = session_maker
         self.channels = channels
         self.orchestrator = orchestrator
@@ -112,6 +115,18 @@ class RunService:
         self._reserved_by_user: Counter[str] = Counter()
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction. On SQLite, this process's writers queue here instead of
+        in SQLite's busy handler: a writer whose commit is delayed by a busy event loop would
+        otherwise make the others fail with "database is locked" after the busy timeout."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self.session_maker())
+            await stack.enter_async_context(session.begin())
+            yield session
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -201,7 +216,7 @@ class RunService:
     ) -> tuple[StartedRun, RunContext]:
         now = _now()
         try:
-            async with self.session_maker() as session, session.begin():
+            async with self._writing() as session:
                 per_user = self.settings.max_concurrent_per_user
                 others = await store.count_running(session, user_id, self.worker_id)
                 if others + self._reserved_by_user[user_id] > per_user:
@@ -329,7 +344,7 @@ class RunService:
                 return  # closed by shutdown or a stale-lease sweep: later events are void
             now = _now()
             try:
-                async with self.session_maker() as session, session.begin():
+                async with self._writing() as session:
                     await store.insert_event(session, event, now)
                     if isinstance(event, Completed | ErrorEvent):
                         run = await session.get(Run, event.run_id, with_for_update=True)
@@ -380,7 +395,7 @@ class RunService:
                 async with asyncio.timeout(10.0):
                     await live.done.wait()
             return True
-        async with self.session_maker() as session, session.begin():
+        async with self._writing() as session:
             result = await session.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.status == "running")
@@ -405,7 +420,7 @@ class RunService:
             return
         now = _now()
         ids = list(self._live)
-        async with self.session_maker() as session, session.begin():
+        async with self._writing() as session:
             await session.execute(
                 update(Run)
                 .where(Run.worker_id == self.worker_id, Run.status == "running")
@@ -452,7 +467,7 @@ class RunService:
             if live is not None and live.closed:
                 return False
             now = _now()
-            async with self.session_maker() as session, session.begin():
+            async with self._writing() as session:
                 if not await store.claim_for_interrupt(session, run_id, now=now, owner=owner):
                     return False
                 run = await session.get(Run, run_id)

@@ -109,6 +109,7 @@ async def running_service(
             orchestrator=orchestrator,
             max_history_pairs=5,
             worker_id=worker_id,
+            serialize_writes=True,
         )
         await service.startup()
         try:

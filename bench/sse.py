@@ -1,0 +1,403 @@
+"""Runs and SSE under load, against the real server (``python -m app`` → granian).
+
+* **(a) concurrent runs**: ``--runs`` clients each ``POST /ask-stream`` at once with the
+  embedded offline engine and read the stream to its end: runs/s, p50/p99 time to the first
+  event and to ``completed``, errors (non-200, broken streams, ``error`` events).
+* **(b) many subscribers**: ``--live-runs`` slow runs (the ``openai_chat`` provider against the
+  fake OpenAI server answering each call after ``--llm-latency-ms``, so the runs stay live
+  while subscribers connect), then ``--subscribers`` clients follow
+  ``GET /runs/{id}/events`` spread over those runs: delivery latency p50/p99 (arrival minus
+  the event's own timestamp, for events emitted after the subscriber connected), events lost
+  / duplicated / out of order against the stored run, and the server's RSS per idle
+  connection (all workers, measured while every subscriber waits for the next event).
+
+Scale-out comparison: ``--workers 2 --database-url postgresql+asyncpg://… --redis-url
+redis://…`` (the database must exist and be empty or migrated). Prints Markdown for
+BENCHMARKS.md. Usage::
+
+    .venv/bin/python -m bench.sse [--runs 200] [--subscribers 1000] [--live-runs 10]
+        [--workers 1] [--database-url URL] [--redis-url URL] [--output sse.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.openai_server import Turn  # noqa: E402
+from tests.live_server import LiveServer, start_server  # noqa: E402
+from tests.support.sse import SSEFrame, parse_sse, split_blocks  # noqa: E402
+from tests.support.webauthn import AuthedUser, signed_in_user  # noqa: E402
+
+QUESTION = "What is the carbon footprint of 1,000 kWh of electricity in Ireland?"
+PLANNER_MODEL = "bench-planner"
+STEP_MODEL = "bench-step"
+PLAN = {
+    "steps": [
+        {"kind": "carbon", "task": "Estimate the footprint of 1,000 kWh"},
+        {"kind": "report", "task": "Write the report"},
+    ],
+    "notes": None,
+}
+USERS = 10
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (granian workers)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pending.extend(int(child) for child in children)
+    return total
+
+
+class StreamResult(msgspec.Struct):
+    status: int = 0
+    first_event_s: float | None = None
+    done_s: float | None = None
+    terminal: str | None = None
+    run_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Subscriber:
+    run_id: str
+    connected_at: float = 0.0
+    seqs: list[int] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    status: int = 0
+    error: str | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+async def frames_of(response: httpx.Response) -> AsyncIterator[SSEFrame]:
+    """Frames as they arrive (keep-alive comment blocks included)."""
+    buffer = ""
+    seen = 0
+    async for chunk in response.aiter_text():
+        buffer += chunk
+        blocks = split_blocks(buffer)
+        for block in blocks[seen:]:
+            yield parse_sse(block + "\n\n")[0]
+        seen = len(blocks)
+
+
+# --- servers ----------------------------------------------------------------------------
+
+
+def server_env(args: argparse.Namespace, directory: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "APP__RATE_LIMIT__ENABLED": "false",
+        "APP__RUNS__MAX_CONCURRENT_PER_USER": "10000",
+        "APP__RUNS__MAX_CONCURRENT_PER_PROCESS": "10000",
+        "APP__LOGGING__LEVEL": "WARNING",
+        "DATABASE_URL": args.database_url or f"sqlite+aiosqlite:///{directory / 'bench.db'}",
+        **extra,
+    }
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    return env
+
+
+@contextlib.contextmanager
+def fake_llm(latency_ms: float, directory: Path) -> Iterator[str]:
+    """The fake OpenAI server as a process; yields its ``/v1`` base URL."""
+    by_model = directory / "by_model.json"
+    by_model.write_bytes(
+        msgspec.json.encode(
+            {
+                PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
+                STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
+            }
+        )
+    )
+    port_file = directory / "fake.port"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.openai_server",
+            "--port-file",
+            str(port_file),
+            "--latency-ms",
+            str(latency_ms),
+            "--by-model",
+            str(by_model),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text().strip():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the fake OpenAI server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def sign_in(client: httpx.AsyncClient, server: LiveServer, count: int) -> list[AuthedUser]:
+    origin = f"http://localhost:{server.port}"
+    return [
+        await signed_in_user(client, f"bench-{i}-{time.time_ns()}@example.org", origin=origin)
+        for i in range(count)
+    ]
+
+
+def client_for(server: LiveServer) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=server.base_url,
+        timeout=httpx.Timeout(120.0),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+    )
+
+
+# --- (a) concurrent runs ----------------------------------------------------------------
+
+
+async def one_run(client: httpx.AsyncClient, user: AuthedUser, start: float) -> StreamResult:
+    result = StreamResult()
+    try:
+        async with client.stream(
+            "POST", "/ask-stream", json={"question": QUESTION}, headers=user.headers
+        ) as response:
+            result.status = response.status_code
+            result.run_id = response.headers.get("x-run-id")
+            if response.status_code != 200:
+                result.error = (await response.aread()).decode()[:200]
+                return result
+            async for frame in frames_of(response):
+                if frame.id is None:
+                    continue
+                if result.first_event_s is None:
+                    result.first_event_s = time.perf_counter() - start
+                if frame.event in ("completed", "error"):
+                    result.terminal = frame.event
+                    result.done_s = time.perf_counter() - start
+    except httpx.HTTPError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+async def bench_runs(args: argparse.Namespace, directory: Path) -> str:
+    env = server_env(args, directory / "a")
+    workers = ["--workers", str(args.workers)]
+    with start_server(env, workers, log_dir=directory / "a", timeout=90) as server:
+        async with client_for(server) as client:
+            users = await sign_in(client, server, USERS)
+            # Warm up: one run per user (imports, connection pools, first queries).
+            await asyncio.gather(*(one_run(client, u, time.perf_counter()) for u in users))
+            start = time.perf_counter()
+            results = await asyncio.gather(
+                *(one_run(client, users[i % USERS], start) for i in range(args.runs))
+            )
+            wall = time.perf_counter() - start
+    ok = [r for r in results if r.status == 200 and r.terminal == "completed"]
+    errors = len(results) - len(ok)
+    first = [r.first_event_s * 1000 for r in ok if r.first_event_s is not None]
+    done = [r.done_s * 1000 for r in ok if r.done_s is not None]
+    reasons = sorted({r.error or f"{r.status} {r.terminal}" for r in results if r not in ok})
+    lines = [
+        f"### (a) {args.runs} concurrent `/ask-stream` runs (offline engine)",
+        "",
+        "| runs/s | first event p50 / p99 (ms) | completed p50 / p99 (ms) | errors |",
+        "|---:|---:|---:|---:|",
+        f"| {len(ok) / wall:.1f} | {statistics.median(first):.0f} / {percentile(first, 99):.0f} "
+        f"| {statistics.median(done):.0f} / {percentile(done, 99):.0f} | {errors} |",
+    ]
+    if reasons:
+        lines += ["", "Errors: " + "; ".join(reasons[:5])]
+    return "\n".join(lines)
+
+
+# --- (b) many subscribers ---------------------------------------------------------------
+
+
+async def follow(client: httpx.AsyncClient, user: AuthedUser, sub: Subscriber) -> None:
+    try:
+        async with client.stream(
+            "GET", f"/runs/{sub.run_id}/events", headers=user.headers
+        ) as response:
+            sub.status = response.status_code
+            sub.connected_at = time.time()
+            sub.ready.set()
+            if response.status_code != 200:
+                sub.error = (await response.aread()).decode()[:200]
+                return
+            async for frame in frames_of(response):
+                if frame.id is None:
+                    continue
+                arrived = time.time()
+                body = frame.event_body
+                sub.seqs.append(int(frame.id))
+                emitted = _epoch(body["timestamp"])
+                if emitted >= sub.connected_at:
+                    sub.latencies_ms.append((arrived - emitted) * 1000)
+                if frame.event in ("completed", "error"):
+                    return
+    except httpx.HTTPError as exc:
+        sub.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        sub.ready.set()
+
+
+async def drain(
+    client: httpx.AsyncClient, user: AuthedUser, started: asyncio.Queue[tuple[str, AuthedUser]]
+) -> None:
+    """Start a run and read its stream to the end (the run's own client)."""
+    async with client.stream(
+        "POST", "/ask-stream", json={"question": QUESTION}, headers=user.headers
+    ) as response:
+        await started.put((response.headers["x-run-id"], user))
+        async for _ in response.aiter_bytes():
+            pass
+
+
+async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
+    with fake_llm(args.llm_latency_ms, directory) as llm_url:
+        env = server_env(
+            args,
+            directory / "b",
+            APP__LLM__PROVIDER="openai_chat",
+            APP__LLM__MODEL=STEP_MODEL,
+            APP__ASSISTANTS__PLANNER__MODEL=PLANNER_MODEL,
+            OPENAI_BASE_URL=llm_url,
+            OPENAI_API_KEY="sk-bench-dummy",
+        )
+        workers = ["--workers", str(args.workers)]
+        with start_server(env, workers, log_dir=directory / "b", timeout=90) as server:
+            async with client_for(server) as client:
+                users = await sign_in(client, server, USERS)
+                idle_rss = rss_bytes(server.process.pid)
+                started: asyncio.Queue[tuple[str, AuthedUser]] = asyncio.Queue()
+                drains = [
+                    asyncio.create_task(drain(client, users[i % USERS], started))
+                    for i in range(args.live_runs)
+                ]
+                owner = dict([await started.get() for _ in range(args.live_runs)])
+                run_ids = list(owner)
+                subs = [Subscriber(run_ids[i % len(run_ids)]) for i in range(args.subscribers)]
+                connect_start = time.perf_counter()
+                tasks = [
+                    asyncio.create_task(follow(client, owner[sub.run_id], sub)) for sub in subs
+                ]
+                await asyncio.gather(*(sub.ready.wait() for sub in subs))
+                connect_s = time.perf_counter() - connect_start
+                await asyncio.sleep(0.5)
+                busy_rss = rss_bytes(server.process.pid)
+                await asyncio.gather(*tasks)
+                await asyncio.gather(*drains)
+                expected: dict[str, list[int]] = {}
+                for run_id in run_ids:
+                    replay = await client.get(
+                        f"/runs/{run_id}/events", headers=owner[run_id].headers
+                    )
+                    expected[run_id] = [int(f.id) for f in parse_sse(replay.text) if f.id]
+    lost = duplicated = disordered = errors = 0
+    latencies: list[float] = []
+    for sub in subs:
+        if sub.error or sub.status != 200:
+            errors += 1
+            continue
+        want = expected[sub.run_id]
+        lost += len(set(want) - set(sub.seqs))
+        duplicated += len(sub.seqs) - len(set(sub.seqs))
+        disordered += int(sub.seqs != sorted(sub.seqs))
+        latencies.extend(sub.latencies_ms)
+    per_connection_kib = (busy_rss - idle_rss) / max(1, args.subscribers) / 1024
+    reasons = sorted(
+        {sub.error or str(sub.status) for sub in subs if sub.error or sub.status != 200}
+    )
+    return "\n".join(
+        [
+            f"### (b) {args.subscribers} subscribers on {args.live_runs} live runs "
+            f"(model calls {args.llm_latency_ms:g} ms)",
+            "",
+            "| delivery p50 / p99 (ms) | live events measured | lost | duplicated "
+            "| out of order | errors | connect all (s) | RSS per idle connection (KiB) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {statistics.median(latencies):.1f} / {percentile(latencies, 99):.1f} "
+            f"| {len(latencies)} | {lost} | {duplicated} | {disordered} | {errors} "
+            f"| {connect_s:.2f} | {per_connection_kib:.1f} |",
+            *(["", "Errors: " + "; ".join(reasons[:5])] if reasons else []),
+        ]
+    )
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+async def main(args: argparse.Namespace) -> str:
+    directory = Path(tempfile.mkdtemp(prefix="bench-sse-"))
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    channels = "Redis" if args.redis_url else "in-memory"
+    header = (
+        f"## SSE and runs: {args.workers} worker(s), {backend}, {channels} channels\n\n"
+        f"`python -m bench.sse --runs {args.runs} --subscribers {args.subscribers} "
+        f"--live-runs {args.live_runs} --workers {args.workers}`"
+    )
+    sections = [header]
+    if args.runs:
+        sections.append(await bench_runs(args, directory))
+    if args.subscribers:
+        sections.append(await bench_subscribers(args, directory))
+    return "\n\n".join(sections) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=200, help="concurrent /ask-stream runs")
+    parser.add_argument("--subscribers", type=int, default=1000, help="concurrent followers")
+    parser.add_argument("--live-runs", type=int, default=10, help="runs the followers share")
+    parser.add_argument("--llm-latency-ms", type=float, default=3000.0, help="fake model latency")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--database-url", default=None, help="default: a temp SQLite file")
+    parser.add_argument("--redis-url", default=None, help="default: in-memory channels")
+    parser.add_argument("--output", default=None, help="also write the Markdown here")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    report = asyncio.run(main(arguments))
+    print(report)
+    if arguments.output:
+        Path(arguments.output).write_text(report)
