@@ -17,7 +17,7 @@ from tools.grid.model import check_region
 __all__ = ["FootprintLine", "FootprintTotals", "estimate_footprint"]
 
 
-class FootprintLine(msgspec.Struct, frozen=True, kw_only=True):
+class FootprintLine(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     date: str
     month: str
     category: str
@@ -53,6 +53,13 @@ def _add(bucket: dict[str, float], key: str, value: float) -> None:
     bucket[key] = bucket.get(key, 0.0) + value
 
 
+_SCOPE_KEYS = {1: "scope_1", 2: "scope_2", 3: "scope_3"}
+
+
+def _where(index: int, record: ActivityRecord) -> str:
+    return f"record {index} ({record.category}, {record.date})"
+
+
 def _rounded(bucket: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in sorted(bucket.items())}
 
@@ -71,26 +78,26 @@ def estimate_footprint(
     market = 0.0
     cost_total = 0.0
     has_cost = False
+    months: dict[str, str] = {}
     for index, record in enumerate(records, start=1):
-        where = f"record {index} ({record.category}, {record.date})"
         if not math.isfinite(record.quantity) or record.quantity < 0:
-            raise ToolError(f"{where}: quantity must be a finite number >= 0")
+            raise ToolError(f"{_where(index, record)}: quantity must be a finite number >= 0")
         try:
-            month = record_month(record)
+            month = months.get(record.date) or months.setdefault(record.date, record_month(record))
             category = table.canonical_category(record.category)
             region = (
                 check_region(record.region or region_default) if category == "electricity" else None
             )
             factor, multiplier = table.lookup(category, record.unit, region)
         except ToolError as exc:
-            raise ToolError(f"{where}: {exc}") from exc
+            raise ToolError(f"{_where(index, record)}: {exc}") from exc
         factor_quantity = record.quantity * multiplier
         kg = factor_quantity * factor.kgco2e_per_unit
         market_kg: float | None = None
         if category == "electricity":
             if record.supplier_factor is not None:
                 if record.supplier_factor < 0:
-                    raise ToolError(f"{where}: supplier_factor must be >= 0")
+                    raise ToolError(f"{_where(index, record)}: supplier_factor must be >= 0")
                 market_kg = factor_quantity * record.supplier_factor
             market += kg if market_kg is None else market_kg
         site = record.site or "unspecified"
@@ -115,7 +122,7 @@ def estimate_footprint(
                 cost=record.cost,
             )
         )
-        by_scope[f"scope_{factor.scope}"] += kg
+        by_scope[_SCOPE_KEYS[factor.scope]] += kg
         _add(by_category, category, kg)
         _add(by_ghg, factor.ghg_category, kg)
         _add(by_month, month, kg)

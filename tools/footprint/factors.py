@@ -71,6 +71,10 @@ class FactorTable:
 
     def __init__(self, factors: Iterable[EmissionFactor], origin: str) -> None:
         self._factors: dict[tuple[str, str | None, str], EmissionFactor] = {}
+        # Memo of successful lookups: a year of records repeats a few (category, unit,
+        # region) combinations thousands of times.
+        self._memo: dict[tuple[str, str, str | None], tuple[EmissionFactor, float]] = {}
+        self._category_names: set[str] = set()
         for factor in factors:
             self._add(factor)
         self.origin = origin
@@ -84,6 +88,8 @@ class FactorTable:
             raise ToolError(f"emission factor for {factor.category!r} is negative")
         factor = msgspec.structs.replace(factor, unit=unit)
         self._factors[(factor.category, factor.region, dimension_of(unit))] = factor
+        self._category_names.add(factor.category)
+        self._memo.clear()
 
     def with_overrides(self, overrides: Iterable[EmissionFactor], origin: str) -> FactorTable:
         table = FactorTable(self._factors.values(), f"{self.origin} + {origin}")
@@ -95,12 +101,14 @@ class FactorTable:
         return sorted(self._factors.values(), key=lambda f: (f.category, f.region or "", f.unit))
 
     def categories(self) -> list[str]:
-        return sorted({key[0] for key in self._factors})
+        return sorted(self._category_names)
 
     def canonical_category(self, category: str) -> str:
+        if category in self._category_names:
+            return category
         name = category.strip().lower().replace(" ", "_").replace("-", "_")
         name = CATEGORY_ALIASES.get(name, name)
-        if name not in {key[0] for key in self._factors}:
+        if name not in self._category_names:
             raise ToolError(
                 f"unknown activity category {category!r}; known: {', '.join(self.categories())}"
             )
@@ -112,6 +120,10 @@ class FactorTable:
         Region-specific factors win; a category without one for ``region`` falls back to
         its region-less factor.
         """
+        memo_key = (category, unit, region)
+        known = self._memo.get(memo_key)
+        if known is not None:
+            return known
         name = self.canonical_category(category)
         candidates = [f for key, f in self._factors.items() if key[0] == name]
         accepted = sorted({u for f in candidates for u in units_of(f.dimension)})
@@ -136,7 +148,9 @@ class FactorTable:
                 f"no {name} factor for region {region!r}; regions with factors: "
                 f"{', '.join(regions)}"
             )
-        return factor, convert(1.0, unit, factor.unit)
+        found = (factor, convert(1.0, unit, factor.unit))
+        self._memo[memo_key] = found
+        return found
 
     def data_source(self) -> DataSource:
         return DataSource(
