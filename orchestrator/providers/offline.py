@@ -141,13 +141,23 @@ class OfflineProvider:
             earlier=earlier,
             grid_source=self._tools_config.grid_source,
         )
-        if role == "report":
-            return report_policy(state)
-        if u.intent in (Intent.GREETING, Intent.OFF_TOPIC):
+        if role != "report" and u.intent in (Intent.GREETING, Intent.OFF_TOPIC):
             return Answer(f"This question needs no {role} figures; nothing to compute.")
-        if role == "analysis":
-            return analysis_policy(state)
-        return _CARBON[u.intent](state) if u.intent in _CARBON else grid_history_policy(state)
+        if role == "report":
+            policy: Policy = report_policy
+        elif role == "analysis":
+            policy = analysis_policy
+        else:
+            policy = _CARBON.get(u.intent, grid_history_policy)
+        try:
+            return policy(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A tool answered in a shape this engine does not know (e.g. a newer tool version):
+            # say so instead of guessing, as a careful model would.
+            return Answer(
+                f"I could not read the tool results for this {role} step (unexpected format: "
+                f"{type(exc).__name__}: {exc}), so I have no figures to report."
+            )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         decision = self.decide(request)

@@ -161,6 +161,16 @@ async def test_tool_error_is_explained_not_hidden() -> None:
     assert "source unavailable" in turn.text
 
 
+async def test_unexpected_tool_output_shape_is_reported_not_guessed() -> None:
+    call = FunctionCall("c1", "grid_intensity", "{}")
+    items = (call, FunctionCallOutput("c1", '{"region": "ie", "values": [1, 2]}'))
+    req = request("carbon", "How green was the grid yesterday?", items, ("grid_intensity",))
+    turn = (await collect(OfflineProvider(), req))[-1]
+    assert isinstance(turn, ModelTurn)
+    assert turn.tool_calls == ()
+    assert "unexpected format: KeyError" in turn.text
+
+
 async def test_missing_tool_is_said_plainly() -> None:
     req = request("carbon", "How green was the grid yesterday?")
     turn = (await collect(OfflineProvider(), req))[-1]
