@@ -14,7 +14,9 @@ Three ways to use it:
 * as a process: ``python -m tests.fakes.openai_server --port-file PATH [--latency-ms N]``, then
   script it over HTTP: ``POST /_fake/script`` with ``[{"text": "..."}, {"tool_calls": [{"name":
   "...", "arguments": "{...}"}]}, ...]`` (fields of :class:`Turn`), ``GET /_fake/requests``
-  returns the recorded requests, ``POST /_fake/reset`` clears both.
+  returns the recorded requests, ``POST /_fake/default`` sets the answer used once the queue
+  is empty (a Turn, or ``null``), ``POST /_fake/timing`` sets ``{"latency_ms": ...,
+  "event_delay_ms": ...}`` (slow runs), ``POST /_fake/reset`` clears queue, records, default.
 
 Point a provider at it with ``LLMConfig(base_url=f"{base_url}/v1", api_key="test-key")``.
 """
@@ -242,12 +244,26 @@ class FakeOpenAI:
             await _json(send, 200, {"queued": len(turns), "pending": self.pending})
         elif method == "GET" and path == "/_fake/requests":
             await _json(send, 200, msgspec.to_builtins(self.requests))
+        elif method == "POST" and path == "/_fake/default":
+            self.default = msgspec.json.decode(body, type=Turn | None)
+            await _json(send, 200, {"default": msgspec.to_builtins(self.default)})
+        elif method == "POST" and path == "/_fake/timing":
+            timing = msgspec.json.decode(body, type=_Timing)
+            self.latency_s = timing.latency_ms / 1000.0
+            self.event_delay_s = timing.event_delay_ms / 1000.0
+            await _json(send, 200, msgspec.to_builtins(timing))
         elif method == "POST" and path == "/_fake/reset":
             self._queue.clear()
             self.requests.clear()
+            self.default = None
             await _json(send, 200, {"pending": 0})
         else:
             await _json(send, 404, _error_body(f"no control route {method} {path}", "not_found"))
+
+
+class _Timing(msgspec.Struct, frozen=True):
+    latency_ms: float = 0.0
+    event_delay_ms: float = 0.0
 
 
 class _DropConnection(Exception):

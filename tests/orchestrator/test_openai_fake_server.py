@@ -124,3 +124,27 @@ def test_out_of_process_fake_is_scripted_over_http(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_control_api_default_timing_and_reset() -> None:
+    app = FakeOpenAI()
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://fake") as http:
+        answer = {"tool_calls": [{"name": "lookup", "arguments": "{}"}]}
+        assert (await http.post("/_fake/default", json=answer)).status_code == 200
+        timing = await http.post("/_fake/timing", json={"latency_ms": 20, "event_delay_ms": 1})
+        assert timing.json() == {"latency_ms": 20.0, "event_delay_ms": 1.0}
+        assert app.latency_s == 0.02
+        client = openai.AsyncOpenAI(
+            base_url="http://fake/v1", api_key="k", max_retries=0, http_client=http
+        )
+        for _ in range(2):  # the default answers forever
+            response = await client.responses.create(model="m", input="hi")
+            assert [item.type for item in response.output] == ["function_call"]
+        assert len(app.bodies("/v1/responses")) == 2
+        assert (await http.post("/_fake/reset")).json() == {"pending": 0}
+        assert app.requests == []
+        with pytest.raises(openai.InternalServerError, match="script is exhausted"):
+            await client.responses.create(model="m", input="hi")
+        missing = await http.get("/_fake/nothing")
+        assert missing.status_code == 404
