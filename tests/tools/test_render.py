@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import xml.etree.ElementTree as ET
 
@@ -205,3 +206,15 @@ async def test_breakdown_and_trend_charts_with_png() -> None:
 async def test_chart_input_errors(args: RenderChartInput, message: str) -> None:
     with pytest.raises(ToolError, match=message):
         await render_chart(args, CTX)
+
+
+async def test_concurrent_charts_render_off_the_loop_without_interfering() -> None:
+    def args(values: list[float]) -> RenderChartInput:
+        return RenderChartInput(
+            kind="trend", labels=[str(i) for i in range(len(values))], values=values
+        )
+
+    inputs = [args([1, 2, 3]), args([5, 1, 4, 2]), args([9, 9, 1])]
+    sequential = [(await render_chart(a, CTX)).svg for a in inputs]
+    concurrent = await asyncio.gather(*(render_chart(a, CTX) for a in inputs))
+    assert [c.svg for c in concurrent] == sequential

@@ -1,18 +1,22 @@
 """Charts as SVG (and PNG) via matplotlib, imported lazily so the rest of ``tools`` stays light.
 
-Uses the object-oriented ``Figure`` API (no pyplot global state, safe in threads) with a
+Uses the object-oriented ``Figure`` API (no pyplot global state) with a
 fixed SVG hash salt and no date metadata, so the same data gives the same SVG. Each series
 gets an SVG ``id`` (e.g. ``series-actual``, ``band-low``, ``best-window``) that the web page
-and tests can find.
+and tests can find. Rendering takes a module lock: ``rc_context`` changes matplotlib's global
+settings, so charts drawn from worker threads (the tools render off the event loop) must not
+interleave.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
 from tools.grid.analysis import Thresholds, Window
 from tools.grid.model import IntensityPoint
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["ImageFormat", "breakdown_chart", "grid_chart", "trend_chart"]
 
 ImageFormat = Literal["svg", "png"]
+_LOCK = threading.Lock()
+P = ParamSpec("P")
 _COLOURS = {"low": "#2e7d32", "medium": "#f9a825", "high": "#c62828"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RC: dict[Any, Any] = {
@@ -50,6 +56,16 @@ def _render(fig: Figure, fmt: ImageFormat) -> bytes:
     return buffer.getvalue()
 
 
+def _serialised(fn: Callable[P, bytes]) -> Callable[P, bytes]:
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> bytes:
+        with _LOCK:
+            return fn(*args, **kwargs)
+
+    return locked
+
+
+@_serialised
 def grid_chart(
     *,
     title: str,
@@ -126,6 +142,7 @@ def _date_axis(ax: Axes, first: datetime, last: datetime) -> None:
     ax.set_xlim(_x(first), _x(last))
 
 
+@_serialised
 def breakdown_chart(
     *,
     title: str,
@@ -157,6 +174,7 @@ def breakdown_chart(
         return _render(fig, fmt)
 
 
+@_serialised
 def trend_chart(
     *,
     title: str,

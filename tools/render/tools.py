@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Sequence
@@ -178,7 +179,8 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         series_ids += ["series-forecast"] if view.forecast_points else []
         series_ids += ["best-window"] if window is not None else []
         for fmt in formats:
-            images[fmt] = grid_chart(
+            images[fmt] = await asyncio.to_thread(
+                grid_chart,
                 title=title,
                 actual=view.points,
                 forecast=view.forecast_points,
@@ -193,8 +195,8 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         title = args.title or "Footprint breakdown"
         series_ids = [f"bar-{i}" for i in range(len(values))]
         for fmt in formats:
-            images[fmt] = breakdown_chart(
-                title=title, labels=labels, values=values, unit=unit, fmt=fmt
+            images[fmt] = await asyncio.to_thread(
+                breakdown_chart, title=title, labels=labels, values=values, unit=unit, fmt=fmt
             )
     else:
         labels, values = _labelled(args)
@@ -205,8 +207,14 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         notes.append(f"trend slope {fit.slope:.4g} {unit} per step, R² {fit.r_squared:.2f}")
         series_ids = ["series-values", "trend-line"]
         for fmt in formats:
-            images[fmt] = trend_chart(
-                title=title, labels=labels, values=values, unit=unit, fitted=fitted, fmt=fmt
+            images[fmt] = await asyncio.to_thread(
+                trend_chart,
+                title=title,
+                labels=labels,
+                values=values,
+                unit=unit,
+                fitted=fitted,
+                fmt=fmt,
             )
     svg = images["svg"].decode()
     png = images.get("png")
