@@ -339,6 +339,10 @@ def _type_at(path: tuple[str, ...]) -> Any:
     return current
 
 
+def _accepts_none(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
 def _accepts_str(tp: Any) -> bool:
     if tp is str:
         return True
@@ -357,6 +361,8 @@ def _parse_env_value(raw: str, tp: Any) -> object:
     int and ``APP__CORS__ALLOW_ORIGINS=["https://a"]`` an array (TOML or JSON syntax).
     """
     text = raw.strip()
+    if not text and _accepts_none(tp):
+        return None  # ``APP__REDIS__URL=`` unsets an optional key (handy in compose files)
     if _accepts_str(tp) and not (len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"):
         return raw
     try:

@@ -116,6 +116,16 @@ def test_conventional_names_and_precedence() -> None:
     assert both.redis.url == "redis://other:6379/0"
 
 
+def test_empty_value_unsets_an_optional_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[redis]\nurl = "redis://127.0.0.1:6379/0"\n')
+    settings = load_settings(config, {"JWT_SECRET": SECRET, "APP__REDIS__URL": ""})
+    assert settings.redis.url is None
+    assert 'server.host: expected non-empty string, got ""' in problems_of(
+        {"APP__SERVER__HOST": ""}
+    )
+
+
 def test_file_then_env(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[server]\nport = 7000\nhost = "0.0.0.0"\n[llm]\nmodel = "from-file"\n')
