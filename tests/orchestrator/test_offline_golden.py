@@ -378,6 +378,15 @@ async def test_uploaded_table_analysis() -> None:
     out.assert_grounded()
 
 
+async def test_uploaded_table_column_named_by_one_word() -> None:
+    csv_text = "month,gas_kwh,electricity_kwh\n2025-01,900,1200\n2025-02,800,1100\n2025-03,700,1300"
+    out = await ask("What is the trend of electricity use?", upload("meters.csv", csv_text))
+    (args,) = out.arguments("analyze_table")
+    assert args["value_column"] == "electricity_kwh"
+    assert "electricity_kwh" in out.result.report
+    out.assert_grounded()
+
+
 async def test_uploaded_activity_footprint() -> None:
     out = await ask("What is our carbon footprint?", upload("energy.csv", ACTIVITY_CSV))
     assert out.kinds == ["carbon", "report"]

@@ -118,12 +118,23 @@ def _dataset_policy(s: StepInput) -> Decision:
     return Answer(render_step_text([_analysis_findings(result, label, synthetic=False)]))
 
 
+_NOT_VALUES = frozenset({"date", "month", "period", "category", "site", "unit"})
+
+
 def _named_column(u: Understanding) -> str | None:
+    """The dataset column the question names: exactly ("revenue"), as a phrase ("electricity
+    kwh" for ``electricity_kwh``), else by one of its words ("electricity")."""
     assert u.dataset is not None
-    words = set(re.findall(r"[a-z0-9_]+", u.question.lower().replace(" ", "_")))
-    words |= set(re.findall(r"[a-z0-9_]+", u.question.lower()))
-    for column in u.dataset.columns:
-        if column.lower() in words and column.lower() not in ("date", "month", "category"):
+    text = u.question.lower()
+    words = set(re.findall(r"[a-z0-9_]+", text))
+    columns = [c for c in u.dataset.columns if c.lower() not in _NOT_VALUES]
+    for column in columns:
+        name = column.lower()
+        if name in words or name.replace("_", " ") in text:
+            return column
+    for column in columns:
+        parts = {p for p in column.lower().split("_") if len(p) >= 4}
+        if parts & words:
             return column
     return None
 
