@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.errors import BEARER_CHALLENGE
 from app.auth.models import User
-from app.auth.tokens import REQUIRED_CLAIMS, AccessToken, TokenService
+from app.auth.tokens import REQUIRED_CLAIMS, AccessToken, TokenService, bound_engine
 from app.errors import error_response
 from app.settings import AuthSettings
 
@@ -53,16 +53,16 @@ class UserDirectory:
     """Id → user lookups with a bounded in-process cache."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+        self._engine = bound_engine(sessions)
         self._cache: dict[str, AuthUser] = {}
 
     async def get(self, user_id: str) -> AuthUser | None:
         cached = self._cache.get(user_id)
         if cached is not None:
             return cached
-        async with self._sessions() as session:
+        async with self._engine.connect() as conn:
             row = (
-                await session.execute(select(User.id, User.email).where(User.id == user_id))
+                await conn.execute(select(User.id, User.email).where(User.id == user_id))
             ).one_or_none()
         if row is None:
             return None

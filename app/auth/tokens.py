@@ -25,7 +25,7 @@ from litestar.security.jwt.token import JWTDecodeOptions
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.errors import AuthError
 from app.auth.models import RefreshToken, RevokedToken
@@ -99,6 +99,15 @@ class IssuedTokens(msgspec.Struct, frozen=True):
     family_id: str
 
 
+def bound_engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine a session factory is bound to (for cheap single-query reads)."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine):
+        msg = "the session factory must be bound to an AsyncEngine"
+        raise TypeError(msg)
+    return engine
+
+
 def _hash_refresh(raw: str) -> bytes:
     return hashlib.sha256(raw.encode()).digest()
 
@@ -124,6 +133,7 @@ class TokenService:
         verify_key: str,
     ) -> None:
         self._sessions = sessions
+        self._engine = bound_engine(sessions)
         self._settings = settings
         self._signing_key = signing_key
         self.verify_key = verify_key
@@ -321,9 +331,10 @@ class TokenService:
             cached = self._revoked_cache.get(key)
             if cached is not None and cached > now:
                 return True
-        async with self._sessions() as session:
+        # A bare connection, not an ORM session: this runs on every authenticated request.
+        async with self._engine.connect() as conn:
             found = (
-                await session.execute(
+                await conn.execute(
                     select(RevokedToken.jti, RevokedToken.expires_at).where(
                         or_(RevokedToken.jti == keys[0], RevokedToken.jti == keys[1])
                     )
