@@ -606,12 +606,10 @@ class Orchestrator:
             try:
                 run.deadline = asyncio.get_running_loop().time() + self.budgets.run_timeout_s
                 await run.started_event()
-                async with asyncio.timeout(self.budgets.run_timeout_s) as run_timeout:
+                async with asyncio.timeout(self.budgets.run_timeout_s):
                     try:
                         report = await self._execute(run)
-                    except TimeoutError:
-                        if run_timeout.expired():
-                            raise
+                    except TimeoutError:  # not ours: ours surfaces only when the block exits
                         raise _RunFailure(
                             "internal_error", "an unexpected timeout escaped a step"
                         ) from None

@@ -6,6 +6,7 @@ Each test asserts the exact event sequence, the seq/progress invariants and the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -29,6 +30,8 @@ from orchestrator.providers.base import (
     AuthenticationFailed,
     FunctionCall,
     FunctionCallOutput,
+    ModelRequest,
+    ProviderEvent,
     ProviderUnavailable,
     RateLimited,
     Refusal,
@@ -36,7 +39,14 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 from orchestrator.providers.scripted import Fail, Reply, plan_reply, tool_call
-from tests.support.machine import FIXED_NOW, build, check_invariants, tokens
+from tests.support.machine import (
+    FIXED_NOW,
+    build,
+    check_invariants,
+    make_assistants,
+    make_registry,
+    tokens,
+)
 
 PLAN_3 = plan_reply(
     ("carbon", "Find the grid facts."),
@@ -762,3 +772,33 @@ async def test_planner_deltas_are_not_streamed_as_partial_text() -> None:
         "response:report",
         "completed",
     ]
+
+
+class _BrokenProvider:
+    """A provider with a bug: raises a non-provider exception."""
+
+    name = "broken"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        return self
+
+    def __aiter__(self) -> AsyncIterator[ProviderEvent]:
+        return self
+
+    async def __anext__(self) -> ProviderEvent:
+        raise self.error
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("error", [TimeoutError(), KeyError("oops")])
+async def test_a_provider_bug_still_ends_with_one_internal_error(error: Exception) -> None:
+    orch = Orchestrator(_BrokenProvider(error), make_assistants(), tools=make_registry())
+    result = await orch.ask("q")
+    assert tokens(result.events) == ["started", "thinking:planner", "error:internal_error"]
+    check_invariants(result.events)
+    assert result.status == "failed"
