@@ -79,6 +79,9 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: fl
         try:
             with LOOPBACK.open(url, timeout=1):
                 return
+        except urllib.error.HTTPError as error:
+            error.close()
+            time.sleep(0.1)
         except OSError:
             time.sleep(0.1)
     tail = log.read_text(errors="replace")[-4000:]
@@ -503,4 +506,5 @@ def test_page_and_assets_are_public_with_security_headers(offline_server: Server
     for outside in ("../routes.py", "%2e%2e/routes.py", "..%2froutes.py"):
         with pytest.raises(urllib.error.HTTPError) as missing:
             LOOPBACK.open(f"{offline_server.base_url}/client/static/{outside}", timeout=5)
+        missing.value.close()  # an HTTPError holds the response and its socket
         assert missing.value.code == 404
