@@ -399,9 +399,11 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
         "Schedule flexible loads (EV charging, heating, laundry) when intensity is below "
         f"{fmt.intensity(thresholds['p33'])}."
     )
+    levels_label = f"Level per interval ({out.get('view', 'raw')} view)"
     if prefix:
         figures = [msgspec.structs.replace(f, label=f"{prefix}: {f.label}") for f in figures]
         actions = [f"{prefix}: {a}" for a in actions]
+        levels_label = f"{prefix}: {levels_label}"
     return Findings(
         topic="grid_history",
         title=f"Grid carbon intensity, {region}",
@@ -411,7 +413,7 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
         bars_unit="gCO2/kWh" if months else "points",
         bars=bars,
         levels=_levels(out),
-        levels_label=f"Level per interval ({out.get('view', 'raw')} view)",
+        levels_label=levels_label,
         chart={
             "kind": "grid_intensity",
             "title": None,
@@ -542,7 +544,7 @@ def _compare_regions(s: StepInput) -> Decision:
         if result.ok:
             output = result.output
             findings.append(
-                history_findings(output, u.period().label, prefix=output["region_name"])
+                history_findings(output, u.period().label, prefix=output["region"].upper())
             )
         else:
             findings.append(_failed(f"look up {result.arguments.get('region')}", result))
@@ -561,6 +563,15 @@ def _compare_regions(s: StepInput) -> Decision:
             ),
             bars_title="Mean intensity by region (gCO2/kWh)",
             bars_unit="gCO2/kWh",
+            figures=[
+                Figure(
+                    f"{o['region'].upper()} mean",
+                    fmt.intensity(o["stats"]["mean"]),
+                    o["stats"]["mean"],
+                    "gCO2/kWh",
+                )
+                for o in ok
+            ],
             bars=[Bar(o["region"], o["stats"]["mean"]) for o in ok],
             chart=_bar_chart(
                 "Mean grid intensity by region",
@@ -568,6 +579,8 @@ def _compare_regions(s: StepInput) -> Decision:
             ),
             synthetic=any(o.get("synthetic") for o in ok),
         )
+        for f in findings:  # each region's mean is now a summary figure
+            f.figures = [x for x in f.figures if not x.label.endswith("Mean intensity")]
         findings.insert(0, summary)
     return Answer(_text(findings))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.providers._offline.findings import Findings
-from orchestrator.providers._offline.intent import Understanding
 from orchestrator.providers._offline.turns import Call, StepInput
 
 __all__ = ["MAX_KPIS", "chart_call", "dashboard_call", "dashboard_text"]
@@ -20,13 +19,16 @@ MAX_KPIS = 4
 _TITLE_CHARS = 60
 
 
-def _title(u: Understanding, findings: list[Findings]) -> str:
-    useful = [f.title for f in findings if f.topic != "error"]
-    title = " + ".join(dict.fromkeys(useful)) or "Sustainable City AI"
-    return title[:_TITLE_CHARS]
+def _title(findings: list[Findings]) -> str:
+    """All finding titles when they fit the dashboard's title line, else the first."""
+    useful = list(dict.fromkeys(f.title for f in findings if f.topic != "error"))
+    joined = " + ".join(useful)
+    if len(joined) <= _TITLE_CHARS:
+        return joined or "Sustainable City AI"
+    return useful[0][:_TITLE_CHARS]
 
 
-def dashboard_call(s: StepInput, u: Understanding, findings: list[Findings]) -> Call:
+def dashboard_call(s: StepInput, findings: list[Findings]) -> Call:
     kpis = [
         {"label": fig.label[:24], "value": fig.value, "unit": fig.unit or None}
         for f in findings
@@ -37,7 +39,7 @@ def dashboard_call(s: StepInput, u: Understanding, findings: list[Findings]) -> 
     with_bars = next((f for f in findings if f.bars and f.topic == "scenarios"), None)
     with_bars = with_bars or next((f for f in findings if f.bars), None)
     with_levels = next((f for f in findings if f.levels), None)
-    values: dict[str, Any] = {"title": _title(u, findings), "kpis": kpis or None}
+    values: dict[str, Any] = {"title": _title(findings), "kpis": kpis or None}
     if with_bars is not None:
         values["bars"] = [{"label": b.label[:24], "value": b.value} for b in with_bars.bars]
         values["bar_unit"] = with_bars.bars_unit or None

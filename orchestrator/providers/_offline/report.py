@@ -70,7 +70,7 @@ def report_policy(s: StepInput) -> Decision:
         f.bars or f.levels for f in findings
     )
     if dashboard is None and drawable and s.can("render_dashboard"):
-        wanted.append(dashboard_call(s, u, findings))
+        wanted.append(dashboard_call(s, findings))
     chart_args = next((f.chart for f in findings if f.chart is not None), None)
     if chart is None and chart_args is not None and s.can("render_chart"):
         wanted.append(chart_call(s, chart_args))
