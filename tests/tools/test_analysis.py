@@ -255,6 +255,12 @@ def test_upload_errors_are_specific(content: bytes, name: str, message: str) -> 
         parse_upload(content, name, max_rows=100)
 
 
+def test_size_limit() -> None:
+    with pytest.raises(UploadError, match="the file is 12 bytes; the limit is 10"):
+        parse_upload(b"v\n1\n2\n3\n4\n5\n", "a.csv", max_rows=100, max_bytes=10)
+    assert len(parse_upload(b"v\n1\n", "a.csv", max_rows=100, max_bytes=10).rows) == 1
+
+
 def test_row_limit() -> None:
     content = b"v\n" + b"".join(f"{i}\n".encode() for i in range(11))
     with pytest.raises(UploadError, match="the limit is 10"):

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,10 +52,14 @@ def fake(shared_server: FakeGridServer) -> FakeGridServer:
     return shared_server
 
 
-def eirgrid(fake: FakeGridServer, **kwargs: object) -> EirGridSource:
-    options: dict[str, object] = {"timeout_s": 2.0, "retries": 2, "backoff_s": 0.01}
-    options.update(kwargs)
-    return EirGridSource(fake.url, **options)  # type: ignore[arg-type]  # test-only kwargs pass-through
+def eirgrid(
+    fake: FakeGridServer,
+    *,
+    timeout_s: float = 2.0,
+    retries: int = 2,
+    api: Literal["legacy", "chart"] = "legacy",
+) -> EirGridSource:
+    return EirGridSource(fake.url, timeout_s=timeout_s, retries=retries, api=api, backoff_s=0.01)
 
 
 async def test_eirgrid_winter_day_matches_the_documented_payload(fake: FakeGridServer) -> None:

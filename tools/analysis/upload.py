@@ -121,8 +121,12 @@ def _check_header(header: list[str]) -> None:
         seen.add(name)
 
 
-def parse_upload(content: bytes, filename: str, max_rows: int) -> ParsedUpload:
+def parse_upload(
+    content: bytes, filename: str, max_rows: int, max_bytes: int | None = None
+) -> ParsedUpload:
     """Parse ``content``; ``.json`` files as JSON, everything else as CSV (UTF-8, BOM ok)."""
+    if max_bytes is not None and len(content) > max_bytes:
+        raise UploadError(f"the file is {len(content):,} bytes; the limit is {max_bytes:,}")
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

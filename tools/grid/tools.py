@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -399,19 +400,21 @@ async def grid_compare(args: GridCompareInput, ctx: ToolContext) -> GridCompareR
     region = check_region(args.region)
     now = now_from_context(ctx)
     source = source_from_context(ctx)
-    first = await fetch_range(
-        source,
-        region,
-        parse_date(args.first_start_date, "first_start_date"),
-        parse_date(args.first_end_date, "first_end_date"),
-        now,
-    )
-    second = await fetch_range(
-        source,
-        region,
-        parse_date(args.second_start_date, "second_start_date"),
-        parse_date(args.second_end_date, "second_end_date"),
-        now,
+    first, second = await asyncio.gather(
+        fetch_range(
+            source,
+            region,
+            parse_date(args.first_start_date, "first_start_date"),
+            parse_date(args.first_end_date, "first_end_date"),
+            now,
+        ),
+        fetch_range(
+            source,
+            region,
+            parse_date(args.second_start_date, "second_start_date"),
+            parse_date(args.second_end_date, "second_end_date"),
+            now,
+        ),
     )
     a, b = _range_summary(first), _range_summary(second)
     diff = round(b.mean - a.mean, 2)
