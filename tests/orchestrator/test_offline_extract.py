@@ -10,6 +10,7 @@ from orchestrator.providers._offline.extract import (
     DEFAULT_DURATION_H,
     extract_dates,
     extract_duration,
+    extract_hours,
     extract_profile,
     extract_regions,
 )
@@ -159,3 +160,25 @@ def test_profile_words_and_defaults() -> None:
         "electric",
     )
     assert extract_profile("what is my footprint?").is_empty
+
+
+@pytest.mark.parametrize(
+    ("text", "bounds"),
+    [
+        ("charge it after 6pm", (18, None)),
+        ("run it before 8am", (None, 8)),
+        ("by 07:00", (None, 7)),
+        ("between 9am and 5pm", (9, 17)),
+        ("between 22:00 and 23:00", (22, 23)),
+        ("after 18:00 and before 23:00", (18, 23)),
+        ("tonight", (18, 24)),
+        ("during working hours", (9, 17)),
+        ("after 10pm and before 6am", None),  # wraps midnight: not expressible, so not limited
+        ("from 3 hours", None),
+        ("between 1 March and 5 March", None),
+        ("when is it cleanest", None),
+    ],
+)
+def test_hours(text: str, bounds: tuple[int | None, int | None] | None) -> None:
+    found = extract_hours(text)
+    assert (None if found is None else (found.earliest, found.latest)) == bounds

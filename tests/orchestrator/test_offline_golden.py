@@ -240,6 +240,14 @@ async def test_cleanest_window_tomorrow() -> None:
     out.assert_grounded()
 
 
+async def test_hour_limits_reach_the_tool_and_the_report() -> None:
+    out = await ask("When should I charge my EV tomorrow after 6pm?")
+    (args,) = out.arguments("grid_best_window")
+    assert (args["date"], args["earliest_hour"], args["latest_hour"]) == ("2026-03-19", 18, None)
+    assert "Search limited to after 6pm (from 18:00 UTC)" in out.result.report
+    out.assert_grounded()
+
+
 async def test_grid_today_ev_northern_ireland() -> None:
     out = await ask("What's the best time to charge my EV today in Northern Ireland?")
     (args,) = out.arguments("grid_best_window")

@@ -20,11 +20,13 @@ __all__ = [
     "CompanyProfile",
     "DateRange",
     "Duration",
+    "HourBounds",
     "Levers",
     "extract_category",
     "extract_dates",
     "extract_duration",
     "extract_energy_kwh",
+    "extract_hours",
     "extract_levers",
     "extract_profile",
     "extract_regions",
@@ -594,4 +596,64 @@ def extract_category(text: str) -> str | None:
     for pattern, name in _CATEGORIES:
         if re.search(pattern, text, re.IGNORECASE):
             return name
+    return None
+
+
+# ------------------------------------------------------------------------------- hours
+
+
+@dataclass(frozen=True, slots=True)
+class HourBounds:
+    """Hours of the day (UTC, 0-24) a load may run in, as the user limited them."""
+
+    earliest: int | None
+    latest: int | None
+    reason: str
+
+
+_CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
+_PARTS_OF_DAY: list[tuple[str, int, int, str]] = [
+    (r"\b(?:working|office|business) hours\b", 9, 17, "working hours"),
+    (r"\bduring the day\b|\bdaytime\b", 7, 19, "daytime"),
+    (r"\bin the morning\b|\bthis morning\b", 6, 12, "the morning"),
+    (r"\bin the afternoon\b|\bthis afternoon\b", 12, 18, "the afternoon"),
+    (r"\bin the evening\b|\bthis evening\b|\btonight\b", 18, 24, "the evening"),
+]
+
+
+def _hour(match: re.Match[str], first: int) -> int | None:
+    hour = int(match.group(first))
+    minutes = match.group(first + 1)
+    meridiem = (match.group(first + 2) or "").lower()
+    if meridiem == "pm" and hour < 12:
+        hour += 12
+    elif meridiem == "am" and hour == 12:
+        hour = 0
+    if minutes is None and not meridiem and hour > 24:
+        return None
+    return hour if 0 <= hour <= 24 else None
+
+
+def extract_hours(text: str) -> HourBounds | None:
+    """ "after 6pm", "before 08:00", "between 9am and 5pm", or a part of the day ("tonight",
+    "working hours"); hours are read as UTC, the tools' clock. None when not limited."""
+    m = re.search(r"\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK, text, re.IGNORECASE)
+    if m is not None:
+        start, end = _hour(m, 1), _hour(m, 4)
+        if start is not None and end is not None and start < end:
+            return HourBounds(start, end, m.group(0))
+    after = re.search(r"\b(?:after|from)\s+" + _CLOCK + r"(?!\s*(?:hours?|h)\b)", text, re.I)
+    before = re.search(r"\b(?:before|until|by)\s+" + _CLOCK, text, re.IGNORECASE)
+    earliest = _hour(after, 1) if after is not None and (after.group(2) or after.group(3)) else None
+    latest = (
+        _hour(before, 1) if before is not None and (before.group(2) or before.group(3)) else None
+    )
+    if earliest is not None or latest is not None:
+        if earliest is not None and latest is not None and earliest >= latest:
+            return None
+        words = " and ".join(m.group(0).strip() for m in (after, before) if m is not None)
+        return HourBounds(earliest, latest, words)
+    for pattern, start, end, name in _PARTS_OF_DAY:
+        if re.search(pattern, text, re.IGNORECASE):
+            return HourBounds(start, end, name)
     return None

@@ -133,6 +133,8 @@ def _best_window_call(s: StepInput, period: DateRange) -> Call:
         region=u.region,
         duration_hours=u.duration.hours,
         energy_kwh=u.energy_kwh,
+        earliest_hour=u.hours.earliest if u.hours else None,
+        latest_hour=u.hours.latest if u.hours else None,
         **dates,
     )
 
@@ -163,9 +165,14 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
     bars = [Bar("Best window", window["mean"]), Bar("Day mean", out["day_mean"])]
     now_window = out.get("now_window")
     if now_window is not None and out.get("saving_vs_now") is not None:
+        saving = _saving_text(out["saving_vs_now"], out.get("saving_vs_now_pct"))
+        verdict = (
+            f"so waiting saves {saving}"
+            if out["saving_vs_now"] >= 0
+            else f"so within your hours the window costs {saving.removeprefix('none: ')} than now"
+        )
         headline += (
-            f" Starting now instead would average {fmt.intensity(now_window['mean'])}, so waiting "
-            f"saves {_saving_text(out['saving_vs_now'], out.get('saving_vs_now_pct'))}."
+            f" Starting now instead would average {fmt.intensity(now_window['mean'])}, {verdict}."
         )
         figures.insert(
             2,
@@ -201,6 +208,14 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
         )
     )
     notes = [f"Load duration: {u.duration.reason}."]
+    if u.hours is not None:
+        bounds = [
+            f"from {u.hours.earliest}:00" if u.hours.earliest is not None else "",
+            f"until {u.hours.latest}:00" if u.hours.latest is not None else "",
+        ]
+        notes.append(
+            f"Search limited to {u.hours.reason} ({' '.join(b for b in bounds if b)} UTC)."
+        )
     if out.get("uses_forecast"):
         notes.append("The window is based on FORECAST intensity, not measurements.")
     if out.get("synthetic"):
@@ -270,8 +285,12 @@ def _bar_chart(title: str, pairs: list[tuple[str, float]]) -> dict[str, Any]:
 
 
 def _saving_text(saving: float, saving_pct: float | None) -> str:
-    text = f"{fmt.num(saving)} gCO2/kWh"
-    return text if saving_pct is None else f"{text} ({fmt.pct(saving_pct)})"
+    """A saving as written by the tool; a negative one (the user's hour limits can force a
+    dirtier window) is said as such rather than shown as a minus sign."""
+    text = f"{fmt.num(abs(saving))} gCO2/kWh"
+    if saving_pct is not None:
+        text += f" ({fmt.pct(abs(saving_pct))})"
+    return text if saving >= 0 else f"none: {text} more"
 
 
 def _periods(output: Any, level: str, limit: int = 3) -> str:

@@ -20,10 +20,12 @@ from orchestrator.providers._offline.extract import (
     CompanyProfile,
     DateRange,
     Duration,
+    HourBounds,
     extract_category,
     extract_dates,
     extract_duration,
     extract_energy_kwh,
+    extract_hours,
     extract_profile,
     extract_regions,
     hours_label,
@@ -64,6 +66,7 @@ class Understanding:
     energy_kwh: float | None
     profile: CompanyProfile
     dataset: DatasetInfo | None
+    hours: HourBounds | None = None
 
     @property
     def region(self) -> str:
@@ -170,6 +173,7 @@ def understand(hints: dict[str, Any], today: date) -> Understanding:
         energy_kwh=current.energy_kwh or before.energy_kwh,
         profile=before.profile if current.profile.is_empty else current.profile,
         dataset=dataset,
+        hours=current.hours or before.hours,
     )
     if merged.intent is Intent.GRID_COMPARE and len(merged.dates) < 2 and len(merged.regions) < 2:
         return Understanding(**{**_fields(merged), "intent": Intent.GRID_HISTORY})
@@ -209,6 +213,7 @@ def _read(question: str, dataset: DatasetInfo | None, today: date) -> Understand
         energy_kwh=extract_energy_kwh(question),
         profile=extract_profile(question),
         dataset=dataset,
+        hours=extract_hours(question),
     )
 
 
