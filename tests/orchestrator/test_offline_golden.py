@@ -430,6 +430,16 @@ async def test_synthetic_company_footprint() -> None:
     out.assert_grounded()
 
 
+async def test_footprint_with_trend_runs_three_steps() -> None:
+    out = await ask("What is the carbon footprint of a hotel with 60 staff and how is it trending?")
+    assert out.kinds == ["carbon", "analysis", "report"]
+    assert out.tools[:2] == ["carbon_footprint", "analyze_table"]
+    (args,) = out.arguments("analyze_table")
+    assert [point["date"] for point in args["series"]][:2] == ["2025-03", "2025-04"]
+    assert "monthly footprint from the carbon step" in out.result.report
+    out.assert_grounded()
+
+
 async def test_synthetic_profile_limits_are_stated() -> None:
     out = await ask("Carbon footprint of an office with 20 employees and 4 electric vans")
     (args,) = out.arguments("carbon_footprint")

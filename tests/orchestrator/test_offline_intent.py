@@ -85,6 +85,7 @@ def kinds(question: str, dataset: dict[str, Any] | None = None) -> list[str]:
         ("Carbon footprint of an office with 20 employees", ["carbon", "report"]),
         ("How can we reduce our company's emissions?", ["carbon", "report"]),
         ("Analyse the sales trend of a small business", ["analysis", "report"]),
+        ("Our footprint and its monthly trend, for a firm of 30", ["carbon", "analysis", "report"]),
         ("Hello", ["report"]),
         ("Who won the football?", ["report"]),
     ],

@@ -19,10 +19,11 @@ from orchestrator.providers._offline.findings import (
     Figure,
     Findings,
     Source,
+    findings_from_outputs,
     render_step_text,
 )
 from orchestrator.providers._offline.grid import sources_of
-from orchestrator.providers._offline.intent import Understanding
+from orchestrator.providers._offline.intent import Intent, Understanding
 from orchestrator.providers._offline.turns import Answer, Call, Decision, StepInput, ToolResult
 
 __all__ = ["analysis_policy"]
@@ -39,6 +40,8 @@ _VALUE_LABELS = {"revenue_eur": "revenue (EUR)", "units": "units sold", "orders"
 
 def analysis_policy(s: StepInput) -> Decision:
     u = s.understanding
+    if u.intent is Intent.FOOTPRINT:
+        return _emissions_policy(s)
     if u.dataset is not None:
         return _dataset_policy(s)
     if not (s.can("synthetic_business_data") and s.can("analyze_table")):
@@ -71,6 +74,38 @@ def analysis_policy(s: StepInput) -> Decision:
             + ", ".join(f"{a['series']} {a['month']}" for a in planted)
             + "."
         )
+    return Answer(render_step_text([findings]))
+
+
+def _emissions_policy(s: StepInput) -> Decision:
+    """Analyse the monthly footprint the carbon step found (its findings carry the series)."""
+    found = next((f for f in findings_from_outputs(list(s.earlier)) if f.series), None)
+    if found is None:
+        return Answer(
+            "There is no monthly emissions series from the carbon step to analyse, so I have "
+            "no trend to report."
+        )
+    if not s.can("analyze_table"):
+        return Answer(
+            "I could not analyse the monthly emissions: the `analyze_table` tool is not "
+            "available to this step in the current configuration."
+        )
+    result = s.last("analyze_table")
+    if result is None:
+        series = [{"value": b.value, "date": b.label, "label": None} for b in found.series]
+        return (s.call("analyze_table", series=series, value_name=found.series_name),)
+    findings = _analysis_findings(
+        result, "the carbon step's monthly footprint", synthetic=found.synthetic
+    )
+    findings.sources.insert(
+        0,
+        Source(
+            name="monthly footprint from the carbon step",
+            kind="derived",
+            synthetic=found.synthetic,
+            detail="the carbon_footprint tool's totals by month",
+        ),
+    )
     return Answer(render_step_text([findings]))
 
 
@@ -241,7 +276,8 @@ def _analysis_findings(result: ToolResult, label: str, *, synthetic: bool) -> Fi
     notes = []
     if synthetic:
         notes.append("The data analysed is SYNTHETIC (generated with a fixed seed), not real.")
-    sources = sources_of(out)
+    # A series the engine passed in is described by the caller, not as "from the request".
+    sources = [src for src in sources_of(out) if src.kind != "inline"]
     return Findings(
         topic="analysis",
         title=f"Analysis of {name}",

@@ -177,6 +177,8 @@ def footprint_findings(u: Understanding, result: ToolResult) -> Findings:
         notes=notes,
         sources=sources_of(out),
         synthetic=synthetic,
+        series=[Bar(month, months[month]) for month in sorted(months)],
+        series_name="monthly emissions (kgCO2e)",
     )
 
 

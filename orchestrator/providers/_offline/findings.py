@@ -48,6 +48,8 @@ class Findings(msgspec.Struct, kw_only=True):
     levels: list[str] = msgspec.field(default_factory=list)  # low/medium/high strip, in order
     levels_label: str = ""
     chart: dict[str, Any] | None = None  # arguments for render_chart, when a chart fits
+    series: list[Bar] = msgspec.field(default_factory=list)  # a monthly series to analyse
+    series_name: str = ""
     actions: list[str] = msgspec.field(default_factory=list)
     notes: list[str] = msgspec.field(default_factory=list)
     sources: list[Source] = msgspec.field(default_factory=list)

@@ -76,6 +76,11 @@ class Understanding:
     def region_stated(self) -> bool:
         return bool(self.regions)
 
+    @property
+    def wants_trend(self) -> bool:
+        """A footprint question that also asks how emissions develop over time."""
+        return _TREND.search(self.question) is not None
+
     def period(self) -> DateRange:
         """The first period mentioned; grid questions without one mean today."""
         if self.dates:
@@ -83,6 +88,11 @@ class Understanding:
         return DateRange(self.today, self.today, "today")
 
 
+_TREND = re.compile(
+    r"\btrend\w*|\banomal\w*|\bmonth[- ]over[- ]month\b|\bover time\b|\bmonth by month\b|"
+    r"\bmonthly\b|\banaly[sz]\w*",
+    re.IGNORECASE,
+)
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|hiya|howdy|good (?:morning|afternoon|evening)|greetings|"
     r"thanks|thank you|cheers|what can you do|who are you|help)\b[\s!?.,a-z]*$",
@@ -319,6 +329,16 @@ def build_plan(u: Understanding) -> dict[str, Any]:
                 "task": f"Estimate the carbon footprint by scope and category from {source}.",
             }
         )
+        if u.wants_trend:
+            steps.append(
+                {
+                    "kind": "analysis",
+                    "task": (
+                        "Analyse the monthly emissions found by the carbon step: trend, "
+                        "month-over-month change and anomalies."
+                    ),
+                }
+            )
     elif u.intent is Intent.ANALYSIS:
         source = (
             f"the uploaded dataset '{u.dataset.name}'"
