@@ -146,9 +146,11 @@ def test_analyze_dataset_filters_and_groups() -> None:
         )
 
 
-def test_analyze_numeric_table_picks_the_first_numeric_column() -> None:
+def test_analyze_numeric_table_picks_the_first_numeric_and_text_columns() -> None:
     upload = parse_upload(
-        b"month,revenue,orders\n2026-01,1000,10\n2026-02,1500,12\n2026-03,900,9\n", "s.csv", 10
+        b"month,product,revenue,orders\n2026-01,A,1000,10\n2026-02,B,1500,12\n2026-03,A,900,9\n",
+        "s.csv",
+        10,
     )
     result = analyze_table(
         AnalyzeTableInput(use_dataset=True), ToolContext(dataset=upload.to_dataset("x", "s.csv"))
@@ -156,6 +158,7 @@ def test_analyze_numeric_table_picks_the_first_numeric_column() -> None:
     assert result.value_name == "revenue"
     assert result.descriptive.total == 3400
     assert result.monthly[-1].mom_pct == -40.0
+    assert [(c.label, c.value) for c in result.pareto] == [("A", 1900), ("B", 1500)]
 
 
 def test_analyze_needs_exactly_one_input() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -176,11 +177,14 @@ async def test_timeouts_become_typed_errors(fake: FakeGridServer) -> None:
 
 
 async def test_unreachable_server_is_a_typed_error() -> None:
-    with serve_grid() as fake:
-        url = fake.url
-    source = EirGridSource(url, timeout_s=0.5, retries=1, backoff_s=0.01)
-    with pytest.raises(GridDataError, match="connection failed"):
-        await source.fetch("ie", date(2026, 11, 26), date(2026, 11, 26), LATER)
+    # A bound socket that never listens: connections are refused, and no other process can
+    # take the port while the test runs.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        source = EirGridSource(f"http://127.0.0.1:{port}", timeout_s=0.5, retries=1, backoff_s=0.01)
+        with pytest.raises(GridDataError, match="unavailable after 2 attempts: connection failed"):
+            await source.fetch("ie", date(2026, 11, 26), date(2026, 11, 26), LATER)
 
 
 async def test_uk_actuals_forecasts_and_chunking() -> None:

@@ -224,6 +224,7 @@ async def test_grid_intensity_rejects_bad_input(args: GridIntensityInput, messag
 
 def test_unknown_region_codes_are_rejected() -> None:
     assert check_region("ni") == "ni"
+    assert check_region(" IE ") == "ie"
     with pytest.raises(ToolError, match="unknown region 'xx'; use one of ie, ni, all, gb"):
         check_region("xx")
 

@@ -129,7 +129,9 @@ def _from_dataset(
                 "filter_value to one category"
             )
     date_col = _pick(columns, args.date_column, ("date", "month", "period"), "date")
-    label_defaults = ("site", "category") if filtered_by else ("category", "site")
+    label_defaults = ["site", "category"] if filtered_by else ["category", "site"]
+    # Otherwise the first text column (e.g. a region or product name) groups the Pareto.
+    label_defaults += [c for c in columns if c not in numeric and c not in (date_col, value_col)]
     label_col = _pick(columns, args.label_column, label_defaults, "label")
     observations: list[Observation] = []
     for index, row in enumerate(rows, start=1):

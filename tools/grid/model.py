@@ -76,8 +76,9 @@ class GridSource(Protocol):
 
 
 def check_region(region: str) -> Region:
-    """Validate a region code from user or model input."""
+    """Validate a region code from user or model input (case and spaces ignored)."""
+    wanted = region.strip().lower()
     for known in REGIONS:
-        if region == known:
+        if wanted == known:
             return known
     raise ToolError(f"unknown region {region!r}; use one of {', '.join(REGIONS)}")
