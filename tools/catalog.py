@@ -99,7 +99,8 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
             + _FOOTPRINT_SOURCES
             + " Categories include electricity (kWh), natural_gas (kWh or m3), heating_oil, "
             "lpg, diesel/petrol (litre), car_*/van_diesel (km), flight_* (passenger_km), "
-            "rail, bus, road_freight (tonne_km), waste_* (tonne), water_supply (m3), "
+            "rail, bus (passenger_km; plain km counts as one passenger), road_freight "
+            "(tonne_km), waste_* (tonne), water_supply (m3), "
             "purchased_goods_spend (EUR). grid_region (default 'ie') sets the location-based "
             "scope 2 factor for electricity without its own region. Returns totals by scope, "
             "category, month and site, and every line with its factor and source."
@@ -124,8 +125,9 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
         name="analyze_table",
         description=(
             "Statistics on numbers: use_dataset=true (the uploaded table; value_column, "
-            "date_column, label_column, filter_column/filter_value pick the data) or series "
-            "(list of {value, date or null, label or null}). Returns count/total/mean/median/"
+            "date_column, label_column, filter_column/filter_value pick the data), series "
+            "(list of {value, date or null, label or null}) or records (activity records, "
+            "same columns as carbon_footprint; filter by category to keep one unit). Returns count/total/mean/median/"
             "std/quartiles, monthly totals with month-over-month and year-over-year %, a "
             "linear trend (slope per month, R²), anomalies (robust z-score > 3.5 or outside "
             "the 1.5 x IQR fences), Pareto contributors by label, and intensity ratios when "

@@ -10,6 +10,7 @@ from tools.analysis import ParsedUpload, UploadError, parse_upload
 from tools.analysis.stats import Observation, anomalies, describe, monthly, pareto, trend
 from tools.analysis.tools import AnalyzeTableInput, SeriesPoint, analyze_table
 from tools.catalog_types import Dataset, ToolContext, ToolError
+from tools.footprint import ActivityRecord
 
 CTX = ToolContext(now="2026-11-26T09:00:00Z")
 
@@ -159,6 +160,29 @@ def test_analyze_numeric_table_picks_the_first_numeric_and_text_columns() -> Non
     assert result.descriptive.total == 3400
     assert result.monthly[-1].mom_pct == -40.0
     assert [(c.label, c.value) for c in result.pareto] == [("A", 1900), ("B", 1500)]
+
+
+def test_analyze_inline_activity_records() -> None:
+    records = [
+        ActivityRecord(
+            date="2026-01-10", category="electricity", quantity=100, unit="kWh", site="A"
+        ),
+        ActivityRecord(
+            date="2026-02-10", category="electricity", quantity=80, unit="kWh", site="B"
+        ),
+        ActivityRecord(date="2026-02-11", category="diesel", quantity=5, unit="litre", site="B"),
+    ]
+    result = analyze_table(
+        AnalyzeTableInput(records=records, filter_column="category", filter_value="electricity"),
+        CTX,
+    )
+    assert [(m.month, m.value, m.mom_pct) for m in result.monthly] == [
+        ("2026-01", 100, None),
+        ("2026-02", 80, -20.0),
+    ]
+    assert result.sources[0].kind == "inline"
+    with pytest.raises(ToolError, match="no values to analyse"):
+        analyze_table(AnalyzeTableInput(records=records, value_column="cost"), CTX)
 
 
 def test_analyze_needs_exactly_one_input() -> None:

@@ -71,6 +71,7 @@ CALLS: dict[str, dict[str, Any]] = {
             {"value": float(v), "date": f"2026-{m:02d}", "label": None}
             for m, v in enumerate(range(10, 130, 10), 1)
         ],
+        "records": None,
         "value_column": None,
         "date_column": None,
         "label_column": None,

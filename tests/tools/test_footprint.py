@@ -153,6 +153,18 @@ def test_error_names_the_record() -> None:
         estimate_footprint([RECORDS[0], bad], default_factor_table(), "ie")
 
 
+def test_trip_kilometres_count_as_one_passenger() -> None:
+    trips = [
+        ActivityRecord(date="2026-01", category="flight_domestic", quantity=500, unit="km"),
+        ActivityRecord(date="2026-01", category="rail", quantity=100, unit="miles"),
+    ]
+    lines, _ = estimate_footprint(trips, default_factor_table(), "ie")
+    assert [line.kgco2e for line in lines] == pytest.approx(
+        [500 * 0.27258, 100 * 1.609344 * 0.03549], abs=0.001
+    )
+    assert lines[1].factor_unit == "passenger_km"
+
+
 def test_unit_conversions() -> None:
     assert convert(1, "MWh", "kWh") == 1000
     assert convert(1, "therm", "kWh") == pytest.approx(29.3071)

@@ -22,6 +22,7 @@ from tools.analysis.stats import (
     trend,
 )
 from tools.catalog_types import Dataset, DataSource, ToolContext, ToolError
+from tools.footprint.records import ActivityRecord
 
 __all__ = ["AnalysisResult", "AnalyzeTableInput", "SeriesPoint", "analyze_table"]
 
@@ -37,6 +38,7 @@ class SeriesPoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 class AnalyzeTableInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     use_dataset: bool | None = None
     series: list[SeriesPoint] | None = None
+    records: list[ActivityRecord] | None = None
     value_column: str | None = None
     date_column: str | None = None
     label_column: str | None = None
@@ -149,14 +151,29 @@ def _from_dataset(
 
 
 def analyze_table(args: AnalyzeTableInput, ctx: ToolContext) -> AnalysisResult:
-    if bool(args.use_dataset) == bool(args.series):
-        raise ToolError("give exactly one of: use_dataset=true or series (a list of values)")
+    if sum([bool(args.use_dataset), bool(args.series), bool(args.records)]) != 1:
+        raise ToolError(
+            "give exactly one of: use_dataset=true, series (a list of values) or records "
+            "(activity records)"
+        )
     if args.use_dataset:
         if ctx.dataset is None:
             raise ToolError("no dataset is attached to this run; upload one or pass series")
         observations, value_name, filtered_by = _from_dataset(args, ctx.dataset)
         source = DataSource(
             name=f"uploaded dataset {ctx.dataset.name}", kind="upload", synthetic=False
+        )
+    elif args.records:
+        inline = Dataset(
+            id="inline",
+            name="records from the request",
+            kind="activity_records",
+            columns=ActivityRecord.__struct_fields__,
+            rows=tuple(msgspec.to_builtins(r) for r in args.records),
+        )
+        observations, value_name, filtered_by = _from_dataset(args, inline)
+        source = DataSource(
+            name="activity records from the request", kind="inline", synthetic=False
         )
     else:
         assert args.series is not None

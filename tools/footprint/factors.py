@@ -134,6 +134,10 @@ class FactorTable:
                 f"unit {unit!r} for {name}: accepted units are {', '.join(accepted)}"
             ) from exc
         matching = [f for f in candidates if f.dimension == dim]
+        per_passenger = dim == "distance" and not matching
+        if per_passenger:
+            # "km" of a trip priced per passenger-km: one passenger travelled that distance.
+            matching = [f for f in candidates if f.dimension == "passenger_distance"]
         if not matching:
             raise UnitError(f"unit {unit!r} for {name}: accepted units are {', '.join(accepted)}")
         regional = [f for f in matching if f.region == region]
@@ -148,7 +152,10 @@ class FactorTable:
                 f"no {name} factor for region {region!r}; regions with factors: "
                 f"{', '.join(regions)}"
             )
-        found = (factor, convert(1.0, unit, factor.unit))
+        if per_passenger:
+            found = (factor, convert(1.0, unit, "km") / convert(1.0, factor.unit, "passenger_km"))
+        else:
+            found = (factor, convert(1.0, unit, factor.unit))
         self._memo[memo_key] = found
         return found
 
