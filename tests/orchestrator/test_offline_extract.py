@@ -149,6 +149,8 @@ def test_profile_full() -> None:
 
 
 def test_profile_words_and_defaults() -> None:
+    plants = extract_profile("a factory with 300 workers and 3 plants")
+    assert (plants.sector, plants.employees, plants.sites) == ("manufacturing", 300, 3)
     profile = extract_profile("a manufacturing firm with two sites and 1,200 staff")
     assert (profile.sector, profile.employees, profile.sites) == ("manufacturing", 1200, 2)
     assert profile.fleet_vehicles is None

@@ -244,7 +244,7 @@ async def test_hour_limits_reach_the_tool_and_the_report() -> None:
     out = await ask("When should I charge my EV tomorrow after 6pm?")
     (args,) = out.arguments("grid_best_window")
     assert (args["date"], args["earliest_hour"], args["latest_hour"]) == ("2026-03-19", 18, None)
-    assert "Search limited to after 6pm (from 18:00 UTC)" in out.result.report
+    assert "Search limited to after 6pm (from UTC hour 18)" in out.result.report
     out.assert_grounded()
 
 
@@ -559,3 +559,28 @@ async def test_checker_flags_a_tampered_real_report() -> None:
     tampered = re.sub(r"averaged \d+ gCO2/kWh", "averaged 987,654 gCO2/kWh", out.result.report)
     assert tampered != out.result.report
     assert ungrounded_numbers(tampered, out.grounding()) == ["987,654"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When is the cleanest time to run my washing machine this weekend?",
+        "best time to charge the car next Monday in the UK",
+        "What is the greenest 90 minutes tomorrow on the all-island grid?",
+        "How green was the grid in January?",
+        "carbon intensity past 30 days in Northern Ireland",
+        "Compare the grid in 2025-01 and 2025-02",
+        "Estimate scope 1 and 2 emissions for a hotel with 80 staff and 2 sites",
+        "How much CO2 does a logistics company with 25 trucks emit in 2025?",
+        "Show me order statistics for a manufacturing business",
+        "When is the best time between 9am and 5pm tomorrow to run the washing machine?",
+        "When should I run my heat pump tonight?",
+        "Reduce our footprint by shifting 40% of electricity to cleaner hours; we have 120 staff",
+    ],
+)
+async def test_more_questions_complete_with_grounded_numbers(question: str) -> None:
+    out = await ask(question)
+    assert out.kinds[-1] == "report"
+    assert out.tools, "every one of these questions needs at least one tool"
+    assert out.failed_tools() == []
+    out.assert_grounded()

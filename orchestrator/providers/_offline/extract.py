@@ -479,7 +479,8 @@ def extract_profile(text: str) -> CompanyProfile:
     employees = _count(text, r"(?:employees|staff|people|workers|fte|headcount|members of staff)")
     sites = _count(
         text,
-        r"(?:sites?|locations?|offices|shops|stores|branches|warehouses|premises|buildings)",
+        r"(?:sites?|locations?|offices|shops|stores|branches|warehouses|premises|buildings|"
+        r"plants|factories|hotels|restaurants|depots)",
     )
     fleet = _count(text, r"(?:[a-z]+\s+)?(?:vans?|vehicles?|trucks?|lorries|cars?|hgvs?)")
     fuel = None

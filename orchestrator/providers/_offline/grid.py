@@ -209,13 +209,14 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
     )
     notes = [f"Load duration: {u.duration.reason}."]
     if u.hours is not None:
-        bounds = [
-            f"from {u.hours.earliest}:00" if u.hours.earliest is not None else "",
-            f"until {u.hours.latest}:00" if u.hours.latest is not None else "",
-        ]
-        notes.append(
-            f"Search limited to {u.hours.reason} ({' '.join(b for b in bounds if b)} UTC)."
-        )
+        earliest, latest = u.hours.earliest, u.hours.latest
+        if earliest is not None and latest is not None:
+            bounds = f"UTC hours {earliest} to {latest}"
+        elif earliest is not None:
+            bounds = f"from UTC hour {earliest}"
+        else:
+            bounds = f"before UTC hour {latest}"
+        notes.append(f"Search limited to {u.hours.reason} ({bounds}).")
     if out.get("uses_forecast"):
         notes.append("The window is based on FORECAST intensity, not measurements.")
     if out.get("synthetic"):
