@@ -73,6 +73,7 @@ def test_ascii_mode_has_only_ascii() -> None:
     assert result.text.isascii()
     assert max(len(line) for line in result.text.splitlines()) <= 60
     assert "..o#" in result.text
+    assert "Acme Ltd - carbon dashboard 2026" in result.text  # the em dash is folded to "-"
 
 
 @settings(max_examples=40, deadline=None)

@@ -41,6 +41,29 @@ _EMPTY = {"unicode": "·", "ascii": "."}
 _ELLIPSIS = {"unicode": "…", "ascii": "~"}
 
 
+# Typographic characters with a faithful ASCII spelling; anything else becomes "?".
+_ASCII_FOLD = str.maketrans(
+    {
+        "\u2014": "-",  # em dash
+        "\u2013": "-",  # en dash
+        "\u2212": "-",  # minus sign
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+        "\u00b2": "2",
+        "\u00b3": "3",
+        "\u2082": "2",  # subscript two, as in CO2
+        "\u20ac": "EUR",
+        "\u00a3": "GBP",
+        "\u00b0": "deg",
+        "\u00d7": "x",
+        "\u00b7": ".",
+    }
+)
+
+
 class Kpi(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     label: str
     value: float | str
@@ -76,7 +99,7 @@ def _clean(text: str, charset: Charset) -> str:
     """One line, and only ASCII in ascii mode (user text may contain anything)."""
     flat = " ".join(text.split())
     if charset == "ascii":
-        return flat.encode("ascii", "replace").decode("ascii")
+        return flat.translate(_ASCII_FOLD).encode("ascii", "replace").decode("ascii")
     return flat
 
 
