@@ -27,9 +27,10 @@ async def get_json(
     """GET ``url`` and decode JSON; retry transient failures ``retries`` times."""
     last_problem = "no attempt made"
     async with httpx2.AsyncClient(
-        timeout=httpx2.Timeout(timeout_s), headers={"Accept": "application/json"}
+        timeout=httpx2.Timeout(timeout_s),
+        headers={"Accept": "application/json", "User-Agent": "sustainable-city-ai/1.0"},
     ) as client:
-        for attempt in range(retries + 1):
+        for attempt in range(max(0, retries) + 1):
             if attempt:
                 await asyncio.sleep(min(backoff_s * 2 ** (attempt - 1), 5.0))
             try:
@@ -49,4 +50,5 @@ async def get_json(
                 return response.json()
             except ValueError as exc:
                 raise GridDataError(f"{source} returned invalid JSON") from exc
-    raise GridDataError(f"{source} unavailable after {retries + 1} attempts: {last_problem}")
+    attempts = max(0, retries) + 1
+    raise GridDataError(f"{source} unavailable after {attempts} attempts: {last_problem}")
