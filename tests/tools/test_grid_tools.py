@@ -240,6 +240,10 @@ async def test_unsupported_region_of_the_configured_source() -> None:
 async def test_best_window_rejects_bad_durations_and_hours() -> None:
     with pytest.raises(ToolError, match="duration_hours"):
         await grid_best_window(BestWindowInput(region="ie", duration_hours=0), ctx_with())
+    with pytest.raises(ToolError, match="energy_kwh"):
+        await grid_best_window(
+            BestWindowInput(region="ie", duration_hours=2, energy_kwh=-5), ctx_with()
+        )
     with pytest.raises(ToolError, match="earliest_hour"):
         await grid_best_window(
             BestWindowInput(region="ie", duration_hours=2, earliest_hour=20, latest_hour=10),

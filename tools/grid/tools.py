@@ -281,6 +281,8 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
         start = end = now.date()
     if not 0 < args.duration_hours <= 24 * 7:
         raise ToolError("duration_hours must be between 0 and 168")
+    if args.energy_kwh is not None and not 0 <= args.energy_kwh < 1e9:
+        raise ToolError("energy_kwh must be a non-negative number of kWh")
     series = await fetch_range(source_from_context(ctx), region, start, end, now)
     step = timedelta(minutes=series.step_minutes)
     steps = max(1, round(timedelta(hours=args.duration_hours) / step))
