@@ -201,6 +201,14 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _current_task() -> asyncio.Task[Any] | None:
+    """The running task, or None when called outside the event loop (plain sync code)."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -490,8 +498,17 @@ class Orchestrator:
         self._active: dict[str, _Run] = {}
 
     @classmethod
-    def from_settings(cls, settings: OrchestratorSettings) -> Orchestrator:
-        """Build provider, assistants, tools and budgets from configuration (``config.toml``)."""
+    def from_settings(
+        cls,
+        settings: OrchestratorSettings,
+        *,
+        tool_context_services: dict[str, Any] | None = None,
+    ) -> Orchestrator:
+        """Build provider, assistants, tools and budgets from configuration (``config.toml``).
+
+        ``tool_context_services`` replaces the services built from ``settings.tools`` (a host
+        that wraps them, e.g. with a shared cache, builds them with ``build_tool_services``).
+        """
         from orchestrator.providers import build_provider
 
         return cls(
@@ -500,7 +517,11 @@ class Orchestrator:
             budgets=settings.budgets,
             accounting=settings.accounting,
             tools=ToolRegistry.from_catalog(),
-            tool_context_services=build_tool_services(settings.tools),
+            tool_context_services=(
+                tool_context_services
+                if tool_context_services is not None
+                else build_tool_services(settings.tools)
+            ),
             stream_delta_interval_ms=settings.llm.stream_delta_interval_ms,
             use_previous_response_id=settings.llm.use_previous_response_id,
         )
@@ -514,7 +535,8 @@ class Orchestrator:
 
         If the caller's task is cancelled, the terminal ``error`` (code ``cancelled``) is still
         emitted, then :class:`asyncio.CancelledError` propagates. A cancellation requested with
-        :meth:`cancel` instead returns the cancelled :class:`RunResult`.
+        :meth:`cancel` instead returns the cancelled :class:`RunResult`. (A task cancelled
+        before it first runs never enters this method, so it emits nothing.)
         """
         ctx = context or RunContext()
         run = _Run(
@@ -573,7 +595,7 @@ class Orchestrator:
             return False
         if not run.cancel_requested:
             run.cancel_requested = True
-            if run.task is asyncio.current_task():
+            if run.task is _current_task():
                 run.cancel_pending = True  # raised by the run itself once emit returns
             else:
                 run.task.cancel()
@@ -972,6 +994,7 @@ class Orchestrator:
         started = time.perf_counter()
         tool = self.tools.get(call.name) if call.name in spec.tools else None
         error: str | None = None
+        bug: Exception | None = None
         output = ""
         summary: str | None = None
         try:
@@ -994,9 +1017,11 @@ class Orchestrator:
         except (asyncio.CancelledError, _RunFailure):
             raise
         except Exception as exc:
-            run.log.exception("run.tool_error", tool=call.name)
             error = f"{call.name} raised {type(exc).__name__}: {exc}"
+            bug = exc
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        if bug is not None:  # a tool bug, not a domain error: operators need the traceback
+            run.log.error("run.tool_error", tool=call.name, exc_info=bug)
         usage.tool_ms += duration_ms
         run.usage.tool_ms += duration_ms
         if error is not None:

@@ -6,10 +6,13 @@ Each test asserts the exact event sequence, the seq/progress invariants and the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
+from typing import Any
 
 import msgspec
 import pytest
+import structlog
+import structlog.testing
 
 from orchestrator import BudgetConfig, Orchestrator, RunContext
 from orchestrator.config import AccountingConfig, ModelPrice
@@ -47,6 +50,14 @@ from tests.support.machine import (
     make_registry,
     tokens,
 )
+
+
+@pytest.fixture(autouse=True)
+def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Capture structlog output instead of rendering it (rendering tracebacks is slow)."""
+    with structlog.testing.capture_logs() as logs:
+        yield logs
+
 
 PLAN_3 = plan_reply(
     ("carbon", "Find the grid facts."),
@@ -802,3 +813,29 @@ async def test_a_provider_bug_still_ends_with_one_internal_error(error: Exceptio
     assert tokens(result.events) == ["started", "thinking:planner", "error:internal_error"]
     check_invariants(result.events)
     assert result.status == "failed"
+
+
+async def test_transitions_are_logged_with_run_state_step_duration_and_tokens(
+    captured_logs: list[MutableMapping[str, Any]],
+) -> None:
+    orch, _ = build([PLAN_CARBON, Reply(tool_calls=(tool_call("boom", {}),)), Reply(text="x")])
+    context = RunContext(run_id="logged", metadata={"request_id": "req-9", "event": "ignored"})
+    await orch.ask("q", context)
+    transitions = [e for e in captured_logs if e["event"] == "run.transition"]
+    assert [(e["from_state"], e["state"], e["step"]) for e in transitions] == [
+        ("pending", "planning", "planner"),
+        ("planning", "running_step", "carbon"),
+        ("running_step", "awaiting_tools", "carbon"),
+        ("awaiting_tools", "running_step", "carbon"),
+        ("running_step", "reporting", "report"),
+        ("reporting", "failed", "report"),
+    ]
+    for entry in transitions:
+        assert entry["run_id"] == "logged"
+        assert entry["request_id"] == "req-9"
+        assert entry["duration_ms"] >= 0
+    assert transitions[1]["input_tokens"] == 100
+    assert transitions[1]["output_tokens"] == 20
+    tool_bug = next(e for e in captured_logs if e["event"] == "run.tool_error")
+    assert tool_bug["tool"] == "boom"
+    assert isinstance(tool_bug["exc_info"], RuntimeError)
