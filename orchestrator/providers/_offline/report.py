@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from orchestrator.providers._offline.findings import Findings, findings_from_outputs
-from orchestrator.providers._offline.intent import Intent, Understanding
+from orchestrator.providers._offline.intent import Intent
 from orchestrator.providers._offline.render import chart_call, dashboard_call, dashboard_text
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput
 
@@ -62,7 +62,7 @@ def report_policy(s: StepInput) -> Decision:
         )
     findings = findings_from_outputs(list(s.earlier))
     if not findings:
-        return Answer(_plain_report(u, s.earlier))
+        return Answer(_plain_report(s.earlier))
     wanted = []
     dashboard = s.last("render_dashboard")
     chart = s.last("render_chart")
@@ -76,12 +76,11 @@ def report_policy(s: StepInput) -> Decision:
         wanted.append(chart_call(s, chart_args))
     if wanted:
         return tuple(wanted)
-    return Answer(_report(u, findings, s))
+    return Answer(_report(findings, s))
 
 
-def _report(u: Understanding, findings: list[Findings], s: StepInput) -> str:
+def _report(findings: list[Findings], s: StepInput) -> str:
     useful = [f for f in findings if f.topic != "error"]
-    failed = [f for f in findings if f.topic == "error"]
     lines = ["## Executive summary", ""]
     lines += [f.headline for f in findings]
     synthetic = any(f.synthetic for f in findings)
@@ -132,8 +131,6 @@ def _report(u: Understanding, findings: list[Findings], s: StepInput) -> str:
         lines.append(
             f"- Grid data source configured: {_SOURCE_NAMES.get(s.grid_source, s.grid_source)}."
         )
-    if failed:
-        lines += [f"- Not available: {f.headline}" for f in failed]
     lines.append(
         "- Written by the offline engine (deterministic, no language model): every figure "
         "above is a tool result, rounded for display."
@@ -147,7 +144,7 @@ def _chart_title(output: Any) -> str:
     return "chart"
 
 
-def _plain_report(u: Understanding, earlier: tuple[tuple[str, str], ...]) -> str:
+def _plain_report(earlier: tuple[tuple[str, str], ...]) -> str:
     """No structured findings (earlier steps came from elsewhere): relay them faithfully."""
     lines = ["## Executive summary", ""]
     if not earlier:
