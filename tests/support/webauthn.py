@@ -290,7 +290,7 @@ async def signed_in_user(
 
 def _app_origin(client: httpx.AsyncClient) -> str:
     """The origin the app expects: its first allowed origin behind a Litestar test client,
-    else the client's base URL (a live server reached at its public origin)."""
+    else the client's base URL (a live server, ``127.0.0.1`` read as ``localhost``)."""
     app = getattr(client, "app", None)
     state = getattr(app, "state", None)
     if state is not None:
@@ -298,4 +298,8 @@ def _app_origin(client: httpx.AsyncClient) -> str:
 
         return get_settings(state).allowed_origins()[0]
     base = client.base_url
-    return f"{base.scheme}://{base.netloc.decode()}" if base.host else DEFAULT_ORIGIN
+    if not base.host:
+        return DEFAULT_ORIGIN
+    # The service's default origin says "localhost" (browsers refuse IP addresses as RP IDs).
+    host = "localhost" if base.host == "127.0.0.1" else base.host
+    return f"{base.scheme}://{host}" + (f":{base.port}" if base.port else "")
