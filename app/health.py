@@ -18,7 +18,7 @@ from litestar import Controller, Request, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from app.db.migrate import migration_status
-from app.state import get_database, get_health, get_settings
+from app.state import get_database, get_health, get_redis, get_settings
 
 __all__ = [
     "ComponentStatus",
@@ -166,16 +166,10 @@ def _check_provider(request: Request[Any, Any, Any]) -> ComponentStatus:
 
 
 async def _check_redis(request: Request[Any, Any, Any]) -> ComponentStatus | None:
-    url = get_settings(request.app.state).redis.url
-    if url is None:
+    """PING through the app's own client (its pool), so the check costs no new connection."""
+    client = get_redis(request.app.state)
+    if client is None:
         return None
-    try:
-        from redis.asyncio import Redis
-    except ImportError:
-        return ComponentStatus(
-            status="unhealthy", message="redis package missing (pip install '.[redis]')"
-        )
-    client = Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_S, socket_timeout=1.0)
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             started = asyncio.get_running_loop().time()
@@ -185,8 +179,6 @@ async def _check_redis(request: Request[Any, Any, Any]) -> ComponentStatus | Non
         return ComponentStatus(
             status="unhealthy", message=f"redis unreachable: {type(exc).__name__}"
         )
-    finally:
-        await client.aclose()
     return ComponentStatus(
         status="healthy", message="redis reachable", details={"latency_ms": round(latency, 2)}
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -27,10 +27,14 @@ from app.docs import DocsController, docs_assets_router, openapi_config
 from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
+from app.redis import create_redis, redis_lifespan
 from app.runs.plugin import RunsPlugin
 from app.settings import Settings, load_settings
-from app.state import DATABASE_KEY, HEALTH_KEY, SETTINGS_KEY
+from app.state import DATABASE_KEY, HEALTH_KEY, REDIS_KEY, SETTINGS_KEY
 from app.web import web_router
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -50,12 +54,12 @@ def _route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     return handlers
 
 
-def _plugins(settings: Settings, database: Database) -> list[PluginProtocol]:
+def _plugins(settings: Settings, database: Database, redis: Redis | None) -> list[PluginProtocol]:
     return [
         database.plugin(),
         # --- domain plugins: one line each -------------------------------------------------
-        RunsPlugin(settings, database),
-        AuthPlugin(settings, database),
+        RunsPlugin(settings, database, redis=redis),
+        AuthPlugin(settings, database, redis),
     ]
 
 
@@ -96,15 +100,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings if settings is not None else load_settings()
     configure_logging(settings.logging)
     database = Database(settings.database)
+    redis = create_redis(settings.redis)
     state: dict[str, Any] = {
         SETTINGS_KEY: settings,
         DATABASE_KEY: database,
         HEALTH_KEY: HealthRegistry(),
+        REDIS_KEY: redis,
     }
     app = Litestar(
         route_handlers=_route_handlers(settings),
-        plugins=_plugins(settings, database),
-        lifespan=[_database_lifespan(settings, database)],
+        plugins=_plugins(settings, database, redis),
+        # Entered in order, exited in reverse: Redis closes after every plugin stopped.
+        lifespan=[redis_lifespan(redis), _database_lifespan(settings, database)],
         state=State(state),
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         exception_handlers=exception_handlers(),

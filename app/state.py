@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from litestar.datastructures import State
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from app.db.engine import Database
     from app.health import HealthRegistry
     from app.settings import Settings
@@ -18,15 +20,18 @@ if TYPE_CHECKING:
 __all__ = [
     "DATABASE_KEY",
     "HEALTH_KEY",
+    "REDIS_KEY",
     "SETTINGS_KEY",
     "get_database",
     "get_health",
+    "get_redis",
     "get_settings",
 ]
 
 SETTINGS_KEY = "app_settings"
 DATABASE_KEY = "app_database"
 HEALTH_KEY = "app_health"
+REDIS_KEY = "app_redis"
 
 
 def get_settings(state: State) -> Settings:
@@ -53,4 +58,10 @@ def get_health(state: State) -> HealthRegistry:
 
     value = state[HEALTH_KEY]
     assert isinstance(value, HealthRegistry)
+    return value
+
+
+def get_redis(state: State) -> Redis | None:
+    """The app's Redis client (``app.redis``), or None when ``redis.url`` is not set."""
+    value: Redis | None = state.get(REDIS_KEY)
     return value

@@ -53,12 +53,12 @@ def _client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return connection.client.host if connection.client else "unknown"
 
 
-def rate_limit_guard(
+async def rate_limit_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Count requests to handlers marked ``auth_rate_limited`` per client IP."""
     if handler.opt.get(RATE_LIMIT_OPT):
-        get_auth_services(connection.app.state).limiter.hit(_client_ip(connection))
+        await get_auth_services(connection.app.state).limiter.check(_client_ip(connection))
 
 
 def _login_email(body: bytes) -> str | None:

@@ -3,6 +3,8 @@ and a ``WWW-Authenticate: Bearer`` header on every 401."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litestar.config.app import AppConfig
 from litestar.exceptions import NotAuthorizedException
 from litestar.plugins import InitPluginProtocol
@@ -13,16 +15,20 @@ from app.auth.services import AUTH_STATE_KEY, AuthServices
 from app.db.engine import Database
 from app.settings import Settings
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 __all__ = ["AuthPlugin"]
 
 
 class AuthPlugin(InitPluginProtocol):
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(self, settings: Settings, database: Database, redis: Redis | None = None) -> None:
         self._settings = settings
         self._database = database
+        self._redis = redis
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        services = AuthServices.create(self._settings, self._database)
+        services = AuthServices.create(self._settings, self._database, self._redis)
         app_config.state[AUTH_STATE_KEY] = services
         app_config.route_handlers.append(auth_router(services))
         app_config.exception_handlers[NotAuthorizedException] = not_authorized_handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
@@ -12,11 +13,15 @@ from litestar.exceptions import NotAuthorizedException
 from app.auth.ceremonies import CeremonyService, RelyingParty
 from app.auth.challenges import ChallengeStore
 from app.auth.credentials import CredentialService
-from app.auth.ratelimit import CeremonyRateLimiter
+from app.auth.ratelimit import CeremonyRateLimiter, RateLimiter, RedisRateLimiter
 from app.auth.security import UserDirectory
 from app.auth.tokens import TokenService
 from app.db.engine import Database
+from app.redis import redis_key
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["AUTH_STATE_KEY", "AuthServices", "get_auth_services"]
 
@@ -45,10 +50,13 @@ class AuthServices:
     ceremonies: CeremonyService
     credentials: CredentialService
     users: UserDirectory
-    limiter: CeremonyRateLimiter
+    limiter: RateLimiter
 
     @classmethod
-    def create(cls, settings: Settings, database: Database) -> AuthServices:
+    def create(
+        cls, settings: Settings, database: Database, redis: Redis | None = None
+    ) -> AuthServices:
+        """``redis`` (the app's client when ``redis.url`` is set) backs the rate limit."""
         signing, verify, server_secret = _keys(settings)
         sessions = database.session_maker
         rp = RelyingParty(
@@ -65,9 +73,7 @@ class AuthServices:
             ceremonies=CeremonyService(sessions, challenges, rp, decoy_secret=decoy_secret),
             credentials=CredentialService(sessions),
             users=UserDirectory(sessions),
-            limiter=CeremonyRateLimiter(
-                settings.rate_limit.ceremony_per_minute, enabled=settings.rate_limit.enabled
-            ),
+            limiter=_limiter(settings, redis),
         )
 
     async def bearer_user_id(self, authorization: str | None) -> str | None:
@@ -88,6 +94,18 @@ class AuthServices:
         if await self.tokens.is_revoked(token):
             return None
         return token.sub
+
+
+def _limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
+    limits = settings.rate_limit
+    if redis is None:
+        return CeremonyRateLimiter(limits.ceremony_per_minute, enabled=limits.enabled)
+    return RedisRateLimiter(
+        redis,
+        redis_key(settings.redis, "ratelimit", "ceremony"),
+        limits.ceremony_per_minute,
+        enabled=limits.enabled,
+    )
 
 
 def get_auth_services(state: State) -> AuthServices:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Request
 from litestar.channels import ChannelsPlugin
@@ -25,7 +25,9 @@ from app.conversations.controller import ConversationsController
 from app.datasets.controller import datasets_controller
 from app.db.engine import Database
 from app.errors import DomainError
+from app.gridcache import with_redis_grid_cache
 from app.logging import get_logger
+from app.redis import redis_key
 from app.runs.controller import RunsController
 from app.runs.demo import test_stream
 from app.runs.runtime import BearerAuthenticator, RunsRuntime
@@ -33,26 +35,29 @@ from app.runs.service import RunService
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
 from orchestrator.machine import Orchestrator
+from orchestrator.registry import build_tool_services
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["RunsPlugin", "bearer_user_id", "channels_backend"]
 
 log = get_logger("app.runs")
 
 
-def channels_backend(settings: Settings) -> ChannelsBackend:
-    """Redis pub/sub when ``redis.url`` is set (cross-worker live events), else in-memory.
+def channels_backend(redis: Redis | None) -> ChannelsBackend:
+    """Redis pub/sub with the app's client (cross-worker live events), else in-memory.
 
-    No channel history is needed: replays come from the database.
+    Pub/sub rather than the Redis *stream* backend: replays and gap fills always come from
+    the database, so channel history would only duplicate it, and the stream backend adds a
+    polling loop and a per-channel stream key with a TTL. A message pub/sub drops (e.g.
+    during a reconnect) is recovered by the subscriber's gap fill and keep-alive poll.
     """
-    if settings.redis.url is None:
+    if redis is None:
         return MemoryChannelsBackend()
     from litestar.channels.backends.redis import RedisChannelsPubSubBackend
-    from redis.asyncio import Redis
 
-    return RedisChannelsPubSubBackend(
-        redis=Redis.from_url(settings.redis.url),
-        key_prefix=f"{settings.redis.key_prefix}:channels",
-    )
+    return RedisChannelsPubSubBackend(redis=redis)
 
 
 def _ticket_secret(settings: Settings) -> str:
@@ -75,7 +80,10 @@ async def bearer_user_id(request: Request[Any, Any, Any]) -> str | None:
 
 
 class RunsPlugin(InitPluginProtocol):
-    """One line in ``create_app``: ``RunsPlugin(settings, database)``."""
+    """One line in ``create_app``: ``RunsPlugin(settings, database, redis=redis)``.
+
+    ``redis`` is the app's client (``app.redis.create_redis``), None without ``redis.url``.
+    """
 
     def __init__(
         self,
@@ -83,11 +91,13 @@ class RunsPlugin(InitPluginProtocol):
         database: Database,
         *,
         authenticate_bearer: BearerAuthenticator | None = None,
+        redis: Redis | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
+        self.redis = redis
         self.channels = ChannelsPlugin(
-            backend=channels_backend(settings), arbitrary_channels_allowed=True
+            backend=channels_backend(redis), arbitrary_channels_allowed=True
         )
         self.authenticate_bearer = authenticate_bearer or bearer_user_id
         self._runtime: RunsRuntime | None = None
@@ -114,9 +124,23 @@ class RunsPlugin(InitPluginProtocol):
         app_config.lifespan.append(self._lifespan)
         return app_config
 
+    def _tool_services(self) -> dict[str, Any]:
+        """The tools' services; with Redis, grid data is cached there for every worker."""
+        services = build_tool_services(self.settings.tools)
+        if self.redis is None:
+            return services
+        return with_redis_grid_cache(
+            services,
+            self.redis,
+            redis_key(self.settings.redis, "grid"),
+            ttl_s=self.settings.tools.cache_ttl_s,
+        )
+
     @asynccontextmanager
     async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
-        orchestrator = Orchestrator.from_settings(self.settings.orchestrator_settings())
+        orchestrator = Orchestrator.from_settings(
+            self.settings.orchestrator_settings(), tool_context_services=self._tool_services()
+        )
         service = RunService(
             settings=self.settings.runs,
             session_maker=self.database.session_maker,
