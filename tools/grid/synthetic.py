@@ -63,9 +63,6 @@ class SyntheticGridSource:
     def supports(self, region: Region) -> bool:
         return region in _RANGES
 
-    def step_minutes(self, region: Region) -> int:
-        return _STEP_MINUTES[region]
-
     def day_points(self, region: Region, day: date, now: datetime) -> list[IntensityPoint]:
         """All points of one UTC day; those after ``now`` are flagged as forecasts."""
         low, high = _RANGES[region]
