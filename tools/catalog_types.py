@@ -132,7 +132,13 @@ def strict_json_schema(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
             ref = node.get("$ref")
             if isinstance(ref, str):
                 return resolve(defs[ref.rsplit("/", 1)[-1]])
-            out = {k: resolve(v) for k, v in node.items() if k not in ("title", "default")}
+            # Drop schema annotations, but never entries of a ``properties`` mapping: there the
+            # keys are field names (a field may well be called "title" or "default").
+            out = {
+                k: resolve_properties(v) if k == "properties" else resolve(v)
+                for k, v in node.items()
+                if k not in ("title", "default")
+            }
             enum = out.get("enum")
             if (
                 isinstance(enum, list)
@@ -147,6 +153,9 @@ def strict_json_schema(struct_type: type[msgspec.Struct]) -> dict[str, Any]:
         if isinstance(node, list):
             return [resolve(v) for v in node]
         return node
+
+    def resolve_properties(properties: dict[str, Any]) -> dict[str, Any]:
+        return {name: resolve(prop) for name, prop in properties.items()}
 
     resolved: dict[str, Any] = resolve(schema)
     return resolved

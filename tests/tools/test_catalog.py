@@ -12,7 +12,13 @@ import pytest
 
 import tools
 from tools.catalog import CATALOG, TOOL_NAMES, get_tool
-from tools.catalog_types import ToolContext, ToolError, ToolOutput, model_payload
+from tools.catalog_types import (
+    ToolContext,
+    ToolError,
+    ToolOutput,
+    model_payload,
+    strict_json_schema,
+)
 
 REQUIRED = {
     "grid_intensity",
@@ -192,3 +198,22 @@ def test_model_arguments_are_validated_by_the_schema_types() -> None:
             b'{"region": "ie", "start_date": "x", "end_date": "y", "extra": 1}',
             type=tool.input_type,
         )
+
+
+def test_fields_named_like_schema_keywords_survive_the_strict_schema() -> None:
+    """A field called ``title`` or ``default`` is a property, not an annotation to strip."""
+
+    class Labelled(msgspec.Struct):
+        title: str
+        default: int | None = None
+
+    schema = strict_json_schema(Labelled)
+    assert schema["properties"] == {
+        "title": {"type": "string"},
+        "default": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+    }
+    assert schema["required"] == ["title", "default"]
+    for name in ("render_dashboard", "render_chart"):
+        parameters = get_tool(name).parameters
+        assert "title" in parameters["properties"], name
+        assert sorted(parameters["required"]) == sorted(parameters["properties"]), name
