@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,8 +64,8 @@ class AccessToken(Token):
         encoded_token: str,
         secret: str,
         algorithms: list[str],
-        issuer: str | Any = None,
-        audience: str | Any = None,
+        issuer: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = None,
         options: JWTDecodeOptions | None = None,
     ) -> Any:
         """Verify as Litestar does (pinned ``alg``, iss, aud, exp, nbf), then the token type.
