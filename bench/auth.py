@@ -14,7 +14,7 @@
 Prints a Markdown section for BENCHMARKS.md. Usage::
 
     .venv/bin/python -m bench.auth [--logins 200] [--requests 1000] [--concurrency 8]
-                                   [--output auth.md]
+                                   [--database-url URL] [--output auth.md]
 """
 
 from __future__ import annotations
@@ -179,14 +179,17 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--database-url",
+        help="e.g. postgresql+asyncpg://postgres@127.0.0.1/bench (default: SQLite)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(
-            {"APP__RATE_LIMIT__ENABLED": "false", "APP__LOGGING__LEVEL": "WARNING"},
-            [],
-            log_dir=Path(tmp),
-        )
+        env = {"APP__RATE_LIMIT__ENABLED": "false", "APP__LOGGING__LEVEL": "WARNING"}
+        if args.database_url:
+            env["DATABASE_URL"] = args.database_url
+        server = start_server(env, [], log_dir=Path(tmp))
         try:
             http_rows = await http_section(server, args)
         finally:
@@ -197,7 +200,8 @@ async def main() -> None:
         "## Auth (passkeys and tokens)",
         "",
         f"`python -m bench.auth --logins {args.logins} --requests {args.requests} "
-        f"--concurrency {args.concurrency}`: real server (granian, 1 worker, SQLite), "
+        f"--concurrency {args.concurrency}`: real server (granian, 1 worker, "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}), "
         "loopback HTTP with httpx, software authenticator (ES256). "
         f"Rates use {args.concurrency} concurrent clients.",
         "",
