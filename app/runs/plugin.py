@@ -124,7 +124,7 @@ class RunsPlugin(InitPluginProtocol):
         app_config.lifespan.append(self._lifespan)
         return app_config
 
-    def _tool_services(self) -> dict[str, Any]:
+    def tool_services(self) -> dict[str, Any]:
         """The tools' services; with Redis, grid data is cached there for every worker."""
         services = build_tool_services(self.settings.tools)
         if self.redis is None:
@@ -139,7 +139,7 @@ class RunsPlugin(InitPluginProtocol):
     @asynccontextmanager
     async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
         orchestrator = Orchestrator.from_settings(
-            self.settings.orchestrator_settings(), tool_context_services=self._tool_services()
+            self.settings.orchestrator_settings(), tool_context_services=self.tool_services()
         )
         service = RunService(
             settings=self.settings.runs,
