@@ -119,3 +119,16 @@ async def test_redis_component_healthy(tmp_path: Path, redis_url: str) -> None:
         response = await client.get("/health")
         assert response.status_code == 200
         assert response.json()["components"]["redis"]["status"] == "healthy"
+
+
+@pytest.mark.postgres
+async def test_app_on_postgres_migrates_and_is_ready(tmp_path: Path, postgres_url: str) -> None:
+    """Same code, config only: the whole app on PostgreSQL through asyncpg."""
+    database = DatabaseSettings(url=postgres_url, pool_size=2, max_overflow=0)
+    async with AsyncTestClient(create_app(make_settings(tmp_path, database=database))) as client:
+        health = await client.get("/health")
+        assert health.status_code == 200
+        assert health.json()["components"]["database"]["backend"] == "postgresql"
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json()["components"]["migrations"]["status"] == "healthy"
