@@ -6,6 +6,7 @@ Every test runs on SQLite and on PostgreSQL (``auth_client`` is parametrized).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -13,6 +14,9 @@ from litestar.testing import AsyncTestClient
 from structlog.testing import capture_logs
 from webauthn.helpers import base64url_to_bytes
 
+from app.main import create_app
+from app.settings import AuthSettings, RateLimitSettings
+from tests.conftest import make_settings
 from tests.support.webauthn import EDDSA, SoftAuthenticator, login, register, signed_in_user
 
 Client = AsyncTestClient[Litestar]
@@ -263,3 +267,18 @@ async def test_sign_count_regression_is_refused_and_logged(
     assert "public_key" not in event
     # The genuine authenticator moves on (counter 2) and still works.
     assert (await login(auth_client, authenticator, "ann@example.org"))["user"]
+
+
+async def test_decoys_are_stable_across_instances_and_secret_bound(tmp_path: Path) -> None:
+    """Every worker (same secret) answers an unknown email the same; another secret differs."""
+    rate = RateLimitSettings(ceremony_per_minute=10_000)
+    settings = make_settings(tmp_path, rate_limit=rate)
+    other_secret = make_settings(
+        tmp_path, rate_limit=rate, auth=AuthSettings(jwt_secret="another-secret-" + "z" * 40)
+    )
+    answers = []
+    for instance in (settings, settings, other_secret):
+        async with AsyncTestClient(create_app(instance)) as client:
+            answers.append((await begin_login(client, "ghost@example.org"))["allowCredentials"])
+    assert answers[0] == answers[1]
+    assert answers[0] != answers[2]
