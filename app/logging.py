@@ -3,12 +3,14 @@
 The access line carries method, path (never the query string: it may hold tickets), status,
 duration_ms and request_id. Bodies, headers, cookies and tokens are never logged; a last
 processor masks well-known secret keys in case a caller passes one by mistake. Streaming
-(SSE) responses are logged once, when the stream ends, not per chunk.
+(SSE) responses are logged once, when the stream ends, not per chunk. Every line carries
+the ``pid`` of the process that wrote it (several granian workers share one log stream).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -77,6 +79,13 @@ def _mask_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dic
     return event_dict
 
 
+def _add_pid(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Which process wrote the line: with several granian workers, requests of one client
+    land on different processes, and an operator needs to tell them apart."""
+    event_dict.setdefault("pid", os.getpid())
+    return event_dict
+
+
 def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
     """Route structlog and stdlib logging (granian, SQLAlchemy, …) through one renderer.
 
@@ -89,11 +98,16 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_pid,
         _mask_secrets,
     ]
     renderer: Any
     if console:
-        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        # Tracebacks without local variables: locals can hold tokens and request bodies.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=out.isatty(),
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+        )
         final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]
     else:
         renderer = structlog.processors.JSONRenderer()

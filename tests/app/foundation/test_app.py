@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -207,3 +207,20 @@ async def test_access_log_has_fields_and_no_secrets(test_app: Litestar) -> None:
         "tok-should-be-masked",
     ):
         assert secret not in text
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_exception_logs_carry_no_local_variables(fmt: Literal["json", "console"]) -> None:
+    buffer = io.StringIO()
+    configure_logging(LoggingSettings(level="INFO", format=fmt), stream=buffer)
+    try:
+        access_token = "-".join(("local", "secret", "value"))  # not literal in the source
+        try:
+            raise ValueError(len(access_token))
+        except ValueError as exc:
+            get_logger("tests").error("failed", exc_info=exc)
+    finally:
+        configure_logging(LoggingSettings(level="WARNING", format="json"))
+    text = buffer.getvalue()
+    assert "ValueError" in text
+    assert "local-secret-value" not in text
