@@ -35,6 +35,7 @@ __all__ = [
     "migrated_database",
     "running_service",
     "scripted_orchestrator",
+    "sqlite_url",
     "stored_events",
     "wait_for_events",
 ]
@@ -42,9 +43,14 @@ __all__ = [
 REPORT = "# Report\n\nThe answer is **42 kg CO2e**."
 
 
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite+aiosqlite:///{directory / 'runs.db'}"
+
+
 @asynccontextmanager
-async def migrated_database(directory: Path) -> AsyncIterator[Database]:
-    database = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{directory / 'runs.db'}"))
+async def migrated_database(url: str) -> AsyncIterator[Database]:
+    """A database at ``url`` migrated to head (SQLite file or a fresh PostgreSQL database)."""
+    database = Database(DatabaseSettings(url=url))
     await migrate(database.engine)
     try:
         yield database
@@ -109,7 +115,7 @@ async def running_service(
             orchestrator=orchestrator,
             max_history_pairs=5,
             worker_id=worker_id,
-            serialize_writes=True,
+            serialize_writes=database.backend == "sqlite",
         )
         await service.startup()
         try:

@@ -17,6 +17,7 @@ from tests.support.runs import (
     migrated_database,
     running_service,
     scripted_orchestrator,
+    sqlite_url,
     stored_events,
     wait_for_events,
 )
@@ -24,7 +25,8 @@ from tests.support.runs import (
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    async with migrated_database(tmp_path) as database:
+    # SQLite only: the frame logic is backend-neutral; PostgreSQL runs the service tests.
+    async with migrated_database(sqlite_url(tmp_path)) as database:
         yield database
 
 

@@ -32,14 +32,24 @@ from tests.support.runs import (
     migrated_database,
     running_service,
     scripted_orchestrator,
+    sqlite_url,
     stored_events,
     wait_for_events,
 )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    async with migrated_database(tmp_path) as database:
+async def database(database_url: str) -> AsyncIterator[Database]:
+    async with migrated_database(database_url) as database:
         yield database
 
 
