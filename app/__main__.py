@@ -123,6 +123,9 @@ def _serve(settings: Settings) -> int:
         address=settings.server.host,
         port=settings.server.port,
         workers=settings.server.workers,
+        # A crashed worker is replaced instead of taking the whole service down (granian's
+        # default); its runs are closed by another worker once their lease expires.
+        respawn_failed_workers=True,
         workers_kill_timeout=max(1, round(settings.server.graceful_shutdown_s)),
         log_dictconfig={
             "loggers": {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -24,7 +25,12 @@ import pytest
 from app.settings import Settings
 from tests.conftest import PG_ADMIN_DSN, make_settings, service_unavailable
 
-__all__ = ["api_postgres_dsn", "empty_tables", "settings_on_each_backend"]
+__all__ = [
+    "api_postgres_dsn",
+    "empty_tables",
+    "settings_on_each_backend",
+    "throwaway_database",
+]
 
 
 async def _admin(sql: str) -> None:
@@ -50,10 +56,14 @@ async def empty_tables(dsn: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def api_postgres_dsn() -> Iterator[str]:
-    """One throwaway PostgreSQL database for the session's API tests (plain asyncpg DSN)."""
-    name = f"sca_api_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """CREATE a uniquely named database, yield its plain DSN (``postgresql://…``), DROP it.
+
+    Skips (fails under ``CI=true``) when PostgreSQL is not reachable. Sync, so module- and
+    session-scoped fixtures can use it.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
@@ -63,6 +73,13 @@ def api_postgres_dsn() -> Iterator[str]:
         yield f"postgresql://{host_part}/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def api_postgres_dsn() -> Iterator[str]:
+    """One throwaway PostgreSQL database for the session's API tests (plain asyncpg DSN)."""
+    with throwaway_database("sca_api") as dsn:
+        yield dsn
 
 
 @pytest.fixture(
