@@ -508,3 +508,16 @@ def test_page_and_assets_are_public_with_security_headers(offline_server: Server
             LOOPBACK.open(f"{offline_server.base_url}/client/static/{outside}", timeout=5)
         missing.value.close()  # an HTTPError holds the response and its socket
         assert missing.value.code == 404
+
+
+def test_browser_without_webauthn_is_told_so(
+    authenticator_page: Callable[[str], AuthenticatorPage], offline_server: Server
+) -> None:
+    page = authenticator_page(offline_server.base_url).page
+    page.add_init_script("delete window.PublicKeyCredential")
+    page.goto("/client")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#auth-status")).to_contain_text("cannot use passkeys")
+    expect(page.locator("#auth-status")).to_have_attribute("data-kind", "error")
+    expect(page.locator("#sign-in")).to_be_disabled()
+    expect(page.locator("#sign-up")).to_be_disabled()

@@ -68,14 +68,14 @@ function showAuth(message) {
   $("session").hidden = true;
   $("auth-view").hidden = false;
   stopStreaming();
-  if (message) $("auth-status").textContent = message;
+  if (message) authStatus(message);
   document.body.dataset.view = "auth";
 }
 
 function showApp(user) {
   abortConditional();
   $("auth-view").hidden = true;
-  $("auth-status").textContent = "";
+  authStatus("");
   $("session-email").textContent = user.email ?? "";
   $("session").hidden = false;
   $("app-view").hidden = false;
@@ -85,6 +85,11 @@ function showApp(user) {
 }
 
 // ---- passkeys -------------------------------------------------------------------------------
+
+function authStatus(text, kind = "info") {
+  $("auth-status").textContent = text;
+  $("auth-status").dataset.kind = kind;
+}
 
 function setAuthBusy(busy) {
   $("sign-in").disabled = busy;
@@ -108,7 +113,7 @@ async function startConditional() {
     await signInWithPasskey(api, null, { mediation: "conditional", signal: controller.signal });
   } catch (error) {
     if (!controller.signal.aborted && error?.name !== "AbortError") {
-      $("auth-status").textContent = describePasskeyError(error);
+      authStatus(describePasskeyError(error), "error");
     }
   } finally {
     if (state.conditional === controller) state.conditional = null;
@@ -121,11 +126,11 @@ async function onSignIn(event) {
   clearNotice();
   const email = $("email").value.trim();
   setAuthBusy(true);
-  $("auth-status").textContent = "Waiting for your passkey…";
+  authStatus("Waiting for your passkey…");
   try {
     await signInWithPasskey(api, email || null);
   } catch (error) {
-    $("auth-status").textContent = describePasskeyError(error);
+    authStatus(describePasskeyError(error), "error");
   } finally {
     setAuthBusy(false);
   }
@@ -137,20 +142,20 @@ async function onSignUp() {
   const input = $("email");
   const email = input.value.trim();
   if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) {
-    $("auth-status").textContent = "Enter your email address to create an account.";
+    authStatus("Enter your email address to create an account.", "error");
     input.setAttribute("aria-invalid", "true");
     input.focus();
     return;
   }
   input.removeAttribute("aria-invalid");
   setAuthBusy(true);
-  $("auth-status").textContent = "Creating your passkey…";
+  authStatus("Creating your passkey…");
   try {
     await registerPasskey(api, email);
-    $("auth-status").textContent = `Passkey created for ${email}. Now sign in with it.`;
+    authStatus(`Passkey created for ${email}. Now sign in with it.`, "success");
     $("sign-in").focus();
   } catch (error) {
-    $("auth-status").textContent = describePasskeyError(error);
+    authStatus(describePasskeyError(error), "error");
   } finally {
     setAuthBusy(false);
   }
@@ -547,8 +552,10 @@ function wire() {
 async function main() {
   wire();
   if (!webauthnSupported()) {
-    $("auth-status").textContent =
-      "This browser cannot use passkeys here. Use a current browser, over HTTPS or http://localhost.";
+    authStatus(
+      "This browser cannot use passkeys here. Use a current browser, over HTTPS or http://localhost.",
+      "error",
+    );
     setAuthBusy(true);
   }
   const user = await api.restore();
