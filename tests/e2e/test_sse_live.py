@@ -429,3 +429,20 @@ async def test_a_run_of_a_killed_process_is_closed_once_its_lease_expires(
             assert replay[-1].event == "error"
             assert replay[-1].event_body["data"]["code"] == "interrupted"
             assert _ids(replay) == list(range(1, len(replay) + 1))
+
+
+async def test_cancel_on_disconnect_cancels_the_run_when_its_client_leaves(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    env = _slow_env(fake_llm, APP__RUNS__CANCEL_ON_DISCONNECT="true")
+    with start_server(env, [], log_dir=tmp_path) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            user = await _user(http, "leaver@example.org")
+            async with http.stream(
+                "POST", "/ask-stream", json={"question": QUESTION}, headers=user.headers
+            ) as response:
+                run_id = response.headers["x-run-id"]
+                await Reader(response).until(lambda f: f.event == "started")
+            run = await _wait_for_status(http, user, run_id, {"cancelled", "completed"})
+            assert run["status"] == "cancelled"
+            assert run["error"]["code"] == "cancelled"
