@@ -10,10 +10,10 @@ import {
   webauthnSupported,
 } from "./passkeys.js";
 import { copyText, downloadMarkdown, renderReport } from "./report.js";
+import { RunStore } from "./run-store.js";
 import { RunView } from "./run-view.js";
 import { readRunEvents } from "./sse.js";
 
-const RUN_KEY = "sca.active_run"; // {runId, conversationId, question, events[]} of a live run
 const MAX_RESUMES = 3;
 
 const $ = (id) => document.getElementById(id);
@@ -32,6 +32,7 @@ const api = new Api({
     user ? showApp(user) : showAuth("Your session has ended. Sign in again to continue."),
 });
 
+const runStore = new RunStore();
 const runView = new RunView({
   progress: $("progress"),
   progressLabel: $("progress-label"),
@@ -163,7 +164,7 @@ async function onSignUp() {
 
 async function onSignOut() {
   stopStreaming();
-  sessionStorage.removeItem(RUN_KEY);
+  runStore.clear();
   try {
     await api.logout();
   } catch {
@@ -324,26 +325,6 @@ async function onDatasetChosen() {
 
 // ---- runs -----------------------------------------------------------------------------------
 
-function saveRun(patch) {
-  try {
-    const current = JSON.parse(sessionStorage.getItem(RUN_KEY) ?? "null") ?? { events: [] };
-    sessionStorage.setItem(RUN_KEY, JSON.stringify({ ...current, ...patch }));
-  } catch {
-    // storage full or unavailable: a reload then simply cannot resume this run
-  }
-}
-
-function rememberEvent(event) {
-  try {
-    const current = JSON.parse(sessionStorage.getItem(RUN_KEY) ?? "null");
-    if (!current) return;
-    current.events.push(event);
-    sessionStorage.setItem(RUN_KEY, JSON.stringify(current));
-  } catch {
-    // see saveRun
-  }
-}
-
 function setRunning(running) {
   $("ask-submit").disabled = running;
   $("stop").hidden = !running;
@@ -361,10 +342,13 @@ function stopStreaming() {
 
 function handleEvent(event) {
   if (!runView.apply(event)) return; // a duplicate (already shown)
-  rememberEvent(event);
+  runStore.add(event);
   const data = event.data ?? {};
   if (event.event_type === "started") {
-    saveRun({ runId: data.run_id ?? event.run_id, conversationId: data.conversation_id ?? null });
+    runStore.update({
+      runId: data.run_id ?? event.run_id,
+      conversationId: data.conversation_id ?? null,
+    });
     if (state.run?.cancelRequested) cancelRun();
   } else if (event.event_type === "completed") {
     state.report = renderReport(
@@ -414,7 +398,7 @@ async function followRun(openStream) {
     }
   } catch (error) {
     if (!controller.signal.aborted) showNotice(describe(error));
-    if (error instanceof ApiError && error.status === 404) sessionStorage.removeItem(RUN_KEY);
+    if (error instanceof ApiError && error.status === 404) runStore.clear();
     return;
   } finally {
     if (state.run?.controller === controller) {
@@ -422,7 +406,7 @@ async function followRun(openStream) {
       setRunning(false);
     }
   }
-  sessionStorage.removeItem(RUN_KEY);
+  runStore.clear();
   if (runView.terminal?.event_type === "completed") $("question").value = "";
   const conversationId = runView.conversationId;
   await loadHistory();
@@ -459,8 +443,7 @@ async function onAsk(event) {
   $("timeline-box").open = true;
   $("report-view").hidden = true;
   state.report = "";
-  sessionStorage.removeItem(RUN_KEY);
-  saveRun({ question, events: [] });
+  runStore.begin(question);
   await followRun((signal) => api.stream("POST", path, { body, signal }));
 }
 
@@ -482,25 +465,20 @@ async function cancelRun() {
 
 /** After a reload: show what was already received, then continue after the last seq. */
 async function resumeStoredRun() {
-  let stored;
-  try {
-    stored = JSON.parse(sessionStorage.getItem(RUN_KEY) ?? "null");
-  } catch {
-    stored = null;
-  }
+  const stored = runStore.load();
   if (!stored?.runId) {
-    sessionStorage.removeItem(RUN_KEY);
+    runStore.clear();
     return;
   }
   runView.reset();
   $("timeline-box").open = true;
-  const events = stored.events ?? [];
-  sessionStorage.setItem(RUN_KEY, JSON.stringify({ ...stored, events: [] }));
-  for (const event of events) handleEvent(event);
-  $("question").value = stored.question ?? "";
   $("run-view").hidden = false;
+  $("question").value = stored.question ?? "";
+  runStore.begin(stored.question);
+  runStore.update({ runId: stored.runId, conversationId: stored.conversationId });
+  for (const event of stored.events) handleEvent(event); // re-recorded as they are shown
   if (runView.terminal) {
-    sessionStorage.removeItem(RUN_KEY);
+    runStore.clear();
     return;
   }
   runView.runId = stored.runId;
@@ -562,7 +540,7 @@ async function main() {
   if (user) {
     await resumeStoredRun();
   } else {
-    sessionStorage.removeItem(RUN_KEY);
+    runStore.clear();
     showAuth();
   }
   document.body.dataset.ready = "true";
