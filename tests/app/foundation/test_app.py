@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from litestar import Litestar, Request, get, post
 from litestar.params import FromQuery, JSONBody
+from litestar.response import ServerSentEvent
 from litestar.testing import AsyncTestClient
 
 from app.errors import DomainError
@@ -48,8 +49,13 @@ def log_something(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"ok": "yes"}
 
 
+@get("/_test/stream", opt={"exclude_from_auth": True}, sync_to_thread=False)
+def stream() -> ServerSentEvent:
+    return ServerSentEvent(iter(["one", "two", "three"]))
+
+
 def with_test_routes(app: Litestar) -> Litestar:
-    for handler in (echo, domain_failure, bug, log_something):
+    for handler in (echo, domain_failure, bug, log_something, stream):
         app.register(handler)
     return app
 
@@ -224,3 +230,16 @@ def test_exception_logs_carry_no_local_variables(fmt: Literal["json", "console"]
     text = buffer.getvalue()
     assert "ValueError" in text
     assert "local-secret-value" not in text
+
+
+async def test_streamed_response_is_logged_once(test_app: Litestar) -> None:
+    buffer = io.StringIO()
+    configure_logging(LoggingSettings(level="INFO", format="json"), stream=buffer)
+    try:
+        async with AsyncTestClient(test_app) as client:
+            response = await client.get("/_test/stream")
+            assert response.text.count("data: ") == 3
+    finally:
+        configure_logging(LoggingSettings(level="WARNING", format="json"))
+    access = [json.loads(line) for line in buffer.getvalue().splitlines() if '"app.access"' in line]
+    assert [(line["path"], line["status"]) for line in access] == [("/_test/stream", 200)]
