@@ -69,6 +69,7 @@ function showAuth(message) {
   $("session").hidden = true;
   $("auth-view").hidden = false;
   stopStreaming();
+  resetWorkspace(); // nothing of the previous session stays on screen for the next one
   if (message) authStatus(message);
   document.body.dataset.view = "auth";
 }
@@ -170,11 +171,12 @@ async function onSignOut() {
   } catch {
     // the local session is cleared either way
   }
-  resetWorkspace();
   showAuth("You are signed out.");
 }
 
 function resetWorkspace() {
+  runStore.clear();
+  clearNotice();
   setContinuing(null);
   closeConversation();
   detachDataset();
@@ -386,9 +388,8 @@ async function followRun(openStream) {
       } catch (error) {
         if (controller.signal.aborted) throw error; // a dropped connection is resumed below
       }
-      if (runView.terminal || controller.signal.aborted || !runView.runId || attempt >= MAX_RESUMES) {
-        break;
-      }
+      const over = runView.terminal || controller.signal.aborted || !runView.runId;
+      if (over || attempt >= MAX_RESUMES) break;
       await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
       response = await resumeStream(runView.runId, controller.signal);
     }
@@ -406,12 +407,14 @@ async function followRun(openStream) {
       setRunning(false);
     }
   }
+  if (controller.signal.aborted) return; // stopped by sign-out: leave the page state alone
   runStore.clear();
   if (runView.terminal?.event_type === "completed") $("question").value = "";
   const conversationId = runView.conversationId;
   await loadHistory();
   if (conversationId) {
-    const title = document.querySelector(`.history-item[data-id="${CSS.escape(conversationId)}"] .history-title`);
+    const item = `.history-item[data-id="${CSS.escape(conversationId)}"] .history-title`;
+    const title = document.querySelector(item);
     setContinuing({ id: conversationId, title: title?.textContent ?? "this conversation" });
     if (state.openConversation?.id === conversationId) openConversation(conversationId);
   }
