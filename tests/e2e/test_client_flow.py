@@ -305,7 +305,7 @@ def test_full_flow_offline(open_client: PageFactory, offline_server: Server) -> 
     expect(page.locator("#transcript > li")).to_have_count(2)
     page.click("#continue-conversation")
     expect(page.locator("#continuing")).to_be_visible()
-    ask(page, "And what if I wait until the weekend?")
+    ask(page, "How green was the Irish grid last week?")
     wait_report(page)
     expect(page.locator(".history-item")).to_have_count(1)
     page.locator(".history-item").first.click()
