@@ -521,3 +521,55 @@ def test_browser_without_webauthn_is_told_so(
     expect(page.locator("#auth-status")).to_have_attribute("data-kind", "error")
     expect(page.locator("#sign-in")).to_be_disabled()
     expect(page.locator("#sign-up")).to_be_disabled()
+
+
+def test_silent_refresh_before_expiry(open_client: PageFactory, offline_server: Server) -> None:
+    client = open_client(offline_server)
+    page = client.page
+    page.clock.install()  # fake timers: the refresh is due 5 minutes before the 15-minute expiry
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    bearer: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            bearer.append(r.headers.get("authorization", ""))
+            if r.url.endswith(("/conversations", "/ask-stream"))
+            else None
+        ),
+    )
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    expect(page.locator("#history-empty")).to_be_visible()
+    first = page.evaluate("sessionStorage.getItem('sca.refresh_token')")
+
+    with page.expect_response(lambda r: r.url.endswith("/auth/refresh-token")) as refreshed:
+        page.clock.fast_forward("10:01")
+    assert refreshed.value.status == 200
+    rotated = page.evaluate("sessionStorage.getItem('sca.refresh_token')")
+    assert rotated
+    assert rotated != first
+
+    # The page now uses the new access token, and the service accepts it.
+    ask(page, GRID_QUESTION)
+    wait_report(page)
+    assert bearer[0].startswith("Bearer ")
+    assert bearer[-1].startswith("Bearer ")
+    assert bearer[-1] != bearer[0]
+
+
+def test_keyboard_only_question(open_client: PageFactory, offline_server: Server) -> None:
+    page = open_client(offline_server).page
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    # Signing in puts the caret in the question box; Ctrl+Enter asks.
+    assert page.evaluate("document.activeElement.id") == "question"
+    page.keyboard.type(GRID_QUESTION)
+    page.keyboard.press("Control+Enter")
+    wait_report(page)
+    # When the report arrives, focus moves to it (screen readers continue from there).
+    assert page.evaluate("document.activeElement.id") == "report-title"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "copy-report"
