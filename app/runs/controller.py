@@ -60,7 +60,7 @@ async def start_stream(
 
     def on_close(finished: bool) -> None:
         if not finished and runtime.settings.cancel_on_disconnect:
-            runtime.service.orchestrator.cancel(started.run_id)
+            runtime.service.cancel_local(started.run_id)
 
     frames = run_event_stream(
         started.run_id,

@@ -85,6 +85,7 @@ class _LiveRun:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     closed: bool = False
+    cancel_requested: bool = False
     last_seq: int = 0
     progress: int = 0
 
@@ -146,7 +147,7 @@ class RunService:
         for run in live:
             await self._interrupt(run.run_id, owner=self.worker_id, reason="the server shut down")
         for run in live:
-            self.orchestrator.cancel(run.run_id)
+            self.cancel_local(run.run_id)
         tasks = [run.task for run in live if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
@@ -306,7 +307,8 @@ class RunService:
             await self._record(live, event)
 
         try:
-            await self.orchestrator.run(question, context, emit)
+            if not live.cancel_requested:  # no await between this check and registration
+                await self.orchestrator.run(question, context, emit)
         except asyncio.CancelledError:
             log.info("run.task_cancelled", run_id=live.run_id)
         except Exception:
@@ -323,7 +325,21 @@ class RunService:
                 live.done.set()
 
     def _fallback_terminal(self, live: _LiveRun) -> ErrorEvent:
-        """The terminal event when the orchestrator ended without one (a bug or emit failure)."""
+        """The terminal event when the orchestrator ended without one: cancelled before it
+        started, or a bug / a failed write."""
+        if live.cancel_requested:
+            return ErrorEvent(
+                run_id=live.run_id,
+                seq=live.last_seq + 1,
+                timestamp=utc_timestamp(),
+                agent_name="system",
+                message="Run cancelled (cancelled)",
+                data=ErrorData(
+                    progress=live.progress,
+                    code="cancelled",
+                    error="the run was cancelled before it finished",
+                ),
+            )
         return ErrorEvent(
             run_id=live.run_id,
             seq=live.last_seq + 1,
@@ -382,6 +398,15 @@ class RunService:
     def is_local(self, run_id: str) -> bool:
         return run_id in self._live
 
+    def cancel_local(self, run_id: str) -> None:
+        """Cancel a run of this process now, even one whose task has not started yet."""
+        live = self._live.get(run_id)
+        if live is None:
+            return
+        live.cancel_requested = True
+        # False when the task has not entered the orchestrator yet: it checks the flag first.
+        self.orchestrator.cancel(run_id)
+
     async def cancel(self, run_id: str) -> bool:
         """Request cancellation; True if the run was still running.
 
@@ -390,7 +415,7 @@ class RunService:
         """
         live = self._live.get(run_id)
         if live is not None:
-            self.orchestrator.cancel(run_id)
+            self.cancel_local(run_id)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10.0):
                     await live.done.wait()
@@ -437,9 +462,9 @@ class RunService:
                 continue
             if status != "running":
                 live.closed = True
-                self.orchestrator.cancel(run_id)
+                self.cancel_local(run_id)
             elif cancel_requested:
-                self.orchestrator.cancel(run_id)
+                self.cancel_local(run_id)
 
     async def sweep_stale(self) -> int:
         """Close runs whose lease expired (their process died); returns how many."""

@@ -375,3 +375,22 @@ async def test_a_cancel_flag_set_by_another_worker_is_honoured_at_the_heartbeat(
         await service.heartbeat()
         await service.wait(started.run_id)
     assert (await _run_row(database, started.run_id)).status == "cancelled"
+
+
+async def test_a_run_cancelled_before_its_task_starts_ends_cancelled(
+    database: Database,
+) -> None:
+    user = await make_user(database, "a@example.org")
+    orchestrator, _ = scripted_orchestrator(report_delay_s=30)
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="Cancel me at once")
+        # No await in between: the run's task has not run a single step yet.
+        assert await service.cancel(started.run_id) is True
+    events = await stored_events(database, started.run_id)
+    assert len(events) == 1
+    terminal = events[0]
+    assert isinstance(terminal, ErrorEvent)
+    assert (terminal.seq, terminal.data.code) == (1, "cancelled")
+    assert (await _run_row(database, started.run_id)).status == "cancelled"
+    roles = [role for role, _ in await _messages(database, started.conversation_id)]
+    assert roles == ["user", "assistant"]
