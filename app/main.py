@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -121,6 +122,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    if settings.server.trusted_proxies:
+        # The client address and scheme from X-Forwarded-For/-Proto, only from these peers.
+        app.asgi_handler = wrap_asgi_with_proxy_headers(
+            app.asgi_handler, list(settings.server.trusted_proxies)
+        )
     # Outermost wrapper (around routing and exception handling), so unknown routes and
     # errors are logged and carry X-Request-ID too; Litestar's middleware runs per route.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)

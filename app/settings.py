@@ -11,6 +11,7 @@ an operator fixes a bad deployment in one round instead of one restart per typo.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -93,6 +94,9 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     workers: int = 1
     # Public origin users reach the service at; WebAuthn origin/RP ID follow it unless set.
     public_origin: str | None = None
+    # Reverse proxies (IPs, CIDR networks, or "*") whose X-Forwarded-For/-Proto are believed;
+    # empty: the socket peer is the client (the rate limit would count a proxy as one client).
+    trusted_proxies: tuple[str, ...] = ()
     max_request_body_bytes: int = 1_048_576
     graceful_shutdown_s: float = 10.0
 
@@ -473,6 +477,16 @@ def _origin_ok(origin: str) -> bool:
     )
 
 
+def _proxy_ok(entry: str) -> bool:
+    if entry == "*":
+        return True
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _url_ok(url: str | None, schemes: tuple[str, ...]) -> bool:
     if url is None:
         return True
@@ -504,6 +518,10 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "server.public_origin": (
         (lambda v: v is None or _origin_ok(v)),
         'origin like "https://example.org" (scheme://host[:port], no path)',
+    ),
+    "server.trusted_proxies": (
+        (lambda v: all(_proxy_ok(p) for p in v)),
+        'array of IP addresses or networks like "10.0.0.0/8" (or ["*"] to trust any peer)',
     ),
     "database.url": (
         (lambda v: _url_ok(v, ("sqlite+aiosqlite", "postgresql+asyncpg"))),
