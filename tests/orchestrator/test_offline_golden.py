@@ -281,6 +281,9 @@ async def test_last_week_history() -> None:
     (args,) = out.arguments("grid_intensity")
     assert (args["start_date"], args["end_date"]) == ("2026-03-09", "2026-03-15")
     assert "Mean intensity" in out.result.report
+    # Synthetic actuals are never presented as measurements.
+    assert "(synthetic actuals)" in out.result.report
+    assert "(measured)" not in out.result.report
     out.assert_grounded()
 
 

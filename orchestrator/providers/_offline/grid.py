@@ -347,9 +347,11 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
     fstats = out.get("forecast_stats")
     figures: list[Figure] = []
     notes: list[str] = []
+    # Actual (non-forecast) points are "measured" only when a live source produced them.
+    actuals = "synthetic actuals" if out.get("synthetic") else "measured"
     if stats is not None:
         headline = (
-            f"On the {region} grid, {period} averaged {fmt.intensity(stats['mean'])} (measured), "
+            f"On the {region} grid, {period} averaged {fmt.intensity(stats['mean'])} ({actuals}), "
             f"from {fmt.num(stats['min'])} at {fmt.stamp(stats['min_at'])} to "
             f"{fmt.num(stats['max'])} at {fmt.stamp(stats['max_at'])}."
         )
@@ -375,7 +377,7 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
                 "gCO2/kWh",
             )
         )
-        notes.append("Forecast points are reported separately from measured ones.")
+        notes.append(f"Forecast points are reported separately from {actuals}.")
     elif fstats is not None:
         figures.append(
             Figure("Forecast mean", fmt.intensity(fstats["mean"]), fstats["mean"], "gCO2/kWh")
