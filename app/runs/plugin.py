@@ -51,13 +51,14 @@ def channels_backend(redis: Redis | None) -> ChannelsBackend:
     Pub/sub rather than the Redis *stream* backend: replays and gap fills always come from
     the database, so channel history would only duplicate it, and the stream backend adds a
     polling loop and a per-channel stream key with a TTL. A message pub/sub drops (e.g.
-    during a reconnect) is recovered by the subscriber's gap fill and keep-alive poll.
+    during a reconnect or a Redis outage) is recovered by the subscriber's gap fill and
+    keep-alive poll (see ``app.redis_channels`` for how outages are survived).
     """
     if redis is None:
         return MemoryChannelsBackend()
-    from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+    from app.redis_channels import ResilientRedisPubSubBackend
 
-    return RedisChannelsPubSubBackend(redis=redis)
+    return ResilientRedisPubSubBackend(redis=redis)
 
 
 def _ticket_secret(settings: Settings) -> str:

@@ -19,7 +19,6 @@ import pytest
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
@@ -28,12 +27,15 @@ from app.auth.ratelimit import CeremonyRateLimiter, RedisRateLimiter
 from app.auth.services import get_auth_services
 from app.gridcache import RedisGridCache, with_redis_grid_cache
 from app.main import create_app
+from app.redis_channels import ResilientRedisPubSubBackend
 from app.runs.plugin import RunsPlugin
 from app.settings import RateLimitSettings, RedisSettings, Settings
 from app.state import get_redis
 from orchestrator.config import ToolsConfig
 from tests.conftest import make_settings
 from tests.live_server import free_port
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.webauthn import signed_in_user
 from tools.grid import GRID_SOURCE_SERVICE, CachedGridSource, SyntheticGridSource
 from tools.grid.model import GridSeries, Region
 
@@ -104,6 +106,24 @@ async def _wait_for_window_start(margin_s: float = 3.0) -> None:
         await asyncio.sleep(left + 0.05)
 
 
+async def _until_received(
+    publisher: ChannelsPlugin, subscriber: ChannelsPlugin, channel: str, within_s: float
+) -> bytes:
+    """Publish on ``publisher`` every 50 ms until a subscriber of ``subscriber`` receives it."""
+    sub = await subscriber.subscribe([channel])
+    received: asyncio.Task[bytes] = asyncio.ensure_future(anext(sub.iter_events()))
+    try:
+        deadline = asyncio.get_running_loop().time() + within_s
+        while not received.done() and asyncio.get_running_loop().time() < deadline:
+            publisher.publish(b"ping", channel)
+            await asyncio.wait({received}, timeout=0.05)
+        assert received.done(), f"nothing arrived on {channel} within {within_s:g} s"
+        return received.result()
+    finally:
+        received.cancel()
+        await subscriber.unsubscribe(sub)
+
+
 # --- without Redis: in-memory backends ------------------------------------------------------
 
 
@@ -126,25 +146,13 @@ async def test_a_message_published_on_one_app_reaches_a_subscriber_of_another(
 ) -> None:
     app_a = create_app(_on_redis(tmp_path / "a", redis_url, prefix))
     app_b = create_app(_on_redis(tmp_path / "b", redis_url, prefix))
-    assert isinstance(_channels(app_a)._backend, RedisChannelsPubSubBackend)
+    assert isinstance(_channels(app_b)._backend, ResilientRedisPubSubBackend)
     channel = f"run:{uuid.uuid4()}"
     # The apps' own lifespans on the test's loop (the test client would run them on another).
     async with app_a.lifespan(), app_b.lifespan():
-        subscriber = await _channels(app_b).subscribe([channel])
-        events = subscriber.iter_events()
-        received: asyncio.Task[bytes] = asyncio.ensure_future(anext(events))
-        try:
-            # Publish until B's SUBSCRIBE has reached Redis (pub/sub keeps no history).
-            for _ in range(100):
-                _channels(app_a).publish(b"1 started\n{}", channel)
-                done, _ = await asyncio.wait({received}, timeout=0.05)
-                if done:
-                    break
-            assert received.done(), "B never received what A published"
-            assert received.result() == b"1 started\n{}"
-        finally:
-            received.cancel()
-            await _channels(app_b).unsubscribe(subscriber)
+        # Publish until B's SUBSCRIBE has reached Redis (pub/sub keeps no history).
+        received = await _until_received(_channels(app_a), _channels(app_b), channel, 5)
+    assert received == b"ping"
 
 
 # --- ceremony rate limit ---------------------------------------------------------------------
@@ -308,3 +316,56 @@ async def test_not_ready_while_redis_is_down(tmp_path: Path) -> None:
     assert body["components"]["database"]["status"] == "healthy"
     assert health.status_code == 503
     assert health.json()["components"]["database"]["status"] == "healthy"
+
+
+# --- Redis outages ---------------------------------------------------------------------------
+
+
+async def test_live_events_flow_again_after_a_redis_outage(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    target = redis_url.split("://", 1)[1].split("/", 1)[0]
+    host, _, port = target.partition(":")
+    proxy = await TcpProxy(host, int(port or 6379)).start()
+    via_proxy = f"redis://127.0.0.1:{proxy.port}/0"
+    app_a = create_app(_on_redis(tmp_path / "a", redis_url, prefix))
+    app_b = create_app(_on_redis(tmp_path / "b", via_proxy, prefix))
+    channels_a, channels_b = _channels(app_a), _channels(app_b)
+    try:
+        async with asyncio.timeout(40):
+            async with app_a.lifespan(), app_b.lifespan():
+                assert await _until_received(channels_a, channels_b, "run:before", 5) == b"ping"
+                # B subscribes to a run's channel, then Redis "goes away" for B.
+                waiting = await channels_b.subscribe(["run:during"])
+                events = waiting.iter_events()
+                await proxy.cut()
+                channels_b.publish(b"lost", "run:during")  # fails quietly, B stays up
+                await asyncio.sleep(0.5)
+                await proxy.resume()
+                # B's reader reconnects and re-subscribes; B publishes again.
+                arrived: asyncio.Task[bytes] = asyncio.ensure_future(anext(events))
+                for _ in range(200):
+                    channels_a.publish(b"after", "run:during")
+                    done, _ = await asyncio.wait({arrived}, timeout=0.05)
+                    if done:
+                        break
+                assert arrived.result() == b"after"
+                await channels_b.unsubscribe(waiting)
+                assert await _until_received(channels_b, channels_a, "run:back", 10) == b"ping"
+            # ...and both apps shut down (the publisher queue drained).
+    finally:
+        await proxy.aclose()
+
+
+async def test_runs_complete_and_replay_while_redis_is_unreachable(tmp_path: Path) -> None:
+    redis = RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0", key_prefix="sca-test-down")
+    app = create_app(make_settings(tmp_path, redis=redis))
+    async with asyncio.timeout(60), AsyncTestClient(app) as client:
+        user = await signed_in_user(client, "outage@example.org")
+        question = {"question": "1000 kWh in Ireland?"}
+        answer = await client.post("/ask", json=question, headers=user.headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "Success"
+        replay = await client.get(f"/runs/{answer.json()['run_id']}/events", headers=user.headers)
+        assert replay.status_code == 200
+        assert "event: completed" in replay.text
