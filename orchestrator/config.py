@@ -6,7 +6,7 @@ The service (``app.settings``) embeds these structs in its own settings, decoded
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -94,7 +94,7 @@ class AssistantsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 
 class ToolsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Domain tool settings (grid data source, emission factor overrides)."""
+    """Domain tool settings (grid data source, emission factor overrides, chart rendering)."""
 
     grid_source: Literal["synthetic", "eirgrid", "uk", "file"] = "synthetic"
     grid_file: str | None = None
@@ -104,6 +104,9 @@ class ToolsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     http_retries: int = 2
     cache_ttl_s: float = 900.0
     emission_factors_file: str | None = None
+    # Chart rendering worker processes (spawned on the first chart; matplotlib never runs on
+    # the event loop's process). 0 draws charts in a thread of this process instead.
+    render_processes: Annotated[int, msgspec.Meta(ge=0)] = 1
 
 
 class OrchestratorSettings(msgspec.Struct, frozen=True, kw_only=True):

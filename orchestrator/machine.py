@@ -81,6 +81,7 @@ from orchestrator.providers.base import (
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
 from tools.catalog_types import ChartOutput, ToolContext, ToolError, ToolOutput, model_payload
+from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 
 __all__ = [
     "AGENT_LABELS",
@@ -605,10 +606,15 @@ class Orchestrator:
         return tuple(self._active)
 
     async def aclose(self) -> None:
-        """Cancel the runs still going and close the provider."""
+        """Cancel the runs still going, close the provider and stop the chart renderer's
+        processes (``build_tool_services`` starts them lazily; a host passing its own
+        services hands their renderer to this orchestrator to close)."""
         for run_id in list(self._active):
             self.cancel(run_id)
         await self.provider.aclose()
+        renderer = self._services.get(RENDERER_SERVICE)
+        if isinstance(renderer, ChartRenderer):
+            await renderer.aclose()
 
     # -- run loop --------------------------------------------------------------------------
 
@@ -1007,7 +1013,12 @@ class Orchestrator:
                 raise ToolError(f"invalid arguments for {call.name}: {exc}") from None
             except msgspec.DecodeError as exc:
                 raise ToolError(f"arguments for {call.name} are not valid JSON: {exc}") from None
-            result = tool.fn(args, ctx)
+            if inspect.iscoroutinefunction(tool.fn):
+                result = await tool.fn(args, ctx)
+            else:
+                # Synchronous tools (footprints, table analysis) can take tens of ms on a big
+                # upload: a worker thread keeps the loop serving other runs meanwhile.
+                result = await asyncio.to_thread(tool.fn, args, ctx)
             if inspect.isawaitable(result):
                 result = await result
             output = msgspec.json.encode(model_payload(result)).decode()

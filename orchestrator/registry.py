@@ -80,13 +80,16 @@ class ToolRegistry:
 
 def build_tool_services(config: ToolsConfig) -> dict[str, Any]:
     """The long-lived objects tools look up in ``ToolContext.services``: the configured grid
-    source, and the emission factor table when ``tools.emission_factors_file`` overrides it.
+    source, the chart renderer (its processes start with the first chart; the orchestrator's
+    ``aclose`` stops them), and the emission factor table when ``tools.emission_factors_file``
+    overrides it.
 
     Raises ``ValueError``/``ToolError`` for a bad source name or an unreadable factors file, so
     a misconfiguration fails at start-up rather than inside a run.
     """
     from tools.footprint import EMISSION_FACTORS_SERVICE, load_factor_table
     from tools.grid import GRID_SOURCE_SERVICE, build_source
+    from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 
     source = build_source(
         config.grid_source,
@@ -97,7 +100,10 @@ def build_tool_services(config: ToolsConfig) -> dict[str, Any]:
         http_retries=config.http_retries,
         cache_ttl_s=config.cache_ttl_s,
     )
-    services: dict[str, Any] = {GRID_SOURCE_SERVICE: source}
+    services: dict[str, Any] = {
+        GRID_SOURCE_SERVICE: source,
+        RENDERER_SERVICE: ChartRenderer(processes=config.render_processes),
+    }
     if config.emission_factors_file is not None:
         services[EMISSION_FACTORS_SERVICE] = load_factor_table(config.emission_factors_file)
     return services

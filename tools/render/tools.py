@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from tools.grid.tools import intensity_view
 from tools.numeric import linear_fit
 from tools.render.ascii import Bar, Charset, Kpi, render_dashboard_text
 from tools.render.charts import ImageFormat, breakdown_chart, grid_chart, trend_chart
+from tools.render.executor import renderer_from_context
 
 __all__ = [
     "ChartResult",
@@ -148,6 +148,7 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
     if kind not in _CHART_KINDS:
         raise ToolError(f"unknown chart kind {args.kind!r}; use one of {', '.join(_CHART_KINDS)}")
     formats: list[ImageFormat] = ["svg", "png"] if args.include_png else ["svg"]
+    renderer = renderer_from_context(ctx)  # off the event loop: a process, or a thread
     images: dict[str, bytes] = {}
     notes: list[str] = []
     sources: tuple[DataSource, ...] = ()
@@ -179,7 +180,7 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         series_ids += ["series-forecast"] if view.forecast_points else []
         series_ids += ["best-window"] if window is not None else []
         for fmt in formats:
-            images[fmt] = await asyncio.to_thread(
+            images[fmt] = await renderer.render(
                 grid_chart,
                 title=title,
                 actual=view.points,
@@ -195,7 +196,7 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         title = args.title or "Footprint breakdown"
         series_ids = [f"bar-{i}" for i in range(len(values))]
         for fmt in formats:
-            images[fmt] = await asyncio.to_thread(
+            images[fmt] = await renderer.render(
                 breakdown_chart, title=title, labels=labels, values=values, unit=unit, fmt=fmt
             )
     else:
@@ -207,7 +208,7 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         notes.append(f"trend slope {fit.slope:.4g} {unit} per step, R² {fit.r_squared:.2f}")
         series_ids = ["series-values", "trend-line"]
         for fmt in formats:
-            images[fmt] = await asyncio.to_thread(
+            images[fmt] = await renderer.render(
                 trend_chart,
                 title=title,
                 labels=labels,
