@@ -21,7 +21,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 import msgspec
@@ -343,11 +343,18 @@ def _type_at(path: tuple[str, ...]) -> Any:
     return current
 
 
+def _strip_annotated(tp: Any) -> Any:
+    """``Annotated[int, Meta(ge=0)]`` -> ``int`` (constraints are checked by msgspec)."""
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is Annotated else tp
+
+
 def _accepts_none(tp: Any) -> bool:
+    tp = _strip_annotated(tp)
     return typing.get_origin(tp) in (Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
 def _accepts_str(tp: Any) -> bool:
+    tp = _strip_annotated(tp)
     if tp is str:
         return True
     origin = typing.get_origin(tp)
@@ -392,6 +399,7 @@ def _unwrap_optional(tp: Any) -> Any:
 
 def _describe(tp: Any) -> str:
     """A short human name of a type, for messages."""
+    tp = _strip_annotated(tp)
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
@@ -583,6 +591,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "tools.http_timeout_s": _num_gt(0),
     "tools.http_retries": _int_in(0),
     "tools.cache_ttl_s": _num_ge(0),
+    "tools.render_processes": _int_in(0),
 }
 for _name in ("planner", "carbon", "analysis", "report"):
     _RANGES[f"assistants.{_name}.temperature"] = (
