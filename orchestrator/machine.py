@@ -899,6 +899,10 @@ class Orchestrator:
     ) -> ModelTurn:
         """One logical model call, retried with backoff on retryable provider errors."""
         self._count_messages(run, 1, agent)
+        # A provider that computes its turn without I/O (the offline engine, a scripted or
+        # cached one) never suspends, so a run would hold the loop from one tool thread hop to
+        # the next: yield once per model call so concurrent runs and other clients take turns.
+        await asyncio.sleep(0)
         attempt = 0
         loop = asyncio.get_running_loop()
         while True:

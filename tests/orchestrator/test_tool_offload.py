@@ -3,13 +3,22 @@ charts in the renderer process the orchestrator owns and stops on ``aclose``."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from orchestrator import Orchestrator, OrchestratorSettings, RunContext, ToolExecution, ToolsConfig
+from orchestrator import (
+    Event,
+    Orchestrator,
+    OrchestratorSettings,
+    RunContext,
+    ToolExecution,
+    ToolsConfig,
+)
 from orchestrator.providers.scripted import Reply, plan_reply, tool_call
 from orchestrator.registry import build_tool_services
 from tests.support.machine import AddInput, AddOutput, build
@@ -77,3 +86,26 @@ def test_render_processes_is_configurable_and_never_negative() -> None:
     assert decoded.render_processes == 2
     with pytest.raises(msgspec.ValidationError, match=">= 0"):
         msgspec.convert({"render_processes": -1}, ToolsConfig)
+
+
+async def test_runs_on_a_provider_that_never_suspends_take_turns_on_the_loop() -> None:
+    """The scripted provider does no I/O; without a yield per model call one run would hold
+    the loop from start to finish and a second run could not even start meanwhile."""
+    plan = plan_reply(("report", "Report."))
+    report = Reply(text="# Report\nDone.")
+    orch, _ = build({"planner": [plan, plan], "report": [report, report]})
+    order: list[str] = []
+
+    def recorder(name: str) -> Callable[[Event], Awaitable[None]]:
+        async def emit(event: Event) -> None:
+            order.append(f"{name}:{type(event).__name__}")
+
+        return emit
+
+    results = await asyncio.gather(
+        orch.run("question a", RunContext(run_id="a"), recorder("a")),
+        orch.run("question b", RunContext(run_id="b"), recorder("b")),
+    )
+    assert [r.status for r in results] == ["completed", "completed"]
+    assert order.index("b:Started") < order.index("a:Completed")
+    assert order.index("a:Started") < order.index("b:Completed")
