@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 _MODEL_POINT_LIMIT = 100
+# Above this many points (~10 days at 15 min) the analysis takes several ms of pure Python:
+# grid_intensity runs it in a worker thread so the caller's event loop keeps serving.
+_INLINE_POINTS = 1000
 _MODEL_PERIOD_LIMIT = 40
 
 
@@ -201,7 +204,9 @@ async def grid_intensity(args: GridIntensityInput, ctx: ToolContext) -> GridInte
     start = parse_date(args.start_date, "start_date")
     end = parse_date(args.end_date, "end_date")
     series = await fetch_range(source_from_context(ctx), region, start, end, now_from_context(ctx))
-    return intensity_view(series)
+    if len(series.points) <= _INLINE_POINTS:
+        return intensity_view(series)
+    return await asyncio.to_thread(intensity_view, series)  # weeks to a year: off the loop
 
 
 # ------------------------------------------------------------------------ grid_best_window
