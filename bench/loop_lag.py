@@ -43,6 +43,7 @@ import msgspec
 
 from bench.orchestrator import NOW, QUESTIONS, configure_logs
 from orchestrator import Orchestrator, RunContext, ToolRegistry, ToolsConfig
+from orchestrator.events import Event, encode_envelope
 from orchestrator.providers.offline import OfflineProvider
 from orchestrator.registry import build_tool_services
 from tools.catalog_types import ToolContext, ToolDefinition
@@ -134,7 +135,10 @@ def make_orchestrator(render_processes: int, tools: ToolRegistry | None = None) 
 
 
 async def one_run(orch: Orchestrator, index: int) -> None:
-    result = await orch.ask(QUESTIONS[index % len(QUESTIONS)], RunContext(now=NOW))
+    async def emit(event: Event) -> None:
+        encode_envelope(event)  # what the service does with every event before storing it
+
+    result = await orch.run(QUESTIONS[index % len(QUESTIONS)], RunContext(now=NOW), emit)
     assert result.status == "completed", result.error
 
 
