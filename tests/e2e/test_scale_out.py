@@ -179,6 +179,14 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+async def _until(predicate: Any, within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
 def _log_records(server: LiveServer) -> list[dict[str, Any]]:
     records = []
     for line in server.log_text().splitlines():
@@ -372,6 +380,40 @@ async def test_twenty_subscribers_on_both_workers_get_every_event_once_in_order(
         assert follower.arrivals[-1] - finished_at < 2.0
 
 
+async def test_a_starting_worker_leaves_the_running_runs_of_another_alone(
+    cluster: LiveServer, http: httpx.AsyncClient, pg_dsn: str, fake_llm_url: str
+) -> None:
+    """A respawned worker's start-up recovery closes only runs whose lease expired."""
+    control = fake_llm_url.removesuffix("/v1")
+    slow = {"latency_ms": 2500, "event_delay_ms": 20}
+    assert (await http.post(f"{control}/_fake/timing", json=slow)).status_code == 200
+    try:
+        user = await signed_in_user(http, "bystander@example.org", origin=_origin(cluster))
+        run_id, starter = await _start_run(http, user)
+        owner = await _run_worker_pid(pg_dsn, run_id)
+        workers = [pid for pid in _ready_pids(cluster) if _alive(pid)]
+        other = next(pid for pid in workers if pid != owner)
+        os.kill(other, signal.SIGKILL)
+        await _until(lambda: len(_ready_pids(cluster)) > len(workers), 20, "a respawned worker")
+        # The new worker swept for stale runs before it logged runs.ready; ours is alive.
+        run = (await http.get(f"/runs/{run_id}", headers=user.headers)).json()
+        assert run["status"] == "running"
+        follower = Follower(http, user, run_id)
+        await asyncio.wait_for(follower.follow(), 30)
+        await asyncio.wait_for(starter, 5)
+        assert follower.events[-1].event == "completed"
+        assert _ids(follower.events) == list(range(1, len(follower.events) + 1))
+        interrupted = [
+            r
+            for r in _log_records(cluster)
+            if r.get("event") == "run.interrupted" and r.get("run_id") == run_id
+        ]
+        assert interrupted == []
+    finally:
+        fast = {"latency_ms": LATENCY_MS, "event_delay_ms": 20}
+        await http.post(f"{control}/_fake/timing", json=fast)
+
+
 async def test_killing_the_runs_worker_interrupts_it_after_the_lease_and_loses_nothing(
     cluster: LiveServer, http: httpx.AsyncClient, pg_dsn: str
 ) -> None:
@@ -380,6 +422,7 @@ async def test_killing_the_runs_worker_interrupts_it_after_the_lease_and_loses_n
     run_id, starter = await _start_run(http, user)
     victim = await _run_worker_pid(pg_dsn, run_id)
     assert victim in workers_before
+    assert _alive(victim)
     followers = [Follower(http, user, run_id) for _ in range(10)]
     tasks = [asyncio.create_task(f.follow()) for f in followers]
     await asyncio.wait_for(asyncio.gather(*(f.first.wait() for f in followers)), 10)
@@ -408,7 +451,7 @@ async def test_killing_the_runs_worker_interrupts_it_after_the_lease_and_loses_n
     assert not _alive(victim)
     for _ in range(10):
         assert (await http.get("/health")).status_code == 200
-    _wait(lambda: len(_ready_pids(cluster)) > len(workers_before), 20, "a respawned worker")
+    await _until(lambda: len(_ready_pids(cluster)) > len(workers_before), 20, "a respawned worker")
     again = await http.post("/ask", json={"question": QUESTION}, headers=user.headers)
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "Success"
