@@ -81,6 +81,7 @@ from orchestrator.providers.base import (
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
 from tools.catalog_types import ChartOutput, ToolContext, ToolError, ToolOutput, model_payload
+from tools.cpu import run_cpu_bound
 from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 
 __all__ = [
@@ -1021,8 +1022,8 @@ class Orchestrator:
                 result = await tool.fn(args, ctx)
             else:
                 # Synchronous tools (footprints, table analysis) can take tens of ms on a big
-                # upload: a worker thread keeps the loop serving other runs meanwhile.
-                result = await asyncio.to_thread(tool.fn, args, ctx)
+                # upload: the tools' CPU thread keeps the loop serving other runs meanwhile.
+                result = await run_cpu_bound(tool.fn, args, ctx)
             if inspect.isawaitable(result):
                 result = await result
             output = msgspec.json.encode(model_payload(result)).decode()

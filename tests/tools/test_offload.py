@@ -1,12 +1,14 @@
-"""Long grid ranges are generated and analysed in a worker thread, short ones inline, and the
-numbers are the same either way."""
+"""CPU-bound tool work runs on one shared thread; long grid ranges are generated and analysed
+there, short ones inline, and the numbers are the same either way."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, date, datetime
 
 from tools.catalog_types import ToolContext
+from tools.cpu import run_cpu_bound
 from tools.grid import GRID_SOURCE_SERVICE, SyntheticGridSource
 from tools.grid.model import IntensityPoint, Region
 from tools.grid.tools import GridIntensityInput, grid_intensity, intensity_view
@@ -49,3 +51,31 @@ async def test_a_month_of_grid_intensity_off_the_loop_equals_the_inline_analysis
     inline = intensity_view(await source.fetch("all", date(2026, 1, 1), date(2026, 1, 31), NOW))
     assert result == inline
     assert result.synthetic
+
+
+def squares(n: int) -> int:
+    return sum(i * i for i in range(20_000 + n))
+
+
+async def test_cpu_bound_work_shares_one_thread_so_the_loop_keeps_the_gil_half_the_time() -> None:
+    running = 0
+    peak = 0
+    threads: set[int] = set()
+    lock = threading.Lock()
+
+    def work(n: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        threads.add(threading.get_ident())
+        total = squares(n)
+        with lock:
+            running -= 1
+        return total
+
+    results = await asyncio.gather(*(run_cpu_bound(work, n) for n in range(8)))
+    assert results == [squares(n) for n in range(8)]
+    assert peak == 1
+    assert len(threads) == 1
+    assert threading.get_ident() not in threads

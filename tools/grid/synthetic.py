@@ -8,7 +8,6 @@ continuous across midnight. Same region and date always give the same numbers.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import math
 import random
@@ -16,6 +15,7 @@ import zlib
 from datetime import UTC, date, datetime, timedelta
 
 from tools.catalog_types import DataSource
+from tools.cpu import run_cpu_bound
 from tools.grid.model import GridSeries, IntensityPoint, Region
 
 __all__ = ["SyntheticGridSource", "synthetic_value_range"]
@@ -28,8 +28,8 @@ _RANGES: dict[Region, tuple[float, float]] = {
     "gb": (30.0, 330.0),
 }
 _STEP_MINUTES: dict[Region, int] = {"all": 15, "ie": 15, "ni": 15, "gb": 30}
-# Generating a day costs ~0.25 ms of pure Python: ranges longer than this are generated in a
-# worker thread so a month or a year does not hold the caller's event loop (a thread hop
+# Generating a day costs ~0.2 ms of pure Python: ranges longer than this are generated on the
+# tools' CPU thread so a month or a year does not hold the caller's event loop (a thread hop
 # costs more than generating a day or two).
 _INLINE_DAYS = 2
 
@@ -114,7 +114,7 @@ class SyntheticGridSource:
         if (end - start).days < _INLINE_DAYS:
             points = self.range_points(region, start, end, now)
         else:
-            points = await asyncio.to_thread(self.range_points, region, start, end, now)
+            points = await run_cpu_bound(self.range_points, region, start, end, now)
         return GridSeries(
             region=region,
             start=start,

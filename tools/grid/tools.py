@@ -11,6 +11,7 @@ import msgspec
 
 from tools.catalog_types import DataSource, ToolContext, ToolError
 from tools.clock import now_from_context, parse_date
+from tools.cpu import run_cpu_bound
 from tools.grid.analysis import (
     Level,
     Period,
@@ -51,7 +52,7 @@ __all__ = [
 
 _MODEL_POINT_LIMIT = 100
 # Above this many points (~10 days at 15 min) the analysis takes several ms of pure Python:
-# grid_intensity runs it in a worker thread so the caller's event loop keeps serving.
+# grid_intensity runs it on the tools' CPU thread so the caller's event loop keeps serving.
 _INLINE_POINTS = 1000
 _MODEL_PERIOD_LIMIT = 40
 
@@ -206,7 +207,7 @@ async def grid_intensity(args: GridIntensityInput, ctx: ToolContext) -> GridInte
     series = await fetch_range(source_from_context(ctx), region, start, end, now_from_context(ctx))
     if len(series.points) <= _INLINE_POINTS:
         return intensity_view(series)
-    return await asyncio.to_thread(intensity_view, series)  # weeks to a year: off the loop
+    return await run_cpu_bound(intensity_view, series)  # weeks to a year: off the loop
 
 
 # ------------------------------------------------------------------------ grid_best_window

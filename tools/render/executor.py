@@ -5,7 +5,7 @@ holds the GIL, so the thread serving the event loop waits behind it and every ot
 that process (SSE deliveries, new runs) sees the delay. :class:`ChartRenderer` runs the chart
 functions of :mod:`tools.render.charts` in a small ``spawn`` process pool instead, started on
 first use (a process that never draws a chart pays nothing) and bounded (``processes``
-workers; further charts queue). ``processes=0`` draws in a thread of this process (tests,
+workers; further charts queue). ``processes=0`` draws on the tools' CPU thread (tests,
 single-user tools, platforms without subprocesses).
 
 Hosts build one renderer per process and pass it to tools as
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -25,12 +26,14 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tools.catalog_types import ToolContext, ToolError
+from tools.cpu import run_cpu_bound
 
 __all__ = ["RENDERER_SERVICE", "ChartRenderer", "renderer_from_context"]
 
 RENDERER_SERVICE = "chart_renderer"  # the ToolContext.services key of the host's renderer
 
 ChartFunction = Callable[..., bytes]
+_NICE_INCREMENT = 10
 
 
 class ChartRenderer:
@@ -52,7 +55,9 @@ class ChartRenderer:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.processes, mp_context=multiprocessing.get_context("spawn")
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_background_priority,
                 )
             return self._pool
 
@@ -69,7 +74,7 @@ class ChartRenderer:
         :class:`ToolError` the model can report; the next chart starts a fresh pool.
         """
         if self.processes == 0:
-            return await asyncio.to_thread(fn, **kwargs)
+            return await run_cpu_bound(fn, **kwargs)
         pool = self._ensure_pool()
         loop = asyncio.get_running_loop()
         try:
@@ -85,6 +90,12 @@ class ChartRenderer:
             pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+def _background_priority() -> None:
+    """In each renderer process: a lower CPU priority, so on a busy machine the process that
+    serves the event loop gets a core first and charts wait instead of client deliveries."""
+    os.nice(_NICE_INCREMENT)
 
 
 _IN_THREAD = ChartRenderer(processes=0)
