@@ -8,7 +8,8 @@ of the worker sees: SSE delivery, first events of new runs). It runs:
 1. **idle**: nothing else on the loop (the baseline, same process, same run);
 2. **cold**: the first offline run of the process (imports, font cache, renderer start-up);
 3. **warm, N concurrent**: ``--runs`` offline runs through :class:`orchestrator.Orchestrator`
-   with the :class:`OfflineProvider`, N at a time (real planner, tools, charts, report).
+   with the :class:`OfflineProvider`, N at a time (real planner, tools, charts, report),
+   every event encoded as the service does; each metric is the median of ``--repeat``.
 
 Each render mode (``--render-processes``, as ``[tools] render_processes``: 0 = charts drawn in
 a thread of this process, 1 = in a separate renderer process) is measured in a fresh child
@@ -212,29 +213,41 @@ def recording(
 
 
 async def child(
-    render_processes: int, runs: int, levels: list[int], idle_s: float, tool_passes: int
+    render_processes: int,
+    runs: int,
+    levels: list[int],
+    idle_s: float,
+    tool_passes: int,
+    repeat: int,
 ) -> dict[str, Any]:
     loop_cpu = _loop_thread_clock()
     costs: dict[str, ToolCost] = {}
     tools = recording(ToolRegistry.from_catalog(), costs, loop_cpu)
-    orch = make_orchestrator(render_processes, tools)
+    orch = make_orchestrator(render_processes)  # the measured one: tools unwrapped
+    recorder = make_orchestrator(render_processes, tools)  # per-tool costs, sequential only
     out: dict[str, Any] = {"render_processes": render_processes}
     try:
         out["idle"] = await measured(lambda: asyncio.sleep(idle_s), loop_cpu)
         out["cold"] = await measured(lambda: one_run(orch, 0), loop_cpu)
         for index in range(len(QUESTIONS)):  # warm every path once
             await one_run(orch, index)
-        costs.clear()
-        for index in range(tool_passes * len(QUESTIONS)):
-            await one_run(orch, index)
-        out["tools"] = {name: msgspec.to_builtins(cost) for name, cost in costs.items()}
+            await one_run(recorder, index)
         out["levels"] = {}
         for level in levels:
             total = max(runs, level)
-            stats = await measured(functools.partial(concurrent, orch, total, level), loop_cpu)
-            out["levels"][str(level)] = {**stats, "runs": total}
+            samples = [
+                await measured(functools.partial(concurrent, orch, total, level), loop_cpu)
+                for _ in range(repeat)
+            ]
+            median = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+            out["levels"][str(level)] = {**median, "runs": total}
+        costs.clear()
+        for index in range(tool_passes * len(QUESTIONS)):
+            await one_run(recorder, index)
+        out["tools"] = {name: msgspec.to_builtins(cost) for name, cost in costs.items()}
     finally:
         await orch.aclose()
+        await recorder.aclose()
     return out
 
 
@@ -252,7 +265,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"`asyncio.sleep({INTERVAL_S})` wakes up while offline runs execute on the same loop; "
         f"ratios are against the idle baseline of the same process. Command: "
         f"`python -m bench.loop_lag --runs {args.runs} --concurrency {args.concurrency} "
-        f"--render-processes {args.render_processes}`.\n"
+        f"--render-processes {args.render_processes} --repeat {args.repeat}`; warm rows are "
+        f"the median of {args.repeat} measurements (the machine may be shared).\n"
     )
     print(
         "| render_processes | scenario | runs | lag p50 ms | lag p99 ms | lag max ms "
@@ -310,13 +324,16 @@ def main() -> None:
     parser.add_argument("--render-processes", default="0,1", help="comma-separated modes")
     parser.add_argument("--idle-s", type=float, default=1.0)
     parser.add_argument("--tool-passes", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="median of N per warm scenario")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     levels = [int(v) for v in args.concurrency.split(",")]
     modes = [int(v) for v in args.render_processes.split(",")]
     if args.child:
         configure_logs("filtered")
-        out = asyncio.run(child(modes[0], args.runs, levels, args.idle_s, args.tool_passes))
+        out = asyncio.run(
+            child(modes[0], args.runs, levels, args.idle_s, args.tool_passes, args.repeat)
+        )
         print(json.dumps(out))
         return
     results = []
@@ -324,7 +341,7 @@ def main() -> None:
         command = [sys.executable, "-m", "bench.loop_lag", "--child"]
         command += ["--runs", str(args.runs), "--concurrency", args.concurrency]
         command += ["--render-processes", str(render_processes), "--idle-s", str(args.idle_s)]
-        command += ["--tool-passes", str(args.tool_passes)]
+        command += ["--tool-passes", str(args.tool_passes), "--repeat", str(args.repeat)]
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     report(results, args)
