@@ -1,4 +1,4 @@
-"""Redis pub/sub channels that survive a Redis outage.
+"""Redis pub/sub channels that survive a Redis outage and bursts of subscribers.
 
 Litestar's ``ChannelsPlugin`` runs one publisher task and one reader task per process. With
 the stock Redis backend, one failed ``PUBLISH`` or read (Redis restarted, a network blip longer
@@ -11,6 +11,8 @@ publisher's queue to drain. Here a failure is logged and the task carries on:
   second at a time instead of each waiting for a connect timeout;
 - the reader retries with a capped backoff, and redis-py re-subscribes its channels on
   reconnect;
+- subscribes are serialised (see :meth:`ResilientRedisPubSubBackend.subscribe`): under a
+  burst of first subscribers, redis-py would otherwise lose most of them;
 - a subscriber that could not subscribe still ends its stream correctly through the
   keep-alive database poll of ``app.runs.stream``.
 """
@@ -22,6 +24,7 @@ from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.logging import get_logger
@@ -51,15 +54,25 @@ class ResilientRedisPubSubBackend(RedisChannelsPubSubBackend):
             self._publish_paused_until = loop.time() + _PUBLISH_PAUSE_S
             _log.warning("channels.publish_failed", error=type(exc).__name__)
 
+    def __init__(self, *, redis: Redis) -> None:
+        super().__init__(redis=redis)
+        # Binds to the running loop on first use (Python >= 3.10), not here.
+        self._subscription_lock = asyncio.Lock()
+
     async def subscribe(self, channels: Iterable[str]) -> None:
+        """Subscribe one call at a time: redis-py's ``PubSub`` opens its connection on first
+        use without a lock, so concurrent first subscribes each open one, and every channel
+        subscribed on a connection but the last is silently never read."""
         try:
-            await super().subscribe(channels)
+            async with self._subscription_lock:
+                await super().subscribe(channels)
         except (RedisError, OSError) as exc:
             _log.warning("channels.subscribe_failed", error=type(exc).__name__)
 
     async def unsubscribe(self, channels: Iterable[str]) -> None:
         try:
-            await super().unsubscribe(channels)
+            async with self._subscription_lock:
+                await super().unsubscribe(channels)
         except (RedisError, OSError) as exc:
             _log.warning("channels.unsubscribe_failed", error=type(exc).__name__)
 

@@ -155,6 +155,32 @@ async def test_a_message_published_on_one_app_reaches_a_subscriber_of_another(
     assert received == b"ping"
 
 
+async def test_a_burst_of_first_subscribers_on_a_fresh_worker_all_receive_events(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    """Many SSE clients connecting at once to a worker that has no Redis subscription yet
+    (redis-py opens the pub/sub connection lazily, and a race there lost most of them)."""
+    app_a = create_app(_on_redis(tmp_path / "a", redis_url, prefix))
+    app_b = create_app(_on_redis(tmp_path / "b", redis_url, prefix))
+    runs = [f"run:{uuid.uuid4()}" for _ in range(5)]
+    async with app_a.lifespan(), app_b.lifespan():
+        subscribers = await asyncio.gather(
+            *(_channels(app_b).subscribe([runs[i % len(runs)]]) for i in range(50))
+        )
+        try:
+            # A probe channel subscribed afterwards is live once a publish reaches it; the
+            # burst's SUBSCRIBEs were sent before it on the same connection, so they are too.
+            await _until_received(_channels(app_a), _channels(app_b), "run:probe", 5)
+            for run in runs:
+                _channels(app_a).publish(b"1 started\n{}", run)
+            async with asyncio.timeout(5):
+                received = await asyncio.gather(*(anext(s.iter_events()) for s in subscribers))
+            assert received == [b"1 started\n{}"] * 50
+        finally:
+            for subscriber in subscribers:
+                await _channels(app_b).unsubscribe(subscriber)
+
+
 # --- ceremony rate limit ---------------------------------------------------------------------
 
 
