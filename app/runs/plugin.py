@@ -34,6 +34,7 @@ from app.runs.runtime import BearerAuthenticator, RunsRuntime
 from app.runs.service import RunService
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
+from app.state import get_health
 from orchestrator.machine import Orchestrator
 from orchestrator.registry import build_tool_services
 
@@ -138,7 +139,7 @@ class RunsPlugin(InitPluginProtocol):
         )
 
     @asynccontextmanager
-    async def _lifespan(self, _: Litestar) -> AsyncIterator[None]:
+    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
         orchestrator = Orchestrator.from_settings(
             self.settings.orchestrator_settings(), tool_context_services=self.tool_services()
         )
@@ -149,6 +150,7 @@ class RunsPlugin(InitPluginProtocol):
             orchestrator=orchestrator,
             max_history_pairs=self.settings.orchestrator.max_history_pairs,
             serialize_writes=self.database.backend == "sqlite",
+            health=get_health(app.state),
         )
         await service.startup()
         self._runtime = RunsRuntime(

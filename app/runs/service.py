@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.conversations.models import Conversation
 from app.datasets.models import DatasetRow
 from app.errors import DomainError
+from app.health import HealthRegistry
 from app.logging import get_logger
 from app.runs import store
 from app.runs.models import Run
@@ -103,8 +104,10 @@ class RunService:
         max_history_pairs: int,
         worker_id: str | None = None,
         serialize_writes: bool = False,
+        health: HealthRegistry | None = None,
     ) -> None:
         self.settings = settings
+        self._health = health
         self._write_lock = asyncio.Lock() if serialize_writes else None
         self.session_maker = session_maker
         self.channels = channels
@@ -377,10 +380,27 @@ class RunService:
             live.progress = event.data.progress
             if isinstance(event, Completed | ErrorEvent):
                 live.closed = True
+                self._note_provider_health(event)
         self.channels.publish(
             frame(event.seq, store.event_type_of(event), encode_envelope(event)),
             channel_for(event.run_id),
         )
+
+    def _note_provider_health(self, event: Completed | ErrorEvent) -> None:
+        """Only runs learn that the provider rejects the key (health checks never pay for an
+        LLM call): a rejected key makes ``/health`` unhealthy until a run completes again."""
+        if self._health is None:
+            return
+        if isinstance(event, Completed):
+            self._health.clear("provider")
+        elif event.data.code == "llm_auth_failed":
+            self._health.report(
+                "provider",
+                "unhealthy",
+                "the LLM provider rejected the API key (check OPENAI_API_KEY / llm.api_key)",
+                last_failure=event.data.error,
+                run_id=event.run_id,
+            )
 
     async def _closed_elsewhere(self, run_id: str) -> bool:
         async with self.session_maker() as session:

@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import socket
 import sys
+import threading
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ __all__ = [
     "Turn",
     "closed_port",
     "serve",
+    "serve_in_thread",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -731,6 +733,37 @@ async def serve(app: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> Asyn
         if handler.tasks:
             await asyncio.gather(*handler.tasks, return_exceptions=True)
         await server.wait_closed()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: FakeOpenAI) -> Iterator[str]:
+    """Serve ``app`` from its own event loop in a thread; yields the base URL.
+
+    For tests whose own loop blocks while the service under test calls the model (Litestar's
+    test client waits synchronously for a response): a fake on the same loop would never
+    answer. ``app.script`` may be called from the test thread (a deque append is atomic).
+    """
+    loop = asyncio.new_event_loop()
+    ready: asyncio.Future[str] = loop.create_future()
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        async with serve(app) as base_url:
+            ready.set_result(base_url)
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    thread.start()
+    try:
+        yield asyncio.run_coroutine_threadsafe(_wait(ready), loop).result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
+
+
+async def _wait(future: asyncio.Future[str]) -> str:
+    return await future
 
 
 def closed_port() -> int:

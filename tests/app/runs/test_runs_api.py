@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from app.main import create_app
 from orchestrator.config import BudgetConfig, LLMConfig
 from tests.conftest import make_settings
-from tests.fakes.openai_server import closed_port
+from tests.fakes.openai_server import FakeOpenAI, Turn, closed_port, serve_in_thread
 from tests.support.sse import SSEFrame, parse_sse
 from tests.support.webauthn import AuthedUser, signed_in_user
 
@@ -205,6 +205,49 @@ async def test_a_failed_run_stores_an_assistant_message_and_a_terminal_event(
         run = (await client.get(f"/runs/{body['run_id']}", headers=user.headers)).json()
         assert run["status"] == "failed"
         assert run["error"]["code"] == "llm_unavailable"
+
+
+async def test_a_rejected_api_key_makes_health_unhealthy_until_a_run_completes(
+    tmp_path: Path,
+) -> None:
+    """/health never pays for an LLM call, so only a run can learn the key was rejected."""
+    fake = FakeOpenAI()
+    with serve_in_thread(fake) as base_url:
+        settings = make_settings(
+            tmp_path,
+            llm=LLMConfig(
+                provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-test-revoked"
+            ),
+            orchestrator=BudgetConfig(provider_retries=0),
+        )
+        async with AsyncTestClient(create_app(settings)) as client:
+            assert (await client.get("/health")).json()["components"]["provider"]["status"] == (
+                "healthy"
+            )
+            user = await signed_in_user(client, "alice@example.org")
+            fake.script(Turn(status=401, error_message="Incorrect API key provided"))
+            body = (
+                await client.post("/ask", json={"question": QUESTION}, headers=user.headers)
+            ).json()
+            assert body["error"]["code"] == "llm_auth_failed"
+
+            health = await client.get("/health")
+            assert health.status_code == 503
+            provider = health.json()["components"]["provider"]
+            assert provider["status"] == "unhealthy"
+            assert "rejected the API key" in provider["message"]
+            assert provider["run_id"] == body["run_id"]
+            assert "sk-test-revoked" not in health.text
+
+            fake.script(Turn(text='{"steps":[{"kind":"report","task":"Answer"}],"notes":null}'))
+            fake.script(Turn(text="# Report\n\nAll good."))
+            again = (
+                await client.post("/ask", json={"question": QUESTION}, headers=user.headers)
+            ).json()
+            assert again["status"] == "Success"
+            healed = await client.get("/health")
+            assert healed.status_code == 200
+            assert healed.json()["components"]["provider"]["status"] == "healthy"
 
 
 # --- /runs ----------------------------------------------------------------------------------
