@@ -20,7 +20,7 @@ import email.utils
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ import msgspec
 import openai
 
 from orchestrator.config import LLMConfig
+from orchestrator.providers._openai_sse import SSEFrame, iter_sse_frames
 from orchestrator.providers.base import (
     AuthenticationFailed,
     BadResponse,
@@ -41,12 +42,14 @@ from orchestrator.providers.base import (
 __all__ = [
     "AuthFailureRecorder",
     "ErrorBody",
+    "OpenAIProviderBase",
     "build_client",
     "drain",
     "error_from_payload",
     "map_sdk_error",
     "map_transport_error",
     "stream_post",
+    "takes_temperature",
 ]
 
 _JSON = msgspec.json.Encoder()
@@ -55,6 +58,13 @@ _STREAM_HEADERS = {"X-Stainless-Raw-Response": "stream", "Content-Type": "applic
 _MISSING_KEY = "missing-api-key"
 _RETRY_AFTER_CAP_S = 600.0
 _DRAIN_S = 1.0
+# Reasoning model families reject ``temperature``.
+_NO_TEMPERATURE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def takes_temperature(model: str) -> bool:
+    """Whether the model accepts a ``temperature`` (reasoning families do not)."""
+    return not model.startswith(_NO_TEMPERATURE_PREFIXES)
 
 
 def _api_key(config: LLMConfig, env_name: str) -> tuple[str, bool]:
@@ -268,3 +278,35 @@ async def drain(frames: AsyncIterator[object]) -> None:
                 pass
     except (TimeoutError, ProviderError):
         return
+
+
+class OpenAIProviderBase:
+    """The SDK client, key check and auth-failure memory one OpenAI provider instance owns."""
+
+    def __init__(
+        self, config: LLMConfig, *, http_client: httpx2.AsyncClient | None, azure: bool
+    ) -> None:
+        self.config = config
+        self._client, self._has_key = build_client(config, http_client=http_client, azure=azure)
+        self._auth = AuthFailureRecorder()
+
+    @property
+    def last_auth_failure(self) -> str | None:
+        """``"<UTC time> <message>"`` of the last rejected key, for ``/health``; never the key."""
+        return self._auth.last_auth_failure
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    @asynccontextmanager
+    async def _frames(
+        self, path: str, body: dict[str, Any], *, where: str
+    ) -> AsyncIterator[AsyncGenerator[SSEFrame, None]]:
+        """The SSE frames of one streamed POST; response and parser are closed on exit."""
+        async with (
+            stream_post(
+                self._client, path, body, where=where, has_key=self._has_key, auth=self._auth
+            ) as chunks,
+            aclosing(iter_sse_frames(chunks)) as frames,
+        ):
+            yield frames

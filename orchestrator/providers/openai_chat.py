@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Any
 
 import httpx2
@@ -24,14 +23,12 @@ import structlog
 
 from orchestrator.config import LLMConfig
 from orchestrator.providers._openai_common import (
-    AuthFailureRecorder,
     ErrorBody,
-    build_client,
+    OpenAIProviderBase,
     drain,
     error_from_payload,
-    stream_post,
+    takes_temperature,
 )
-from orchestrator.providers._openai_sse import iter_sse_frames
 from orchestrator.providers.base import (
     AssistantMessage,
     BadResponse,
@@ -54,7 +51,6 @@ __all__ = ["OpenAIChatProvider", "build_chat_body", "chat_messages"]
 log = structlog.get_logger("orchestrator.providers.openai_chat")
 
 WHERE = "openai chat completions"
-_NO_TEMPERATURE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 
 # ------------------------------------------------------------------------ wire structs (in)
@@ -148,7 +144,7 @@ def build_chat_body(request: ModelRequest, config: LLMConfig) -> dict[str, Any]:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    if not spec.model.startswith(_NO_TEMPERATURE_PREFIXES):
+    if takes_temperature(spec.model):
         body["temperature"] = spec.temperature
     if spec.max_output_tokens is not None:
         # OpenAI and Azure want the newer name (reasoning models reject max_tokens); the
@@ -194,25 +190,15 @@ class _PendingCall:
         self.arguments: list[str] = []
 
 
-class OpenAIChatProvider:
+class OpenAIChatProvider(OpenAIProviderBase):
     """Streams Chat Completions; Azure when ``azure_deployment``/``azure_api_version`` is set."""
 
     name = "openai_chat"
 
     def __init__(self, config: LLMConfig, *, http_client: httpx2.AsyncClient | None = None) -> None:
-        self.config = config
         azure = config.azure_deployment is not None or config.azure_api_version is not None
-        self._client, self._has_key = build_client(config, http_client=http_client, azure=azure)
-        self._auth = AuthFailureRecorder()
+        super().__init__(config, http_client=http_client, azure=azure)
         self._warned_hosted: set[str] = set()
-
-    @property
-    def last_auth_failure(self) -> str | None:
-        """``"<UTC time> <message>"`` of the last rejected key, for ``/health``; never the key."""
-        return self._auth.last_auth_failure
-
-    async def aclose(self) -> None:
-        await self._client.close()
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ProviderEvent, None]:
         spec = request.assistant
@@ -224,17 +210,7 @@ class OpenAIChatProvider:
                 hosted_tools=list(spec.hosted_tools),
             )
         body = build_chat_body(request, self.config)
-        async with (
-            stream_post(
-                self._client,
-                "/chat/completions",
-                body,
-                where=WHERE,
-                has_key=self._has_key,
-                auth=self._auth,
-            ) as chunks,
-            aclosing(iter_sse_frames(chunks)) as frames,
-        ):
+        async with self._frames("/chat/completions", body, where=WHERE) as frames:
             state = _ChatState()
             async for _event, data in frames:
                 if data == _DONE:

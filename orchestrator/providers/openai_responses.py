@@ -14,7 +14,6 @@ use are decoded, into msgspec Structs.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Any
 
 import httpx2
@@ -23,14 +22,12 @@ import structlog
 
 from orchestrator.config import LLMConfig
 from orchestrator.providers._openai_common import (
-    AuthFailureRecorder,
     ErrorBody,
-    build_client,
+    OpenAIProviderBase,
     drain,
     error_from_payload,
-    stream_post,
+    takes_temperature,
 )
-from orchestrator.providers._openai_sse import iter_sse_frames
 from orchestrator.providers.base import (
     AssistantMessage,
     BadResponse,
@@ -55,8 +52,6 @@ WHERE = "openai responses"
 HOSTED_TOOLS: dict[str, dict[str, Any]] = {
     "code_interpreter": {"type": "code_interpreter", "container": {"type": "auto"}},
 }
-# Reasoning model families reject ``temperature``.
-_NO_TEMPERATURE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 
 # ------------------------------------------------------------------------ wire structs (in)
@@ -201,7 +196,7 @@ def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, 
     }
     if stateful:
         body["previous_response_id"] = request.previous_response_id
-    if not spec.model.startswith(_NO_TEMPERATURE_PREFIXES):
+    if takes_temperature(spec.model):
         body["temperature"] = spec.temperature
     if spec.max_output_tokens is not None:
         body["max_output_tokens"] = spec.max_output_tokens
@@ -248,37 +243,17 @@ class _PendingCall:
         self.arguments: list[str] = []
 
 
-class OpenAIResponsesProvider:
+class OpenAIResponsesProvider(OpenAIProviderBase):
     """Streams Responses API calls; one shared SDK client, closed by :meth:`aclose`."""
 
     name = "openai"
 
     def __init__(self, config: LLMConfig, *, http_client: httpx2.AsyncClient | None = None) -> None:
-        self.config = config
-        self._client, self._has_key = build_client(config, http_client=http_client, azure=False)
-        self._auth = AuthFailureRecorder()
-
-    @property
-    def last_auth_failure(self) -> str | None:
-        """``"<UTC time> <message>"`` of the last rejected key, for ``/health``; never the key."""
-        return self._auth.last_auth_failure
-
-    async def aclose(self) -> None:
-        await self._client.close()
+        super().__init__(config, http_client=http_client, azure=False)
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ProviderEvent, None]:
         body = build_responses_body(request, self.config)
-        async with (
-            stream_post(
-                self._client,
-                "/responses",
-                body,
-                where=WHERE,
-                has_key=self._has_key,
-                auth=self._auth,
-            ) as chunks,
-            aclosing(iter_sse_frames(chunks)) as frames,
-        ):
+        async with self._frames("/responses", body, where=WHERE) as frames:
             state = _TurnState()
             async for event, data in frames:
                 if not event:
