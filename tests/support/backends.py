@@ -28,6 +28,7 @@ from tests.conftest import PG_ADMIN_DSN, make_settings, service_unavailable
 __all__ = [
     "api_postgres_dsn",
     "empty_tables",
+    "on_postgres",
     "settings_on_each_backend",
     "throwaway_database",
 ]
@@ -75,6 +76,14 @@ def throwaway_database(prefix: str) -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def on_postgres(settings: Settings, dsn: str) -> Settings:
+    """``settings`` pointed at the (emptied) PostgreSQL database ``dsn`` instead of SQLite."""
+    asyncio.run(empty_tables(dsn))
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    database = msgspec.structs.replace(settings.database, url=url)
+    return msgspec.structs.replace(settings, database=database)
+
+
 @pytest.fixture(scope="session")
 def api_postgres_dsn() -> Iterator[str]:
     """One throwaway PostgreSQL database for the session's API tests (plain asyncpg DSN)."""
@@ -90,9 +99,5 @@ def settings_on_each_backend(request: pytest.FixtureRequest, tmp_path: Path) -> 
     """``tests.conftest.make_settings`` on the parametrized database backend."""
     settings = make_settings(tmp_path)
     if request.param == "postgres":
-        dsn: str = request.getfixturevalue("api_postgres_dsn")
-        asyncio.run(empty_tables(dsn))
-        url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-        database = msgspec.structs.replace(settings.database, url=url)
-        settings = msgspec.structs.replace(settings, database=database)
+        return on_postgres(settings, request.getfixturevalue("api_postgres_dsn"))
     return settings
