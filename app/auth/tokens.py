@@ -175,20 +175,30 @@ class TokenService:
     async def issue(self, user_id: str) -> IssuedTokens:
         """Start a new login family: an access token plus the family's first refresh token."""
         family_id = str(uuid.uuid4())
-        refresh = secrets.token_urlsafe(32)
         now = _now()
         async with self._sessions.begin() as session:
-            await session.execute(
-                insert(RefreshToken).values(
-                    id=str(uuid.uuid4()),
-                    token_hash=_hash_refresh(refresh),
-                    family_id=family_id,
-                    user_id=user_id,
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl_s),
-                )
-            )
+            refresh = await self._insert_refresh(session, user_id, family_id, now)
             await self._maybe_purge(session, now)
+        return self._issued(user_id, family_id, refresh)
+
+    async def _insert_refresh(
+        self, session: AsyncSession, user_id: str, family_id: str, now: datetime
+    ) -> str:
+        """Store a new refresh token of the family (only its hash); return the raw token."""
+        refresh = secrets.token_urlsafe(32)
+        await session.execute(
+            insert(RefreshToken).values(
+                id=str(uuid.uuid4()),
+                token_hash=_hash_refresh(refresh),
+                family_id=family_id,
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl_s),
+            )
+        )
+        return refresh
+
+    def _issued(self, user_id: str, family_id: str, refresh: str) -> IssuedTokens:
         access, _ = self.encode_access(user_id, family_id)
         return IssuedTokens(
             access_token=access,
@@ -224,26 +234,9 @@ class TokenService:
             ).one_or_none()
             if claimed is not None:
                 user_id, family_id = claimed
-                refresh = secrets.token_urlsafe(32)
-                await session.execute(
-                    insert(RefreshToken).values(
-                        id=str(uuid.uuid4()),
-                        token_hash=_hash_refresh(refresh),
-                        family_id=family_id,
-                        user_id=user_id,
-                        created_at=now,
-                        expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl_s),
-                    )
-                )
+                refresh = await self._insert_refresh(session, user_id, family_id, now)
         if claimed is not None:
-            access, _ = self.encode_access(user_id, family_id)
-            return IssuedTokens(
-                access_token=access,
-                refresh_token=refresh,
-                expires_in=self._settings.access_token_ttl_s,
-                user_id=user_id,
-                family_id=family_id,
-            )
+            return self._issued(user_id, family_id, refresh)
         return await self._refuse_refresh(token_hash, now)
 
     async def _refuse_refresh(self, token_hash: bytes, now: datetime) -> IssuedTokens:
