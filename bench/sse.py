@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.openai_server import Turn  # noqa: E402
+from tests.fakes.openai_server import Turn, run_process  # noqa: E402
 from tests.live_server import LiveServer, start_server  # noqa: E402
 from tests.support.sse import SSEFrame, parse_sse  # noqa: E402
 from tests.support.webauthn import AuthedUser, signed_in_user  # noqa: E402
@@ -141,41 +140,12 @@ def server_env(args: argparse.Namespace, directory: Path, **extra: str) -> dict[
 @contextlib.contextmanager
 def fake_llm(latency_ms: float, directory: Path) -> Iterator[str]:
     """The fake OpenAI server as a process; yields its ``/v1`` base URL."""
-    by_model = directory / "by_model.json"
-    by_model.write_bytes(
-        msgspec.json.encode(
-            {
-                PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
-                STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
-            }
-        )
-    )
-    port_file = directory / "fake.port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.openai_server",
-            "--port-file",
-            str(port_file),
-            "--latency-ms",
-            str(latency_ms),
-            "--by-model",
-            str(by_model),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists() or not port_file.read_text().strip():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    by_model = {
+        PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
+        STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
+    }
+    with run_process(directory, by_model=by_model, latency_ms=latency_ms) as base_url:
+        yield base_url
 
 
 async def sign_in(client: httpx.AsyncClient, server: LiveServer, count: int) -> list[AuthedUser]:

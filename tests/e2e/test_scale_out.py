@@ -15,8 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,7 +27,7 @@ import msgspec
 import pytest
 
 from tests.conftest import REDIS_TEST_URL, service_unavailable
-from tests.fakes.openai_server import Turn
+from tests.fakes.openai_server import Turn, run_process
 from tests.live_server import LiveServer, start_server
 from tests.support.backends import throwaway_database
 from tests.support.sse import SSEFrame, parse_sse, split_blocks
@@ -58,44 +56,17 @@ PLAN = {
 @pytest.fixture(scope="module")
 def fake_llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The fake OpenAI server as a process; every model call answers after ``LATENCY_MS``."""
-    directory = tmp_path_factory.mktemp("scale-llm")
-    by_model = directory / "by_model.json"
-    by_model.write_bytes(
-        msgspec.json.encode(
-            {
-                PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
-                STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
-            }
-        )
-    )
-    port_file = directory / "port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.openai_server",
-            "--port-file",
-            str(port_file),
-            "--latency-ms",
-            str(LATENCY_MS),
-            "--event-delay-ms",
-            "20",
-            "--by-model",
-            str(by_model),
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists() or not port_file.read_text().strip():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    by_model = {
+        PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
+        STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
+    }
+    with run_process(
+        tmp_path_factory.mktemp("scale-llm"),
+        by_model=by_model,
+        latency_ms=LATENCY_MS,
+        event_delay_ms=20,
+    ) as base_url:
+        yield base_url
 
 
 def _redis_reachable() -> None:

@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.fakes.openai_server import Turn, closed_port
+from tests.fakes.openai_server import Turn, closed_port, run_process
 from tests.live_server import LiveServer, start_server
 from tests.support.sse import SSEFrame, parse_sse, split_blocks
 from tests.support.webauthn import AuthedUser, signed_in_user
@@ -44,51 +42,24 @@ PLAN = {
 
 
 class FakeLLM:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str) -> None:
-        self.process = process
+    def __init__(self, base_url: str) -> None:
         self.base_url = base_url
 
 
 @pytest.fixture(scope="module")
 def fake_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLLM]:
     """The fake OpenAI server as a process: every call answers after ``LATENCY_MS``."""
-    directory = tmp_path_factory.mktemp("fake-llm")
-    by_model = directory / "by_model.json"
-    by_model.write_bytes(
-        msgspec.json.encode(
-            {
-                PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
-                STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
-            }
-        )
-    )
-    port_file = directory / "port"
-    command = [
-        sys.executable,
-        "-m",
-        "tests.fakes.openai_server",
-        "--port-file",
-        str(port_file),
-        "--latency-ms",
-        str(LATENCY_MS),
-        "--event-delay-ms",
-        "20",
-        "--by-model",
-        str(by_model),
-    ]
-    process = subprocess.Popen(
-        command, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists() or not port_file.read_text().strip():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.05)
-        yield FakeLLM(process, f"http://127.0.0.1:{port_file.read_text().strip()}/v1")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    by_model = {
+        PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
+        STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
+    }
+    with run_process(
+        tmp_path_factory.mktemp("fake-llm"),
+        by_model=by_model,
+        latency_ms=LATENCY_MS,
+        event_delay_ms=20,
+    ) as base_url:
+        yield FakeLLM(base_url)
 
 
 def _slow_env(fake: FakeLLM, **extra: str) -> dict[str, str]:

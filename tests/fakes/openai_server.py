@@ -28,8 +28,10 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ __all__ = [
     "RecordedRequest",
     "Turn",
     "closed_port",
+    "run_process",
     "serve",
     "serve_in_thread",
 ]
@@ -772,6 +775,50 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def run_process(
+    directory: Path,
+    *,
+    by_model: dict[str, Turn],
+    latency_ms: float = 0.0,
+    event_delay_ms: float = 0.0,
+) -> Iterator[str]:
+    """The fake as its own process (its CPU is not the caller's); yields its ``/v1`` base URL.
+
+    Every call to a model in ``by_model`` answers with that turn after ``latency_ms``.
+    """
+    by_model_file = directory / "by_model.json"
+    by_model_file.write_bytes(msgspec.json.encode(by_model))
+    port_file = directory / "fake.port"
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fakes.openai_server",
+        "--port-file",
+        str(port_file),
+        "--latency-ms",
+        str(latency_ms),
+        "--event-delay-ms",
+        str(event_delay_ms),
+        "--by-model",
+        str(by_model_file),
+    ]
+    process = subprocess.Popen(command, cwd=_ROOT, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text().strip():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the fake OpenAI server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 async def _main(args: argparse.Namespace, by_model: dict[str, Turn]) -> None:
