@@ -989,19 +989,16 @@ class Orchestrator:
         progress: int,
     ) -> tuple[str, bool]:
         """Execute one tool call; return (JSON output for the model, whether it failed)."""
-        shown_args = _arguments_for_event(call.arguments)
-        await run.tool_event(
-            agent,
-            f"calling {call.name}",
-            ToolExecutionData(
-                progress=progress,
-                step=agent,
-                call_id=call.call_id,
-                tool=call.name,
-                status="started",
-                arguments=shown_args,
-            ),
+        announced = ToolExecutionData(
+            progress=progress,
+            step=agent,
+            call_id=call.call_id,
+            tool=call.name,
+            status="started",
+            arguments=_arguments_for_event(call.arguments),
         )
+        # The finished/failed events repeat the call's fields; progress stays the caller's.
+        await run.tool_event(agent, f"calling {call.name}", msgspec.structs.replace(announced))
         started = time.perf_counter()
         tool = self.tools.get(call.name) if call.name in spec.tools else None
         error: str | None = None
@@ -1045,30 +1042,16 @@ class Orchestrator:
             await run.tool_event(
                 agent,
                 f"{call.name} failed: {_shorten(error, _SUMMARY_CHARS)}",
-                ToolExecutionData(
-                    progress=progress,
-                    step=agent,
-                    call_id=call.call_id,
-                    tool=call.name,
-                    status="failed",
-                    arguments=shown_args,
-                    duration_ms=duration_ms,
-                    error=error,
+                msgspec.structs.replace(
+                    announced, status="failed", duration_ms=duration_ms, error=error
                 ),
             )
             return msgspec.json.encode({"error": error}).decode(), True
         await run.tool_event(
             agent,
             f"{call.name} finished in {duration_ms:.0f} ms: {summary}",
-            ToolExecutionData(
-                progress=progress,
-                step=agent,
-                call_id=call.call_id,
-                tool=call.name,
-                status="finished",
-                arguments=shown_args,
-                duration_ms=duration_ms,
-                result_summary=summary,
+            msgspec.structs.replace(
+                announced, status="finished", duration_ms=duration_ms, result_summary=summary
             ),
         )
         return output, False
