@@ -9,20 +9,18 @@ repeated hour at the end of summer time resolved by order of appearance.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from tools.catalog_types import DataSource
 from tools.grid.http import get_json
+from tools.grid.live import intensity_value, live_series
 from tools.grid.model import GridDataError, GridSeries, IntensityPoint, Region
 
 __all__ = ["EirGridSource"]
 
 _AREA_REGION: dict[Region, str] = {"all": "ALL", "ie": "ROI", "ni": "NI"}
 _DUBLIN = ZoneInfo("Europe/Dublin")
-_MAX_PLAUSIBLE = 2000.0  # gCO2/kWh; anything above is a broken payload, not a grid
 
 
 def _dashboard_date(day: date) -> str:
@@ -99,20 +97,15 @@ class EirGridSource:
                     # A measured value always wins over a forecast for the same slot.
                     points.setdefault(row.ts, row)
             cursor = chunk_end + timedelta(days=1)
-        in_range = [p for ts, p in sorted(points.items()) if start <= ts.date() <= end]
-        return GridSeries(
-            region=region,
-            start=start,
-            end=end,
-            step_minutes=self.step_minutes,
-            points=tuple(in_range),
-            source=DataSource(
-                name="EirGrid Smart Grid Dashboard",
-                kind="grid_intensity",
-                synthetic=False,
-                detail=f"CO2 intensity, region {_AREA_REGION[region]}, 15-minute",
-                url=self.base_url,
-            ),
+        return live_series(
+            region,
+            start,
+            end,
+            self.step_minutes,
+            points,
+            name="EirGrid Smart Grid Dashboard",
+            detail=f"CO2 intensity, region {_AREA_REGION[region]}, 15-minute",
+            url=self.base_url,
         )
 
     def _parse(self, rows: list[Any], force_forecast: bool = False) -> list[IntensityPoint]:
@@ -128,16 +121,13 @@ class EirGridSource:
                 local = datetime.strptime(raw_time.strip(), "%d-%b-%Y %H:%M:%S")
             except ValueError as exc:
                 raise GridDataError(f"EirGrid row {index}: bad EffectiveTime {raw_time!r}") from exc
-            if value is None:
+            intensity = intensity_value(value, f"EirGrid row {index}: Value")
+            if intensity is None:
                 continue  # slots not yet published
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise GridDataError(f"EirGrid row {index}: Value {value!r} is not a number")
-            if not math.isfinite(value) or not 0.0 <= value <= _MAX_PLAUSIBLE:
-                raise GridDataError(f"EirGrid row {index}: implausible intensity {value!r}")
             field = str(row.get("FieldName") or "").lower()
             forecast = force_forecast or "forecast" in field
             fold = 1 if local in seen_local else 0
             seen_local.add(local)
             ts = local.replace(tzinfo=_DUBLIN, fold=fold).astimezone(UTC)
-            out.append(IntensityPoint(ts, float(value), forecast))
+            out.append(IntensityPoint(ts, intensity, forecast))
         return out

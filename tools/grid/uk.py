@@ -7,28 +7,16 @@ period without an actual uses the forecast and is flagged as one. The API serves
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tools.catalog_types import DataSource
 from tools.grid.http import get_json
+from tools.grid.live import intensity_value, live_series
 from tools.grid.model import GridDataError, GridSeries, IntensityPoint, Region
 
 __all__ = ["UKCarbonIntensitySource"]
 
 _CHUNK_DAYS = 14
-_MAX_PLAUSIBLE = 2000.0
-
-
-def _number(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise GridDataError(f"{where} is not a number: {value!r}")
-    if not math.isfinite(value) or not 0.0 <= value <= _MAX_PLAUSIBLE:
-        raise GridDataError(f"{where} is implausible: {value!r}")
-    return float(value)
 
 
 class UKCarbonIntensitySource:
@@ -75,20 +63,15 @@ class UKCarbonIntensitySource:
             for point in self._parse(payload):
                 points[point.ts] = point
             cursor = chunk_end + timedelta(days=1)
-        in_range = [p for ts, p in sorted(points.items()) if start <= ts.date() <= end]
-        return GridSeries(
-            region=region,
-            start=start,
-            end=end,
-            step_minutes=self.step_minutes,
-            points=tuple(in_range),
-            source=DataSource(
-                name="GB Carbon Intensity API (National Grid ESO)",
-                kind="grid_intensity",
-                synthetic=False,
-                detail="national intensity, 30-minute; forecast used where no actual exists",
-                url=self.base_url,
-            ),
+        return live_series(
+            region,
+            start,
+            end,
+            self.step_minutes,
+            points,
+            name="GB Carbon Intensity API (National Grid ESO)",
+            detail="national intensity, 30-minute; forecast used where no actual exists",
+            url=self.base_url,
         )
 
     def _parse(self, payload: Any) -> list[IntensityPoint]:
@@ -107,8 +90,8 @@ class UKCarbonIntensitySource:
             except ValueError as exc:
                 raise GridDataError(f"{where}: bad 'from' time {raw_from!r}") from exc
             ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-            actual = _number(item["intensity"].get("actual"), f"{where} actual")
-            forecast = _number(item["intensity"].get("forecast"), f"{where} forecast")
+            actual = intensity_value(item["intensity"].get("actual"), f"{where} actual")
+            forecast = intensity_value(item["intensity"].get("forecast"), f"{where} forecast")
             if actual is not None:
                 out.append(IntensityPoint(ts, actual, False))
             elif forecast is not None:
