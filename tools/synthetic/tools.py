@@ -13,21 +13,15 @@ from tools.footprint.tools import default_start_month
 from tools.synthetic.business import (
     BusinessDataset,
     BusinessProfile,
-    Sector,
     generate_business_data,
 )
 
 __all__ = ["SyntheticBusinessInput", "SyntheticBusinessResult", "synthetic_business_data"]
 
 
-class SyntheticBusinessInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    sector: Sector
-    employees: int
-    sites: int
-    fleet_vehicles: int
-    seed: int
-    months: int
-    start_month: str | None = None
+class SyntheticBusinessInput(BusinessProfile, frozen=True):
+    # The profile's fields; no docstring, so the tool's schema carries no extra description.
+    pass
 
 
 class SyntheticBusinessResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,15 +62,7 @@ def synthetic_business_data(
     args: SyntheticBusinessInput, ctx: ToolContext
 ) -> SyntheticBusinessResult:
     start = args.start_month or default_start_month(now_from_context(ctx), args.months)
-    profile = BusinessProfile(
-        sector=args.sector,
-        employees=args.employees,
-        sites=args.sites,
-        fleet_vehicles=args.fleet_vehicles,
-        seed=args.seed,
-        months=args.months,
-        start_month=start,
-    )
+    profile = BusinessProfile(**{**msgspec.structs.asdict(args), "start_month": start})
     data = generate_business_data(profile)
     totals: dict[str, float] = {}
     units: dict[str, str] = {}
