@@ -7,17 +7,18 @@ says what is wrong; a 500 means a bug, is logged with its traceback, and tells t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from advanced_alchemy.exceptions import DuplicateKeyError, NotFoundError, RepositoryError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from app.logging import current_request_id, get_logger
 
-__all__ = ["DomainError", "error_response", "exception_handlers"]
+__all__ = ["DomainError", "error_response", "exception_handlers", "malformed_json"]
 
 _log = get_logger("app.errors")
 
@@ -78,23 +79,60 @@ def error_response(
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def malformed_json(reason: str) -> DomainError:
+    """400 ``malformed_json`` for a body that is not JSON; ``reason`` is the decoder's message,
+    reworded so clients see where and why without the decoder's phrasing."""
+    reason = reason.removeprefix("JSON is malformed: ").strip().rstrip(".")
+    if reason == "Input data was truncated":
+        reason = "the body ends before the JSON value is complete"
+    return DomainError(400, "malformed_json", f"Malformed JSON body: {reason or 'not JSON'}.")
+
+
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
+_WRONG_BODY = re.compile(r"^Expected `object`, got `(?P<got>[^`]*)`$")
+
+
+def _body_message(key: str, message: str) -> tuple[str, str]:
+    """``(key, message)`` reworded for the body's top level (Litestar reports it as ``data``)."""
+    if message == f"'{key}'":  # the body was empty: Litestar reports a KeyError for it
+        return "", "the request body is empty; send a JSON object"
+    if match := _UNKNOWN_FIELD.match(message):
+        name = match["name"]
+        return name, f"unknown field `{name}` (remove it; it is not part of this request)"
+    if match := _MISSING_FIELD.match(message):
+        name = match["name"]
+        return name, f"missing required field `{name}`"
+    if match := _WRONG_BODY.match(message):
+        return "", f"the body must be a JSON object, not {match['got']}"
+    return "", message
+
+
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
-    if isinstance(exc.extra, list):
-        errors = [
-            {k: v for k, v in item.items() if k in ("key", "message", "source")}
-            for item in exc.extra
-            if isinstance(item, dict)
-        ]
-    parts = [
-        f"{e['key']}: {e.get('message', 'invalid')}" if e.get("key") else str(e.get("message"))
-        for e in errors
-    ]
+    parts: list[str] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        error = {k: v for k, v in item.items() if k in ("key", "message", "source")}
+        message = str(error.get("message", "invalid"))
+        if error.get("source") == "body" and error.get("key") == "data":
+            # The body's top level: the message names the field itself.
+            error["key"], error["message"] = _body_message("data", message)
+            parts.append(error["message"])
+        elif error.get("key"):
+            parts.append(f"{error['key']}: {message}")
+        else:
+            parts.append(message)
+        errors.append(error)
     detail = "Invalid request: " + "; ".join(parts) if parts else (exc.detail or "Invalid request")
     return error_response(400, "validation_error", detail, errors=errors)
 
 
 def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
+        # Litestar wraps the body decoder's failure in a bare 400; say it is malformed JSON.
+        return _domain(_, malformed_json(str(exc.__cause__)))
     if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
         if exc.status_code == HTTP_500_INTERNAL_SERVER_ERROR:
             _log.error("internal error", exc_info=exc)

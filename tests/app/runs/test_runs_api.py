@@ -112,7 +112,7 @@ async def test_bad_bodies_are_json_4xx_before_any_stream(
     malformed = await client.post(
         path, content=b'{"question": ', headers={**headers, "content-type": "application/json"}
     )
-    _assert_error(malformed, 400, "bad_request")
+    assert "Malformed JSON body" in _assert_error(malformed, 400, "malformed_json")["detail"]
     plain = await client.post(
         path, content=b"question=hi", headers={**headers, "content-type": "text/plain"}
     )
