@@ -29,6 +29,8 @@ from app.auth.schemas import (
 from app.auth.security import PUBLIC, AuthUser
 from app.auth.services import AuthServices, get_auth_services
 from app.auth.tokens import AccessToken, IssuedTokens
+from app.errors import malformed_json
+from app.request_body import require_json, require_json_if_body
 
 __all__ = ["CEREMONY_MAX_BODY_BYTES", "AuthController", "CredentialsController", "auth_router"]
 
@@ -68,9 +70,17 @@ def _login_email(body: bytes) -> str | None:
     try:
         data = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        raise AuthError.bad_request("invalid_json", f"Request body is not JSON: {exc}") from exc
+        raise malformed_json(str(exc)) from exc
     if not isinstance(data, dict):
-        raise AuthError.bad_request("invalid_request", "Request body must be a JSON object")
+        raise AuthError.bad_request(
+            "validation_error", "Invalid request: the body must be a JSON object"
+        )
+    unknown = sorted(str(key) for key in data if key != "email")
+    if unknown:
+        raise AuthError.bad_request(
+            "validation_error",
+            f"Invalid request: unknown field `{unknown[0]}` (this request takes only `email`)",
+        )
     email = data.get("email")
     if email is None or (isinstance(email, str) and not email.strip()):
         return None
@@ -87,6 +97,7 @@ class AuthController(Controller):
     @post(
         "/register/begin",
         status_code=200,
+        guards=[require_json],
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start passkey registration: WebAuthn creation options",
@@ -105,6 +116,7 @@ class AuthController(Controller):
     @post(
         "/register/complete",
         status_code=200,
+        guards=[require_json],
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish passkey registration with the browser's RegistrationResponseJSON",
@@ -124,6 +136,7 @@ class AuthController(Controller):
     @post(
         "/login/begin",
         status_code=200,
+        guards=[require_json_if_body],
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start passkey sign-in: request options ({} for usernameless)",
@@ -137,6 +150,7 @@ class AuthController(Controller):
     @post(
         "/login/complete",
         status_code=200,
+        guards=[require_json],
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish sign-in with the browser's AuthenticationResponseJSON; issues tokens",
@@ -190,6 +204,7 @@ class AuthController(Controller):
     @post(
         "/refresh-token",
         status_code=200,
+        guards=[require_json],
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary='Rotate a refresh token sent as {"refresh_token": …}',
@@ -227,6 +242,7 @@ class CredentialsController(Controller):
     @post(
         "/complete",
         status_code=200,
+        guards=[require_json],
         opt={RATE_LIMIT_OPT: True},
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish adding a passkey with the browser's RegistrationResponseJSON",
@@ -244,7 +260,7 @@ class CredentialsController(Controller):
             message="Passkey added", user_id=result.user_id, credential_id=result.credential_id
         )
 
-    @patch("/{credential_id:str}", summary="Rename one of my passkeys")
+    @patch("/{credential_id:str}", guards=[require_json], summary="Rename one of my passkeys")
     async def rename(
         self,
         request: AuthedRequest,

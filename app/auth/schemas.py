@@ -24,15 +24,15 @@ __all__ = [
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
-class EmailRequest(msgspec.Struct, frozen=True):
+class EmailRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
 
 
-class RefreshRequest(msgspec.Struct, frozen=True):
+class RefreshRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
-class RenameCredentialRequest(msgspec.Struct, frozen=True):
+class RenameCredentialRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 

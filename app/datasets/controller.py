@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.datasets.models import DatasetRow
 from app.errors import DomainError
+from app.request_body import require_multipart
 from app.runs.http import current_user_id
 from app.runs.runtime import RunsRuntime
 from app.settings import DatasetSettings, Settings
@@ -100,7 +101,7 @@ class DatasetsController(Controller):
     path = "/datasets"
     tags = ["datasets"]
 
-    @post(["/", ""], status_code=201)
+    @post(["/", ""], status_code=201, guards=[require_multipart])
     async def upload(
         self,
         request: Request[Any, Any, Any],

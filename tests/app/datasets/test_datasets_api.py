@@ -83,7 +83,8 @@ async def test_bad_rows_are_422_with_the_line_number(client: Client, alice: Auth
 
 async def test_an_upload_needs_a_file(client: Client, alice: AuthedUser) -> None:
     not_multipart = await client.post("/datasets", data={"name": "x"}, headers=alice.headers)
-    assert not_multipart.status_code == 400
+    assert not_multipart.status_code == 415
+    assert not_multipart.json()["code"] == "unsupported_media_type"
     assert "multipart/form-data" in not_multipart.json()["detail"]
     no_file = await client.post(
         "/datasets", files={"other": ("a.csv", b"a\n1\n")}, headers=alice.headers
