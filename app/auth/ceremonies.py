@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -106,12 +107,34 @@ def _transports(values: list[str]) -> list[AuthenticatorTransport]:
     return [known[v] for v in values if v in known]
 
 
+_CAUSE_HINT = re.compile(r"\.?\s*See __cause__ for more info\.?", re.IGNORECASE)
+_INTERNALS = re.compile(r"<[^>]*>|\b0x[0-9a-fA-F]{6,}|Traceback|File \"")
+_MAX_DETAIL = 200
+
+
+def _library_detail(exc: Exception) -> str:
+    """py_webauthn's reason, fit for the ``detail`` users see: one line, bounded, without its
+    pointers to internals ("See __cause__ …") or object reprs (they say nothing to a user)."""
+    text = " ".join(_CAUSE_HINT.sub("", str(exc)).split())
+    if _INTERNALS.search(text):
+        text = text.split(":", 1)[0]
+    if len(text) > _MAX_DETAIL:
+        text = text[: _MAX_DETAIL - 1].rstrip() + "…"
+    return text or "the passkey response could not be read"
+
+
 def _signed_challenge(client_data_json: bytes) -> bytes:
     try:
         return parse_client_data_json(client_data_json).challenge
-    except (WebAuthnException, ValueError, TypeError) as exc:
+    except WebAuthnException as exc:
         raise AuthError.bad_request(
-            "malformed_credential", f"clientDataJSON is malformed: {exc}"
+            "malformed_credential", f"clientDataJSON is malformed: {_library_detail(exc)}"
+        ) from exc
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:
+        raise AuthError.bad_request(
+            "malformed_credential",
+            "clientDataJSON is malformed: it must be base64url-encoded JSON with "
+            "type, challenge and origin",
         ) from exc
 
 
@@ -217,7 +240,7 @@ class CeremonyService:
         try:
             credential = parse_registration_credential_json(payload)
         except WebAuthnException as exc:
-            raise AuthError.bad_request("malformed_credential", str(exc)) from exc
+            raise AuthError.bad_request("malformed_credential", _library_detail(exc)) from exc
         challenge = _signed_challenge(credential.response.client_data_json)
         pending = await self._challenges.consume(challenge, ChallengeKind.REGISTRATION)
         if signed_in_user_id is not None and pending.user_id != signed_in_user_id:
@@ -235,7 +258,7 @@ class CeremonyService:
             )
         except WebAuthnException as exc:
             raise AuthError.bad_request(
-                "registration_failed", f"Registration failed: {exc}"
+                "registration_failed", f"Registration failed: {_library_detail(exc)}"
             ) from exc
         now = datetime.now(UTC)
         name = payload.get("name")
@@ -371,7 +394,7 @@ class CeremonyService:
         try:
             credential = parse_authentication_credential_json(payload)
         except WebAuthnException as exc:
-            raise AuthError.bad_request("malformed_credential", str(exc)) from exc
+            raise AuthError.bad_request("malformed_credential", _library_detail(exc)) from exc
         challenge = _signed_challenge(credential.response.client_data_json)
         pending = await self._challenges.consume(challenge, ChallengeKind.AUTHENTICATION)
         async with self._sessions() as session:
@@ -406,7 +429,7 @@ class CeremonyService:
             )
         except WebAuthnException as exc:
             raise AuthError.bad_request(
-                "authentication_failed", f"Authentication failed: {exc}"
+                "authentication_failed", f"Authentication failed: {_library_detail(exc)}"
             ) from exc
         new_count = verified.new_sign_count
         if (new_count > 0 or stored.sign_count > 0) and new_count <= stored.sign_count:
@@ -450,6 +473,6 @@ class CeremonyService:
         )
         raise AuthError.bad_request(
             "sign_count_regression",
-            "Authentication refused: the passkey's signature counter did not increase "
-            "(possibly a cloned authenticator)",
+            "Authentication refused: the passkey's signature counter (sign count) did not "
+            "increase (possibly a cloned authenticator)",
         )
