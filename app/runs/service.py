@@ -331,29 +331,18 @@ class RunService:
         """The terminal event when the orchestrator ended without one: cancelled before it
         started, or a bug / a failed write."""
         if live.cancel_requested:
-            return ErrorEvent(
-                run_id=live.run_id,
-                seq=live.last_seq + 1,
-                timestamp=utc_timestamp(),
-                agent_name="system",
-                message="Run cancelled (cancelled)",
-                data=ErrorData(
-                    progress=live.progress,
-                    code="cancelled",
-                    error="the run was cancelled before it finished",
-                ),
-            )
+            code, message = "cancelled", "Run cancelled (cancelled)"
+            error = "the run was cancelled before it finished"
+        else:
+            code, message = "internal_error", "Run failed: internal error (internal_error)"
+            error = "the run ended unexpectedly without a result"
         return ErrorEvent(
             run_id=live.run_id,
             seq=live.last_seq + 1,
             timestamp=utc_timestamp(),
             agent_name="system",
-            message="Run failed: internal error (internal_error)",
-            data=ErrorData(
-                progress=live.progress,
-                code="internal_error",
-                error="the run ended unexpectedly without a result",
-            ),
+            message=message,
+            data=ErrorData(progress=live.progress, code=code, error=error),
         )
 
     async def _record(self, live: _LiveRun, event: Event) -> None:
