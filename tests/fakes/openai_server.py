@@ -46,6 +46,7 @@ __all__ = [
     "RecordedRequest",
     "Turn",
     "closed_port",
+    "raw_sse_app",
     "run_process",
     "serve",
     "serve_in_thread",
@@ -767,6 +768,21 @@ def serve_in_thread(app: FakeOpenAI) -> Iterator[str]:
 
 async def _wait(future: asyncio.Future[str]) -> str:
     return await future
+
+
+def raw_sse_app(body: bytes) -> Any:
+    """An ASGI app answering any request with ``body`` verbatim as an event stream.
+
+    For the byte-level quirks of lenient servers that :class:`FakeOpenAI` never produces.
+    """
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def closed_port() -> int:

@@ -36,7 +36,7 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 from orchestrator.providers.openai_responses import OpenAIResponsesProvider
-from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, serve
+from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, raw_sse_app, serve
 
 KEY = "sk-test-secret-key-123"
 PARAMS: dict[str, Any] = {
@@ -447,18 +447,8 @@ async def test_missing_key_says_so(
 # ------------------------------------------------- lenient servers (raw bytes, in-process)
 
 
-def _raw_app(body: bytes) -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        headers = [(b"content-type", b"text/event-stream")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    return app
-
-
 async def _raw_stream(body: bytes) -> list[ProviderEvent]:
-    client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=_raw_app(body)))
+    client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=raw_sse_app(body)))
     config = LLMConfig(provider="openai", base_url="http://fake/v1", api_key=KEY)
     provider = OpenAIResponsesProvider(config, http_client=client)
     try:
