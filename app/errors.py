@@ -13,6 +13,7 @@ from typing import Any
 from advanced_alchemy.exceptions import DuplicateKeyError, NotFoundError, RepositoryError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -129,10 +130,21 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
     return error_response(400, "validation_error", detail, errors=errors)
 
 
-def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def _too_large(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """413 that says the limit (it differs per route: ceremonies accept 64 KiB)."""
+    limit = request.route_handler.resolve_request_max_body_size()
+    detail = "The request body is too large"
+    if limit:
+        detail += f": this endpoint accepts at most {limit} bytes"
+    return error_response(413, "payload_too_large", detail + ".")
+
+
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
         # Litestar wraps the body decoder's failure in a bare 400; say it is malformed JSON.
-        return _domain(_, malformed_json(str(exc.__cause__)))
+        return _domain(request, malformed_json(str(exc.__cause__)))
+    if isinstance(exc, RequestEntityTooLarge):
+        return _too_large(request)
     if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
         if exc.status_code == HTTP_500_INTERNAL_SERVER_ERROR:
             _log.error("internal error", exc_info=exc)

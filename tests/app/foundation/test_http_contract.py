@@ -217,9 +217,15 @@ async def test_oversized_body_is_413_json(client: Client, ann: AuthedUser) -> No
     # Over the app's limit, and over the ceremony endpoints' own 64 KiB limit.
     body = b'{"question": "' + b"x" * (CEREMONY_MAX_BODY_BYTES + 1) + b'"}'
     headers = {**ann.headers, "content-type": "application/json"}
-    for path in ("/ask", "/ask-stream", "/auth/login/complete", "/auth/register/begin"):
+    limits = {
+        "/ask": MAX_BODY,
+        "/ask-stream": MAX_BODY,
+        "/auth/login/complete": CEREMONY_MAX_BODY_BYTES,
+        "/auth/register/begin": CEREMONY_MAX_BODY_BYTES,
+    }
+    for path, limit in limits.items():
         response = await client.post(path, content=body, headers=headers)
-        assert_error(response, 413, "payload_too_large")
+        assert_error(response, 413, "payload_too_large", f"at most {limit} bytes")
 
 
 async def test_unknown_routes_and_methods_are_json(client: Client, ann: AuthedUser) -> None:
