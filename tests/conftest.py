@@ -8,7 +8,6 @@ reachable, but FAIL when ``CI=true``: CI must never pass by skipping the scale-o
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -67,28 +66,13 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
+def postgres_url() -> Iterator[str]:
     """A fresh, uniquely named PostgreSQL database (dropped afterwards), as an asyncpg URL."""
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"sca_test_{uuid.uuid4().hex[:16]}"
-    try:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        service_unavailable(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {exc}")
-        raise AssertionError("unreachable") from exc
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    host_part = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-    try:
-        yield f"postgresql+asyncpg://{host_part}/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    # Imported here: tests.support.backends itself imports this module.
+    from tests.support.backends import throwaway_database
+
+    with throwaway_database("sca_test") as dsn:
+        yield dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 @pytest.fixture
