@@ -28,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,21 +39,11 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.openai_server import Turn, run_process  # noqa: E402
 from tests.live_server import LiveServer, start_server  # noqa: E402
+from tests.support.slow_llm import QUESTION, provider_env, slow_fake_llm  # noqa: E402
 from tests.support.sse import SSEFrame, parse_sse  # noqa: E402
 from tests.support.webauthn import AuthedUser, signed_in_user  # noqa: E402
 
-QUESTION = "What is the carbon footprint of 1,000 kWh of electricity in Ireland?"
-PLANNER_MODEL = "bench-planner"
-STEP_MODEL = "bench-step"
-PLAN = {
-    "steps": [
-        {"kind": "carbon", "task": "Estimate the footprint of 1,000 kWh"},
-        {"kind": "report", "task": "Write the report"},
-    ],
-    "notes": None,
-}
 USERS = 10
 
 
@@ -135,17 +125,6 @@ def server_env(args: argparse.Namespace, directory: Path, **extra: str) -> dict[
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     return env
-
-
-@contextlib.contextmanager
-def fake_llm(latency_ms: float, directory: Path) -> Iterator[str]:
-    """The fake OpenAI server as a process; yields its ``/v1`` base URL."""
-    by_model = {
-        PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
-        STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
-    }
-    with run_process(directory, by_model=by_model, latency_ms=latency_ms) as base_url:
-        yield base_url
 
 
 async def sign_in(client: httpx.AsyncClient, server: LiveServer, count: int) -> list[AuthedUser]:
@@ -311,15 +290,11 @@ async def drain(
 
 
 async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
-    with fake_llm(args.llm_latency_ms, directory) as llm_url:
+    with slow_fake_llm(directory, latency_ms=args.llm_latency_ms) as llm_url:
         env = server_env(
             args,
             directory / "b",
-            APP__LLM__PROVIDER="openai_chat",
-            APP__LLM__MODEL=STEP_MODEL,
-            APP__ASSISTANTS__PLANNER__MODEL=PLANNER_MODEL,
-            OPENAI_BASE_URL=llm_url,
-            OPENAI_API_KEY="sk-bench-dummy",
+            **provider_env(llm_url),
         )
         workers = ["--workers", str(args.workers)]
         with start_server(env, workers, log_dir=directory / "b", timeout=90) as server:

@@ -23,31 +23,20 @@ from typing import Any
 
 import asyncpg
 import httpx
-import msgspec
 import pytest
 
 from tests.conftest import REDIS_TEST_URL, service_unavailable
-from tests.fakes.openai_server import Turn, run_process
 from tests.live_server import LiveServer, start_server
 from tests.support.backends import throwaway_database
+from tests.support.slow_llm import QUESTION, provider_env, slow_fake_llm
 from tests.support.sse import SSEFrame, parse_sse, split_blocks
 from tests.support.webauthn import AuthedUser, SoftAuthenticator, signed_in_user
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
 
 WORKERS = 2
-PLANNER_MODEL = "fake-planner"
-STEP_MODEL = "fake-step"
 LATENCY_MS = 600  # per model call; a run makes three, so it lasts about two seconds
 LEASE_S = 2.0
-QUESTION = "What is the carbon footprint of 1,000 kWh of electricity in Ireland?"
-PLAN = {
-    "steps": [
-        {"kind": "carbon", "task": "Estimate the footprint of 1,000 kWh"},
-        {"kind": "report", "task": "Write the report"},
-    ],
-    "notes": None,
-}
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -56,15 +45,8 @@ PLAN = {
 @pytest.fixture(scope="module")
 def fake_llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The fake OpenAI server as a process; every model call answers after ``LATENCY_MS``."""
-    by_model = {
-        PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
-        STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
-    }
-    with run_process(
-        tmp_path_factory.mktemp("scale-llm"),
-        by_model=by_model,
-        latency_ms=LATENCY_MS,
-        event_delay_ms=20,
+    with slow_fake_llm(
+        tmp_path_factory.mktemp("scale-llm"), latency_ms=LATENCY_MS, event_delay_ms=20
     ) as base_url:
         yield base_url
 
@@ -98,11 +80,7 @@ def cluster(
         "DATABASE_URL": pg_dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
         "REDIS_URL": REDIS_TEST_URL,
         "APP__REDIS__KEY_PREFIX": prefix,
-        "APP__LLM__PROVIDER": "openai_chat",
-        "APP__LLM__MODEL": STEP_MODEL,
-        "APP__ASSISTANTS__PLANNER__MODEL": PLANNER_MODEL,
-        "OPENAI_BASE_URL": fake_llm_url,
-        "OPENAI_API_KEY": "sk-test-dummy",
+        **provider_env(fake_llm_url),
         "APP__RUNS__LEASE_S": str(LEASE_S),
         "APP__RUNS__HEARTBEAT_S": "0.4",
         "APP__RATE_LIMIT__CEREMONY_PER_MINUTE": "10000",

@@ -18,27 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 
-from tests.fakes.openai_server import Turn, closed_port, run_process
+from tests.fakes.openai_server import closed_port
 from tests.live_server import LiveServer, start_server
+from tests.support.slow_llm import QUESTION, provider_env, slow_fake_llm
 from tests.support.sse import SSEFrame, parse_sse, split_blocks
 from tests.support.webauthn import AuthedUser, signed_in_user
 
 pytestmark = [pytest.mark.server]
 
-PLANNER_MODEL = "fake-planner"
-STEP_MODEL = "fake-step"
 LATENCY_MS = 500
-QUESTION = "What is the carbon footprint of 1,000 kWh of electricity in Ireland?"
-PLAN = {
-    "steps": [
-        {"kind": "carbon", "task": "Estimate the footprint of 1,000 kWh"},
-        {"kind": "report", "task": "Write the report"},
-    ],
-    "notes": None,
-}
 
 
 class FakeLLM:
@@ -49,29 +39,14 @@ class FakeLLM:
 @pytest.fixture(scope="module")
 def fake_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLLM]:
     """The fake OpenAI server as a process: every call answers after ``LATENCY_MS``."""
-    by_model = {
-        PLANNER_MODEL: Turn(text=msgspec.json.encode(PLAN).decode()),
-        STEP_MODEL: Turn(text="## Result\n\n1,000 kWh is about **300 kg CO2e**."),
-    }
-    with run_process(
-        tmp_path_factory.mktemp("fake-llm"),
-        by_model=by_model,
-        latency_ms=LATENCY_MS,
-        event_delay_ms=20,
+    with slow_fake_llm(
+        tmp_path_factory.mktemp("fake-llm"), latency_ms=LATENCY_MS, event_delay_ms=20
     ) as base_url:
         yield FakeLLM(base_url)
 
 
 def _slow_env(fake: FakeLLM, **extra: str) -> dict[str, str]:
-    return {
-        "APP__LLM__PROVIDER": "openai_chat",
-        "APP__LLM__MODEL": STEP_MODEL,
-        "APP__ASSISTANTS__PLANNER__MODEL": PLANNER_MODEL,
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_API_KEY": "sk-test-dummy",
-        "APP__RUNS__KEEPALIVE_S": "0.3",
-        **extra,
-    }
+    return {**provider_env(fake.base_url), "APP__RUNS__KEEPALIVE_S": "0.3", **extra}
 
 
 @pytest.fixture(scope="module")
