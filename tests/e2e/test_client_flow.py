@@ -11,9 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -30,7 +27,8 @@ from playwright.sync_api import (
     expect,
 )
 
-from tests.live_server import REPO_ROOT, free_port, start_server
+from tests.fakes.openai_server import run_process
+from tests.live_server import REPO_ROOT, start_server
 
 if TYPE_CHECKING:  # the fixture's type; conftest modules are not imported at run time
     from tests.e2e.conftest import AuthenticatorPage
@@ -71,38 +69,6 @@ class ClientPage:
     errors: list[str] = field(default_factory=list)
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited early:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            with LOOPBACK.open(url, timeout=1):
-                return
-        except urllib.error.HTTPError as error:
-            error.close()
-            time.sleep(0.1)
-        except OSError:
-            time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-4000:]
-    raise RuntimeError(f"{url} not up after {timeout_s}s:\n{tail}")
-
-
-@contextlib.contextmanager
-def _process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @contextlib.contextmanager
 def start_service(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
     """The real service; the page is opened as http://localhost:PORT (its WebAuthn origin)."""
@@ -115,20 +81,8 @@ def start_service(workdir: Path, env: dict[str, str] | None = None) -> Iterator[
 
 @contextlib.contextmanager
 def start_fake_llm(workdir: Path, latency_ms: int) -> Iterator[FakeLLM]:
-    port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "tests.fakes.openai_server",
-        "--port",
-        str(port),
-        "--latency-ms",
-        str(latency_ms),
-    ]
-    log = workdir / "fake.log"
-    with _process(args, log) as proc:
-        _wait_http(f"http://127.0.0.1:{port}/_fake/requests", proc, log)
-        yield FakeLLM(f"http://127.0.0.1:{port}")
+    with run_process(workdir, by_model={}, latency_ms=latency_ms) as base_url:
+        yield FakeLLM(base_url.removesuffix("/v1"))
 
 
 @pytest.fixture(scope="module")

@@ -806,11 +806,13 @@ def run_process(
 ) -> Iterator[str]:
     """The fake as its own process (its CPU is not the caller's); yields its ``/v1`` base URL.
 
-    Every call to a model in ``by_model`` answers with that turn after ``latency_ms``.
+    Every call to a model in ``by_model`` answers with that turn after ``latency_ms``; other
+    models answer from the queue scripted over HTTP. Its output goes to ``fake-openai.log``.
     """
     by_model_file = directory / "by_model.json"
     by_model_file.write_bytes(msgspec.json.encode(by_model))
     port_file = directory / "fake.port"
+    port_file.unlink(missing_ok=True)  # a port left by an earlier fake here is not ours
     command = [
         sys.executable,
         "-m",
@@ -824,12 +826,15 @@ def run_process(
         "--by-model",
         str(by_model_file),
     ]
-    process = subprocess.Popen(command, cwd=_ROOT, stdout=subprocess.DEVNULL)
+    log = directory / "fake-openai.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=_ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
         while not port_file.exists() or not port_file.read_text().strip():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
+                tail = log.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"the fake OpenAI server did not start:\n{tail}")
             time.sleep(0.05)
         yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
     finally:
