@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import msgspec
 import openai
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +53,7 @@ from orchestrator.providers.openai_responses import (  # noqa: E402
     OpenAIResponsesProvider,
     build_responses_body,
 )
-from tests.fakes.openai_server import Call, Turn  # noqa: E402
+from tests.fakes.openai_server import Call, Turn, run_process  # noqa: E402
 
 DELTA = 4  # characters per streamed delta, about one token
 PLAN = '{"steps":[{"kind":"carbon","task":"Find the cleanest hours"},' + " " * 60 + "]}"
@@ -290,31 +288,6 @@ async def measure(call: Variant, runs: int, concurrency: int) -> tuple[float, fl
     return cpu * 1000 / runs, runs / wall
 
 
-def start_fake(latency_ms: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    scripts = workdir / "scripts.json"
-    scripts.write_bytes(msgspec.json.encode(SCRIPTS))
-    port_file = workdir / f"port-{latency_ms}"
-    command = [
-        sys.executable,
-        "-m",
-        "tests.fakes.openai_server",
-        "--by-model",
-        str(scripts),
-        "--latency-ms",
-        str(latency_ms),
-        "--port-file",
-        str(port_file),
-    ]
-    with (workdir / f"fake-{latency_ms}.log").open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while not (port_file.exists() and port_file.read_text()):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the fake OpenAI server did not start")
-        time.sleep(0.05)
-    return process, f"http://127.0.0.1:{port_file.read_text()}/v1"
-
-
 async def bench_latency(base_url: str, latency_ms: int, runs: int) -> list[Row]:
     rows: list[Row] = []
     for api in ("responses", "chat"):
@@ -381,12 +354,10 @@ async def main() -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         for latency_ms in (0, 200):
-            process, base_url = start_fake(latency_ms, Path(tmp))
-            try:
+            directory = Path(tmp) / f"fake-{latency_ms}"
+            directory.mkdir()
+            with run_process(directory, by_model=SCRIPTS, latency_ms=latency_ms) as base_url:
                 rows += await bench_latency(base_url, latency_ms, args.runs)
-            finally:
-                process.terminate()
-                process.wait(timeout=10)
     header = (
         f"Python {sys.version.split()[0]}, openai {openai.__version__}, "
         f"{os.cpu_count()} CPUs; client CPU only (the fake server runs in its own process)."
