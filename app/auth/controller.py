@@ -64,7 +64,9 @@ async def rate_limit_guard(
 
 
 def _login_email(body: bytes) -> str | None:
-    """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None."""
+    """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None.
+
+    Other keys are ignored, as the predecessor's clients may send them."""
     if not body.strip():
         return None
     try:
@@ -74,12 +76,6 @@ def _login_email(body: bytes) -> str | None:
     if not isinstance(data, dict):
         raise AuthError.bad_request(
             "validation_error", "Invalid request: the body must be a JSON object"
-        )
-    unknown = sorted(str(key) for key in data if key != "email")
-    if unknown:
-        raise AuthError.bad_request(
-            "validation_error",
-            f"Invalid request: unknown field `{unknown[0]}` (this request takes only `email`)",
         )
     email = data.get("email")
     if email is None or (isinstance(email, str) and not email.strip()):

@@ -24,11 +24,13 @@ __all__ = [
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
-class EmailRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+# The ceremony and refresh bodies come from the predecessor's clients (pydantic models that
+# ignored extra keys), so extra fields are tolerated there; newer endpoints are strict.
+class EmailRequest(msgspec.Struct, frozen=True):
     email: Email
 
 
-class RefreshRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RefreshRequest(msgspec.Struct, frozen=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
