@@ -166,27 +166,27 @@ class _EventBase(
     message: str
 
 
-class Started(_EventBase, tag="started", frozen=True):
+class Started(_EventBase, tag="started", frozen=True, kw_only=True):
     data: StartedData
 
 
-class AgentThinking(_EventBase, tag="agent_thinking", frozen=True):
+class AgentThinking(_EventBase, tag="agent_thinking", frozen=True, kw_only=True):
     data: AgentThinkingData
 
 
-class AgentResponse(_EventBase, tag="agent_response", frozen=True):
+class AgentResponse(_EventBase, tag="agent_response", frozen=True, kw_only=True):
     data: AgentResponseData
 
 
-class ToolExecution(_EventBase, tag="tool_execution", frozen=True):
+class ToolExecution(_EventBase, tag="tool_execution", frozen=True, kw_only=True):
     data: ToolExecutionData
 
 
-class Completed(_EventBase, tag="completed", frozen=True):
+class Completed(_EventBase, tag="completed", frozen=True, kw_only=True):
     data: CompletedData
 
 
-class ErrorEvent(_EventBase, tag="error", frozen=True):
+class ErrorEvent(_EventBase, tag="error", frozen=True, kw_only=True):
     data: ErrorData
 
 
