@@ -142,10 +142,6 @@ class TokenService:
         self._revoked_cache: dict[str, datetime] = {}
         self._last_purge = 0.0
 
-    @property
-    def access_ttl_s(self) -> int:
-        return self._settings.access_token_ttl_s
-
     def encode_access(self, user_id: str, family_id: str) -> tuple[str, AccessToken]:
         """Sign a new access token for ``user_id`` in login family ``family_id``."""
         now = _now().replace(microsecond=0)
