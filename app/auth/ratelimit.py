@@ -1,22 +1,32 @@
-"""Per-IP fixed-window rate limit for the public ceremony and refresh endpoints.
+"""Per-IP sliding-window rate limit for the public ceremony and refresh endpoints.
+
+A client may make ``per_minute`` calls in *any* 60-second span (a sliding-window log: the
+times of its last ``per_minute`` accepted calls are kept). A fixed window aligned to the
+clock would let a client make twice the limit across a minute boundary and would make the
+limit's behaviour depend on when in the minute the calls arrive.
 
 Two implementations of one :class:`RateLimiter` protocol, chosen by configuration:
 
 - :class:`CeremonyRateLimiter` (no Redis): in-process and synchronous (no await between read
   and write, so it is exact within a worker); with several workers each would enforce the
   limit on its own share of the traffic, which is why more than one worker requires Redis.
-  Only the current window's counters are kept, so memory is bounded by the distinct clients
-  seen in one minute (and hard-capped).
-- :class:`RedisRateLimiter` (``redis.url`` set): the same window counted with Redis ``INCR``,
-  which is atomic, so the limit is exact across all workers and machines. Litestar's
-  ``RedisStore`` was not used: it offers only get/set, and a read-modify-write through it
-  races between workers.
+  Memory is bounded: at most ``per_minute`` timestamps per client, idle clients are swept
+  once per window, and the number of clients is hard-capped.
+- :class:`RedisRateLimiter` (``redis.url`` set): the same log as a sorted set per client,
+  trimmed, counted and appended by one Lua script, which Redis runs atomically, so the limit
+  is exact across all workers and machines. Litestar's ``RedisStore`` was not used: it offers
+  only get/set, and a read-modify-write through it races between workers.
+
+Refused calls are not counted: a client that keeps retrying is let in again as soon as its
+oldest accepted call leaves the window, which is exactly what ``Retry-After`` tells it.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -41,8 +51,8 @@ class RateLimiter(Protocol):
     async def check(self, client: str) -> None: ...
 
 
-def _refuse(per_minute: int, window: int, now: float) -> AuthError:
-    retry_after = math.ceil((window + 1) * _WINDOW_S - now)
+def _refuse(per_minute: int, retry_after_s: float) -> AuthError:
+    retry_after = max(1, math.ceil(retry_after_s))
     return AuthError.too_many(
         f"Too many sign-in requests: at most {per_minute} per minute; retry in {retry_after} s",
         retry_after,
@@ -62,8 +72,8 @@ class CeremonyRateLimiter:
         self.per_minute = per_minute
         self.enabled = enabled
         self._clock = clock
-        self._window = -1
-        self._counts: dict[str, int] = {}
+        self._calls: dict[str, deque[float]] = {}
+        self._swept_at = clock()
 
     async def check(self, client: str) -> None:
         self.hit(client)
@@ -72,22 +82,48 @@ class CeremonyRateLimiter:
         if not self.enabled:
             return
         now = self._clock()
-        window = int(now // _WINDOW_S)
-        if window != self._window:
-            self._window = window
-            self._counts = {}
-        count = self._counts.get(client, 0) + 1
-        if count > self.per_minute or (count == 1 and len(self._counts) >= _MAX_CLIENTS):
-            raise _refuse(self.per_minute, window, now)
-        self._counts[client] = count
+        if now - self._swept_at >= _WINDOW_S:
+            self._sweep(now)
+        calls = self._calls.get(client)
+        if calls is None:
+            if len(self._calls) >= _MAX_CLIENTS:
+                raise _refuse(self.per_minute, self._swept_at + _WINDOW_S - now)
+            calls = self._calls[client] = deque(maxlen=self.per_minute)
+        if len(calls) == self.per_minute and calls[0] > now - _WINDOW_S:
+            raise _refuse(self.per_minute, calls[0] + _WINDOW_S - now)
+        calls.append(now)  # at the limit, the deque drops the call that left the window
+
+    def _sweep(self, now: float) -> None:
+        """Forget clients whose last call has left the window."""
+        horizon = now - _WINDOW_S
+        self._calls = {
+            client: calls for client, calls in self._calls.items() if calls[-1] > horizon
+        }
+        self._swept_at = now
+
+
+# KEYS[1]: the client's log. ARGV: now (s), window (s), limit, a unique member for this call.
+# Returns -1 when the call is accepted, else the time (s) the oldest accepted call was made.
+_SLIDING_WINDOW_LUA = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return -1
+"""
 
 
 class RedisRateLimiter:
-    """The fixed window in Redis: key ``<prefix>:<window>:<client>``, ``INCR`` + ``EXPIRE``.
+    """The sliding-window log in Redis: one sorted set ``<prefix>:<client>`` per client.
 
-    Windows follow the wall clock (``time.time``), so every worker and machine agrees on
-    them. If Redis cannot be reached the request is let through and a warning is logged:
-    a rate limiter must not lock every user out while ``/health`` already reports Redis down.
+    Times come from the worker's wall clock (``time.time``); NTP-synchronised machines agree
+    to well under a second, which is far below the one-minute window. If Redis cannot be
+    reached the request is let through and a warning is logged: a rate limiter must not
+    lock every user out while ``/health`` already reports Redis down.
     """
 
     def __init__(
@@ -104,6 +140,7 @@ class RedisRateLimiter:
         self.per_minute = per_minute
         self.enabled = enabled
         self._clock = clock
+        self._script = redis.register_script(_SLIDING_WINDOW_LUA)
 
     async def check(self, client: str) -> None:
         if not self.enabled:
@@ -111,15 +148,12 @@ class RedisRateLimiter:
         from redis.exceptions import RedisError
 
         now = self._clock()
-        window = int(now // _WINDOW_S)
-        key = f"{self.key_prefix}:{window}:{client}"
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
+        args: list[str | int] = [repr(now), repr(_WINDOW_S), self.per_minute, member]
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, int(2 * _WINDOW_S))
-                count, _ = await pipe.execute()
+            oldest = await self._script(keys=[f"{self.key_prefix}:{client}"], args=args)
         except (RedisError, OSError) as exc:
             _log.warning("auth.rate_limit_unavailable", error=type(exc).__name__)
             return
-        if int(count) > self.per_minute:
-            raise _refuse(self.per_minute, window, now)
+        if float(oldest) >= 0:
+            raise _refuse(self.per_minute, float(oldest) + _WINDOW_S - now)

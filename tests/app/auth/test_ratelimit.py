@@ -23,10 +23,11 @@ class FakeClock:
         return self.now
 
 
-def test_limiter_counts_per_client_and_resets_each_window() -> None:
+def test_limiter_counts_per_client_in_a_sliding_window() -> None:
     clock = FakeClock(120.0)
     limiter = CeremonyRateLimiter(2, clock=clock)
     limiter.hit("a")
+    clock.now = 130.0
     limiter.hit("a")
     limiter.hit("b")
     clock.now = 150.2
@@ -34,9 +35,41 @@ def test_limiter_counts_per_client_and_resets_each_window() -> None:
         limiter.hit("a")
     assert refused.value.status == 429
     assert refused.value.code == "rate_limited"
+    # The call at 120.0 leaves the window at 180.0.
     assert refused.value.headers == {"Retry-After": "30"}
     clock.now = 180.0
     limiter.hit("a")
+    # Now the calls at 130.0 and 180.0 are in the window; the refused one was not counted.
+    clock.now = 189.5
+    with pytest.raises(AuthError) as again:
+        limiter.hit("a")
+    assert again.value.headers == {"Retry-After": "1"}
+    clock.now = 190.0
+    limiter.hit("a")
+
+
+def test_a_minute_boundary_does_not_double_the_limit() -> None:
+    # A fixed window aligned to the clock would allow 2 calls at 59.9 and 2 more at 60.1.
+    clock = FakeClock(59.9)
+    limiter = CeremonyRateLimiter(2, clock=clock)
+    limiter.hit("a")
+    limiter.hit("a")
+    clock.now = 60.1
+    with pytest.raises(AuthError) as refused:
+        limiter.hit("a")
+    assert refused.value.headers == {"Retry-After": "60"}
+
+
+def test_idle_clients_are_forgotten() -> None:
+    clock = FakeClock(0.0)
+    limiter = CeremonyRateLimiter(1, clock=clock)
+    for client in ("a", "b", "c"):
+        limiter.hit(client)
+    clock.now = 45.0
+    limiter.hit("d")
+    clock.now = 100.0  # a, b, c called more than a minute ago; d did not
+    limiter.hit("e")
+    assert sorted(limiter._calls) == ["d", "e"]
 
 
 def test_disabled_limiter_never_refuses() -> None:
