@@ -8,8 +8,12 @@
   while subscribers connect), then ``--subscribers`` clients follow
   ``GET /runs/{id}/events`` spread over those runs: delivery latency p50/p99 (arrival minus
   the event's own timestamp, for events emitted after the subscriber connected), events lost
-  / duplicated / out of order against the stored run, and the server's RSS per idle
-  connection (all workers, measured while every subscriber waits for the next event).
+  / duplicated / out of order against the stored run, the server's RSS per idle
+  connection (all workers, measured while every subscriber waits for the next event), and
+  the server's CPU time (all workers) from when every subscriber is connected to the last
+  terminal event, divided by the frames delivered in that time (the runs' own work is
+  included, but small: a few model calls each). Delivery latency swings run to run with how
+  the runs' bursts line up; the CPU figure is the stable one for comparing two builds.
 
 Scale-out comparison: ``--workers 2 --database-url postgresql+asyncpg://… --redis-url
 redis://…`` (the database must exist and be empty or migrated). Prints Markdown for
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -59,19 +64,39 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (granian workers)."""
-    total = 0
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (granian workers)."""
+    found: list[int] = []
     pending = [pid]
     while pending:
         current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pending.extend(int(child) for child in children)
+    return found
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants."""
+    total = 0
+    for current in _process_tree(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-            pending.extend(int(child) for child in children)
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its live descendants (all their threads)."""
+    ticks = 0
+    for current in _process_tree(pid):
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class StreamResult(msgspec.Struct):
@@ -318,7 +343,9 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
                 all_connected = time.time()
                 await asyncio.sleep(0.5)
                 busy_rss = rss_bytes(server.process.pid)
+                cpu_start = cpu_seconds(server.process.pid)
                 await asyncio.gather(*tasks)
+                server_cpu_s = cpu_seconds(server.process.pid) - cpu_start
                 await asyncio.gather(*drains)
                 expected: dict[str, list[int]] = {}
                 for run_id in run_ids:
@@ -340,6 +367,8 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
         latencies.extend(ms for _, ms in sub.samples)
         steady.extend(ms for emitted, ms in sub.samples if emitted >= all_connected)
     per_connection_kib = (busy_rss - idle_rss) / max(1, args.subscribers) / 1024
+    delivered = sum(len(sub.samples) for sub in subs)  # live frames after connecting
+    cpu_per_frame_us = server_cpu_s / max(1, delivered) * 1e6
     reasons = sorted(
         {sub.error or str(sub.status) for sub in subs if sub.error or sub.status != 200}
     )
@@ -350,12 +379,12 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
             "",
             "| delivery p50 / p99 (ms), all live events | after all connected (events) "
             "| lost | duplicated | out of order | errors | connect all (s) "
-            "| RSS per idle connection (KiB) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| RSS per idle connection (KiB) | server CPU per delivered frame (µs) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {median(latencies):.1f} / {percentile(latencies, 99):.1f} "
             f"| {median(steady):.1f} / {percentile(steady, 99):.1f} ({len(steady)}) "
             f"| {lost} | {duplicated} | {disordered} | {errors} "
-            f"| {connect_s:.2f} | {per_connection_kib:.1f} |",
+            f"| {connect_s:.2f} | {per_connection_kib:.1f} | {cpu_per_frame_us:.0f} |",
             *(["", "Errors: " + "; ".join(reasons[:5])] if reasons else []),
         ]
     )

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
-from litestar.response import ServerSentEvent
+from litestar.response import Stream
 from sqlalchemy import func, select
 
 from app.errors import DomainError
@@ -49,7 +49,7 @@ async def start_stream(
     question: str,
     conversation_id: str | None,
     dataset_id: str | None,
-) -> ServerSentEvent:
+) -> Stream:
     """Start a run and stream its events from the first; shared with conversations."""
     started = await runtime.service.start(
         user_id=user_id,
@@ -105,7 +105,7 @@ class RunsController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[AskRequest],
         runs_runtime: NamedDependency[RunsRuntime],
-    ) -> ServerSentEvent:
+    ) -> Stream:
         """Ask a question; the response is the run's event stream (SSE) until it ends."""
         return await start_stream(
             runs_runtime,
@@ -207,7 +207,7 @@ class RunsController(Controller):
         ticket: Annotated[str | None, QueryParameter()] = None,
         after: Annotated[int | None, QueryParameter(ge=0)] = None,
         last_event_id: Annotated[str | None, HeaderParameter(name="last-event-id")] = None,
-    ) -> ServerSentEvent:
+    ) -> Stream:
         """Replay the run's events after ``Last-Event-ID`` / ``?after=``, then follow it live.
 
         Auth: ``Authorization: Bearer`` or ``?ticket=`` from ``POST /runs/{id}/ticket``.

@@ -10,11 +10,11 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 from litestar import get
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import Stream
 
+from app.runs.frames import event_frame
 from app.runs.http import SSE_MEDIA_TYPE, sse_response
 from app.runs.store import event_type_of
-from app.runs.stream import sse_message
 from orchestrator.events import (
     AgentResponse,
     AgentResponseData,
@@ -132,11 +132,11 @@ def demo_events() -> list[Event]:
     ]
 
 
-async def _frames() -> AsyncGenerator[ServerSentEventMessage, None]:
+async def _frames() -> AsyncGenerator[bytes, None]:
     for index, event in enumerate(demo_events()):
         if index:
             await asyncio.sleep(DEMO_INTERVAL_S)
-        yield sse_message(event.seq, event_type_of(event), encode_envelope(event).decode())
+        yield event_frame(event.seq, event_type_of(event), encode_envelope(event))
 
 
 @get(
@@ -146,6 +146,6 @@ async def _frames() -> AsyncGenerator[ServerSentEventMessage, None]:
     tags=["questions"],
     sync_to_thread=False,
 )
-def test_stream() -> ServerSentEvent:
+def test_stream() -> Stream:
     """A short demo SSE stream of every event type (no auth, no LLM)."""
     return sse_response(_frames())

@@ -2,9 +2,10 @@
 
 A run is independent of any HTTP connection. :meth:`RunService.start` writes the user
 message and the run row, then runs the orchestrator in its own task; every event is stored in
-``run_events`` (commit first) and then published on the run's channel, so subscribers that
-replay from the database and tail the channel see every event exactly once. The terminal
-event, the run row's final state and the assistant message are written in one transaction.
+``run_events`` (commit first) and then published, as its finished SSE frame, on the run's
+channel, so subscribers that replay from the database and tail the channel see every event
+exactly once. The terminal event, the run row's final state and the assistant message are
+written in one transaction.
 
 Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
 ``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
@@ -35,6 +36,7 @@ from app.errors import DomainError
 from app.health import HealthRegistry
 from app.logging import get_logger
 from app.runs import store
+from app.runs.frames import event_frame
 from app.runs.models import Run
 from app.settings import RunSettings
 from orchestrator.context import HistoryPair, RunContext
@@ -49,7 +51,7 @@ from orchestrator.events import (
 from orchestrator.machine import Orchestrator
 from tools.catalog_types import Dataset
 
-__all__ = ["RunService", "StartedRun", "channel_for", "frame"]
+__all__ = ["RunService", "StartedRun", "channel_for"]
 
 log = get_logger("app.runs")
 
@@ -57,12 +59,6 @@ log = get_logger("app.runs")
 def channel_for(run_id: str) -> str:
     """The channel a run's events are published on."""
     return f"run:{run_id}"
-
-
-def frame(seq: int, event_type: str, envelope: bytes) -> bytes:
-    """The channel payload: ``"<seq> <type>\\n"`` then the envelope, so subscribers can
-    dedupe and detect the end without parsing JSON."""
-    return f"{seq} {event_type}\n".encode() + envelope
 
 
 def _now() -> datetime:
@@ -371,7 +367,7 @@ class RunService:
                 live.closed = True
                 self._note_provider_health(event)
         self.channels.publish(
-            frame(event.seq, store.event_type_of(event), encode_envelope(event)),
+            event_frame(event.seq, store.event_type_of(event), encode_envelope(event)),
             channel_for(event.run_id),
         )
 
@@ -526,7 +522,7 @@ class RunService:
                 live.closed = True
                 live.last_seq = event.seq
         self.channels.publish(
-            frame(event.seq, store.event_type_of(event), encode_envelope(event)),
+            event_frame(event.seq, store.event_type_of(event), encode_envelope(event)),
             channel_for(run_id),
         )
         log.warning("run.interrupted", run_id=run_id, reason=reason)

@@ -5,7 +5,8 @@ run's status and stored events, then tail; channel messages at or below the last
 dropped, and a jump in seq is filled from the database. Every ``keepalive_s`` without news a
 comment line is sent (data ``None``, so ``EventSource`` dispatches nothing) and the database
 is polled, so a publish lost by a backend cannot stall a subscriber forever. The hot path is
-one queue read per event: no task or timer per message (1,000 subscribers per process).
+one queue read per event, forwarding the frame bytes published on the channel (encoded once
+per event, see ``frames``): no encoding, task or timer per message and subscriber.
 """
 
 from __future__ import annotations
@@ -16,25 +17,14 @@ from collections.abc import AsyncGenerator, Callable
 
 import anyio
 from litestar.channels import ChannelsPlugin, Subscriber
-from litestar.response import ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.runs import store
+from app.runs.frames import KEEPALIVE_FRAME, event_frame, frame_head
 from app.runs.service import channel_for
 from orchestrator.events import TERMINAL_EVENT_TYPES
 
-__all__ = ["KEEPALIVE", "parse_frame", "run_event_stream", "sse_message"]
-
-KEEPALIVE = "keep-alive"
-
-
-def sse_message(seq: int, event_type: str, envelope: str) -> ServerSentEventMessage:
-    """One SSE frame: ``id: <seq>``, ``event: <type>``, one ``data:`` line (the envelope)."""
-    return ServerSentEventMessage(data=envelope, event=event_type, id=str(seq), sep="\n")
-
-
-def _keepalive() -> ServerSentEventMessage:
-    return ServerSentEventMessage(data=None, comment=KEEPALIVE, sep="\n")
+__all__ = ["run_event_stream"]
 
 
 # Put into the subscriber's own queue when the stream has been idle for ``keepalive_s``:
@@ -64,15 +54,9 @@ class _IdleClock:
             self.touch()
 
 
-def _envelope(payload: str) -> str:
-    return '{"event":' + payload + "}"
-
-
-def parse_frame(raw: bytes) -> tuple[int, str, str]:
-    """Split a channel payload (see ``service.frame``) into seq, event type and envelope."""
-    head, _, envelope = raw.partition(b"\n")
-    seq, _, event_type = head.decode().partition(" ")
-    return int(seq), event_type, envelope.decode()
+def _stored_frame(event: store.StoredEvent) -> bytes:
+    envelope = b'{"event":' + event.payload.encode() + b"}"
+    return event_frame(event.seq, event.event_type, envelope)
 
 
 async def run_event_stream(
@@ -83,8 +67,8 @@ async def run_event_stream(
     session_maker: async_sessionmaker[AsyncSession],
     keepalive_s: float,
     on_close: Callable[[bool], None] | None = None,
-) -> AsyncGenerator[ServerSentEventMessage, None]:
-    """Frames of ``run_id`` with seq > ``after`` until (and including) its terminal event.
+) -> AsyncGenerator[bytes, None]:
+    """SSE frames of ``run_id`` with seq > ``after`` until (and including) its terminal event.
 
     ``on_close(finished)`` is called when the generator ends; ``finished`` is False when the
     client went away before the terminal event (used for ``cancel_on_disconnect``).
@@ -99,7 +83,7 @@ async def run_event_stream(
             status = await store.status_of(session, run_id)
             stored = await store.load_events(session, run_id, after=last)
         for event in stored:
-            yield sse_message(event.seq, event.event_type, _envelope(event.payload))
+            yield _stored_frame(event)
             last = event.seq
             if event.event_type in TERMINAL_EVENT_TYPES:
                 finished = True
@@ -113,24 +97,24 @@ async def run_event_stream(
                 async with session_maker() as session:
                     missed = await store.load_events(session, run_id, after=last)
                 if not missed:
-                    yield _keepalive()
+                    yield KEEPALIVE_FRAME
                 for event in missed:
-                    yield sse_message(event.seq, event.event_type, _envelope(event.payload))
+                    yield _stored_frame(event)
                     last = event.seq
                     if event.event_type in TERMINAL_EVENT_TYPES:
                         finished = True
                         return
                 continue
-            seq, event_type, envelope = parse_frame(raw)
+            seq, event_type = frame_head(raw)
             if seq <= last:
                 continue
             if seq > last + 1:
                 async with session_maker() as session:
                     gap = await store.load_events(session, run_id, after=last, before=seq)
                 for event in gap:
-                    yield sse_message(event.seq, event.event_type, _envelope(event.payload))
+                    yield _stored_frame(event)
                     last = event.seq
-            yield sse_message(seq, event_type, envelope)
+            yield raw  # the published frame, forwarded unchanged
             idle.touch()
             last = seq
             if event_type in TERMINAL_EVENT_TYPES:

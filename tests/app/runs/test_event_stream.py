@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from litestar.response import ServerSentEventMessage
 
 from app.db.engine import Database
-from app.runs.service import RunService, channel_for, frame
-from app.runs.stream import KEEPALIVE, parse_frame, run_event_stream
+from app.runs.frames import KEEPALIVE_FRAME, envelope_of, event_frame, frame_head
+from app.runs.service import RunService, channel_for
+from app.runs.stream import run_event_stream
 from orchestrator.events import decode_envelope
 from tests.support.runs import (
     make_user,
@@ -21,6 +21,7 @@ from tests.support.runs import (
     stored_events,
     wait_for_events,
 )
+from tests.support.sse import SSEFrame, parse_sse
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 
 async def _collect(
     service: RunService, run_id: str, after: int, keepalive_s: float = 15.0
-) -> list[ServerSentEventMessage]:
+) -> list[SSEFrame]:
     frames = run_event_stream(
         run_id,
         after=after,
@@ -40,16 +41,31 @@ async def _collect(
         session_maker=service.session_maker,
         keepalive_s=keepalive_s,
     )
-    return [message async for message in frames]
+    return _parsed([raw async for raw in frames])
 
 
-def _seqs(messages: list[ServerSentEventMessage]) -> list[int]:
-    return [int(str(m.id)) for m in messages if m.id is not None]
+def _parsed(raw_frames: list[bytes]) -> list[SSEFrame]:
+    """Each yielded chunk is exactly one complete SSE block."""
+    parsed = []
+    for raw in raw_frames:
+        (block,) = parse_sse(raw.decode())
+        assert raw.endswith(b"\n\n")
+        assert b"\r" not in raw
+        parsed.append(block)
+    return parsed
 
 
-def test_channel_frames_round_trip() -> None:
-    raw = frame(7, "agent_thinking", b'{"event":{"x":1}}')
-    assert parse_frame(raw) == (7, "agent_thinking", '{"event":{"x":1}}')
+def _seqs(messages: list[SSEFrame]) -> list[int]:
+    return [int(m.id) for m in messages if m.id is not None]
+
+
+def test_event_frames_are_one_sse_block_with_id_type_and_one_data_line() -> None:
+    raw = event_frame(7, "agent_thinking", b'{"event":{"x":1}}')
+    assert raw == b'id: 7\nevent: agent_thinking\ndata: {"event":{"x":1}}\n\n'
+    assert frame_head(raw) == (7, "agent_thinking")
+    assert envelope_of(raw) == b'{"event":{"x":1}}'
+    with pytest.raises(ValueError, match="not an event frame"):
+        frame_head(b": keep-alive\n\n\n")
 
 
 async def test_a_live_subscriber_gets_every_event_once_in_order(database: Database) -> None:
@@ -64,7 +80,7 @@ async def test_a_live_subscriber_gets_every_event_once_in_order(database: Databa
     last = messages[-1]
     assert last.event == "completed"
     for message, event in zip(messages, stored, strict=True):
-        assert decode_envelope(str(message.data)) == event
+        assert decode_envelope(message.data[0]) == event
         assert message.event == type(event).__struct_config__.tag
 
 
@@ -114,11 +130,11 @@ async def test_duplicates_from_the_channel_are_dropped_and_gaps_filled_from_the_
         )
         first = await anext(stream)
         # A stale duplicate of seq 1 arrives on the channel: it must not be sent again.
-        service.channels.publish(frame(1, "started", b"{}"), channel_for(started.run_id))
-        rest = [message async for message in stream]
+        service.channels.publish(event_frame(1, "started", b"{}"), channel_for(started.run_id))
+        rest = [raw async for raw in stream]
         stored = await stored_events(database, started.run_id)
 
-    assert _seqs([first, *rest]) == [e.seq for e in stored]
+    assert _seqs(_parsed([first, *rest])) == [e.seq for e in stored]
 
 
 async def test_an_idle_stream_sends_keepalive_comments_without_data(database: Database) -> None:
@@ -128,9 +144,8 @@ async def test_an_idle_stream_sends_keepalive_comments_without_data(database: Da
         started = await service.start(user_id=user, question="q")
         messages = await _collect(service, started.run_id, after=0, keepalive_s=0.1)
 
-    keepalives = [m for m in messages if m.comment == KEEPALIVE]
+    keepalives = [m for m in messages if m.comments == ["keep-alive"]]
     assert keepalives
-    assert all(m.data is None and m.id is None for m in keepalives)
+    assert all(m.data == [] and m.id is None and m.event is None for m in keepalives)
     assert messages[-1].event == "completed"
-    encoded = keepalives[0].encode()
-    assert encoded == b": keep-alive\n\n"
+    assert KEEPALIVE_FRAME == b": keep-alive\n\n"

@@ -146,6 +146,9 @@ async def test_ask_stream_sends_the_whole_run_in_the_wire_format(
     response = await client.post("/ask-stream", json={"question": QUESTION}, headers=alice.headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache"
+    # The stream opens with the reconnection delay for EventSource, in a block of its own.
+    assert response.text.startswith("retry: 3000\n\nid: 1\nevent: started\ndata: {")
     run_id = response.headers["x-run-id"]
     frames = _events(parse_sse(response.text))
     assert [int(frame.id or 0) for frame in frames] == list(range(1, len(frames) + 1))
