@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.response import ServerSentEvent
+from litestar.response import Stream
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -165,7 +165,7 @@ class ConversationsController(Controller):
         conversation_id: FromPath[str],
         data: JSONBody[ContinueRequest],
         runs_runtime: NamedDependency[RunsRuntime],
-    ) -> ServerSentEvent:
+    ) -> Stream:
         """Ask a follow-up in this conversation (earlier Q/A pairs go along as history);
         the response streams the run's events like ``/ask-stream``."""
         return await start_stream(
