@@ -15,9 +15,11 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from app.db.migrate import migration_status
+from app.openapi_errors import error_responses
 from app.state import get_database, get_health, get_redis, get_settings
 
 __all__ = [
@@ -202,7 +204,19 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]
 
-    @get("/", opt={"exclude_from_auth": True}, summary="Liveness with component checks")
+    @get(
+        "/",
+        opt={"exclude_from_auth": True},
+        summary="Liveness with component checks",
+        responses={
+            **error_responses(),
+            503: ResponseSpec(
+                HealthReport,
+                description="A component is unhealthy; the body is the same health report",
+                generate_examples=False,
+            ),
+        },
+    )
     async def health(self, request: Request[Any, Any, Any]) -> Response[HealthReport]:
         components = await _components(request)
         status = _worst(list(components.values()))
@@ -221,7 +235,20 @@ class HealthController(Controller):
         code = HTTP_503_SERVICE_UNAVAILABLE if status == "unhealthy" else HTTP_200_OK
         return Response(report, status_code=code)
 
-    @get("/ready", opt={"exclude_from_auth": True}, summary="Readiness for load balancers")
+    @get(
+        "/ready",
+        opt={"exclude_from_auth": True},
+        summary="Readiness for load balancers",
+        responses={
+            **error_responses(),
+            503: ResponseSpec(
+                ReadinessReport,
+                description="Not ready (database, migrations or Redis); the body is the same "
+                "readiness report",
+                generate_examples=False,
+            ),
+        },
+    )
     async def ready(self, request: Request[Any, Any, Any]) -> Response[ReadinessReport]:
         components: dict[str, ComponentStatus] = {"database": await _check_database(request)}
         if components["database"].status == "healthy":

@@ -30,6 +30,7 @@ from app.auth.security import PUBLIC, AuthUser
 from app.auth.services import AuthServices, get_auth_services
 from app.auth.tokens import AccessToken, IssuedTokens
 from app.errors import malformed_json
+from app.openapi_errors import BAD_PARAMETER, error_responses
 from app.request_body import require_json, require_json_if_body
 
 __all__ = ["CEREMONY_MAX_BODY_BYTES", "AuthController", "CredentialsController", "auth_router"]
@@ -38,6 +39,28 @@ __all__ = ["CEREMONY_MAX_BODY_BYTES", "AuthController", "CredentialsController",
 CEREMONY_MAX_BODY_BYTES = 65_536
 _CEREMONY: dict[str, Any] = {**PUBLIC, RATE_LIMIT_OPT: True}
 TOKEN_TYPE = "bearer"  # noqa: S105 - the OAuth token type name, not a secret
+
+# Error responses the OpenAPI document declares for the ceremonies and refresh endpoints.
+_CHALLENGE_CODES = (
+    "`malformed_credential`, `challenge_invalid`, `challenge_expired`, `challenge_wrong_ceremony`"
+)
+_REGISTRATION_400 = (
+    400,
+    "Malformed JSON or passkey response, an unknown, used or expired challenge, or a failed "
+    f"verification (`malformed_json`, `validation_error`, {_CHALLENGE_CODES}, "
+    "`registration_failed`)",
+)
+_REGISTRATION_409 = (
+    409,
+    "The passkey or the email is already registered "
+    "(`credential_exists`, `email_taken`, `already_registered`)",
+)
+_REFRESH_401 = (
+    401,
+    "Missing, invalid, expired or reused refresh token "
+    "(`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`)",
+)
+_NO_PASSKEY = (404, "No such passkey on your account (`credential_not_found`)")
 
 AuthedRequest = Request[AuthUser, AccessToken, Any]
 
@@ -97,6 +120,13 @@ class AuthController(Controller):
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start passkey registration: WebAuthn creation options",
+        responses=error_responses(
+            (400, "Malformed JSON or an invalid email (`malformed_json`, `validation_error`)"),
+            (409, "The email is already registered: sign in instead (`email_taken`)"),
+            413,
+            415,
+            429,
+        ),
     )
     async def register_begin(
         self,
@@ -116,6 +146,14 @@ class AuthController(Controller):
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish passkey registration with the browser's RegistrationResponseJSON",
+        responses=error_responses(
+            _REGISTRATION_400,
+            (401, "The account the ceremony was started for no longer exists (`unknown_user`)"),
+            _REGISTRATION_409,
+            413,
+            415,
+            429,
+        ),
     )
     async def register_complete(
         self,
@@ -136,6 +174,20 @@ class AuthController(Controller):
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start passkey sign-in: request options ({} for usernameless)",
+        responses=error_responses(
+            (
+                400,
+                "The body is not JSON, not an object, or the email is invalid "
+                "(`malformed_json`, `validation_error`)",
+            ),
+            413,
+            (
+                415,
+                "A body was sent that is not application/json (no body at all is fine) "
+                "(`unsupported_media_type`)",
+            ),
+            429,
+        ),
     )
     async def login_begin(
         self, request: Request[Any, Any, Any], auth_services: NamedDependency[AuthServices]
@@ -150,6 +202,17 @@ class AuthController(Controller):
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish sign-in with the browser's AuthenticationResponseJSON; issues tokens",
+        responses=error_responses(
+            (
+                400,
+                "Malformed JSON or passkey response, an unknown, used or expired challenge, "
+                f"or sign-in refused (`malformed_json`, `validation_error`, {_CHALLENGE_CODES}, "
+                "`authentication_failed`, `sign_count_regression`)",
+            ),
+            413,
+            415,
+            429,
+        ),
     )
     async def login_complete(
         self,
@@ -167,14 +230,19 @@ class AuthController(Controller):
             user=UserOut(id=user.id, email=user.email),
         )
 
-    @post("/logout", status_code=200, summary="Revoke this access token and its login")
+    @post(
+        "/logout",
+        status_code=200,
+        summary="Revoke this access token and its login",
+        responses=error_responses(401),
+    )
     async def logout(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
     ) -> MessageOut:
         await auth_services.tokens.logout(request.auth)
         return MessageOut(message="Logged out successfully")
 
-    @get("/me", summary="The signed-in user")
+    @get("/me", summary="The signed-in user", responses=error_responses(401))
     async def me(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
     ) -> MeOut:
@@ -184,6 +252,7 @@ class AuthController(Controller):
         "/refresh-token",
         opt=_CEREMONY,
         summary="Rotate a refresh token sent as Authorization: Bearer <refresh token>",
+        responses=error_responses(BAD_PARAMETER, _REFRESH_401, 429),
     )
     async def refresh_from_header(
         self,
@@ -204,6 +273,7 @@ class AuthController(Controller):
         opt=_CEREMONY,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary='Rotate a refresh token sent as {"refresh_token": …}',
+        responses=error_responses(400, _REFRESH_401, 413, 415, 429),
     )
     async def refresh_from_body(
         self, data: JSONBody[RefreshRequest], auth_services: NamedDependency[AuthServices]
@@ -217,7 +287,7 @@ class CredentialsController(Controller):
     path = "/auth/credentials"
     tags = ["auth"]
 
-    @get("/", summary="List my passkeys")
+    @get("/", summary="List my passkeys", responses=error_responses(401))
     async def list_credentials(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
     ) -> CredentialList:
@@ -229,6 +299,7 @@ class CredentialsController(Controller):
         opt={RATE_LIMIT_OPT: True},
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start adding a passkey to my account: creation options",
+        responses=error_responses(401, 429),
     )
     async def add_begin(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
@@ -242,6 +313,15 @@ class CredentialsController(Controller):
         opt={RATE_LIMIT_OPT: True},
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish adding a passkey with the browser's RegistrationResponseJSON",
+        responses=error_responses(
+            _REGISTRATION_400,
+            401,
+            (403, "The ceremony was started by another user (`challenge_not_yours`)"),
+            _REGISTRATION_409,
+            413,
+            415,
+            429,
+        ),
     )
     async def add_complete(
         self,
@@ -256,7 +336,22 @@ class CredentialsController(Controller):
             message="Passkey added", user_id=result.user_id, credential_id=result.credential_id
         )
 
-    @patch("/{credential_id:str}", guards=[require_json], summary="Rename one of my passkeys")
+    @patch(
+        "/{credential_id:str}",
+        guards=[require_json],
+        summary="Rename one of my passkeys",
+        responses=error_responses(
+            (
+                400,
+                "Malformed JSON, invalid fields or a blank name "
+                "(`malformed_json`, `validation_error`, `invalid_name`)",
+            ),
+            401,
+            _NO_PASSKEY,
+            413,
+            415,
+        ),
+    )
     async def rename(
         self,
         request: AuthedRequest,
@@ -266,7 +361,17 @@ class CredentialsController(Controller):
     ) -> CredentialOut:
         return await auth_services.credentials.rename(request.user.id, credential_id, data.name)
 
-    @delete("/{credential_id:str}", status_code=200, summary="Delete one of my passkeys")
+    @delete(
+        "/{credential_id:str}",
+        status_code=200,
+        summary="Delete one of my passkeys",
+        responses=error_responses(
+            BAD_PARAMETER,
+            401,
+            _NO_PASSKEY,
+            (409, "Cannot delete your only passkey: add another one first (`last_credential`)"),
+        ),
+    )
     async def remove(
         self,
         request: AuthedRequest,

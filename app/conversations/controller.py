@@ -16,13 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.models import Conversation, Message
 from app.errors import DomainError
-from app.runs.controller import start_stream
+from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
+from app.runs.controller import START_RUN_ERRORS, start_stream
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json
 from app.runs.models import Run
 from app.runs.runtime import RunsRuntime
 from app.runs.schemas import ContinueRequest
 
 __all__ = ["ConversationsController"]
+
+_NO_CONVERSATION = (404, "No such conversation for this user (`conversation_not_found`)")
 
 
 class ConversationView(msgspec.Struct, kw_only=True):
@@ -80,7 +83,7 @@ class ConversationsController(Controller):
     path = "/conversations"
     tags = ["conversations"]
 
-    @get(["/", ""])
+    @get(["/", ""], responses=error_responses(401, 503))
     async def list_conversations(
         self, request: Request[Any, Any, Any], runs_runtime: NamedDependency[RunsRuntime]
     ) -> ConversationList:
@@ -93,7 +96,10 @@ class ConversationsController(Controller):
             )
             return ConversationList(conversations=[_view(row) for row in rows])
 
-    @get("/{conversation_id:str}")
+    @get(
+        "/{conversation_id:str}",
+        responses=error_responses(BAD_PARAMETER, 401, _NO_CONVERSATION, 503),
+    )
     async def get_conversation(
         self,
         request: Request[Any, Any, Any],
@@ -123,7 +129,11 @@ class ConversationsController(Controller):
                 ],
             )
 
-    @delete("/{conversation_id:str}", status_code=200)
+    @delete(
+        "/{conversation_id:str}",
+        status_code=200,
+        responses=error_responses(BAD_PARAMETER, 401, _NO_CONVERSATION, 503),
+    )
     async def delete_conversation(
         self,
         request: Request[Any, Any, Any],
@@ -158,6 +168,17 @@ class ConversationsController(Controller):
         status_code=200,
         media_type=SSE_MEDIA_TYPE,
         guards=[require_json],
+        description="Ask a follow-up in this conversation (earlier Q/A pairs go along as "
+        f"history); the response streams the run's events like `/ask-stream`. {SSE_ERRORS}",
+        responses=error_responses(
+            401,
+            (
+                404,
+                "No such conversation, or no such dataset, for this user "
+                "(`conversation_not_found`, `dataset_not_found`)",
+            ),
+            *START_RUN_ERRORS,
+        ),
     )
     async def continue_conversation(
         self,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.datasets.models import DatasetRow
 from app.errors import DomainError
+from app.openapi_errors import BAD_PARAMETER, error_responses
 from app.request_body import require_multipart
 from app.runs.http import current_user_id
 from app.runs.runtime import RunsRuntime
@@ -32,6 +33,8 @@ __all__ = ["DatasetUpload", "DatasetView", "DatasetsController", "datasets_contr
 
 # Multipart framing (boundaries, part headers) on top of the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
+
+_NO_DATASET = (404, "No such dataset for this user (`dataset_not_found`)")
 
 
 @dataclass
@@ -101,7 +104,27 @@ class DatasetsController(Controller):
     path = "/datasets"
     tags = ["datasets"]
 
-    @post(["/", ""], status_code=201, guards=[require_multipart])
+    @post(
+        ["/", ""],
+        status_code=201,
+        guards=[require_multipart],
+        responses=error_responses(
+            (
+                400,
+                "Not a readable multipart form, or its `file` part is missing "
+                "(`bad_request`, `validation_error`)",
+            ),
+            401,
+            (413, "The body or the file is larger than the limit (`payload_too_large`)"),
+            (415, "Content-Type is not multipart/form-data (`unsupported_media_type`)"),
+            (
+                422,
+                "The file is not a valid CSV or JSON dataset; `detail` names the bad line "
+                "(`invalid_upload`)",
+            ),
+            503,
+        ),
+    )
     async def upload(
         self,
         request: Request[Any, Any, Any],
@@ -139,7 +162,7 @@ class DatasetsController(Controller):
             session.add(row)
         return _view(row)
 
-    @get(["/", ""])
+    @get(["/", ""], responses=error_responses(401, 503))
     async def list_datasets(
         self, request: Request[Any, Any, Any], runs_runtime: NamedDependency[RunsRuntime]
     ) -> DatasetList:
@@ -154,7 +177,7 @@ class DatasetsController(Controller):
             ).all()
         return DatasetList(datasets=[_view(row) for row in rows])
 
-    @get("/{dataset_id:str}")
+    @get("/{dataset_id:str}", responses=error_responses(BAD_PARAMETER, 401, _NO_DATASET, 503))
     async def get_dataset(
         self,
         request: Request[Any, Any, Any],
@@ -164,7 +187,11 @@ class DatasetsController(Controller):
         async with runs_runtime.service.session_maker() as session:
             return await _owned(session, dataset_id, current_user_id(request))
 
-    @delete("/{dataset_id:str}", status_code=200)
+    @delete(
+        "/{dataset_id:str}",
+        status_code=200,
+        responses=error_responses(BAD_PARAMETER, 401, _NO_DATASET, 503),
+    )
     async def delete_dataset(
         self,
         request: Request[Any, Any, Any],

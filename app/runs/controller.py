@@ -8,7 +8,7 @@ client that disconnects does not stop it (unless ``runs.cancel_on_disconnect``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -17,6 +17,7 @@ from litestar.response import Stream
 from sqlalchemy import func, select
 
 from app.errors import DomainError
+from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
 from app.runs.models import Run
 from app.runs.runtime import RunsRuntime
@@ -25,7 +26,27 @@ from app.runs.stream import run_event_stream
 from app.runs.tickets import TicketError
 from app.runs.views import ask_response, owned_run, run_view
 
-__all__ = ["RunsController", "start_stream"]
+__all__ = ["START_RUN_ERRORS", "RunsController", "start_stream"]
+
+# Documented error responses (OpenAPI): what starting a run with a JSON body can refuse
+# (see ``RunService.start``); each route adds its 401 and 404.
+START_RUN_ERRORS: Final = (
+    (
+        400,
+        "Malformed JSON, invalid fields, or an empty or too long question "
+        "(`malformed_json`, `validation_error`, `invalid_question`, `question_too_long`)",
+    ),
+    (409, "The conversation already has a question in progress (`conversation_busy`)"),
+    413,
+    415,
+    (429, "Too many runs in progress, for this user or this server (`too_many_runs`)"),
+    503,
+)
+_NO_RUN = (404, "No such run for this user (`run_not_found`)")
+_NO_CONVERSATION_OR_DATASET = (
+    404,
+    "No such conversation or dataset for this user (`conversation_not_found`, `dataset_not_found`)",
+)
 
 
 def _after(last_event_id: str | None, after: int | None) -> int:
@@ -79,7 +100,12 @@ async def start_stream(
 class RunsController(Controller):
     tags = ["questions"]
 
-    @post("/ask", status_code=200, guards=[require_json])
+    @post(
+        "/ask",
+        status_code=200,
+        guards=[require_json],
+        responses=error_responses(401, _NO_CONVERSATION_OR_DATASET, *START_RUN_ERRORS),
+    )
     async def ask(
         self,
         request: Request[Any, Any, Any],
@@ -99,7 +125,15 @@ class RunsController(Controller):
             run = await owned_run(session, started.run_id, current_user_id(request))
             return await ask_response(session, run)
 
-    @post("/ask-stream", status_code=200, media_type=SSE_MEDIA_TYPE, guards=[require_json])
+    @post(
+        "/ask-stream",
+        status_code=200,
+        media_type=SSE_MEDIA_TYPE,
+        guards=[require_json],
+        description="Ask a question; the response is the run's event stream (SSE) until it "
+        f"ends. {SSE_ERRORS}",
+        responses=error_responses(401, _NO_CONVERSATION_OR_DATASET, *START_RUN_ERRORS),
+    )
     async def ask_stream(
         self,
         request: Request[Any, Any, Any],
@@ -115,7 +149,15 @@ class RunsController(Controller):
             dataset_id=data.dataset_id,
         )
 
-    @get("/runs", tags=["runs"])
+    @get(
+        "/runs",
+        tags=["runs"],
+        responses=error_responses(
+            (400, "Invalid `limit` or `offset` (`validation_error`, listed in `errors`)"),
+            401,
+            503,
+        ),
+    )
     async def list_runs(
         self,
         request: Request[Any, Any, Any],
@@ -143,7 +185,11 @@ class RunsController(Controller):
                 offset=offset,
             )
 
-    @get("/runs/{run_id:str}", tags=["runs"])
+    @get(
+        "/runs/{run_id:str}",
+        tags=["runs"],
+        responses=error_responses(BAD_PARAMETER, 401, _NO_RUN, 503),
+    )
     async def get_run(
         self,
         request: Request[Any, Any, Any],
@@ -154,7 +200,18 @@ class RunsController(Controller):
         async with runs_runtime.service.session_maker() as session:
             return run_view(await owned_run(session, run_id, current_user_id(request)))
 
-    @post("/runs/{run_id:str}/cancel", status_code=200, tags=["runs"])
+    @post(
+        "/runs/{run_id:str}/cancel",
+        status_code=200,
+        tags=["runs"],
+        responses=error_responses(
+            BAD_PARAMETER,
+            401,
+            _NO_RUN,
+            (409, "The run already ended (`run_finished`)"),
+            503,
+        ),
+    )
     async def cancel_run(
         self,
         request: Request[Any, Any, Any],
@@ -175,7 +232,12 @@ class RunsController(Controller):
         async with service.session_maker() as session:
             return run_view(await owned_run(session, run_id, user_id))
 
-    @post("/runs/{run_id:str}/ticket", status_code=200, tags=["runs"])
+    @post(
+        "/runs/{run_id:str}/ticket",
+        status_code=200,
+        tags=["runs"],
+        responses=error_responses(BAD_PARAMETER, 401, _NO_RUN, 503),
+    )
     async def ticket(
         self,
         request: Request[Any, Any, Any],
@@ -198,6 +260,22 @@ class RunsController(Controller):
         media_type=SSE_MEDIA_TYPE,
         tags=["runs"],
         opt={"exclude_from_auth": True},
+        description="Replay the run's events after `Last-Event-ID` / `?after=`, then follow it "
+        "live. Auth: `Authorization: Bearer` or `?ticket=` from `POST /runs/{id}/ticket`. "
+        f"{SSE_ERRORS}",
+        responses=error_responses(
+            (
+                400,
+                "Invalid `after` or `Last-Event-ID` (`validation_error`, `invalid_last_event_id`)",
+            ),
+            (
+                401,
+                "Neither a valid access token nor a valid `?ticket=` for this run "
+                "(`not_authenticated`, `invalid_ticket`)",
+            ),
+            _NO_RUN,
+            503,
+        ),
     )
     async def events(
         self,

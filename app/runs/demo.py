@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from litestar import get
 from litestar.response import Stream
 
+from app.openapi_errors import error_responses
 from app.runs.frames import event_frame
 from app.runs.http import SSE_MEDIA_TYPE, sse_response
 from app.runs.store import event_type_of
@@ -145,6 +146,7 @@ async def _frames() -> AsyncGenerator[bytes, None]:
     opt={"exclude_from_auth": True},
     tags=["questions"],
     sync_to_thread=False,
+    responses=error_responses(),
 )
 def test_stream() -> Stream:
     """A short demo SSE stream of every event type (no auth, no LLM)."""

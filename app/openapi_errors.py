@@ -1,0 +1,117 @@
+"""The error responses in the OpenAPI document: one body shape for every 4xx/5xx.
+
+Every error the service sends is rendered by :mod:`app.errors` as
+``{"detail", "code", "request_id", …}``; :class:`ErrorBody` describes that shape, and
+:func:`error_responses` declares it on a route handler for the statuses the route can return::
+
+    @get("/runs/{run_id:str}", responses=error_responses(401, (404, "No such run")))
+
+Declaring a status replaces Litestar's automatic response for it (e.g. its 400
+``ValidationException`` schema, which is not what this service sends).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+import msgspec
+from litestar.openapi import ResponseSpec
+from msgspec import UNSET, Meta, UnsetType
+
+__all__ = [
+    "BAD_PARAMETER",
+    "DESCRIPTIONS",
+    "SIGN_IN_REQUIRED",
+    "SSE_ERRORS",
+    "ErrorBody",
+    "FieldError",
+    "error_responses",
+]
+
+# The 401 of every route behind the JWT middleware (public routes never declare it).
+SIGN_IN_REQUIRED: Final = (
+    "Missing, expired or revoked access token (`not_authenticated`, `token_revoked`): "
+    "send `Authorization: Bearer <access token>`"
+)
+
+# When each status happens, by default; a route passes ``(status, description)`` to be precise.
+DESCRIPTIONS: Final[dict[int, str]] = {
+    400: "Malformed JSON body (`malformed_json`) or invalid fields (`validation_error`, "
+    "each listed in `errors`)",
+    401: SIGN_IN_REQUIRED,
+    404: "No such resource for this user (`not_found`)",
+    409: "Conflicts with the resource's current state (`conflict`)",
+    413: "Body larger than the limit (`payload_too_large`); `detail` says the limit",
+    415: "Content-Type is not application/json (`unsupported_media_type`)",
+    429: "Too many sign-in requests (`rate_limited`); see the Retry-After header",
+    500: "Internal server error (`internal_error`): a bug, logged on the server; "
+    "quote `request_id` when reporting it",
+    503: "The service is starting or shutting down (`starting`, `shutting_down`); retry shortly",
+}
+
+# The 400 of a route whose only inputs are path, query or header parameters.
+BAD_PARAMETER: Final = (
+    400,
+    "An invalid path, query or header parameter (`validation_error`, listed in `errors`)",
+)
+
+# For the description of a route that answers with an event stream (SSE).
+SSE_ERRORS: Final = (
+    "Errors are JSON responses with a 4xx/5xx status, sent before the stream starts."
+)
+
+
+class FieldError(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One invalid input of a ``validation_error``."""
+
+    message: Annotated[str, Meta(description="What is wrong with this input.")]
+    key: Annotated[
+        str | UnsetType,
+        Meta(description="The field or parameter name (empty for the body as a whole)."),
+    ] = UNSET
+    source: Annotated[
+        Literal["body", "query", "path", "header", "cookie"] | UnsetType,
+        Meta(description="Where the input was sent."),
+    ] = UNSET
+
+
+class ErrorBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The JSON body of every error response (4xx/5xx): show `detail`, branch on `code`,
+    quote `request_id` when reporting a problem."""
+
+    detail: Annotated[str, Meta(description="What went wrong, fit to show to the user.")]
+    code: Annotated[
+        str,
+        Meta(description="Stable machine code to branch on, e.g. `not_authenticated`."),
+    ]
+    request_id: Annotated[
+        str | UnsetType,
+        Meta(description="This request's id, as in the `X-Request-ID` header."),
+    ] = UNSET
+    errors: Annotated[
+        list[FieldError] | UnsetType,
+        Meta(description="`validation_error` only: each invalid input."),
+    ] = UNSET
+
+
+def error_responses(*statuses: int | tuple[int, str]) -> dict[int, ResponseSpec]:
+    """``responses=`` for a route handler: :class:`ErrorBody` for each status, and for 500
+    (any route can fail with a bug).
+
+    A status alone gets its default description; ``(status, description)`` says when this
+    route returns it.
+    """
+    specs: dict[int, ResponseSpec] = {}
+    for item in (*statuses, 500):
+        status = item[0] if isinstance(item, tuple) else item
+        if not 400 <= status <= 599:
+            msg = f"{status} is not an error status"
+            raise ValueError(msg)
+        description = item[1] if isinstance(item, tuple) else DESCRIPTIONS[status]
+        specs.setdefault(
+            status,
+            ResponseSpec(
+                data_container=ErrorBody, description=description, generate_examples=False
+            ),
+        )
+    return specs
