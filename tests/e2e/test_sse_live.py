@@ -152,7 +152,7 @@ async def test_events_arrive_incrementally_with_keepalives(http: httpx.AsyncClie
     done_at = reader.arrivals[-1]
     # Three model calls of 0.5 s each: the first event is out long before the end.
     assert done_at >= 1.4
-    assert first_at < 0.5
+    assert first_at < 1.0
     assert done_at - first_at > 1.0
     keepalives = [frame for frame in frames if frame.comments == ["keep-alive"]]
     assert keepalives, "a 0.5 s model call with keepalive_s=0.3 must produce a keep-alive"
