@@ -834,6 +834,9 @@ class Orchestrator:
                     new_items: list[InputItem] = []
                     if turn.text:
                         new_items.append(AssistantMessage(turn.text))
+                    # Opaque provider items (e.g. encrypted reasoning) directly precede the
+                    # calls they led to, as the model produced them.
+                    new_items += turn.replay_items
                     new_items += [
                         FunctionCall(call.call_id, call.name, call.arguments)
                         for call in turn.tool_calls

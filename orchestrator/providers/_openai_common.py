@@ -46,6 +46,7 @@ __all__ = [
     "build_client",
     "drain",
     "error_from_payload",
+    "is_reasoning_model",
     "map_sdk_error",
     "map_transport_error",
     "stream_post",
@@ -58,13 +59,18 @@ _STREAM_HEADERS = {"X-Stainless-Raw-Response": "stream", "Content-Type": "applic
 _MISSING_KEY = "missing-api-key"
 _RETRY_AFTER_CAP_S = 600.0
 _DRAIN_S = 1.0
-# Reasoning model families reject ``temperature``.
-_NO_TEMPERATURE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+# OpenAI's reasoning model families (they reject ``temperature``).
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether the model is one of OpenAI's reasoning families (``o*``, ``gpt-5*``)."""
+    return model.startswith(_REASONING_PREFIXES)
 
 
 def takes_temperature(model: str) -> bool:
     """Whether the model accepts a ``temperature`` (reasoning families do not)."""
-    return not model.startswith(_NO_TEMPERATURE_PREFIXES)
+    return not is_reasoning_model(model)
 
 
 def _api_key(config: LLMConfig, env_name: str) -> tuple[str, bool]:

@@ -7,7 +7,10 @@ raised as :class:`ProviderError` subclasses with a stable ``code`` so the state 
 decide to retry, and the service can tell the user what happened.
 
 The input items are provider-neutral; each provider translates them to its wire format
-(Responses API input items, Chat Completions messages, or the offline engine's reading).
+(Responses API input items, Chat Completions messages, or the offline engine's reading). The
+one exception is :class:`ProviderItem`: an opaque item one provider returned with a turn
+(``ModelTurn.replay_items``) and wants back verbatim in the later turns of the same step;
+every other provider skips it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderEvent",
+    "ProviderItem",
     "ProviderTimeout",
     "ProviderUnavailable",
     "RateLimited",
@@ -69,7 +73,19 @@ class FunctionCallOutput(msgspec.Struct, frozen=True, tag="function_call_output"
     output: str
 
 
-InputItem = UserMessage | AssistantMessage | FunctionCall | FunctionCallOutput
+class ProviderItem(msgspec.Struct, frozen=True, tag="provider_item"):
+    """Model output only ``provider`` understands, replayed verbatim in later turns of a step.
+
+    E.g. the encrypted reasoning items of OpenAI reasoning models: ``payload`` is the JSON
+    object the ``openai`` provider sends back as one Responses API input item. Providers skip
+    the items of other providers; nothing else reads ``payload``.
+    """
+
+    provider: str
+    payload: dict[str, Any]
+
+
+InputItem = UserMessage | AssistantMessage | FunctionCall | FunctionCallOutput | ProviderItem
 
 
 class ToolSchema(msgspec.Struct, frozen=True):
@@ -118,10 +134,15 @@ class ToolCallRequest(msgspec.Struct, frozen=True, tag="tool_call"):
 
 
 class ModelTurn(msgspec.Struct, frozen=True, kw_only=True, tag="turn"):
-    """The end of one model call: its text (may be empty when it only called tools)."""
+    """The end of one model call: its text (may be empty when it only called tools).
+
+    ``replay_items``, in the order the model produced them, belong right before this turn's
+    function calls whenever the calls are fed back to the model in the same step.
+    """
 
     text: str
     tool_calls: tuple[ToolCallRequest, ...] = ()
+    replay_items: tuple[ProviderItem, ...] = ()
     usage: TurnUsage = TurnUsage()
     response_id: str | None = None
     model: str | None = None

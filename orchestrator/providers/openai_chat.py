@@ -38,6 +38,7 @@ from orchestrator.providers.base import (
     ModelRequest,
     ModelTurn,
     ProviderEvent,
+    ProviderItem,
     ProviderUnavailable,
     Refusal,
     TextDelta,
@@ -113,6 +114,8 @@ def chat_messages(instructions: str, items: tuple[InputItem, ...]) -> list[dict[
     messages: list[dict[str, Any]] = [{"role": "system", "content": instructions}]
     calls: list[dict[str, Any]] | None = None
     for item in items:
+        if isinstance(item, ProviderItem):
+            continue  # another API's opaque output (e.g. Responses reasoning): not for chat
         if isinstance(item, FunctionCall):
             call = {
                 "id": item.call_id,

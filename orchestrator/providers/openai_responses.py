@@ -7,6 +7,13 @@ stateless by default: the full provider-neutral input items are translated and s
 turn, which works on every compatible server. With ``llm.use_previous_response_id`` and a
 previous response id on the request, only the items after the model's last output are sent.
 
+Reasoning models (``o*``, ``gpt-5*``) in stateless mode (``store: false``) would lose their
+chain of thought between tool rounds, since OpenAI keeps nothing. So their requests ask for
+``include: ["reasoning.encrypted_content"]``, and the reasoning items that led to the turn's
+function calls come back as ``ModelTurn.replay_items``: the machine puts them before those
+calls in the next turn's input, where they are sent verbatim. With server-side state, OpenAI
+keeps the reasoning itself and none is requested or sent.
+
 The response stream is parsed from raw bytes (see ``_openai_sse``); only the event types we
 use are decoded, into msgspec Structs.
 """
@@ -26,16 +33,19 @@ from orchestrator.providers._openai_common import (
     OpenAIProviderBase,
     drain,
     error_from_payload,
+    is_reasoning_model,
     takes_temperature,
 )
 from orchestrator.providers.base import (
     AssistantMessage,
     BadResponse,
     FunctionCall,
+    FunctionCallOutput,
     InputItem,
     ModelRequest,
     ModelTurn,
     ProviderEvent,
+    ProviderItem,
     ProviderUnavailable,
     Refusal,
     TextDelta,
@@ -48,7 +58,9 @@ __all__ = ["OpenAIResponsesProvider", "build_responses_body", "responses_input"]
 
 log = structlog.get_logger("orchestrator.providers.openai")
 
+PROVIDER = "openai"
 WHERE = "openai responses"
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 HOSTED_TOOLS: dict[str, dict[str, Any]] = {
     "code_interpreter": {"type": "code_interpreter", "container": {"type": "auto"}},
 }
@@ -125,12 +137,31 @@ class _ResponseEvent(msgspec.Struct):
     response: _Response
 
 
+class _SummaryPart(msgspec.Struct):
+    type: str
+    text: str
+
+
+class _ReasoningItem(msgspec.Struct):
+    """What a reasoning item needs to be sent back as input (no ``status``, no ``content``)."""
+
+    type: str
+    id: str | None = None
+    encrypted_content: str | None = None
+    summary: list[_SummaryPart] = []
+
+
+class _ReasoningDone(msgspec.Struct):
+    item: _ReasoningItem
+
+
 _decode_type = msgspec.json.Decoder(_TypeOnly).decode
 _decode_text = msgspec.json.Decoder(_TextDelta).decode
 _decode_item = msgspec.json.Decoder(_ItemEvent).decode
 _decode_args = msgspec.json.Decoder(_ArgsDelta).decode
 _decode_refusal = msgspec.json.Decoder(_RefusalDone).decode
 _decode_response = msgspec.json.Decoder(_ResponseEvent).decode
+_decode_reasoning = msgspec.json.Decoder(_ReasoningDone).decode
 _decode_error = msgspec.json.Decoder(ErrorBody).decode
 
 # The event types we act on; every other event is skipped without decoding its JSON.
@@ -167,19 +198,26 @@ def responses_input(items: tuple[InputItem, ...]) -> list[dict[str, Any]]:
                     "arguments": item.arguments,
                 }
             )
-        else:
+        elif isinstance(item, FunctionCallOutput):
             out.append(
                 {"type": "function_call_output", "call_id": item.call_id, "output": item.output}
             )
+        elif item.provider == PROVIDER:
+            out.append(item.payload)  # verbatim; other providers' items mean nothing here
     return out
 
 
 def _new_items_since_model_output(items: tuple[InputItem, ...]) -> tuple[InputItem, ...]:
     """With server-side state, send only what followed the model's last output."""
     for index in range(len(items) - 1, -1, -1):
-        if isinstance(items[index], FunctionCall | AssistantMessage):
+        if isinstance(items[index], FunctionCall | AssistantMessage | ProviderItem):
             return items[index + 1 :]
     return items
+
+
+def _replays_reasoning(model: str, config: LLMConfig) -> bool:
+    """Stateless (``store: false``) reasoning models get their encrypted reasoning back."""
+    return not config.use_previous_response_id and is_reasoning_model(model)
 
 
 def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, Any]:
@@ -196,6 +234,8 @@ def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, 
     }
     if stateful:
         body["previous_response_id"] = request.previous_response_id
+    if _replays_reasoning(spec.model, config):
+        body["include"] = [ENCRYPTED_REASONING]
     if takes_temperature(spec.model):
         body["temperature"] = spec.temperature
     if spec.max_output_tokens is not None:
@@ -246,7 +286,7 @@ class _PendingCall:
 class OpenAIResponsesProvider(OpenAIProviderBase):
     """Streams Responses API calls; one shared SDK client, closed by :meth:`aclose`."""
 
-    name = "openai"
+    name = PROVIDER
 
     def __init__(self, config: LLMConfig, *, http_client: httpx2.AsyncClient | None = None) -> None:
         super().__init__(config, http_client=http_client, azure=False)
@@ -254,7 +294,9 @@ class OpenAIResponsesProvider(OpenAIProviderBase):
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ProviderEvent, None]:
         body = build_responses_body(request, self.config)
         async with self._frames("/responses", body, where=WHERE) as frames:
-            state = _TurnState()
+            state = _TurnState(
+                keep_reasoning=_replays_reasoning(request.assistant.model, self.config)
+            )
             async for event, data in frames:
                 if not event:
                     event = _event_type(data)
@@ -281,15 +323,33 @@ def _event_type(data: bytes) -> bytes:
 
 
 class _TurnState:
-    """Accumulates one streamed response; ``turn`` is set once it completed."""
+    """Accumulates one streamed response; ``turn`` is set once it completed.
 
-    __slots__ = ("calls", "deltas", "item_texts", "tool_calls", "turn")
+    With ``keep_reasoning``, encrypted reasoning items are held until the output item that
+    follows them: a function call makes them replay items (OpenAI rejects a replayed reasoning
+    item without its following item, and only function calls are replayed as items), anything
+    else but a message drops them, as does the end of the response.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "calls",
+        "deltas",
+        "item_texts",
+        "keep_reasoning",
+        "reasoning",
+        "replay",
+        "tool_calls",
+        "turn",
+    )
+
+    def __init__(self, *, keep_reasoning: bool = False) -> None:
+        self.keep_reasoning = keep_reasoning
         self.deltas: list[str] = []
         self.item_texts: list[str] = []
         self.calls: dict[int, _PendingCall] = {}
         self.tool_calls: list[ToolCallRequest] = []
+        self.reasoning: list[ProviderItem] = []  # waiting for the item they led to
+        self.replay: list[ProviderItem] = []
         self.turn: ModelTurn | None = None
 
     def handle(self, event: bytes, data: bytes) -> ProviderEvent | None:
@@ -311,7 +371,7 @@ class _TurnState:
                 )
             return None
         if event == _ITEM_DONE:
-            return self._item_done(_decode_item(data))
+            return self._item_done(_decode_item(data), data)
         if event == _REFUSAL:
             raise Refusal(f"the model refused: {_decode_refusal(data).refusal}")
         if event == _COMPLETED:
@@ -327,7 +387,7 @@ class _TurnState:
             raise error_from_payload(_decode_response(data).response.error, where=WHERE)
         raise error_from_payload(_decode_error(data), where=WHERE)
 
-    def _item_done(self, done: _ItemEvent) -> ProviderEvent | None:
+    def _item_done(self, done: _ItemEvent, data: bytes) -> ProviderEvent | None:
         item = done.item
         if item.type == "function_call":
             pending = self.calls.pop(done.output_index, None)
@@ -342,14 +402,30 @@ class _TurnState:
             if not call.call_id or not call.name:
                 raise BadResponse(f"{WHERE}: a function call without call_id or name")
             self.tool_calls.append(call)
+            if self.reasoning:  # the reasoning that led to this call
+                self.replay += self.reasoning
+                self.reasoning.clear()
             return call
-        if item.type == "message" and item.content:
-            for part in item.content:
+        if item.type == "message":
+            for part in item.content or ():
                 if part.type == "refusal":
                     raise Refusal(f"the model refused: {part.refusal or ''}")
                 if part.type == "output_text" and part.text is not None:
                     self.item_texts.append(part.text)
+        elif item.type == "reasoning":
+            # Reasoning after a call would land before it on replay: keep only what led up
+            # to the first call (dropping reasoning only costs context, never correctness).
+            if self.keep_reasoning and not self.tool_calls:
+                self._reasoning_done(_decode_reasoning(data).item)
+        else:
+            self.reasoning.clear()  # e.g. a hosted tool call, which is not replayed
         return None
+
+    def _reasoning_done(self, item: _ReasoningItem) -> None:
+        # Without its encrypted content, a reasoning item cannot be replayed with store: false
+        # (OpenAI answers 404: items are not persisted).
+        if item.id and item.encrypted_content:
+            self.reasoning.append(ProviderItem(PROVIDER, msgspec.to_builtins(item)))
 
     def _complete(self, response: _Response) -> None:
         # Calls announced but never finished with output_item.done (lenient servers).
@@ -364,6 +440,7 @@ class _TurnState:
         self.turn = ModelTurn(
             text=text,
             tool_calls=tuple(self.tool_calls),
+            replay_items=tuple(self.replay),
             usage=_usage(response.usage),
             response_id=response.id,
             model=response.model,

@@ -19,12 +19,20 @@ Three ways to use it:
   "event_delay_ms": ...}`` (slow runs), ``POST /_fake/reset`` clears queue, records, default.
 
 Point a provider at it with ``LLMConfig(base_url=f"{base_url}/v1", api_key="test-key")``.
+
+Reasoning: a turn with ``reasoning`` (summary text, may be empty) first emits a Responses
+``reasoning`` output item, whose ``encrypted_content`` is set only when the request asked for
+``include: ["reasoning.encrypted_content"]``, as OpenAI does (``reasoning_items`` records them).
+Replayed reasoning input items are checked like OpenAI checks them: with ``store: false`` they
+need their ``encrypted_content`` (else 404), and the item after each must be a function call
+(else 400; stricter than OpenAI, which also accepts an output message with its id).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import itertools
 import socket
@@ -80,6 +88,8 @@ class Turn(msgspec.Struct, frozen=True, kw_only=True):
       timeout), ``drop`` closes the connection mid-body (real HTTP only).
     * ``incomplete`` (reason) / ``failed`` (error code): Responses API terminal failures; on
       chat, ``incomplete="length"|"content_filter"`` becomes that ``finish_reason``.
+    * ``reasoning`` (Responses API only): the summary text of a reasoning item emitted before
+      the message and calls (``""``: a reasoning item with an empty summary).
     """
 
     text: str = ""
@@ -96,6 +106,7 @@ class Turn(msgspec.Struct, frozen=True, kw_only=True):
     delta_size: int = 8
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    reasoning: str | None = None
 
 
 class RecordedRequest(msgspec.Struct, frozen=True):
@@ -121,6 +132,8 @@ class FakeOpenAI:
     default: Turn | None = None
     by_model: dict[str, Turn] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Reasoning output items as emitted (with encrypted_content when it was asked for)
+    reasoning_items: list[dict[str, Any]] = field(default_factory=list)
     # TCP connections accepted by ``serve`` (keep-alive reuse shows as fewer than requests)
     connections: int = 0
     _queue: deque[Turn] = field(default_factory=deque)
@@ -188,6 +201,12 @@ class FakeOpenAI:
         if api is None or not isinstance(payload, dict):
             await _json(send, 404, _error_body(f"no route {method} {path}", "not_found"))
             return
+        if api == "responses":
+            problem = _reasoning_input_problem(payload)
+            if problem is not None:
+                status, reason = problem
+                await _json(send, status, _error_body(reason, None))
+                return
         model = str(payload.get("model", ""))
         turn = self._next_turn(model)
         if self.latency_s:
@@ -261,6 +280,7 @@ class FakeOpenAI:
         elif method == "POST" and path == "/_fake/reset":
             self._queue.clear()
             self.requests.clear()
+            self.reasoning_items.clear()
             self.default = None
             await _json(send, 200, {"pending": 0})
         else:
@@ -276,8 +296,32 @@ class _DropConnection(Exception):
     """Raised by the app to make the HTTP server cut the connection mid-body."""
 
 
-def _error_body(message: str, code: str) -> dict[str, Any]:
+def _error_body(message: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+
+
+def _reasoning_input_problem(payload: dict[str, Any]) -> tuple[int, str] | None:
+    """(status, message) of OpenAI's answer to reasoning input items it would refuse."""
+    items = payload.get("input")
+    if not isinstance(items, list):
+        return None
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("type") != "reasoning":
+            continue
+        item_id = item.get("id")
+        if payload.get("store") is False and not item.get("encrypted_content"):
+            return 404, (
+                f"Item with id '{item_id}' not found. Items are not persisted when `store` is "
+                "set to false. Try again with `store` set to true, or remove this item from "
+                "your input."
+            )
+        following = items[index + 1] if index + 1 < len(items) else None
+        if not isinstance(following, dict) or following.get("type") != "function_call":
+            return 400, (
+                f"Item '{item_id}' of type 'reasoning' was provided without its required "
+                "following item."
+            )
+    return None
 
 
 async def _json(send: Send, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
@@ -318,6 +362,22 @@ class _ResponsesBuilder:
             (fake._new_id("fc"), call.call_id or fake._new_id("call")) for call in turn.tool_calls
         ]
         self.seq = 0
+        self.reasoning_item: dict[str, Any] | None = None
+        if turn.reasoning is not None:
+            reasoning_id = fake._new_id("rs")
+            encrypted = None
+            if "reasoning.encrypted_content" in (request.get("include") or ()):
+                sealed = f"{reasoning_id}:{turn.reasoning}".encode()
+                encrypted = "gAAAAB" + base64.urlsafe_b64encode(sealed).decode()
+            self.reasoning_item = {
+                "id": reasoning_id,
+                "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": turn.reasoning}]
+                if turn.reasoning
+                else [],
+                "encrypted_content": encrypted,
+            }
+            fake.reasoning_items.append(self.reasoning_item)
 
     def _response(self, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
         turn = self.turn
@@ -383,7 +443,8 @@ class _ResponsesBuilder:
         return bool(self.turn.text) or self.turn.refusal is not None or not self.turn.tool_calls
 
     def _output(self) -> list[dict[str, Any]]:
-        output = [self._message_item("completed")] if self._has_message() else []
+        output = [self.reasoning_item] if self.reasoning_item is not None else []
+        output += [self._message_item("completed")] if self._has_message() else []
         output += [self._call_item(i, "completed") for i in range(len(self.turn.tool_calls))]
         return output
 
@@ -396,23 +457,48 @@ class _ResponsesBuilder:
         self.seq += 1
         return b"event: " + kind.encode() + b"\ndata: " + _encode(data) + b"\n\n"
 
+    def _reasoning_events(self) -> Iterator[bytes]:
+        item = self.reasoning_item
+        assert item is not None
+        ev = self._event
+        rid = item["id"]
+        yield ev(
+            "response.output_item.added",
+            output_index=0,
+            item={**item, "summary": [], "encrypted_content": None},
+        )
+        for part in item["summary"]:
+            text = part["text"]
+            where = {"item_id": rid, "output_index": 0, "summary_index": 0}
+            yield ev("response.reasoning_summary_part.added", **where, part={**part, "text": ""})
+            for piece in _pieces(text, self.turn.delta_size):
+                yield ev("response.reasoning_summary_text.delta", **where, delta=piece)
+            yield ev("response.reasoning_summary_text.done", **where, text=text)
+            yield ev("response.reasoning_summary_part.done", **where, part=part)
+        yield ev("response.output_item.done", output_index=0, item=item)
+
     def events(self) -> Iterator[bytes]:
         turn = self.turn
         ev = self._event
         yield ev("response.created", response=self._response("in_progress", []))
         yield ev("response.in_progress", response=self._response("in_progress", []))
         index = 0
+        if self.reasoning_item is not None:
+            yield from self._reasoning_events()
+            index = 1
         if self._has_message():
             mid = self.message_id
             yield ev(
-                "response.output_item.added", output_index=0, item=self._message_item("in_progress")
+                "response.output_item.added",
+                output_index=index,
+                item=self._message_item("in_progress"),
             )
             if turn.refusal is not None:
                 part: dict[str, Any] = {"type": "refusal", "refusal": ""}
                 yield ev(
                     "response.content_part.added",
                     item_id=mid,
-                    output_index=0,
+                    output_index=index,
                     content_index=0,
                     part=part,
                 )
@@ -420,14 +506,14 @@ class _ResponsesBuilder:
                     yield ev(
                         "response.refusal.delta",
                         item_id=mid,
-                        output_index=0,
+                        output_index=index,
                         content_index=0,
                         delta=piece,
                     )
                 yield ev(
                     "response.refusal.done",
                     item_id=mid,
-                    output_index=0,
+                    output_index=index,
                     content_index=0,
                     refusal=turn.refusal,
                 )
@@ -437,7 +523,7 @@ class _ResponsesBuilder:
                 yield ev(
                     "response.content_part.added",
                     item_id=mid,
-                    output_index=0,
+                    output_index=index,
                     content_index=0,
                     part=part,
                 )
@@ -445,7 +531,7 @@ class _ResponsesBuilder:
                     yield ev(
                         "response.output_text.delta",
                         item_id=mid,
-                        output_index=0,
+                        output_index=index,
                         content_index=0,
                         delta=piece,
                         logprobs=[],
@@ -453,7 +539,7 @@ class _ResponsesBuilder:
                 yield ev(
                     "response.output_text.done",
                     item_id=mid,
-                    output_index=0,
+                    output_index=index,
                     content_index=0,
                     text=turn.text,
                     logprobs=[],
@@ -467,14 +553,16 @@ class _ResponsesBuilder:
             yield ev(
                 "response.content_part.done",
                 item_id=mid,
-                output_index=0,
+                output_index=index,
                 content_index=0,
                 part=done_part,
             )
             yield ev(
-                "response.output_item.done", output_index=0, item=self._message_item("completed")
+                "response.output_item.done",
+                output_index=index,
+                item=self._message_item("completed"),
             )
-            index = 1
+            index += 1
         for number, call in enumerate(turn.tool_calls):
             item_id = self.call_ids[number][0]
             out = index + number

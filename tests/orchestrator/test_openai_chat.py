@@ -24,6 +24,7 @@ from orchestrator.providers.base import (
     ModelTurn,
     ProviderError,
     ProviderEvent,
+    ProviderItem,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -215,6 +216,36 @@ async def test_tool_loop_builds_assistant_and_tool_messages(
         {"role": "tool", "tool_call_id": calls[1].call_id, "content": '{"kg": 1}'},
         {"role": "assistant", "content": "Train is lower."},
         {"role": "user", "content": "And by bus?"},
+    ]
+
+
+async def test_replay_items_of_the_responses_api_are_left_out(
+    fake: tuple[FakeOpenAI, str], provider: OpenAIChatProvider
+) -> None:
+    # Encrypted reasoning means nothing to Chat Completions; it must not split the calls.
+    app, _ = fake
+    app.script(Turn(text="ok"))
+    reasoning = {"type": "reasoning", "id": "rs_1", "encrypted_content": "gAAA", "summary": []}
+    history = (
+        UserMessage("Footprint of 100 km by car?"),
+        AssistantMessage("Checking both."),
+        ProviderItem("openai", reasoning),
+        FunctionCall("call_1", "carbon_footprint", "{}"),
+        ProviderItem("openai", reasoning),
+        FunctionCall("call_2", "carbon_footprint", "{}"),
+        FunctionCallOutput("call_1", "{}"),
+        FunctionCallOutput("call_2", "{}"),
+    )
+    await _collect(provider, _request(*history))
+    messages = app.bodies("/v1/chat/completions")[0]["messages"]
+    assert "rs_1" not in repr(messages)
+    assert [(m["role"], len(m.get("tool_calls") or ())) for m in messages] == [
+        ("system", 0),
+        ("user", 0),
+        ("assistant", 0),
+        ("assistant", 2),
+        ("tool", 0),
+        ("tool", 0),
     ]
 
 

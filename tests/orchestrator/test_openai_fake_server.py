@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
@@ -48,6 +49,35 @@ async def test_sdk_responses_stream_helper_accepts_the_event_sequence(
     assert [(c.call_id, c.name, c.arguments) for c in calls] == [("call_a", "lookup", '{"q": "x"}')]
     assert final.usage is not None
     assert final.usage.total_tokens == final.usage.input_tokens + final.usage.output_tokens
+
+
+async def test_sdk_stream_helper_accepts_reasoning_and_the_fake_checks_its_replay(
+    fake: tuple[FakeOpenAI, openai.AsyncOpenAI],
+) -> None:
+    app, client = fake
+    app.script(Turn(reasoning="Look it up.", tool_calls=(Call("lookup", "{}", "call_r"),)))
+    async with client.responses.stream(
+        model="o4-mini", input="hi", store=False, include=["reasoning.encrypted_content"]
+    ) as stream:
+        kinds = [event.type async for event in stream]
+        final = await stream.get_final_response()
+    assert "response.reasoning_summary_text.delta" in kinds
+    reasoning, call = final.output
+    assert reasoning.type == "reasoning"
+    assert call.type == "function_call"
+    (emitted,) = app.reasoning_items
+    assert reasoning.model_dump(exclude_none=True) == emitted
+    assert emitted["encrypted_content"]
+    # Replayed reasoning is checked the way OpenAI checks it (and the script is not consumed).
+    unsealed = {**emitted, "encrypted_content": None}
+    call_item = {"type": "function_call", "call_id": "call_r", "name": "lookup", "arguments": "{}"}
+    not_found: Any = [unsealed, call_item]
+    alone: Any = [emitted]
+    with pytest.raises(openai.NotFoundError, match="not persisted"):
+        await client.responses.create(model="o4-mini", input=not_found, store=False)
+    with pytest.raises(openai.BadRequestError, match="without its required following item"):
+        await client.responses.create(model="o4-mini", input=alone, store=False)
+    assert app.pending == 0
 
 
 async def test_sdk_non_streamed_responses_and_chat(

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from orchestrator import Orchestrator, RunResult
-from orchestrator.config import BudgetConfig, LLMConfig
+from orchestrator.assistants import build_assistants
+from orchestrator.config import AssistantsConfig, BudgetConfig, LLMConfig
 from orchestrator.events import Completed, ErrorEvent, ToolExecution
 from orchestrator.plan import PLAN_JSON_SCHEMA
 from orchestrator.providers.openai_chat import OpenAIChatProvider
@@ -73,8 +74,8 @@ def _provider(kind: Kind, base_url: str, **config: Any) -> Provider:
     )
 
 
-async def _ask(provider: Provider, budgets: BudgetConfig = BUDGETS) -> RunResult:
-    orchestrator = Orchestrator(provider, budgets=budgets, clock=lambda: NOW)
+async def _ask(provider: Provider, budgets: BudgetConfig = BUDGETS, **options: Any) -> RunResult:
+    orchestrator = Orchestrator(provider, budgets=budgets, clock=lambda: NOW, **options)
     try:
         return await orchestrator.ask(QUESTION)
     finally:
@@ -301,3 +302,82 @@ async def test_refusal_and_empty_answer_end_the_run(
     result = await _ask(_provider(kind, f"{base_url}/v1"))
     assert _error_code(result) == code
     assert len(_bodies(app, kind)) == 5  # not retried
+
+
+def _reasoning_run() -> list[Turn]:
+    """The happy path as a reasoning model: it reasons before the plan and before each call."""
+    return [
+        Turn(text=PLAN, reasoning="Carbon first, then analysis, then the report."),
+        Turn(
+            text="Let me look at the grid.",
+            reasoning="I need today's Irish grid intensity.",
+            tool_calls=(Call("grid_intensity", GRID_ARGS),),
+        ),
+        Turn(reasoning="", tool_calls=(Call("grid_intensity", GRID_ARGS),)),
+        Turn(text="Carbon: intensity is lowest overnight (synthetic data)."),
+        Turn(text="Analysis: shifting 30% of load saves emissions."),
+        Turn(text=REPORT),
+    ]
+
+
+async def test_reasoning_model_run_replays_reasoning_within_the_step(
+    fake: tuple[FakeOpenAI, str],
+) -> None:
+    app, base_url = fake
+    app.script(*_reasoning_run())
+    provider = _provider("openai", f"{base_url}/v1")
+    result = await _ask(provider, assistants=build_assistants(AssistantsConfig(), "o4-mini"))
+
+    assert isinstance(_terminal(result), Completed)
+    assert result.report == REPORT
+    bodies = _bodies(app, "openai")
+    assert len(bodies) == 6
+    assert all(b["include"] == ["reasoning.encrypted_content"] for b in bodies)
+    assert all(b["store"] is False and "temperature" not in b for b in bodies)
+    _, rs_1, rs_2 = app.reasoning_items  # the planner's reasoning led to no call
+    assert rs_1["encrypted_content"]
+    assert rs_2["encrypted_content"]
+    carbon_2, carbon_3, analysis = bodies[2], bodies[3], bodies[4]
+    kinds = [item.get("type") for item in carbon_3["input"]]
+    assert kinds == [
+        "message",  # the step's input
+        "message",  # the model's text of round 1
+        "reasoning",
+        "function_call",
+        "function_call_output",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+    ]
+    assert carbon_3["input"][2] == rs_1  # verbatim, right before the call it led to
+    assert carbon_3["input"][5] == rs_2
+    assert carbon_3["input"][1] == {
+        "type": "message",
+        "role": "assistant",
+        "content": "Let me look at the grid.",
+    }
+    assert carbon_2["input"] == carbon_3["input"][:5]
+    # Another step starts afresh: no reasoning of the carbon step.
+    assert all(item.get("type") == "message" for item in analysis["input"])
+
+
+async def test_reasoning_model_run_with_server_side_state_resends_no_reasoning(
+    fake: tuple[FakeOpenAI, str],
+) -> None:
+    app, base_url = fake
+    app.script(*_reasoning_run())
+    provider = _provider("openai", f"{base_url}/v1", use_previous_response_id=True)
+    result = await _ask(
+        provider,
+        assistants=build_assistants(AssistantsConfig(), "o4-mini"),
+        use_previous_response_id=True,
+    )
+
+    assert isinstance(_terminal(result), Completed)
+    bodies = _bodies(app, "openai")
+    assert all("include" not in b and b["store"] is True for b in bodies)
+    assert all(item.get("type") != "reasoning" for b in bodies for item in b["input"])
+    carbon_2, carbon_3 = bodies[2], bodies[3]
+    assert carbon_2["previous_response_id"]
+    assert carbon_3["previous_response_id"]
+    assert [item["type"] for item in carbon_3["input"]] == ["function_call_output"]

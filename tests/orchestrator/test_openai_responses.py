@@ -26,6 +26,7 @@ from orchestrator.providers.base import (
     ModelTurn,
     ProviderError,
     ProviderEvent,
+    ProviderItem,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -35,7 +36,11 @@ from orchestrator.providers.base import (
     ToolSchema,
     UserMessage,
 )
-from orchestrator.providers.openai_responses import OpenAIResponsesProvider
+from orchestrator.providers.openai_responses import (
+    OpenAIResponsesProvider,
+    build_responses_body,
+    responses_input,
+)
 from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, raw_sse_app, serve
 
 KEY = "sk-test-secret-key-123"
@@ -258,6 +263,153 @@ async def test_previous_response_id_mode_sends_only_new_items(fake: tuple[FakeOp
     assert len(full["input"]) == 3
 
 
+# ------------------------------------------------------------------- reasoning (stateless)
+
+O4 = msgspec.structs.replace(SPEC, model="o4-mini")
+GRID_ARGS = '{"region": "IE", "hours": 24}'
+INCLUDE = ["reasoning.encrypted_content"]
+
+
+async def test_reasoning_model_replays_its_encrypted_reasoning_before_the_call(
+    fake: tuple[FakeOpenAI, str], provider: OpenAIResponsesProvider
+) -> None:
+    app, _ = fake
+    app.script(
+        Turn(
+            reasoning="I need today's grid data.", tool_calls=(Call("grid_intensity", GRID_ARGS),)
+        ),
+        Turn(text="Cleanest at 03:00."),
+    )
+    turn = (await _collect(provider, _request(assistant=O4)))[-1]
+    assert isinstance(turn, ModelTurn)
+    (emitted,) = app.reasoning_items
+    assert emitted["id"].startswith("rs_")
+    assert emitted["encrypted_content"]  # the fake seals it only when asked to
+    assert emitted["summary"] == [{"type": "summary_text", "text": "I need today's grid data."}]
+    assert turn.replay_items == (ProviderItem("openai", emitted),)
+
+    # What the machine sends next: the reasoning right before the call it led to.
+    (call,) = turn.tool_calls
+    history = (
+        UserMessage("When is the grid cleanest?"),
+        *turn.replay_items,
+        FunctionCall(call.call_id, call.name, call.arguments),
+        FunctionCallOutput(call.call_id, '{"mean": 210}'),
+    )
+    second = (await _collect(provider, _request(*history, assistant=O4)))[-1]
+    assert isinstance(second, ModelTurn)
+    assert second.text == "Cleanest at 03:00."
+    assert second.replay_items == ()
+    first_body, second_body = app.bodies("/v1/responses")
+    assert first_body["include"] == INCLUDE
+    assert first_body["store"] is False
+    assert "temperature" not in first_body
+    assert second_body["include"] == INCLUDE
+    assert second_body["input"] == [
+        {"type": "message", "role": "user", "content": "When is the grid cleanest?"},
+        emitted,  # verbatim: same id, same encrypted_content, same summary
+        {
+            "type": "function_call",
+            "call_id": call.call_id,
+            "name": "grid_intensity",
+            "arguments": GRID_ARGS,
+        },
+        {"type": "function_call_output", "call_id": call.call_id, "output": '{"mean": 210}'},
+    ]
+
+
+async def test_non_reasoning_model_asks_for_no_reasoning_and_replays_none(
+    fake: tuple[FakeOpenAI, str], provider: OpenAIResponsesProvider
+) -> None:
+    # Whatever reasoning item such a server emits has no encrypted content (none was asked
+    # for), and with store: false OpenAI could not resolve it by id: it is not replayed.
+    app, _ = fake
+    app.script(Turn(reasoning="thinking", tool_calls=(Call("grid_intensity", GRID_ARGS),)))
+    turn = (await _collect(provider, _request()))[-1]
+    assert isinstance(turn, ModelTurn)
+    assert len(turn.tool_calls) == 1
+    assert turn.replay_items == ()
+    (body,) = app.bodies("/v1/responses")
+    assert "include" not in body
+    assert app.reasoning_items[0]["encrypted_content"] is None
+
+
+async def test_stateful_mode_leaves_reasoning_on_the_server(fake: tuple[FakeOpenAI, str]) -> None:
+    app, base_url = fake
+    config = LLMConfig(
+        provider="openai", base_url=f"{base_url}/v1", api_key=KEY, use_previous_response_id=True
+    )
+    provider = OpenAIResponsesProvider(config)
+    try:
+        app.script(
+            Turn(reasoning="plan", tool_calls=(Call("grid_intensity", GRID_ARGS),)),
+            Turn(text="ok"),
+        )
+        first = (await _collect(provider, _request(assistant=O4)))[-1]
+        assert isinstance(first, ModelTurn)
+        assert first.replay_items == ()
+        # Even handed replay items (as a library caller might), only the new items go out.
+        (call,) = first.tool_calls
+        history = (
+            UserMessage("q"),
+            ProviderItem("openai", {"type": "reasoning", "id": "rs_1", "summary": []}),
+            FunctionCall(call.call_id, call.name, call.arguments),
+            FunctionCallOutput(call.call_id, '{"mean": 1}'),
+        )
+        await _collect(
+            provider, _request(*history, assistant=O4, previous_response_id=first.response_id)
+        )
+    finally:
+        await provider.aclose()
+    first_body, second_body = app.bodies("/v1/responses")
+    assert first_body["store"] is True
+    assert "include" not in first_body
+    assert "include" not in second_body
+    assert second_body["previous_response_id"] == first.response_id
+    assert second_body["input"] == [
+        {"type": "function_call_output", "call_id": call.call_id, "output": '{"mean": 1}'}
+    ]
+
+
+def test_responses_input_sends_openai_items_verbatim_and_skips_other_providers() -> None:
+    ours = {"type": "reasoning", "id": "rs_1", "encrypted_content": "gAAA", "summary": []}
+    items = (
+        UserMessage("q"),
+        ProviderItem("anthropic", {"type": "thinking", "thinking": "...", "signature": "s"}),
+        ProviderItem("openai", ours),
+        FunctionCall("call_1", "grid_intensity", "{}"),
+        FunctionCallOutput("call_1", "{}"),
+    )
+    assert responses_input(items) == [
+        {"type": "message", "role": "user", "content": "q"},
+        ours,
+        {"type": "function_call", "call_id": "call_1", "name": "grid_intensity", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "{}"},
+    ]
+
+
+def test_stateful_body_treats_a_replay_item_as_model_output() -> None:
+    config = LLMConfig(provider="openai", api_key=KEY, use_previous_response_id=True)
+    items = (
+        UserMessage("q"),
+        FunctionCall("call_1", "grid_intensity", "{}"),
+        FunctionCallOutput("call_1", "{}"),
+        ProviderItem("openai", {"type": "reasoning", "id": "rs_2", "summary": []}),
+    )
+    body = build_responses_body(_request(*items, previous_response_id="resp_1"), config)
+    assert body["input"] == []
+    stateless = build_responses_body(_request(*items), LLMConfig(provider="openai"))
+    assert len(stateless["input"]) == 4
+    assert "include" not in stateless  # gpt-4.1-mini is not a reasoning model
+
+
+@pytest.mark.parametrize("model", ["o1", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini"])
+def test_reasoning_families_ask_for_encrypted_reasoning(model: str) -> None:
+    spec = msgspec.structs.replace(SPEC, model=model)
+    body = build_responses_body(_request(assistant=spec), LLMConfig(provider="openai"))
+    assert body["include"] == INCLUDE
+
+
 async def test_malformed_and_unknown_tool_calls_are_passed_through_verbatim(
     fake: tuple[FakeOpenAI, str], provider: OpenAIResponsesProvider
 ) -> None:
@@ -447,12 +599,12 @@ async def test_missing_key_says_so(
 # ------------------------------------------------- lenient servers (raw bytes, in-process)
 
 
-async def _raw_stream(body: bytes) -> list[ProviderEvent]:
+async def _raw_stream(body: bytes, request: ModelRequest | None = None) -> list[ProviderEvent]:
     client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=raw_sse_app(body)))
     config = LLMConfig(provider="openai", base_url="http://fake/v1", api_key=KEY)
     provider = OpenAIResponsesProvider(config, http_client=client)
     try:
-        return await _collect(provider, _request())
+        return await _collect(provider, request or _request())
     finally:
         await provider.aclose()
 
@@ -485,3 +637,61 @@ async def test_error_event_is_mapped() -> None:
     body = b'event: error\ndata: {"type":"error","code":"rate_limit_exceeded","message":"slow"}\n\n'
     with pytest.raises(RateLimited, match="slow"):
         await _raw_stream(body)
+
+
+def _rs(name: str, *, sealed: bool = True) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "reasoning", "id": name, "summary": []}
+    item["encrypted_content"] = f"gAAA-{name}" if sealed else None
+    return item
+
+
+def _fc(name: str) -> dict[str, Any]:
+    return {"type": "function_call", "call_id": name, "name": "grid_intensity", "arguments": "{}"}
+
+
+MESSAGE = {"type": "message", "content": [{"type": "output_text", "text": "Checking."}]}
+HOSTED = {"type": "code_interpreter_call", "id": "ci_1", "code": "1+1"}
+
+
+def _output_items(*items: dict[str, Any]) -> bytes:
+    """A completed response streamed as one output_item.done per item, in order."""
+    frames = [
+        b"event: response.output_item.done\ndata: "
+        + msgspec.json.encode({"type": "response.output_item.done", "output_index": i, "item": it})
+        + b"\n\n"
+        for i, it in enumerate(items)
+    ]
+    done = b'{"type":"response.completed","response":{"id":"r1","usage":null}}'
+    return b"".join(frames) + b"event: response.completed\ndata: " + done + b"\n\n"
+
+
+def _replayed(events: list[ProviderEvent]) -> list[str]:
+    turn = events[-1]
+    assert isinstance(turn, ModelTurn)
+    assert all(item.provider == "openai" for item in turn.replay_items)
+    return [item.payload["id"] for item in turn.replay_items]
+
+
+@pytest.mark.parametrize(
+    ("output", "replayed"),
+    [
+        ((_rs("rs_a"), MESSAGE, _fc("c1")), ["rs_a"]),  # the text is replayed before it
+        ((_rs("rs_a"), _fc("c1"), _rs("rs_b"), _fc("c2")), ["rs_a"]),  # would move before c1
+        ((_rs("rs_a"), HOSTED, _rs("rs_b"), _fc("c1")), ["rs_b"]),  # hosted calls: not replayed
+        ((_rs("rs_a", sealed=False), _fc("c1")), []),  # unusable with store: false
+        ((_rs("rs_a"), MESSAGE), []),  # a final answer: nothing follows
+    ],
+    ids=["before-text-and-call", "after-a-call", "before-hosted-call", "unsealed", "no-call"],
+)
+async def test_only_reasoning_that_led_to_a_function_call_is_replayed(
+    output: tuple[dict[str, Any], ...], replayed: list[str]
+) -> None:
+    events = await _raw_stream(_output_items(*output), _request(assistant=O4))
+    assert _replayed(events) == replayed
+
+
+async def test_reasoning_is_not_kept_when_it_was_not_asked_for() -> None:
+    # A server that seals reasoning for a model we do not treat as a reasoning model: we did
+    # not ask, so we do not send it back (a compatible server may not accept it as input).
+    events = await _raw_stream(_output_items(_rs("rs_a"), _fc("c1")))
+    assert _replayed(events) == []
