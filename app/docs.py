@@ -19,7 +19,7 @@ from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from app.errors import error_response
+from app.errors import error_response, unknown_path_detail
 
 __all__ = ["ASSETS_PATH", "DocsController", "assets_dir", "docs_assets_router", "openapi_config"]
 
@@ -82,7 +82,7 @@ def _json_not_found(response: Response[Any]) -> Response[Any]:
     promises JSON errors everywhere.
     """
     if response.status_code == HTTP_404_NOT_FOUND:
-        return error_response(HTTP_404_NOT_FOUND, "not_found", "Not Found")
+        return error_response(HTTP_404_NOT_FOUND, "not_found", unknown_path_detail())
     return response
 
 

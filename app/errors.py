@@ -12,14 +12,26 @@ from typing import Any
 
 from advanced_alchemy.exceptions import DuplicateKeyError, NotFoundError, RepositoryError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from app.logging import current_request_id, get_logger
 
-__all__ = ["DomainError", "error_response", "exception_handlers", "malformed_json"]
+__all__ = [
+    "DomainError",
+    "error_response",
+    "exception_handlers",
+    "malformed_json",
+    "unknown_path_detail",
+]
 
 _log = get_logger("app.errors")
 
@@ -152,10 +164,31 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         code = STATUS_CODES.get(exc.status_code, "server_error")
         return error_response(exc.status_code, code, exc.detail, headers=exc.headers)
     code = STATUS_CODES.get(exc.status_code, "client_error")
+    detail = _routing_detail(request, exc) or exc.detail
     extra: dict[str, Any] = {}
     if isinstance(exc.extra, dict):
         extra = {k: v for k, v in exc.extra.items() if k not in ("detail", "code", "request_id")}
-    return error_response(exc.status_code, code, exc.detail, headers=exc.headers, **extra)
+    return error_response(exc.status_code, code, detail, headers=exc.headers, **extra)
+
+
+def unknown_path_detail(path: str | None = None) -> str:
+    """The 404 detail for a path nothing is served at."""
+    where = f"at {path}" if path else "at this path"
+    return f"Nothing is served {where}; the API is described at /docs."
+
+
+def _routing_detail(request: Request[Any, Any, Any], exc: HTTPException) -> str | None:
+    """Say what was wrong when the router (not a handler) refused: Litestar's own details are
+    just the status phrase."""
+    if isinstance(exc, NotFoundException) and exc.detail == "Not Found":
+        return unknown_path_detail(request.url.path)
+    if isinstance(exc, MethodNotAllowedException) and exc.detail == "Method Not Allowed":
+        headers = {name.lower(): value for name, value in (exc.headers or {}).items()}
+        allowed = headers.get("allow", "")
+        methods = ", ".join(m.strip() for m in allowed.split(",") if m.strip() != "OPTIONS")
+        path = request.url.path
+        return f"{request.method} is not allowed on {path}; use {methods or 'another method'}."
+    return None
 
 
 def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:

@@ -97,15 +97,22 @@ async def test_unknown_route_is_json_404(client: AsyncTestClient[Litestar]) -> N
         assert response.headers["content-type"].startswith("application/json")
         body = response.json()
         assert body["code"] == "not_found"
-        assert body["detail"]
+        assert body["detail"].startswith("Nothing is served at ")
+        assert body["detail"].endswith("; the API is described at /docs.")
         assert body["request_id"] == response.headers["x-request-id"]
+    assert (await client.get("/nope")).json()["detail"] == (
+        "Nothing is served at /nope; the API is described at /docs."
+    )
 
 
 async def test_wrong_method_is_json_405(client: AsyncTestClient[Litestar]) -> None:
     response = await client.delete("/health")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+    assert response.json()["detail"] == "DELETE is not allowed on /health; use GET."
     assert "GET" in response.headers["allow"]
+    ask = await client.get("/ask")
+    assert ask.json()["detail"] == "GET is not allowed on /ask; use POST."
 
 
 async def test_request_id_round_trip(client: AsyncTestClient[Litestar]) -> None:
