@@ -18,6 +18,7 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from app.auth.security import NO_AUTH
 from app.db.migrate import migration_status
 from app.openapi_errors import error_responses
 from app.state import get_database, get_health, get_redis, get_settings
@@ -207,6 +208,7 @@ class HealthController(Controller):
     @get(
         "/",
         opt={"exclude_from_auth": True},
+        security=NO_AUTH,
         summary="Liveness with component checks",
         responses={
             **error_responses(),
@@ -238,6 +240,7 @@ class HealthController(Controller):
     @get(
         "/ready",
         opt={"exclude_from_auth": True},
+        security=NO_AUTH,
         summary="Readiness for load balancers",
         responses={
             **error_responses(),

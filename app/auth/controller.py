@@ -26,7 +26,7 @@ from app.auth.schemas import (
     TokenResult,
     UserOut,
 )
-from app.auth.security import PUBLIC, AuthUser
+from app.auth.security import NO_AUTH, OPTIONAL_AUTH, PUBLIC, AuthUser
 from app.auth.services import AuthServices, get_auth_services
 from app.auth.tokens import AccessToken, IssuedTokens
 from app.errors import malformed_json
@@ -118,6 +118,7 @@ class AuthController(Controller):
         status_code=200,
         guards=[require_json],
         opt=_CEREMONY,
+        security=OPTIONAL_AUTH,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start passkey registration: WebAuthn creation options",
         responses=error_responses(
@@ -144,6 +145,7 @@ class AuthController(Controller):
         status_code=200,
         guards=[require_json],
         opt=_CEREMONY,
+        security=NO_AUTH,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish passkey registration with the browser's RegistrationResponseJSON",
         responses=error_responses(
@@ -172,6 +174,7 @@ class AuthController(Controller):
         status_code=200,
         guards=[require_json_if_body],
         opt=_CEREMONY,
+        security=NO_AUTH,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start passkey sign-in: request options ({} for usernameless)",
         responses=error_responses(
@@ -200,6 +203,7 @@ class AuthController(Controller):
         status_code=200,
         guards=[require_json],
         opt=_CEREMONY,
+        security=NO_AUTH,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish sign-in with the browser's AuthenticationResponseJSON; issues tokens",
         responses=error_responses(
@@ -251,6 +255,7 @@ class AuthController(Controller):
     @get(
         "/refresh-token",
         opt=_CEREMONY,
+        security=NO_AUTH,
         summary="Rotate a refresh token sent as Authorization: Bearer <refresh token>",
         responses=error_responses(BAD_PARAMETER, _REFRESH_401, 429),
     )
@@ -271,6 +276,7 @@ class AuthController(Controller):
         status_code=200,
         guards=[require_json],
         opt=_CEREMONY,
+        security=NO_AUTH,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary='Rotate a refresh token sent as {"refresh_token": …}',
         responses=error_responses(400, _REFRESH_401, 413, 415, 429),

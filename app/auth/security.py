@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
+from litestar.openapi.spec import SecurityRequirement
 from litestar.security.jwt import JWTAuth
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,8 @@ from app.settings import AuthSettings
 
 __all__ = [
     "EXCLUDE_OPT_KEY",
+    "NO_AUTH",
+    "OPTIONAL_AUTH",
     "PUBLIC",
     "AuthUser",
     "UserDirectory",
@@ -35,6 +38,12 @@ __all__ = [
 
 EXCLUDE_OPT_KEY = "exclude_from_auth"
 PUBLIC: dict[str, Any] = {EXCLUDE_OPT_KEY: True}
+# The OpenAPI ``security`` of a public operation: one empty requirement overrides the
+# document's global bearer requirement, so Swagger UI and generated clients send no token.
+NO_AUTH: list[SecurityRequirement] = [{}]
+# A public operation that also accepts an access token (``register/begin`` adds a passkey
+# for the signed-in user; a run's events take a bearer token or a ``?ticket=``).
+OPTIONAL_AUTH: list[SecurityRequirement] = [{"BearerToken": []}, {}]
 _USER_CACHE_MAX = 10_000
 
 

@@ -16,6 +16,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import func, select
 
+from app.auth.security import OPTIONAL_AUTH
 from app.errors import DomainError
 from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
@@ -260,6 +261,7 @@ class RunsController(Controller):
         media_type=SSE_MEDIA_TYPE,
         tags=["runs"],
         opt={"exclude_from_auth": True},
+        security=OPTIONAL_AUTH,
         description="Replay the run's events after `Last-Event-ID` / `?after=`, then follow it "
         "live. Auth: `Authorization: Bearer` or `?ticket=` from `POST /runs/{id}/ticket`. "
         f"{SSE_ERRORS}",

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from litestar import get
 from litestar.response import Stream
 
+from app.auth.security import NO_AUTH
 from app.openapi_errors import error_responses
 from app.runs.frames import event_frame
 from app.runs.http import SSE_MEDIA_TYPE, sse_response
@@ -144,6 +145,7 @@ async def _frames() -> AsyncGenerator[bytes, None]:
     "/test-stream",
     media_type=SSE_MEDIA_TYPE,
     opt={"exclude_from_auth": True},
+    security=NO_AUTH,
     tags=["questions"],
     sync_to_thread=False,
     responses=error_responses(),

@@ -89,3 +89,30 @@ async def test_public_pages_answer_without_a_token(client: AsyncTestClient[Lites
         assert response.status_code == 200, path
     schema = (await client.get("/openapi.json")).json()
     assert "BearerToken" in schema["components"]["securitySchemes"]
+
+
+# Public operations that also take an access token when one is sent.
+OPTIONALLY_AUTHENTICATED = {("POST", "/auth/register/begin"), ("GET", "/runs/{run_id}/events")}
+
+
+async def test_the_document_says_which_operations_need_a_token(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert document["security"] == [{"BearerToken": []}]
+    listed = {(method, re.sub(r":\w+\}", "}", path)) for method, path in PUBLIC}
+    seen = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            key = (method.upper(), path)
+            security = operation.get("security")
+            if key in OPTIONALLY_AUTHENTICATED:
+                assert security == [{"BearerToken": []}, {}], key
+            elif key in listed:
+                assert security == [{}], key  # overrides the global bearer requirement
+            else:
+                assert security is None, key  # inherits it
+            seen += 1
+    assert seen >= 30
