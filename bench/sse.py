@@ -11,7 +11,7 @@
   / duplicated / out of order against the stored run, the server's RSS per idle
   connection (all workers, measured while every subscriber waits for the next event), and
   the server's CPU time (all workers) from when every subscriber is connected to the last
-  terminal event, divided by the frames delivered in that time (the runs' own work is
+  terminal event, divided by the frames that arrived in that time (the runs' own work is
   included, but small: a few model calls each). Delivery latency swings run to run with how
   the runs' bursts line up; the CPU figure is the stable one for comparing two builds.
 
@@ -344,6 +344,7 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
                 await asyncio.sleep(0.5)
                 busy_rss = rss_bytes(server.process.pid)
                 cpu_start = cpu_seconds(server.process.pid)
+                cpu_window_start = time.time()
                 await asyncio.gather(*tasks)
                 server_cpu_s = cpu_seconds(server.process.pid) - cpu_start
                 await asyncio.gather(*drains)
@@ -367,7 +368,9 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
         latencies.extend(ms for _, ms in sub.samples)
         steady.extend(ms for emitted, ms in sub.samples if emitted >= all_connected)
     per_connection_kib = (busy_rss - idle_rss) / max(1, args.subscribers) / 1024
-    delivered = sum(len(sub.samples) for sub in subs)  # live frames after connecting
+    delivered = sum(  # frames that arrived while the server's CPU was being counted
+        1 for sub in subs for emitted, ms in sub.samples if emitted + ms / 1000 >= cpu_window_start
+    )
     cpu_per_frame_us = server_cpu_s / max(1, delivered) * 1e6
     reasons = sorted(
         {sub.error or str(sub.status) for sub in subs if sub.error or sub.status != 200}
