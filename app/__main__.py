@@ -123,6 +123,7 @@ def _serve(settings: Settings) -> int:
         address=settings.server.host,
         port=settings.server.port,
         workers=settings.server.workers,
+        backlog=settings.server.backlog,
         # A crashed worker is replaced instead of taking the whole service down (granian's
         # default); its runs are closed by another worker once their lease expires.
         respawn_failed_workers=True,

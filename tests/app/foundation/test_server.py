@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -98,3 +99,21 @@ def test_migrate_command(tmp_path: Path) -> None:
     down = run_cli(["migrate", "downgrade", "base"], env)
     assert down.returncode == 0, down.stderr
     assert "downgraded to base" in down.stdout
+
+
+@pytest.mark.server
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read the queue")
+def test_the_listen_queue_has_the_configured_backlog(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    # For a listening socket, ss reports the accept-queue limit (the backlog) as Send-Q.
+    server = live_server(env={"APP__SERVER__BACKLOG": "777"})
+    listing = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{server.port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout.split()
+    assert listing[0] == "LISTEN", listing
+    assert int(listing[2]) == 777

@@ -151,6 +151,7 @@ def test_missing_explicit_file_and_invalid_toml(tmp_path: Path) -> None:
         ({"APP__SERVER__PORT": "abc"}, 'server.port: expected int in 1..65535, got "abc"'),
         ({"APP__SERVER__PORT": "70000"}, "server.port: expected int in 1..65535, got 70000"),
         ({"APP__SERVER__WORKERS": "0"}, "server.workers: expected int >= 1, got 0"),
+        ({"APP__SERVER__BACKLOG": "10"}, "server.backlog: expected int in 128..65535, got 10"),
         (
             {"APP__SERVER__MODE": "prod"},
             'server.mode: expected one of "development", "production", got "prod"',
