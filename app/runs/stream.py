@@ -3,7 +3,7 @@
 Order matters for "no gaps, no duplicates": subscribe to the channel FIRST, then read the
 run's status and stored events, then tail; channel messages at or below the last sent seq are
 dropped, and a jump in seq is filled from the database. Every ``keepalive_s`` without news a
-comment line is sent (data ``None``, so ``EventSource`` dispatches nothing) and the database
+comment line is sent (no ``data:``, so ``EventSource`` dispatches nothing) and the database
 is polled, so a publish lost by a backend cannot stall a subscriber forever. The hot path is
 one queue read per event, forwarding the frame bytes published on the channel (encoded once
 per event, see ``frames``): no encoding, task or timer per message and subscriber.
