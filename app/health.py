@@ -204,11 +204,12 @@ async def _components(request: Request[Any, Any, Any]) -> dict[str, ComponentSta
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
+    # Probes and load balancers call these without a token.
+    opt = {"exclude_from_auth": True}
+    security = NO_AUTH
 
     @get(
         "/",
-        opt={"exclude_from_auth": True},
-        security=NO_AUTH,
         summary="Liveness with component checks",
         responses={
             **error_responses(),
@@ -239,8 +240,6 @@ class HealthController(Controller):
 
     @get(
         "/ready",
-        opt={"exclude_from_auth": True},
-        security=NO_AUTH,
         summary="Readiness for load balancers",
         responses={
             **error_responses(),
