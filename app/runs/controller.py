@@ -29,6 +29,9 @@ from app.runs.views import ask_response, owned_run, run_view
 
 __all__ = ["START_RUN_ERRORS", "RunsController", "start_stream"]
 
+# Largest ?offset= of GET /runs: a 64-bit SQL integer, so the database never sees an overflow.
+MAX_OFFSET = 2**63 - 1
+
 # Documented error responses (OpenAPI): what starting a run with a JSON body can refuse
 # (see ``RunService.start``); each route adds its 401 and 404.
 START_RUN_ERRORS: Final = (
@@ -164,7 +167,7 @@ class RunsController(Controller):
         request: Request[Any, Any, Any],
         runs_runtime: NamedDependency[RunsRuntime],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> RunList:
         """The caller's runs, newest first."""
         user_id = current_user_id(request)
