@@ -142,7 +142,10 @@ def body_for(
 
 
 def json_content(operation: dict[str, Any]) -> dict[str, Any] | None:
-    return operation.get("requestBody", {}).get("content", {}).get("application/json")
+    content: dict[str, Any] | None = (
+        operation.get("requestBody", {}).get("content", {}).get("application/json")
+    )
+    return content
 
 
 def sample_path(rng: random.Random, path: str) -> str:
