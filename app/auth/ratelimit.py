@@ -10,8 +10,9 @@ Two implementations of one :class:`RateLimiter` protocol, chosen by configuratio
 - :class:`CeremonyRateLimiter` (no Redis): in-process and synchronous (no await between read
   and write, so it is exact within a worker); with several workers each would enforce the
   limit on its own share of the traffic, which is why more than one worker requires Redis.
-  Memory is bounded: at most ``per_minute`` timestamps per client, idle clients are swept
-  once per window, and the number of clients is hard-capped.
+  Memory is bounded: at most ``per_minute`` timestamps per client (about 200 bytes for a
+  client seen once), idle clients are swept once per window, and the number of clients is
+  hard-capped.
 - :class:`RedisRateLimiter` (``redis.url`` set): the same log as a sorted set per client,
   trimmed, counted and appended by one Lua script, which Redis runs atomically, so the limit
   is exact across all workers and machines. Litestar's ``RedisStore`` was not used: it offers
@@ -26,7 +27,6 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -72,7 +72,8 @@ class CeremonyRateLimiter:
         self.per_minute = per_minute
         self.enabled = enabled
         self._clock = clock
-        self._calls: dict[str, deque[float]] = {}
+        # A plain list per client (a deque preallocates ~600 bytes: 88 MB for 100k clients).
+        self._calls: dict[str, list[float]] = {}
         self._swept_at = clock()
 
     async def check(self, client: str) -> None:
@@ -88,10 +89,12 @@ class CeremonyRateLimiter:
         if calls is None:
             if len(self._calls) >= _MAX_CLIENTS:
                 raise _refuse(self.per_minute, self._swept_at + _WINDOW_S - now)
-            calls = self._calls[client] = deque(maxlen=self.per_minute)
-        if len(calls) == self.per_minute and calls[0] > now - _WINDOW_S:
-            raise _refuse(self.per_minute, calls[0] + _WINDOW_S - now)
-        calls.append(now)  # at the limit, the deque drops the call that left the window
+            calls = self._calls[client] = []
+        if len(calls) >= self.per_minute:
+            if calls[0] > now - _WINDOW_S:
+                raise _refuse(self.per_minute, calls[0] + _WINDOW_S - now)
+            del calls[0]  # the oldest call has left the window
+        calls.append(now)
 
     def _sweep(self, now: float) -> None:
         """Forget clients whose last call has left the window."""
