@@ -34,6 +34,12 @@ _REGIONS = (
     "region: 'ie' (Republic of Ireland), 'ni' (Northern Ireland), 'all' (all-island), "
     "'gb' (Great Britain)."
 )
+_LOCAL_TIME = (
+    " Dates are the region's LOCAL calendar days (Europe/Dublin for ie/all, Europe/London "
+    "for ni/gb; a day is 23 or 25 h when the clocks change). Output timestamps are UTC, each "
+    "with a *_local twin (ISO 8601 with offset), and timezone names the zone; quote local "
+    "times to the user."
+)
 _FOOTPRINT_SOURCES = (
     "Give exactly ONE input: records (activity records: date YYYY-MM or YYYY-MM-DD, category, "
     "quantity, unit, optional site/cost/region/supplier_factor), use_dataset=true (the "
@@ -52,7 +58,7 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
             "22+ days daily means, plus per-month summaries beyond 31 days), the 33rd/66th "
             "percentile thresholds, low/medium/high periods, min/max/mean, the trend, and "
             "forecast points kept separate from actuals. " + _REGIONS + " Use it for 'how "
-            "green was/is the grid'. Results say when the data is synthetic."
+            "green was/is the grid'. Results say when the data is synthetic." + _LOCAL_TIME
         ),
         input_type=GridIntensityInput,
         fn=grid_intensity,
@@ -63,10 +69,11 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
             "Find the cleanest contiguous window of duration_hours (e.g. 3 for a dishwasher, "
             "6 for car charging) in a day (date) or a range (start_date/end_date); with "
             "neither, today. Only windows from now on are considered when the range reaches "
-            "the present. Optional earliest_hour/latest_hour (0-24, UTC) bound the window; "
-            "optional energy_kwh converts the saving to kgCO2. Returns the window (UTC start, "
-            "end, mean gCO2/kWh), its level, and the saving versus starting now and versus "
-            "the day's mean (gCO2/kWh and %). " + _REGIONS
+            "the present. Optional earliest_hour/latest_hour (0-24, LOCAL hours of the region, "
+            "e.g. 'after 6pm' is earliest_hour=18) bound the window; optional energy_kwh "
+            "converts the saving to kgCO2. Returns the window (start/end in UTC plus "
+            "start_local/end_local, mean gCO2/kWh), its level, and the saving versus starting "
+            "now and versus the local day's mean (gCO2/kWh and %). " + _REGIONS + _LOCAL_TIME
         ),
         input_type=BestWindowInput,
         fn=grid_best_window,
@@ -76,7 +83,7 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
         description=(
             "Compare mean grid carbon intensity (gCO2/kWh) of two ISO date ranges for one "
             "region, e.g. this month vs last month: both means/min/max, the difference "
-            "(second minus first) and the % change. " + _REGIONS
+            "(second minus first) and the % change. " + _REGIONS + _LOCAL_TIME
         ),
         input_type=GridCompareInput,
         fn=grid_compare,

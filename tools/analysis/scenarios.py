@@ -24,6 +24,7 @@ from tools.footprint.tools import factor_table_from_context, resolve_records
 from tools.grid.analysis import best_window
 from tools.grid.model import Region, check_region
 from tools.grid.service import fetch_range, source_from_context
+from tools.grid.zones import local_date, region_zone
 from tools.numeric import mean, safe_pct
 from tools.synthetic.business import BusinessProfile
 
@@ -126,7 +127,8 @@ async def reduction_scenarios(
     if shift > 0:
         hours = args.shift_window_hours or 4.0
         now = now_from_context(ctx)
-        end = now.date() - timedelta(days=1)
+        zone = region_zone(region)  # the last 7 complete LOCAL days of the grid region
+        end = local_date(now, zone) - timedelta(days=1)
         series = await fetch_range(
             source_from_context(ctx), region, end - timedelta(days=6), end, now
         )
@@ -135,7 +137,7 @@ async def reduction_scenarios(
         ratios: list[float] = []
         for offset in range(7):
             day = end - timedelta(days=offset)
-            points = [p for p in series.points if p.ts.date() == day]
+            points = [p for p in series.points if local_date(p.ts, zone) == day]
             window = best_window(points, timedelta(hours=hours), step) if points else None
             if window is not None:
                 ratios.append(window.mean / mean([p.value for p in points]))

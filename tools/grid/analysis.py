@@ -3,12 +3,15 @@
 Rules kept from the predecessor: up to 6 days → raw points, 7-21 days → hourly means,
 22+ days → daily means; ranges longer than one month are also split into calendar months;
 points are classified low/medium/high against the window's 33rd/66th percentiles.
+
+Timestamps are UTC instants; functions that take a ``zone`` also give each result its local
+time (ISO 8601 with offset, ``*_local``) and bucket days by the zone's local calendar.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
 
 import msgspec
@@ -48,10 +51,15 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Period(msgspec.Struct, frozen=True, kw_only=True):
-    """Consecutive points at the same level (and same actual/forecast status)."""
+    """Consecutive points at the same level (and same actual/forecast status).
+
+    ``start``/``end`` are UTC; ``start_local``/``end_local`` the same instants in local time.
+    """
 
     start: datetime
     end: datetime
+    start_local: str
+    end_local: str
     level: Level
     mean: float
     points: int
@@ -59,8 +67,12 @@ class Period(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
+    """``start``/``end`` are UTC; ``start_local``/``end_local`` the same instants, local."""
+
     start: datetime
     end: datetime
+    start_local: str
+    end_local: str
     mean: float
     points: int
     forecast: bool  # True when any point in the window is a forecast
@@ -70,8 +82,10 @@ class SeriesStats(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     min: float
     min_at: datetime
+    min_at_local: str
     max: float
     max_at: datetime
+    max_at_local: str
     mean: float
 
 
@@ -108,16 +122,19 @@ def month_segments(start: date, end: date) -> list[tuple[date, date]]:
 
 
 def resample(
-    points: Sequence[IntensityPoint], bucket: Literal["hour", "day"]
+    points: Sequence[IntensityPoint], bucket: Literal["hour", "day"], zone: tzinfo = UTC
 ) -> list[IntensityPoint]:
-    """Means per hour or per UTC day. Actuals and forecasts are averaged separately."""
+    """Means per hour or per local day of ``zone`` (a day's point is stamped with the UTC
+    instant of its local midnight). Actuals and forecasts are averaged separately."""
     sums: dict[tuple[datetime, bool], list[float]] = {}
     for point in points:
         ts = point.ts
         if bucket == "hour":
             key_ts = ts.replace(minute=0, second=0, microsecond=0)
         else:
-            key_ts = datetime(ts.year, ts.month, ts.day, tzinfo=UTC)
+            local = ts.astimezone(zone)
+            midnight = datetime(local.year, local.month, local.day, tzinfo=zone)
+            key_ts = midnight.astimezone(UTC)
         acc = sums.setdefault((key_ts, point.forecast), [0.0, 0.0])
         acc[0] += point.value
         acc[1] += 1.0
@@ -144,8 +161,12 @@ def classify(value: float, cuts: Thresholds) -> Level:
     return "high"
 
 
+def _local(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).isoformat()
+
+
 def merge_periods(
-    points: Sequence[IntensityPoint], cuts: Thresholds, step: timedelta
+    points: Sequence[IntensityPoint], cuts: Thresholds, step: timedelta, zone: tzinfo = UTC
 ) -> list[Period]:
     """Merge runs of consecutive same-level points; a gap, a level change or a switch between
     actual and forecast starts a new period. ``end`` is the end of the last interval."""
@@ -159,6 +180,8 @@ def merge_periods(
                 Period(
                     start=run[0].ts,
                     end=run[-1].ts + step,
+                    start_local=_local(run[0].ts, zone),
+                    end_local=_local(run[-1].ts + step, zone),
                     level=run_level,
                     mean=round(mean([p.value for p in run]), 2),
                     points=len(run),
@@ -179,7 +202,7 @@ def merge_periods(
 
 
 def best_window(
-    points: Sequence[IntensityPoint], duration: timedelta, step: timedelta
+    points: Sequence[IntensityPoint], duration: timedelta, step: timedelta, zone: tzinfo = UTC
 ) -> Window | None:
     """The contiguous window of ``duration`` with the lowest mean (earliest on ties).
 
@@ -208,6 +231,8 @@ def best_window(
             best = Window(
                 start=first.ts,
                 end=point.ts + step,
+                start_local="",
+                end_local="",
                 mean=0.0,
                 points=size,
                 forecast=forecasts > 0,
@@ -216,11 +241,20 @@ def best_window(
         return None
     # Recompute the mean exactly from the chosen points (the running sum accumulates error).
     chosen = [p.value for p in points if best.start <= p.ts < best.end]
-    return msgspec.structs.replace(best, mean=round(mean(chosen), 2))
+    return msgspec.structs.replace(
+        best,
+        mean=round(mean(chosen), 2),
+        start_local=_local(best.start, zone),
+        end_local=_local(best.end, zone),
+    )
 
 
 def window_starting_at(
-    points: Sequence[IntensityPoint], at: datetime, duration: timedelta, step: timedelta
+    points: Sequence[IntensityPoint],
+    at: datetime,
+    duration: timedelta,
+    step: timedelta,
+    zone: tzinfo = UTC,
 ) -> Window | None:
     """The window of ``duration`` starting with the interval that contains ``at`` (e.g. now),
     or None when the data does not cover it contiguously."""
@@ -233,6 +267,8 @@ def window_starting_at(
             return Window(
                 start=chosen[0].ts,
                 end=chosen[-1].ts + step,
+                start_local=_local(chosen[0].ts, zone),
+                end_local=_local(chosen[-1].ts + step, zone),
                 mean=round(mean([p.value for p in chosen]), 2),
                 points=size,
                 forecast=any(p.forecast for p in chosen),
@@ -240,7 +276,7 @@ def window_starting_at(
     return None
 
 
-def series_stats(points: Sequence[IntensityPoint]) -> SeriesStats | None:
+def series_stats(points: Sequence[IntensityPoint], zone: tzinfo = UTC) -> SeriesStats | None:
     if not points:
         return None
     low = min(points, key=lambda p: p.value)
@@ -249,8 +285,10 @@ def series_stats(points: Sequence[IntensityPoint]) -> SeriesStats | None:
         count=len(points),
         min=low.value,
         min_at=low.ts,
+        min_at_local=_local(low.ts, zone),
         max=high.value,
         max_at=high.ts,
+        max_at_local=_local(high.ts, zone),
         mean=round(mean([p.value for p in points]), 2),
     )
 

@@ -46,7 +46,11 @@ class IntensityPoint(msgspec.Struct, frozen=True, array_like=True):
 
 
 class GridSeries(msgspec.Struct, frozen=True, kw_only=True):
-    """Points for one region and an inclusive UTC date range, sorted by time, with provenance."""
+    """Points for one region and an inclusive date range, sorted by time, with provenance.
+
+    From a source, ``start``..``end`` are UTC days; the tools' ``fetch_range`` trims a series
+    to the region's LOCAL days and sets them here (the points themselves are always UTC).
+    """
 
     region: Region
     start: date

@@ -1,6 +1,7 @@
 """The offline grid source: a deterministic, clearly labelled synthetic intensity profile.
 
-Shape: a daily demand curve (night trough, morning and evening peaks) plus wind-driven
+Shape: a daily demand curve in the region's LOCAL time (night trough, morning and evening
+peaks; in summer they come an hour earlier in UTC) plus wind-driven
 variability. The wind level is drawn per date from a seed derived from the date alone (so
 the island regions see the same "weather") and interpolated between days so the series is
 continuous across midnight. Same region and date always give the same numbers.
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from tools.catalog_types import DataSource
 from tools.cpu import run_cpu_bound
 from tools.grid.model import GridSeries, IntensityPoint, Region
+from tools.grid.zones import region_zone
 
 __all__ = ["SyntheticGridSource", "synthetic_value_range"]
 
@@ -81,6 +83,7 @@ class SyntheticGridSource:
         )
         noise = _rng("noise", day, region)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        zone = region_zone(region)
         drift = 0.0
         points: list[IntensityPoint] = []
         for index in range(24 * 60 // step):
@@ -93,9 +96,11 @@ class SyntheticGridSource:
                 frac = (hour - 12.0) / 24.0
                 wind = wind_today + (wind_next - wind_today) * frac
             drift = 0.8 * drift + noise.gauss(0.0, 0.02)
-            level = 0.1 + 0.6 * (1.0 - wind) + 0.3 * _demand_shape(hour) + drift
-            level = min(max(level, 0.0), 1.0)
             ts = start + timedelta(minutes=index * step)
+            offset = zone.utcoffset(ts)  # people use power by the local clock
+            local_hour = (hour + (offset.total_seconds() / 3600.0 if offset else 0.0)) % 24.0
+            level = 0.1 + 0.6 * (1.0 - wind) + 0.3 * _demand_shape(local_hour) + drift
+            level = min(max(level, 0.0), 1.0)
             value = round(low + (high - low) * level, 1)
             points.append(IntensityPoint(ts, value, ts > now))
         return points

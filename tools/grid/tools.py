@@ -1,11 +1,17 @@
-"""The grid tools the model calls: intensity views, the best window, and range comparison."""
+"""The grid tools the model calls: intensity views, the best window, and range comparison.
+
+Dates and hours in the inputs are the region's LOCAL time (Europe/Dublin for the island,
+Europe/London for GB; see :mod:`tools.grid.zones`). Outputs keep every timestamp in UTC and
+add its local time (``*_local``, ISO 8601 with offset) and the zone name (``timezone``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -33,6 +39,14 @@ from tools.grid.analysis import (
 )
 from tools.grid.model import REGION_NAMES, GridSeries, IntensityPoint, Region, check_region
 from tools.grid.service import fetch_range, source_from_context
+from tools.grid.zones import (
+    REGION_TIMEZONES,
+    local_bounds,
+    local_date,
+    local_iso,
+    local_span,
+    region_zone,
+)
 from tools.numeric import mean, safe_pct
 
 __all__ = [
@@ -85,8 +99,11 @@ class MonthSummary(msgspec.Struct, frozen=True, kw_only=True):
 class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
     region: str
     region_name: str
-    start_date: date
+    start_date: date  # local days of ``timezone``
     end_date: date
+    timezone: str  # IANA zone of the region, e.g. Europe/Dublin
+    range_start: datetime  # UTC instant of local start_date 00:00
+    range_end: datetime  # UTC instant of the local midnight after end_date (exclusive)
     unit: str = "gCO2/kWh"
     view: ViewKind
     view_step_minutes: int
@@ -112,7 +129,8 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
         kind = "actual" if self.stats else "forecast"
         trend = f", trend {self.trend.direction}" if self.trend else ""
         return (
-            f"Grid intensity {self.region_name} {self.start_date}..{self.end_date}{tag}: "
+            f"Grid intensity {self.region_name} {self.start_date}..{self.end_date} "
+            f"({self.timezone} days){tag}: "
             f"{kind} mean {main.mean:.0f} gCO2/kWh (min {main.min:.0f}, max {main.max:.0f})"
             f"{trend}; low ≤ {self.thresholds.p33:.0f}, high > {self.thresholds.p66:.0f}"
         )
@@ -137,6 +155,7 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
 
 def intensity_view(series: GridSeries) -> GridIntensityResult:
     """Apply the span rules, classification, period merging and stats to a fetched series."""
+    zone = region_zone(series.region)
     span = (series.end - series.start).days + 1
     view = view_for_span(span)
     if view == "raw":
@@ -146,13 +165,13 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
         view_points = resample(series.points, "hour")
         view_step = 60
     else:
-        view_points = resample(series.points, "day")
+        view_points = resample(series.points, "day", zone)  # per local day
         view_step = 1440
     cuts = thresholds([p.value for p in view_points])
     actual = tuple(p for p in view_points if not p.forecast)
     forecast = tuple(p for p in view_points if p.forecast)
-    periods = merge_periods(actual, cuts, timedelta(minutes=view_step)) + merge_periods(
-        forecast, cuts, timedelta(minutes=view_step)
+    periods = merge_periods(actual, cuts, timedelta(minutes=view_step), zone) + merge_periods(
+        forecast, cuts, timedelta(minutes=view_step), zone
     )
     periods.sort(key=lambda p: (p.start, p.forecast))
     counts = {"low": 0, "medium": 0, "high": 0}
@@ -161,7 +180,7 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
     months: list[MonthSummary] = []
     if span > 31:
         for seg_start, seg_end in month_segments(series.start, series.end):
-            seg = [p for p in series.points if seg_start <= p.ts.date() <= seg_end]
+            seg = [p for p in series.points if seg_start <= local_date(p.ts, zone) <= seg_end]
             if not seg:
                 continue
             values = [p.value for p in seg]
@@ -177,11 +196,15 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
                     low_share_pct=round(lows / len(values) * 100.0, 1),
                 )
             )
+    range_start, range_end = local_bounds(zone, series.start, series.end)
     return GridIntensityResult(
         region=series.region,
         region_name=REGION_NAMES[series.region],
         start_date=series.start,
         end_date=series.end,
+        timezone=REGION_TIMEZONES[series.region],
+        range_start=range_start,
+        range_end=range_end,
         view=view,
         view_step_minutes=view_step,
         raw_step_minutes=series.step_minutes,
@@ -191,8 +214,8 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
         thresholds=cuts,
         periods=tuple(periods),
         level_counts=counts,
-        stats=series_stats(actual),
-        forecast_stats=series_stats(forecast),
+        stats=series_stats(actual, zone),
+        forecast_stats=series_stats(forecast, zone),
         trend=series_trend(actual),
         months=tuple(months),
         synthetic=series.source.synthetic,
@@ -227,14 +250,16 @@ class BestWindowInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class BestWindowResult(msgspec.Struct, frozen=True, kw_only=True):
     region: str
     region_name: str
-    start_date: date
+    start_date: date  # local days of ``timezone``
     end_date: date
+    timezone: str  # IANA zone of the region; earliest/latest hours were local hours of it
     unit: str = "gCO2/kWh"
     duration_hours: float
     window: Window
     level: Level
     thresholds: Thresholds
     now: datetime
+    now_local: str
     now_window: Window | None  # running immediately instead, when the data covers it
     saving_vs_now: float | None
     saving_vs_now_pct: float | None
@@ -250,7 +275,7 @@ class BestWindowResult(msgspec.Struct, frozen=True, kw_only=True):
 
     def summary(self) -> str:
         tag = " (SYNTHETIC data)" if self.synthetic else ""
-        when = f"{self.window.start:%Y-%m-%d %H:%M}-{self.window.end:%H:%M} UTC"
+        when = local_span(self.window.start, self.window.end, ZoneInfo(self.timezone))
         vs_now = (
             f", {self.saving_vs_now_pct:.0f}% below running now"
             if self.saving_vs_now_pct is not None
@@ -266,17 +291,23 @@ class BestWindowResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _hour_filter(
-    points: Sequence[IntensityPoint], earliest: int | None, latest: int | None
+    points: Sequence[IntensityPoint], earliest: int | None, latest: int | None, zone: tzinfo
 ) -> list[IntensityPoint]:
+    """Points whose interval starts in local hours ``earliest`` <= hour < ``latest``."""
     low = 0 if earliest is None else earliest
     high = 24 if latest is None else latest
     if not (0 <= low < high <= 24):
-        raise ToolError("earliest_hour/latest_hour must satisfy 0 <= earliest < latest <= 24 (UTC)")
-    return [p for p in points if low <= p.ts.hour < high]
+        raise ToolError(
+            "earliest_hour/latest_hour must satisfy 0 <= earliest < latest <= 24 (local hours)"
+        )
+    if low == 0 and high == 24:
+        return list(points)
+    return [p for p in points if low <= p.ts.astimezone(zone).hour < high]
 
 
 async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindowResult:
     region = check_region(args.region)
+    zone = region_zone(region)
     now = now_from_context(ctx)
     if args.date is not None:
         start = end = parse_date(args.date, "date")
@@ -284,7 +315,7 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
         start = parse_date(args.start_date or args.end_date or "", "start_date")
         end = parse_date(args.end_date or args.start_date or "", "end_date")
     else:
-        start = end = now.date()
+        start = end = local_date(now, zone)
     if not 0 < args.duration_hours <= 24 * 7:
         raise ToolError("duration_hours must be between 0 and 168")
     if args.energy_kwh is not None and not 0 <= args.energy_kwh < 1e9:
@@ -293,22 +324,22 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
     step = timedelta(minutes=series.step_minutes)
     steps = max(1, round(timedelta(hours=args.duration_hours) / step))
     duration = step * steps
-    candidates = _hour_filter(series.points, args.earliest_hour, args.latest_hour)
+    candidates = _hour_filter(series.points, args.earliest_hour, args.latest_hour, zone)
     # A load cannot run in the past: when the range reaches now, only windows from the
     # current interval onward count.
     candidates = [p for p in candidates if p.ts + step > now]
     if not candidates and series.points[-1].ts + step <= now:
-        candidates = _hour_filter(series.points, args.earliest_hour, args.latest_hour)
-    window = best_window(candidates, duration, step)
+        candidates = _hour_filter(series.points, args.earliest_hour, args.latest_hour, zone)
+    window = best_window(candidates, duration, step, zone)
     if window is None:
         raise ToolError(
             f"no contiguous {duration.total_seconds() / 3600:g} h window with data in "
             f"{start}..{end} within the requested hours (from now on)"
         )
     cuts = thresholds([p.value for p in series.points])
-    now_window = window_starting_at(series.points, now, duration, step)
-    window_day = window.start.date()
-    day_values = [p.value for p in series.points if p.ts.date() == window_day]
+    now_window = window_starting_at(series.points, now, duration, step, zone)
+    window_day = local_date(window.start, zone)  # the mean of the window's LOCAL day
+    day_values = [p.value for p in series.points if local_date(p.ts, zone) == window_day]
     day_mean = round(mean(day_values), 2)
     saving_now = None if now_window is None else round(now_window.mean - window.mean, 2)
     saving_day = round(day_mean - window.mean, 2)
@@ -326,11 +357,13 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
         region_name=REGION_NAMES[region],
         start_date=start,
         end_date=end,
+        timezone=REGION_TIMEZONES[region],
         duration_hours=duration.total_seconds() / 3600.0,
         window=window,
         level=classify(window.mean, cuts),
         thresholds=cuts,
         now=now.astimezone(UTC),
+        now_local=local_iso(now, zone),
         now_window=now_window,
         saving_vs_now=saving_now,
         saving_vs_now_pct=_r(pct_now),
@@ -370,6 +403,7 @@ class RangeSummary(msgspec.Struct, frozen=True, kw_only=True):
 class GridCompareResult(msgspec.Struct, frozen=True, kw_only=True):
     region: str
     region_name: str
+    timezone: str  # the ranges are local days of this IANA zone
     unit: str = "gCO2/kWh"
     first: RangeSummary
     second: RangeSummary
@@ -430,6 +464,7 @@ async def grid_compare(args: GridCompareInput, ctx: ToolContext) -> GridCompareR
     return GridCompareResult(
         region=region,
         region_name=REGION_NAMES[region],
+        timezone=REGION_TIMEZONES[region],
         first=a,
         second=b,
         difference=diff,

@@ -15,7 +15,7 @@ import io
 import math
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
 from tools.grid.analysis import Thresholds, Window
@@ -74,8 +74,11 @@ def grid_chart(
     cuts: Thresholds,
     window: Window | None,
     fmt: ImageFormat = "svg",
+    zone: tzinfo = UTC,
 ) -> bytes:
-    """Intensity over time with low/medium/high bands, forecasts dashed, best window shaded."""
+    """Intensity over time with low/medium/high bands, forecasts dashed, best window shaded.
+
+    The time axis is labelled in ``zone`` (the region's local time, named on the axis)."""
     import matplotlib
 
     with matplotlib.rc_context(_RC):
@@ -111,34 +114,58 @@ def grid_chart(
             span.set_gid("best-window")
         ax.set_ylim(bottom, top)
         ax.set_ylabel("Carbon intensity (gCO2/kWh)")
-        ax.set_xlabel("Time (UTC)")
+        ax.set_xlabel(f"Time ({_zone_label(zone, stamps_of(actual, forecast))})")
         ax.set_title(title)
         ax.legend(loc="upper right", fontsize=8)
-        stamps = [p.ts for p in (*actual, *forecast)]
-        _date_axis(ax, min(stamps), max(stamps))
+        stamps = stamps_of(actual, forecast)
+        _date_axis(ax, min(stamps), max(stamps), zone)
         return _render(fig, fmt)
 
 
-def _date_axis(ax: Axes, first: datetime, last: datetime) -> None:
-    """UTC ticks on round hours or days, at most ~8 of them (x is days since the epoch)."""
+def stamps_of(*groups: Sequence[IntensityPoint]) -> list[datetime]:
+    return [p.ts for group in groups for p in group]
+
+
+def _zone_label(zone: tzinfo, stamps: Sequence[datetime]) -> str:
+    """The zone's abbreviations over the plotted span: ``UTC``, ``GMT``, ``IST`` or
+    ``GMT/IST`` when the clocks change inside it."""
+    names: list[str] = []
+    for moment in (min(stamps), max(stamps)):
+        name = str(moment.astimezone(zone).tzname())
+        if name not in names:
+            names.append(name)
+    return "/".join(names)
+
+
+def _date_axis(ax: Axes, first: datetime, last: datetime, zone: tzinfo = UTC) -> None:
+    """Ticks on round LOCAL hours or local midnights of ``zone``, at most ~8 of them (x is
+    days since the epoch; ticks are stepped in UTC so a clock change never skips or repeats
+    a label)."""
     span_hours = (last - first).total_seconds() / 3600.0
+    ticks: list[datetime] = []
     if span_hours <= 48:
         step = next(h for h in (1, 2, 3, 6, 12, 24) if span_hours / h <= 8)
         tick = first.replace(minute=0, second=0, microsecond=0)
-        delta, fmt = timedelta(hours=step), "%H:%M\n%d %b"
-        while tick.hour % step:
+        if tick < first:
+            tick += timedelta(hours=1)
+        fmt = "%H:%M\n%d %b"
+        while tick <= last:
+            if tick.astimezone(zone).hour % step == 0:
+                ticks.append(tick)
             tick += timedelta(hours=1)
     else:
         days = max(1, math.ceil(span_hours / 24 / 8))
-        tick = first.replace(hour=0, minute=0, second=0, microsecond=0)
-        delta, fmt = timedelta(days=days), "%d %b"
-    if tick < first:
-        tick += delta
-    ticks: list[datetime] = []
-    while tick <= last:
-        ticks.append(tick)
-        tick += delta
-    ax.set_xticks([_x(t) for t in ticks], [t.strftime(fmt) for t in ticks])
+        fmt = "%d %b"
+        day = first.astimezone(zone).date()
+        while True:
+            tick = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+            if tick > last:
+                break
+            if tick >= first:
+                ticks.append(tick)
+            day += timedelta(days=days)
+    labels = [t.astimezone(zone).strftime(fmt) for t in ticks]
+    ax.set_xticks([_x(t) for t in ticks], labels)
     ax.set_xlim(_x(first), _x(last))
 
 

@@ -16,6 +16,7 @@ from tools.grid.analysis import Level, best_window
 from tools.grid.model import Region, check_region
 from tools.grid.service import fetch_range, source_from_context
 from tools.grid.tools import intensity_view
+from tools.grid.zones import local_span, region_zone
 from tools.numeric import linear_fit
 from tools.render.ascii import Bar, Charset, Kpi, render_dashboard_text
 from tools.render.charts import ImageFormat, breakdown_chart, grid_chart, trend_chart
@@ -162,14 +163,16 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
             source_from_context(ctx), region, start, end, now_from_context(ctx)
         )
         view = intensity_view(series)
+        zone = region_zone(region)
         window = None
         if args.best_window_hours:
             step = timedelta(minutes=series.step_minutes)
-            window = best_window(series.points, timedelta(hours=args.best_window_hours), step)
+            window = best_window(series.points, timedelta(hours=args.best_window_hours), step, zone)
             if window is not None:
                 notes.append(
-                    f"best {args.best_window_hours:g} h window {window.start:%Y-%m-%d %H:%M}-"
-                    f"{window.end:%H:%M} UTC, mean {window.mean:.0f} gCO2/kWh"
+                    f"best {args.best_window_hours:g} h window "
+                    f"{local_span(window.start, window.end, zone)}, "
+                    f"mean {window.mean:.0f} gCO2/kWh"
                 )
         period = str(start) if start == end else f"{start}..{end}"
         title = args.title or f"Grid carbon intensity, {view.region_name}, {period}"
@@ -188,6 +191,7 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
                 cuts=view.thresholds,
                 window=window,
                 fmt=fmt,
+                zone=zone,
             )
         sources = view.sources
     elif kind == "footprint_breakdown":
