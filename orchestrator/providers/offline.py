@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -28,12 +29,13 @@ from orchestrator.providers._offline.business import (
     footprint_policy,
     scenarios_policy,
 )
+from orchestrator.providers._offline.extract import DEFAULT_REGION, REGION_TIMEZONES
 from orchestrator.providers._offline.grid import (
     grid_compare_policy,
     grid_history_policy,
     grid_timing_policy,
 )
-from orchestrator.providers._offline.intent import Intent, build_plan, understand
+from orchestrator.providers._offline.intent import Intent, Understanding, build_plan, understand
 from orchestrator.providers._offline.report import report_policy
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput, tool_results
 from orchestrator.providers.base import (
@@ -71,7 +73,7 @@ def estimate_tokens(chars: int) -> int:
     return (chars + 3) // 4
 
 
-def _today(hints: dict[str, Any]) -> date:
+def _now(hints: dict[str, Any]) -> datetime:
     raw = hints.get("now")
     if isinstance(raw, str) and raw:
         try:
@@ -82,7 +84,20 @@ def _today(hints: dict[str, Any]) -> date:
         moment = datetime.now(UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date()
+    return moment.astimezone(UTC)
+
+
+def _local_today(moment: datetime, region: str) -> date:
+    """The calendar day it is in ``region``'s local time (its grid data uses the same days)."""
+    return moment.astimezone(ZoneInfo(REGION_TIMEZONES[region])).date()
+
+
+def _understand(hints: dict[str, Any]) -> Understanding:
+    """The question read with "today" in the local time of the region it is about."""
+    moment = _now(hints)
+    u = understand(hints, _local_today(moment, DEFAULT_REGION))
+    today = _local_today(moment, u.region)
+    return u if today == u.today else understand(hints, today)
 
 
 def _hints(request: ModelRequest) -> dict[str, Any]:
@@ -122,8 +137,7 @@ class OfflineProvider:
     def decide(self, request: ModelRequest) -> Decision:
         """The engine's next move for ``request``: tool calls, or the final text."""
         hints = _hints(request)
-        today = _today(hints)
-        u = understand(hints, today)
+        u = _understand(hints)
         role = str(hints["role"])
         if role == "planner":
             return Answer(msgspec.json.encode(build_plan(u)).decode())

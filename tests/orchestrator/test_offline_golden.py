@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -244,7 +244,7 @@ async def test_hour_limits_reach_the_tool_and_the_report() -> None:
     out = await ask("When should I charge my EV tomorrow after 6pm?")
     (args,) = out.arguments("grid_best_window")
     assert (args["date"], args["earliest_hour"], args["latest_hour"]) == ("2026-03-19", 18, None)
-    assert "Search limited to after 6pm (from UTC hour 18)" in out.result.report
+    assert "Search limited to after 6pm (from local hour 18, Europe/Dublin)" in out.result.report
     out.assert_grounded()
 
 
@@ -510,6 +510,96 @@ async def test_late_evening_moves_to_tomorrow() -> None:
     assert dates == ["2026-03-18", "2026-03-19"]  # the tool's error is acted on once
     assert out.failed_tools() == ["grid_best_window"]
     assert "2026-03-19" in out.result.report
+    out.assert_grounded()
+
+
+# ------------------------------------------------------- local time (Europe/Dublin, London)
+
+SUMMER = datetime(2026, 7, 14, 9, 0, tzinfo=UTC)  # 10:00 IST
+
+
+def tool_outputs(out: Outcome, tool: str) -> list[dict[str, Any]]:
+    """The decoded outputs of ``tool`` as the engine read them."""
+    ids = {
+        item.call_id
+        for request in out.provider.requests
+        for item in request.input
+        if isinstance(item, FunctionCall) and item.name == tool
+    }
+    found: dict[str, dict[str, Any]] = {}
+    for request in out.provider.requests:
+        for item in request.input:
+            if isinstance(item, FunctionCallOutput) and item.call_id in ids:
+                found[item.call_id] = msgspec.json.decode(item.output)
+    return list(found.values())
+
+
+async def test_summer_after_6pm_means_18_local() -> None:
+    out = await ask("When should I charge my EV tomorrow after 6pm?", now=SUMMER)
+    (args,) = out.arguments("grid_best_window")
+    assert (args["date"], args["earliest_hour"]) == ("2026-07-15", 18)
+    (best,) = tool_outputs(out, "grid_best_window")
+    start = datetime.fromisoformat(best["window"]["start"])
+    # 18:00 IST is 17:00 UTC: the window starts at or after it, and is shown in local time.
+    assert start >= datetime(2026, 7, 15, 17, tzinfo=UTC)
+    assert best["timezone"] == "Europe/Dublin"
+    local = datetime.fromisoformat(best["window"]["start_local"])
+    assert local.utcoffset() == timedelta(hours=1)
+    assert local.hour >= 18
+    report = out.result.report
+    shown = f"2026-07-15 {local:%H:%M}-"
+    assert shown in report
+    assert f"IST ({start:%H:%M}-" in report
+    assert "Search limited to after 6pm (from local hour 18, Europe/Dublin)" in report
+    out.assert_grounded()
+
+
+async def test_summer_window_from_a_fixed_local_evening() -> None:
+    """An exact run: 18:00 IST is 17:00 UTC, so a 1-hour search from 18:00 IST that finds
+    the evening's first slot reports it as 18:00-19:00 IST (17:00-18:00 UTC)."""
+    out = await ask("Cleanest 1 hour tomorrow between 6pm and 7pm?", now=SUMMER)
+    (args,) = out.arguments("grid_best_window")
+    assert (args["earliest_hour"], args["latest_hour"]) == (18, 19)
+    (best,) = tool_outputs(out, "grid_best_window")
+    assert best["window"]["start"].startswith("2026-07-15T17:00:00")
+    assert best["window"]["end"].startswith("2026-07-15T18:00:00")
+    assert "2026-07-15 18:00-19:00 IST (17:00-18:00 UTC)" in out.result.report
+    out.assert_grounded()
+
+
+async def test_summer_today_is_the_local_day() -> None:
+    # 23:30 UTC on 14 July is 00:30 IST on the 15th: "today" is the 15th, "tomorrow" the 16th.
+    late = datetime(2026, 7, 14, 23, 30, tzinfo=UTC)
+    out = await ask("When is the grid cleanest tomorrow?", now=late)
+    (args,) = out.arguments("grid_best_window")
+    assert args["date"] == "2026-07-16"
+    history = await ask("How green was the grid yesterday in GB?", now=late)
+    (args,) = history.arguments("grid_intensity")
+    assert (args["region"], args["start_date"]) == ("gb", "2026-07-14")
+    (profile,) = tool_outputs(history, "grid_intensity")
+    assert profile["raw_points"] == 48  # a whole local day of 30-minute points
+    assert profile["points"][0][0].startswith("2026-07-13T23:00:00")
+    assert " BST (" in history.result.report
+    history.assert_grounded()
+
+
+async def test_winter_window_shows_one_time() -> None:
+    out = await ask("When should I charge my EV tomorrow after 6pm?")
+    report = out.result.report
+    (best,) = tool_outputs(out, "grid_best_window")
+    start = datetime.fromisoformat(best["window"]["start"])
+    assert f"2026-03-19 {start:%H:%M}-" in report
+    assert " GMT" in report
+    assert " UTC" not in report.split("## Data provenance")[0]
+
+
+@pytest.mark.parametrize(("day", "points"), [("2026-03-29", 92), ("2026-10-25", 100)])
+async def test_clock_change_days_are_whole_local_days(day: str, points: int) -> None:
+    out = await ask(f"How green was the grid on {day}?", now=datetime(2026, 11, 26, tzinfo=UTC))
+    (args,) = out.arguments("grid_intensity")
+    assert (args["start_date"], args["end_date"]) == (day, day)
+    (profile,) = tool_outputs(out, "grid_intensity")
+    assert profile["raw_points"] == points  # 23 or 25 hours of 15-minute points
     out.assert_grounded()
 
 

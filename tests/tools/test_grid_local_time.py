@@ -88,7 +88,7 @@ def test_local_span_and_stamp_text() -> None:
     winter = (datetime(2026, 11, 27, 2, 15, tzinfo=UTC), datetime(2026, 11, 27, 6, 15, tzinfo=UTC))
     assert local_span(*winter, DUBLIN) == "2026-11-27 02:15-06:15 GMT"
     to_midnight = (datetime(2026, 7, 15, 20, tzinfo=UTC), datetime(2026, 7, 15, 23, tzinfo=UTC))
-    assert local_span(*to_midnight, DUBLIN) == "2026-07-15 21:00-24:00 IST (20:00-23:00 UTC)"
+    assert local_span(*to_midnight, DUBLIN) == "2026-07-15 21:00-00:00 IST (20:00-23:00 UTC)"
     assert local_stamp(summer[0], DUBLIN) == "2026-07-15 03:15 IST (02:15 UTC)"
     assert local_stamp(winter[0], DUBLIN) == "2026-11-27 02:15 GMT"
 

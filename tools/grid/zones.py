@@ -72,13 +72,11 @@ def local_stamp(moment: datetime, zone: ZoneInfo) -> str:
 def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     """``2026-07-15 03:15-07:15 IST (02:15-06:15 UTC)``; in winter ``... 02:15-06:15 GMT``.
 
-    The end is written as a time only (with its own day when it is on another local day).
+    The end is written as a time only, with its date too when it is a day or more later.
     """
     first, last = start.astimezone(zone), end.astimezone(zone)
-    if last.date() == first.date():
+    if last.date() == first.date() or end - start < timedelta(days=1):
         end_text = f"{last:%H:%M}"
-    elif last.date() == first.date() + timedelta(days=1) and last.time() == time():
-        end_text = "24:00"
     else:
         end_text = f"{last:%Y-%m-%d %H:%M}"
     names = str(first.tzname())

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_LEVERS",
     "DEFAULT_REGION",
     "REGION_NAMES",
+    "REGION_TIMEZONES",
     "CompanyProfile",
     "DateRange",
     "Duration",
@@ -43,6 +44,14 @@ REGION_NAMES: dict[str, str] = {
     "ni": "Northern Ireland",
     "all": "all-island (Ireland and Northern Ireland)",
     "gb": "Great Britain",
+}
+# The regions' local time (the grid tools use the same zones: tools.grid.zones). "Today",
+# weekday names and hours like "after 6pm" are read in it.
+REGION_TIMEZONES: dict[str, str] = {
+    "ie": "Europe/Dublin",
+    "all": "Europe/Dublin",
+    "ni": "Europe/London",
+    "gb": "Europe/London",
 }
 
 
@@ -605,7 +614,8 @@ def extract_category(text: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class HourBounds:
-    """Hours of the day (UTC, 0-24) a load may run in, as the user limited them."""
+    """Hours of the day (the region's local time, 0-24) a load may run in, as the user
+    limited them."""
 
     earliest: int | None
     latest: int | None
@@ -637,7 +647,8 @@ def _hour(match: re.Match[str], first: int) -> int | None:
 
 def extract_hours(text: str) -> HourBounds | None:
     """ "after 6pm", "before 08:00", "between 9am and 5pm", or a part of the day ("tonight",
-    "working hours"); hours are read as UTC, the tools' clock. None when not limited."""
+    "working hours"); hours are the region's local clock, as the grid tools read them. None
+    when not limited."""
     m = re.search(r"\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK, text, re.IGNORECASE)
     if m is not None:
         start, end = _hour(m, 1), _hour(m, 4)

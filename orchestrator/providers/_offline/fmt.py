@@ -7,9 +7,11 @@ check every number of a report against the tool outputs with these same rules).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
+    "day",
     "hhmm",
     "intensity",
     "kg",
@@ -18,8 +20,11 @@ __all__ = [
     "pct",
     "signed_pct",
     "stamp",
+    "times",
     "tonnes",
     "value",
+    "when",
+    "zone",
 ]
 
 
@@ -67,10 +72,54 @@ def parse(value: str | datetime) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def hhmm(value: str | datetime) -> str:
-    return parse(value).strftime("%H:%M")
+def zone(name: object) -> ZoneInfo:
+    """The IANA zone a grid tool output names in ``timezone`` (UTC when absent or unknown)."""
+    if isinstance(name, str) and name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo("UTC")
 
 
-def stamp(value: str | datetime) -> str:
-    """``2026-03-19 13:30 UTC`` (tools work in UTC; the text says so)."""
-    return parse(value).strftime("%Y-%m-%d %H:%M UTC")
+def hhmm(value: str | datetime, tz: ZoneInfo | None = None) -> str:
+    """``HH:MM``, in ``tz`` when given (else as the timestamp reads)."""
+    moment = parse(value)
+    return (moment if tz is None else moment.astimezone(tz)).strftime("%H:%M")
+
+
+def day(value: str | datetime, tz: ZoneInfo) -> date:
+    """The local calendar day of a timestamp."""
+    return parse(value).astimezone(tz).date()
+
+
+def stamp(value: str | datetime, tz: ZoneInfo | None = None) -> str:
+    """``2026-03-19 13:30 GMT``; ``2026-07-15 03:15 IST (02:15 UTC)`` when local time is not
+    UTC. Without ``tz``: ``2026-03-19 13:30 UTC``."""
+    moment = parse(value).astimezone(tz or UTC)
+    text = f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+    if moment.utcoffset():
+        text += f" ({moment.astimezone(UTC):%H:%M} UTC)"
+    return text
+
+
+def times(start: str | datetime, end: str | datetime, tz: ZoneInfo) -> str:
+    """``03:15-07:15 IST (02:15-06:15 UTC)``; in winter ``02:15-06:15 GMT``. The end gets
+    its date when it is a day or more after the start."""
+    first, last = parse(start).astimezone(tz), parse(end).astimezone(tz)
+    if last.date() == first.date() or last - first < timedelta(days=1):
+        end_text = f"{last:%H:%M}"
+    else:
+        end_text = f"{last:%Y-%m-%d %H:%M}"
+    names = str(first.tzname())
+    if last.tzname() != first.tzname():
+        names += f"/{last.tzname()}"
+    text = f"{first:%H:%M}-{end_text} {names}"
+    if first.utcoffset() or last.utcoffset():
+        text += f" ({first.astimezone(UTC):%H:%M}-{last.astimezone(UTC):%H:%M} UTC)"
+    return text
+
+
+def when(start: str | datetime, end: str | datetime, tz: ZoneInfo) -> str:
+    """``2026-07-15 03:15-07:15 IST (02:15-06:15 UTC)``: the local day, then :func:`times`."""
+    return f"{day(start, tz).isoformat()} {times(start, end, tz)}"

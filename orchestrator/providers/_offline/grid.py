@@ -142,17 +142,18 @@ def _best_window_call(s: StepInput, period: DateRange) -> Call:
 def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult | None) -> Findings:
     window = out["window"]
     region = out.get("region_name") or REGION_NAMES[u.region]
+    tz = fmt.zone(out.get("timezone"))
     start, end = window["start"], window["end"]
-    day = fmt.stamp(start)[:10]
+    day = fmt.day(start, tz).isoformat()
     past = fmt.parse(end) <= fmt.parse(out["now"])
     headline = (
         f"The cleanest {fmt.num(out['duration_hours'], 1).removesuffix('.0')}-hour window on the "
         f"{region} grid {'was' if past else 'is'} "
-        f"{day} {fmt.hhmm(start)}-{fmt.hhmm(end)} UTC, averaging {fmt.intensity(window['mean'])} "
+        f"{fmt.when(start, end, tz)}, averaging {fmt.intensity(window['mean'])} "
         f"({out['level']} for the period)."
     )
     figures = [
-        Figure("Best window", f"{fmt.stamp(start)} to {fmt.hhmm(end)} UTC"),
+        Figure("Best window", fmt.when(start, end, tz)),
         Figure("Window mean", fmt.intensity(window["mean"]), window["mean"], "gCO2/kWh"),
         Figure("Day mean", fmt.intensity(out["day_mean"]), out["day_mean"], "gCO2/kWh"),
         Figure(
@@ -211,11 +212,12 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
     if u.hours is not None:
         earliest, latest = u.hours.earliest, u.hours.latest
         if earliest is not None and latest is not None:
-            bounds = f"UTC hours {earliest} to {latest}"
+            bounds = f"local hours {earliest} to {latest}"
         elif earliest is not None:
-            bounds = f"from UTC hour {earliest}"
+            bounds = f"from local hour {earliest}"
         else:
-            bounds = f"before UTC hour {latest}"
+            bounds = f"before local hour {latest}"
+        bounds += f", {tz.key}"
         notes.append(f"Search limited to {u.hours.reason} ({bounds}).")
     if out.get("uses_forecast"):
         notes.append("The window is based on FORECAST intensity, not measurements.")
@@ -228,8 +230,7 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
         ]
     else:
         actions = [
-            f"Set the delay-start timer so the load runs {fmt.hhmm(start)}-{fmt.hhmm(end)} UTC "
-            f"on {day}."
+            f"Set the delay-start timer so the load runs {fmt.times(start, end, tz)} on {day}."
         ]
     if profile is not None and profile.ok:
         lows = _periods(profile.output, "low")
@@ -299,10 +300,11 @@ def _periods(output: Any, level: str, limit: int = 3) -> str:
     periods = [p for p in output.get("periods", []) if p.get("level") == level]
     periods.sort(key=lambda p: p["mean"] if level == "low" else -p["mean"])
     one_day = output.get("start_date") == output.get("end_date")
+    tz = fmt.zone(output.get("timezone"))
     parts = []
     for p in periods[:limit]:
-        start = fmt.hhmm(p["start"]) if one_day else fmt.stamp(p["start"]).removesuffix(" UTC")
-        parts.append(f"{start}-{fmt.hhmm(p['end'])} UTC at {fmt.intensity(p['mean'])}")
+        span = fmt.times if one_day else fmt.when
+        parts.append(f"{span(p['start'], p['end'], tz)} at {fmt.intensity(p['mean'])}")
     return ", ".join(parts)
 
 
@@ -338,6 +340,7 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
     """Findings for one grid_intensity result; ``prefix`` names the region in figure labels
     when several regions are reported side by side."""
     region = out["region_name"]
+    tz = fmt.zone(out.get("timezone"))
     period = f"{out['start_date']} to {out['end_date']}"
     if out["start_date"] == out["end_date"]:
         period = out["start_date"]
@@ -352,8 +355,8 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
     if stats is not None:
         headline = (
             f"On the {region} grid, {period} averaged {fmt.intensity(stats['mean'])} ({actuals}), "
-            f"from {fmt.num(stats['min'])} at {fmt.stamp(stats['min_at'])} to "
-            f"{fmt.num(stats['max'])} at {fmt.stamp(stats['max_at'])}."
+            f"from {fmt.num(stats['min'])} at {fmt.stamp(stats['min_at'], tz)} to "
+            f"{fmt.num(stats['max'])} at {fmt.stamp(stats['max_at'], tz)}."
         )
         figures += [
             Figure("Mean intensity", fmt.intensity(stats["mean"]), stats["mean"], "gCO2/kWh"),
