@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 import structlog
@@ -96,6 +97,9 @@ __all__ = [
 ]
 
 log = structlog.get_logger("orchestrator")
+# The users' clock (Ireland and Great Britain keep the same one): models are told the local
+# time so they resolve "today" and "after 6pm" as the grid tools read them.
+_USERS_ZONE: Final = ZoneInfo("Europe/Dublin")
 
 
 class State(StrEnum):
@@ -1101,7 +1105,14 @@ class Orchestrator:
         }
 
     def _context_lines(self, run: _Run) -> list[str]:
-        lines = [f"Question: {run.question}", f"Now (UTC): {run.now_iso}"]
+        local = datetime.fromisoformat(run.now_iso).astimezone(_USERS_ZONE)
+        lines = [
+            f"Question: {run.question}",
+            f"Now (UTC): {run.now_iso}",
+            # Users are in Ireland and Great Britain (same clock); grid tools take local dates
+            # and hours, so "today" and "after 6pm" are resolved in this time.
+            f"Local time (Ireland and Great Britain): {local:%A %Y-%m-%d %H:%M} {local.tzname()}",
+        ]
         history = self._history(run)
         if history:
             lines.append("Conversation so far (oldest first):")

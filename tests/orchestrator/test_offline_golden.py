@@ -25,6 +25,7 @@ from orchestrator.providers.base import (
     FunctionCallOutput,
     ModelRequest,
     ProviderEvent,
+    UserMessage,
 )
 from orchestrator.providers.offline import OfflineProvider
 from tools.analysis.upload import parse_upload
@@ -565,6 +566,19 @@ async def test_summer_window_from_a_fixed_local_evening() -> None:
     assert best["window"]["end"].startswith("2026-07-15T18:00:00")
     assert "2026-07-15 18:00-19:00 IST (17:00-18:00 UTC)" in out.result.report
     out.assert_grounded()
+
+
+async def test_models_are_told_the_local_time() -> None:
+    out = await ask("When is the grid cleanest tomorrow?", now=SUMMER)
+    texts = [
+        item.text
+        for request in out.provider.requests
+        for item in request.input
+        if isinstance(item, UserMessage)
+    ]
+    assert any(
+        "Local time (Ireland and Great Britain): Tuesday 2026-07-14 10:00 IST" in t for t in texts
+    )
 
 
 async def test_summer_today_is_the_local_day() -> None:
