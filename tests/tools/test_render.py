@@ -24,6 +24,7 @@ from tools.render.ascii import (
     table_lines,
 )
 from tools.render.tools import (
+    ChartResult,
     DashboardInput,
     RenderChartInput,
     render_chart,
@@ -222,3 +223,30 @@ async def test_concurrent_charts_render_off_the_loop_without_interfering() -> No
     sequential = [(await render_chart(a, CTX)).svg for a in inputs]
     concurrent = await asyncio.gather(*(render_chart(a, CTX) for a in inputs))
     assert [c.svg for c in concurrent] == sequential
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "axis", "zone_text"),
+    [
+        ("2026-11-26", "2026-11-26", "Time (GMT)", " GMT, mean"),
+        ("2026-07-15", "2026-07-15", "Time (IST)", " IST ("),
+        ("2026-03-28", "2026-03-30", "Time (GMT/IST)", "window 2026-03-"),
+    ],
+)
+async def test_grid_chart_time_axis_is_local(
+    start: str, end: str, axis: str, zone_text: str
+) -> None:
+    result = await render_chart(
+        RenderChartInput(
+            kind="grid_intensity",
+            region="ie",
+            start_date=start,
+            end_date=end,
+            best_window_hours=3,
+        ),
+        ToolContext(now="2027-01-01T00:00:00Z"),
+    )
+    assert isinstance(result, ChartResult)
+    assert axis in result.svg
+    (note,) = [n for n in result.notes if n.startswith("best 3 h window")]
+    assert zone_text in note
