@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.tools.fixed_source import FixedSource
+from tools.catalog import get_tool
 from tools.catalog_types import ToolContext
 from tools.grid import synthetic
 from tools.grid.synthetic import SyntheticGridSource
@@ -237,3 +238,29 @@ async def test_synthetic_demand_follows_the_local_clock(monkeypatch: pytest.Monk
     utc_shaped = {day: (await source.fetch("gb", day, day, now)).points for day in local}
     assert local[date(2026, 1, 15)] == utc_shaped[date(2026, 1, 15)]
     assert local[date(2026, 7, 15)] != utc_shaped[date(2026, 7, 15)]
+
+
+async def test_month_summaries_are_local_months() -> None:
+    def local_month(ts: datetime) -> float:
+        return float(ts.astimezone(DUBLIN).month)
+
+    out = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-06-20", end_date="2026-08-10"),
+        ctx_with(FixedSource(local_month), "2027-01-01T00:00:00+00:00"),
+    )
+    # With UTC months, 23:00 UTC on the last day of a month (00:00 IST) would leak over.
+    assert [(m.month, m.mean, m.min, m.max) for m in out.months] == [
+        ("2026-06", 6.0, 6.0, 6.0),
+        ("2026-07", 7.0, 7.0, 7.0),
+        ("2026-08", 8.0, 8.0, 8.0),
+    ]
+
+
+def test_catalog_tells_the_model_dates_and_hours_are_local() -> None:
+    for name in ("grid_intensity", "grid_best_window", "grid_compare"):
+        description = get_tool(name).description
+        assert "LOCAL calendar days" in description
+        assert "Europe/Dublin" in description
+        assert "*_local" in description
+    best = get_tool("grid_best_window").description
+    assert "earliest_hour/latest_hour (0-24, LOCAL hours" in best
