@@ -114,15 +114,15 @@ def grid_chart(
             span.set_gid("best-window")
         ax.set_ylim(bottom, top)
         ax.set_ylabel("Carbon intensity (gCO2/kWh)")
-        ax.set_xlabel(f"Time ({_zone_label(zone, stamps_of(actual, forecast))})")
+        ax.set_xlabel(f"Time ({_zone_label(zone, _stamps(actual, forecast))})")
         ax.set_title(title)
         ax.legend(loc="upper right", fontsize=8)
-        stamps = stamps_of(actual, forecast)
+        stamps = _stamps(actual, forecast)
         _date_axis(ax, min(stamps), max(stamps), zone)
         return _render(fig, fmt)
 
 
-def stamps_of(*groups: Sequence[IntensityPoint]) -> list[datetime]:
+def _stamps(*groups: Sequence[IntensityPoint]) -> list[datetime]:
     return [p.ts for group in groups for p in group]
 
 
