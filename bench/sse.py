@@ -13,7 +13,9 @@
   the server's CPU time (all workers) from when every subscriber is connected to the last
   terminal event, divided by the frames that arrived in that time (the runs' own work is
   included, but small: a few model calls each). Delivery latency swings run to run with how
-  the runs' bursts line up; the CPU figure is the stable one for comparing two builds.
+  the runs' bursts line up; the CPU figure is the stable one for comparing two builds. The
+  load generator's own CPU per frame is printed too: it shares the cores and parses every
+  frame, so it is part of the measured latency.
 
 Scale-out comparison: ``--workers 2 --database-url postgresql+asyncpg://… --redis-url
 redis://…`` (the database must exist and be empty or migrated). Prints Markdown for
@@ -344,9 +346,11 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
                 await asyncio.sleep(0.5)
                 busy_rss = rss_bytes(server.process.pid)
                 cpu_start = cpu_seconds(server.process.pid)
+                client_cpu_start = time.process_time()
                 cpu_window_start = time.time()
                 await asyncio.gather(*tasks)
                 server_cpu_s = cpu_seconds(server.process.pid) - cpu_start
+                client_cpu_s = time.process_time() - client_cpu_start
                 await asyncio.gather(*drains)
                 expected: dict[str, list[int]] = {}
                 for run_id in run_ids:
@@ -372,6 +376,7 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
         1 for sub in subs for emitted, ms in sub.samples if emitted + ms / 1000 >= cpu_window_start
     )
     cpu_per_frame_us = server_cpu_s / max(1, delivered) * 1e6
+    client_per_frame_us = client_cpu_s / max(1, delivered) * 1e6
     reasons = sorted(
         {sub.error or str(sub.status) for sub in subs if sub.error or sub.status != 200}
     )
@@ -382,12 +387,14 @@ async def bench_subscribers(args: argparse.Namespace, directory: Path) -> str:
             "",
             "| delivery p50 / p99 (ms), all live events | after all connected (events) "
             "| lost | duplicated | out of order | errors | connect all (s) "
-            "| RSS per idle connection (KiB) | server CPU per delivered frame (µs) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| RSS per idle connection (KiB) | server CPU per delivered frame (µs) "
+            "| load generator CPU per frame (µs) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {median(latencies):.1f} / {percentile(latencies, 99):.1f} "
             f"| {median(steady):.1f} / {percentile(steady, 99):.1f} ({len(steady)}) "
             f"| {lost} | {duplicated} | {disordered} | {errors} "
-            f"| {connect_s:.2f} | {per_connection_kib:.1f} | {cpu_per_frame_us:.0f} |",
+            f"| {connect_s:.2f} | {per_connection_kib:.1f} | {cpu_per_frame_us:.0f} "
+            f"| {client_per_frame_us:.0f} |",
             *(["", "Errors: " + "; ".join(reasons[:5])] if reasons else []),
         ]
     )
