@@ -21,7 +21,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo
 
 import msgspec
 import structlog
@@ -83,6 +82,7 @@ from orchestrator.providers.base import (
 from orchestrator.registry import ToolRegistry, build_tool_services
 from tools.catalog_types import ChartOutput, ToolContext, ToolError, ToolOutput, model_payload
 from tools.cpu import run_cpu_bound
+from tools.grid.zones import region_zone
 from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 
 __all__ = [
@@ -99,7 +99,7 @@ __all__ = [
 log = structlog.get_logger("orchestrator")
 # The users' clock (Ireland and Great Britain keep the same one): models are told the local
 # time so they resolve "today" and "after 6pm" as the grid tools read them.
-_USERS_ZONE: Final = ZoneInfo("Europe/Dublin")
+_USERS_ZONE: Final = region_zone("all")
 
 
 class State(StrEnum):

@@ -184,10 +184,3 @@ def test_profile_words_and_defaults() -> None:
 def test_hours(text: str, bounds: tuple[int | None, int | None] | None) -> None:
     found = extract_hours(text)
     assert (None if found is None else (found.earliest, found.latest)) == bounds
-
-
-def test_region_timezones_match_the_grid_tools() -> None:
-    from orchestrator.providers._offline.extract import REGION_TIMEZONES
-    from tools.grid.zones import REGION_TIMEZONES as TOOL_ZONES
-
-    assert dict(TOOL_ZONES) == REGION_TIMEZONES

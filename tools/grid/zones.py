@@ -20,6 +20,7 @@ __all__ = [
     "local_iso",
     "local_span",
     "local_stamp",
+    "local_times",
     "region_zone",
     "utc_days",
 ]
@@ -69,8 +70,8 @@ def local_stamp(moment: datetime, zone: ZoneInfo) -> str:
     return text
 
 
-def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
-    """``2026-07-15 03:15-07:15 IST (02:15-06:15 UTC)``; in winter ``... 02:15-06:15 GMT``.
+def local_times(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+    """``03:15-07:15 IST (02:15-06:15 UTC)``; in winter ``02:15-06:15 GMT``.
 
     The end is written as a time only, with its date too when it is a day or more later.
     """
@@ -82,7 +83,13 @@ def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     names = str(first.tzname())
     if last.tzname() != first.tzname():
         names += f"/{last.tzname()}"
-    text = f"{first:%Y-%m-%d %H:%M}-{end_text} {names}"
+    text = f"{first:%H:%M}-{end_text} {names}"
     if first.utcoffset() or last.utcoffset():
         text += f" ({start.astimezone(UTC):%H:%M}-{end.astimezone(UTC):%H:%M} UTC)"
     return text
+
+
+def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+    """``2026-07-15 03:15-07:15 IST (02:15-06:15 UTC)``: the local day, then
+    :func:`local_times`."""
+    return f"{start.astimezone(zone):%Y-%m-%d} {local_times(start, end, zone)}"

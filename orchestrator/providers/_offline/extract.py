@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from tools.grid.zones import REGION_TIMEZONES as GRID_TIMEZONES
+
 __all__ = [
     "DEFAULT_DURATION_H",
     "DEFAULT_LEVERS",
@@ -45,14 +47,9 @@ REGION_NAMES: dict[str, str] = {
     "all": "all-island (Ireland and Northern Ireland)",
     "gb": "Great Britain",
 }
-# The regions' local time (the grid tools use the same zones: tools.grid.zones). "Today",
-# weekday names and hours like "after 6pm" are read in it.
-REGION_TIMEZONES: dict[str, str] = {
-    "ie": "Europe/Dublin",
-    "all": "Europe/Dublin",
-    "ni": "Europe/London",
-    "gb": "Europe/London",
-}
+# The regions' local time, the grid tools' own table: "today", weekday names and hours like
+# "after 6pm" are read in it.
+REGION_TIMEZONES: dict[str, str] = {str(region): zone for region, zone in GRID_TIMEZONES.items()}
 
 
 @dataclass(frozen=True, slots=True)

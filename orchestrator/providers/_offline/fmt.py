@@ -7,8 +7,10 @@ check every number of a report against the tool outputs with these same rules).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tools.grid.zones import local_span, local_stamp, local_times
 
 __all__ = [
     "day",
@@ -26,6 +28,8 @@ __all__ = [
     "when",
     "zone",
 ]
+
+_UTC = ZoneInfo("UTC")
 
 
 def num(value: float, decimals: int = 0) -> str:
@@ -79,7 +83,7 @@ def zone(name: object) -> ZoneInfo:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    return ZoneInfo("UTC")
+    return _UTC
 
 
 def hhmm(value: str | datetime, tz: ZoneInfo | None = None) -> str:
@@ -96,30 +100,14 @@ def day(value: str | datetime, tz: ZoneInfo) -> date:
 def stamp(value: str | datetime, tz: ZoneInfo | None = None) -> str:
     """``2026-03-19 13:30 GMT``; ``2026-07-15 03:15 IST (02:15 UTC)`` when local time is not
     UTC. Without ``tz``: ``2026-03-19 13:30 UTC``."""
-    moment = parse(value).astimezone(tz or UTC)
-    text = f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
-    if moment.utcoffset():
-        text += f" ({moment.astimezone(UTC):%H:%M} UTC)"
-    return text
+    return local_stamp(parse(value), tz or _UTC)
 
 
 def times(start: str | datetime, end: str | datetime, tz: ZoneInfo) -> str:
-    """``03:15-07:15 IST (02:15-06:15 UTC)``; in winter ``02:15-06:15 GMT``. The end gets
-    its date when it is a day or more after the start."""
-    first, last = parse(start).astimezone(tz), parse(end).astimezone(tz)
-    if last.date() == first.date() or last - first < timedelta(days=1):
-        end_text = f"{last:%H:%M}"
-    else:
-        end_text = f"{last:%Y-%m-%d %H:%M}"
-    names = str(first.tzname())
-    if last.tzname() != first.tzname():
-        names += f"/{last.tzname()}"
-    text = f"{first:%H:%M}-{end_text} {names}"
-    if first.utcoffset() or last.utcoffset():
-        text += f" ({first.astimezone(UTC):%H:%M}-{last.astimezone(UTC):%H:%M} UTC)"
-    return text
+    """``03:15-07:15 IST (02:15-06:15 UTC)``; in winter ``02:15-06:15 GMT``."""
+    return local_times(parse(start), parse(end), tz)
 
 
 def when(start: str | datetime, end: str | datetime, tz: ZoneInfo) -> str:
     """``2026-07-15 03:15-07:15 IST (02:15-06:15 UTC)``: the local day, then :func:`times`."""
-    return f"{day(start, tz).isoformat()} {times(start, end, tz)}"
+    return local_span(parse(start), parse(end), tz)
