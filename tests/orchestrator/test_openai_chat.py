@@ -35,7 +35,7 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 from orchestrator.providers.openai_chat import OpenAIChatProvider
-from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, raw_sse_app, serve
+from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, raw_sse_app
 
 KEY = "sk-chat-secret-456"
 PARAMS: dict[str, Any] = {
@@ -61,13 +61,6 @@ def _request(*items: Any, **kwargs: Any) -> ModelRequest:
 
 async def _collect(provider: OpenAIChatProvider, request: ModelRequest) -> list[ProviderEvent]:
     return [event async for event in provider.stream(request)]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[FakeOpenAI, str]]:
-    app = FakeOpenAI()
-    async with serve(app) as base_url:
-        yield app, base_url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ then the faults of issue 5 §3, each ending in exactly one terminal event with a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,7 @@ from orchestrator.events import Completed, ErrorEvent, ToolExecution
 from orchestrator.plan import PLAN_JSON_SCHEMA
 from orchestrator.providers.openai_chat import OpenAIChatProvider
 from orchestrator.providers.openai_responses import OpenAIResponsesProvider
-from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, serve
+from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 QUESTION = "When is the Irish grid cleanest today, and what does it mean for our report?"
@@ -52,13 +51,6 @@ def _happy_path(carbon_call: Call | None = None) -> list[Turn]:
         Turn(text="Analysis: shifting 30% of load saves emissions."),
         Turn(text=REPORT),
     ]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[FakeOpenAI, str]]:
-    app = FakeOpenAI()
-    async with serve(app) as base_url:
-        yield app, base_url
 
 
 Provider = OpenAIResponsesProvider | OpenAIChatProvider

@@ -41,7 +41,7 @@ from orchestrator.providers.openai_responses import (
     build_responses_body,
     responses_input,
 )
-from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, raw_sse_app, serve
+from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port, raw_sse_app
 
 KEY = "sk-test-secret-key-123"
 PARAMS: dict[str, Any] = {
@@ -71,13 +71,6 @@ def _request(*items: Any, **kwargs: Any) -> ModelRequest:
 
 async def _collect(provider: OpenAIResponsesProvider, request: ModelRequest) -> list[ProviderEvent]:
     return [event async for event in provider.stream(request)]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[FakeOpenAI, str]]:
-    app = FakeOpenAI()
-    async with serve(app) as base_url:
-        yield app, base_url
 
 
 @pytest.fixture
