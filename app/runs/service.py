@@ -366,6 +366,10 @@ class RunService:
             if isinstance(event, Completed | ErrorEvent):
                 live.closed = True
                 self._note_provider_health(event)
+        self._publish(event)
+
+    def _publish(self, event: Event) -> None:
+        """Publish a persisted event on its run's channel, as its finished SSE frame."""
         self.channels.publish(
             event_frame(event.seq, store.event_type_of(event), encode_envelope(event)),
             channel_for(event.run_id),
@@ -521,10 +525,7 @@ class RunService:
             if live is not None:
                 live.closed = True
                 live.last_seq = event.seq
-        self.channels.publish(
-            event_frame(event.seq, store.event_type_of(event), encode_envelope(event)),
-            channel_for(run_id),
-        )
+        self._publish(event)
         log.warning("run.interrupted", run_id=run_id, reason=reason)
         return True
 
