@@ -15,7 +15,7 @@ line. Subscribers read seq and type from the first two lines without parsing the
 
 from __future__ import annotations
 
-__all__ = ["KEEPALIVE_FRAME", "RETRY_FRAME", "envelope_of", "event_frame", "frame_head"]
+__all__ = ["KEEPALIVE_FRAME", "RETRY_FRAME", "event_frame", "frame_head"]
 
 # A comment: EventSource dispatches nothing for it, proxies see traffic.
 KEEPALIVE_FRAME = b": keep-alive\n\n"
@@ -38,11 +38,3 @@ def frame_head(frame: bytes) -> tuple[int, str]:
     if not (id_line.startswith(_ID) and event_line.startswith(_EVENT)):
         raise ValueError(f"not an event frame: {frame[:40]!r}")
     return int(id_line[len(_ID) :]), event_line[len(_EVENT) :].decode()
-
-
-def envelope_of(frame: bytes) -> bytes:
-    """The ``data:`` line's JSON of an event frame (for tests and tools)."""
-    data_line = frame.split(b"\n", 3)[2]
-    if not data_line.startswith(_DATA):
-        raise ValueError(f"not an event frame: {frame[:40]!r}")
-    return data_line[len(_DATA) :]
