@@ -15,7 +15,7 @@ line. Subscribers read seq and type from the first two lines without parsing the
 
 from __future__ import annotations
 
-__all__ = ["KEEPALIVE_FRAME", "RETRY_FRAME", "event_frame", "frame_head"]
+__all__ = ["KEEPALIVE_FRAME", "RETRY_FRAME", "event_frame", "frame_head", "payload_frame"]
 
 # A comment: EventSource dispatches nothing for it, proxies see traffic.
 KEEPALIVE_FRAME = b": keep-alive\n\n"
@@ -30,6 +30,12 @@ _DATA = b"data: "
 def event_frame(seq: int, event_type: str, envelope: bytes) -> bytes:
     """The frame of one event; ``envelope`` is the encoded ``{"event": {...}}`` object."""
     return b"%s%d\n%s%s\n%s%s\n\n" % (_ID, seq, _EVENT, event_type.encode(), _DATA, envelope)
+
+
+def payload_frame(seq: int, event_type: str, payload: str) -> bytes:
+    """The frame of a stored event: ``payload`` is the event's JSON as ``run_events`` holds
+    it, so neither a replay nor a publish encodes the event again."""
+    return event_frame(seq, event_type, b'{"event":' + payload.encode() + b"}")
 
 
 def frame_head(frame: bytes) -> tuple[int, str]:

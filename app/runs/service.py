@@ -36,7 +36,7 @@ from app.errors import DomainError
 from app.health import HealthRegistry
 from app.logging import get_logger
 from app.runs import store
-from app.runs.frames import event_frame
+from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.settings import RunSettings
 from orchestrator.context import HistoryPair, RunContext
@@ -45,7 +45,6 @@ from orchestrator.events import (
     ErrorData,
     ErrorEvent,
     Event,
-    encode_envelope,
     utc_timestamp,
 )
 from orchestrator.machine import Orchestrator
@@ -349,7 +348,7 @@ class RunService:
             now = _now()
             try:
                 async with self._writing() as session:
-                    await store.insert_event(session, event, now)
+                    payload = await store.insert_event(session, event, now)
                     if isinstance(event, Completed | ErrorEvent):
                         run = await session.get(Run, event.run_id, with_for_update=True)
                         if run is None or run.status != "running":
@@ -366,12 +365,13 @@ class RunService:
             if isinstance(event, Completed | ErrorEvent):
                 live.closed = True
                 self._note_provider_health(event)
-        self._publish(event)
+        self._publish(event, payload)
 
-    def _publish(self, event: Event) -> None:
-        """Publish a persisted event on its run's channel, as its finished SSE frame."""
+    def _publish(self, event: Event, payload: str) -> None:
+        """Publish a persisted event (``payload``: its stored JSON) on its run's channel, as
+        its finished SSE frame."""
         self.channels.publish(
-            event_frame(event.seq, store.event_type_of(event), encode_envelope(event)),
+            payload_frame(event.seq, store.event_type_of(event), payload),
             channel_for(event.run_id),
         )
 
@@ -520,12 +520,12 @@ class RunService:
                         retryable=True,
                     ),
                 )
-                await store.insert_event(session, event, now)
+                payload = await store.insert_event(session, event, now)
                 await store.finish_run(session, run, event, now)
             if live is not None:
                 live.closed = True
                 live.last_seq = event.seq
-        self._publish(event)
+        self._publish(event, payload)
         log.warning("run.interrupted", run_id=run_id, reason=reason)
         return True
 

@@ -20,7 +20,7 @@ from litestar.channels import ChannelsPlugin, Subscriber
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.runs import store
-from app.runs.frames import KEEPALIVE_FRAME, event_frame, frame_head
+from app.runs.frames import KEEPALIVE_FRAME, frame_head, payload_frame
 from app.runs.service import channel_for
 from orchestrator.events import TERMINAL_EVENT_TYPES
 
@@ -55,8 +55,7 @@ class _IdleClock:
 
 
 def _stored_frame(event: store.StoredEvent) -> bytes:
-    envelope = b'{"event":' + event.payload.encode() + b"}"
-    return event_frame(event.seq, event.event_type, envelope)
+    return payload_frame(event.seq, event.event_type, event.payload)
 
 
 async def run_event_stream(
