@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -171,6 +172,20 @@ def ask(page: Page, question: str) -> None:
     page.fill("#question", question)
     page.click("#ask-submit")
     expect(page.locator("#run-view")).to_be_visible()
+
+
+def stored_refresh_token_after(page: Page, previous: str, timeout: float = 10.0) -> str | None:
+    """The refresh token in sessionStorage once it differs from `previous` (or at the deadline).
+
+    Polled from Python, so the wait never depends on page timers, which a test may have
+    replaced with Playwright's fake clock.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        token: str | None = page.evaluate("sessionStorage.getItem('sca.refresh_token')")
+        if token != previous or time.monotonic() >= deadline:
+            return token
+        time.sleep(0.02)
 
 
 def wait_report(page: Page) -> None:
@@ -501,7 +516,8 @@ def test_silent_refresh_before_expiry(open_client: PageFactory, offline_server: 
     with page.expect_response(lambda r: r.url.endswith("/auth/refresh-token")) as refreshed:
         page.clock.fast_forward("10:01")
     assert refreshed.value.status == 200
-    rotated = page.evaluate("sessionStorage.getItem('sca.refresh_token')")
+    # The response arriving does not mean the page has stored it yet: wait for the rotation.
+    rotated = stored_refresh_token_after(page, first)
     assert rotated
     assert rotated != first
 
@@ -519,11 +535,11 @@ def test_keyboard_only_question(open_client: PageFactory, offline_server: Server
     sign_up(page, email)
     sign_in(page, email)
     # Signing in puts the caret in the question box; Ctrl+Enter asks.
-    assert page.evaluate("document.activeElement.id") == "question"
+    expect(page.locator("#question")).to_be_focused()
     page.keyboard.type(GRID_QUESTION)
     page.keyboard.press("Control+Enter")
     wait_report(page)
     # When the report arrives, focus moves to it (screen readers continue from there).
-    assert page.evaluate("document.activeElement.id") == "report-title"
+    expect(page.locator("#report-title")).to_be_focused()
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "copy-report"
+    expect(page.locator("#copy-report")).to_be_focused()
