@@ -22,6 +22,8 @@ __all__ = [
 ]
 
 ProviderName = Literal["offline", "openai", "openai_chat"]
+# Whether the model is a reasoning model (no temperature; encrypted reasoning replayed).
+ReasoningMode = Literal["auto", "always", "never"]
 
 
 class LLMConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -39,6 +41,9 @@ class LLMConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     max_retries: int = 2
     use_previous_response_id: bool = False
     stream_delta_interval_ms: int = 100
+    # "auto" decides by OpenAI's model names; "always"/"never" for names it cannot know
+    # (Azure deployments, LiteLLM aliases, local models).
+    reasoning: ReasoningMode = "auto"
     # Azure OpenAI (openai_chat provider): deployment name and api-version.
     azure_deployment: str | None = None
     azure_api_version: str | None = None

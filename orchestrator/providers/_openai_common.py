@@ -28,7 +28,7 @@ import httpx2
 import msgspec
 import openai
 
-from orchestrator.config import LLMConfig
+from orchestrator.config import LLMConfig, ReasoningMode
 from orchestrator.providers._openai_sse import SSEFrame, iter_sse_frames
 from orchestrator.providers.base import (
     AuthenticationFailed,
@@ -59,18 +59,23 @@ _STREAM_HEADERS = {"X-Stainless-Raw-Response": "stream", "Content-Type": "applic
 _MISSING_KEY = "missing-api-key"
 _RETRY_AFTER_CAP_S = 600.0
 _DRAIN_S = 1.0
-# OpenAI's reasoning model families (they reject ``temperature``).
+# OpenAI's reasoning model families (they reject ``temperature``). The ``gpt-5*-chat*``
+# models are the non-reasoning ChatGPT snapshots of the family.
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+_NON_REASONING_MARK = "-chat"
 
 
-def is_reasoning_model(model: str) -> bool:
-    """Whether the model is one of OpenAI's reasoning families (``o*``, ``gpt-5*``)."""
-    return model.startswith(_REASONING_PREFIXES)
+def is_reasoning_model(model: str, mode: ReasoningMode = "auto") -> bool:
+    """Whether ``model`` is a reasoning model: by name (``o1``/``o3``/``o4``/``gpt-5`` families,
+    except their ``-chat`` snapshots) unless the configuration says so explicitly."""
+    if mode != "auto":
+        return mode == "always"
+    return model.startswith(_REASONING_PREFIXES) and _NON_REASONING_MARK not in model
 
 
-def takes_temperature(model: str) -> bool:
-    """Whether the model accepts a ``temperature`` (reasoning families do not)."""
-    return not is_reasoning_model(model)
+def takes_temperature(model: str, mode: ReasoningMode = "auto") -> bool:
+    """Whether the model accepts a ``temperature`` (reasoning models do not)."""
+    return not is_reasoning_model(model, mode)
 
 
 def _api_key(config: LLMConfig, env_name: str) -> tuple[str, bool]:

@@ -147,7 +147,7 @@ def build_chat_body(request: ModelRequest, config: LLMConfig) -> dict[str, Any]:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    if takes_temperature(spec.model):
+    if takes_temperature(spec.model, config.reasoning):
         body["temperature"] = spec.temperature
     if spec.max_output_tokens is not None:
         # OpenAI and Azure want the newer name (reasoning models reject max_tokens); the

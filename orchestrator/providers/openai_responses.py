@@ -217,7 +217,7 @@ def _new_items_since_model_output(items: tuple[InputItem, ...]) -> tuple[InputIt
 
 def _replays_reasoning(model: str, config: LLMConfig) -> bool:
     """Stateless (``store: false``) reasoning models get their encrypted reasoning back."""
-    return not config.use_previous_response_id and is_reasoning_model(model)
+    return not config.use_previous_response_id and is_reasoning_model(model, config.reasoning)
 
 
 def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, Any]:
@@ -236,7 +236,7 @@ def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, 
         body["previous_response_id"] = request.previous_response_id
     if _replays_reasoning(spec.model, config):
         body["include"] = [ENCRYPTED_REASONING]
-    if takes_temperature(spec.model):
+    if takes_temperature(spec.model, config.reasoning):
         body["temperature"] = spec.temperature
     if spec.max_output_tokens is not None:
         body["max_output_tokens"] = spec.max_output_tokens

@@ -373,3 +373,32 @@ async def test_reasoning_model_run_with_server_side_state_resends_no_reasoning(
     assert carbon_2["previous_response_id"]
     assert carbon_3["previous_response_id"]
     assert [item["type"] for item in carbon_3["input"]] == ["function_call_output"]
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning", "is_reasoning"),
+    [
+        ("gpt-4.1-mini", "auto", False),
+        ("o3", "auto", True),
+        ("gpt-5-mini", "auto", True),
+        ("gpt-5-chat-latest", "auto", False),  # the non-reasoning ChatGPT snapshot
+        ("reasoning-deployment", "always", True),  # an Azure/LiteLLM name "auto" cannot know
+        ("o4-mini-alias", "never", False),
+    ],
+)
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_reasoning_setting_decides_temperature_and_reasoning_replay(
+    fake: tuple[FakeOpenAI, str], kind: Kind, model: str, reasoning: str, is_reasoning: bool
+) -> None:
+    app, base_url = fake
+    app.script(*_happy_path())
+    provider = _provider(kind, f"{base_url}/v1", reasoning=reasoning)
+    result = await _ask(provider, assistants=build_assistants(AssistantsConfig(), model))
+
+    assert isinstance(_terminal(result), Completed)
+    bodies = _bodies(app, kind)
+    assert {b["model"] for b in bodies} == {model}
+    assert all(("temperature" in b) is not is_reasoning for b in bodies)
+    if kind == "openai":
+        expected = [["reasoning.encrypted_content"]] * len(bodies) if is_reasoning else []
+        assert [b["include"] for b in bodies if "include" in b] == expected
