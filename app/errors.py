@@ -8,7 +8,7 @@ says what is wrong; a 500 means a bug, is logged with its traceback, and tells t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from advanced_alchemy.exceptions import DuplicateKeyError, NotFoundError, RepositoryError
 from litestar import Request, Response
@@ -76,6 +76,14 @@ class DomainError(Exception):
         self.extra = extra
 
 
+# Headers every error of a status carries (documented by app.openapi_errors.ERROR_HEADERS).
+_DEFAULT_HEADERS: Final[dict[int, dict[str, str]]] = {
+    401: {"WWW-Authenticate": "Bearer"},
+    429: {"Retry-After": "1"},
+    503: {"Retry-After": "1"},
+}
+
+
 def error_response(
     status: int,
     code: str,
@@ -84,11 +92,16 @@ def error_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response[dict[str, Any]]:
-    """The JSON error body every failure path uses (also for hand-built error responses)."""
+    """The JSON error body every failure path uses (also for hand-built error responses).
+
+    A 401 always says ``WWW-Authenticate: Bearer`` (HTTP requires a challenge) and a 429 or
+    503 ``Retry-After``, unless the caller set its own.
+    """
     body: dict[str, Any] = {"detail": detail, "code": code, **extra}
     request_id = current_request_id()
     if request_id is not None:
         body["request_id"] = request_id
+    headers = {**_DEFAULT_HEADERS.get(status, {}), **(headers or {})}
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 

@@ -28,6 +28,7 @@ from app.docs import DocsController, docs_assets_router, openapi_config
 from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
+from app.openapi_errors import document_error_headers
 from app.redis import create_redis, redis_lifespan
 from app.runs.plugin import RunsPlugin
 from app.settings import Settings, load_settings
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    document_error_headers(app)
     if settings.server.trusted_proxies:
         # The client address and scheme from X-Forwarded-For/-Proto, only from these peers.
         app.asgi_handler = wrap_asgi_with_proxy_headers(

@@ -12,19 +12,27 @@ Declaring a status replaces Litestar's automatic response for it (e.g. its 400
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Final, Literal
 
 import msgspec
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.routes import HTTPRoute
 from msgspec import UNSET, Meta, UnsetType
 
 __all__ = [
     "BAD_PARAMETER",
     "DESCRIPTIONS",
+    "ERROR_HEADERS",
     "SIGN_IN_REQUIRED",
     "SSE_ERRORS",
     "ErrorBody",
+    "ErrorHeadersOperation",
     "FieldError",
+    "document_error_headers",
     "error_responses",
 ]
 
@@ -43,7 +51,7 @@ DESCRIPTIONS: Final[dict[int, str]] = {
     409: "Conflicts with the resource's current state (`conflict`)",
     413: "Body larger than the limit (`payload_too_large`); `detail` says the limit",
     415: "Content-Type is not application/json (`unsupported_media_type`)",
-    429: "Too many sign-in requests (`rate_limited`); see the Retry-After header",
+    429: "Too many sign-in requests (`rate_limited`); wait as long as `Retry-After` says",
     500: "Internal server error (`internal_error`): a bug, logged on the server; "
     "quote `request_id` when reporting it",
     503: "The service is starting or shutting down (`starting`, `shutting_down`); retry shortly",
@@ -115,3 +123,58 @@ def error_responses(*statuses: int | tuple[int, str]) -> dict[int, ResponseSpec]
             ),
         )
     return specs
+
+
+_RETRY_AFTER: Final = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+    description="Seconds to wait before trying again.",
+    required=True,
+)
+# The headers app.errors.error_response sends with each error status, documented per response.
+ERROR_HEADERS: Final[dict[str, dict[str, OpenAPIHeader]]] = {
+    "401": {
+        "WWW-Authenticate": OpenAPIHeader(
+            schema=Schema(type=OpenAPIType.STRING, const="Bearer"),
+            description="The authentication scheme to use (RFC 6750).",
+            required=True,
+        )
+    },
+    "429": {"Retry-After": _RETRY_AFTER},
+    "503": {"Retry-After": _RETRY_AFTER},
+}
+
+
+@dataclass
+class ErrorHeadersOperation(Operation):
+    """An operation whose 401, 429 and 503 responses also document their headers.
+
+    Litestar's :class:`~litestar.openapi.ResponseSpec` cannot declare response headers;
+    ``operation_class`` is its hook for adjusting a generated operation.
+    """
+
+    def __post_init__(self) -> None:
+        for status, response in (self.responses or {}).items():
+            headers = ERROR_HEADERS.get(status)
+            if headers and isinstance(response, OpenAPIResponse):
+                response.headers = {**(response.headers or {}), **headers}
+
+
+def _sends_errors_only(handler: HTTPRouteHandler) -> bool:
+    """Whether every 401/429/503 the handler declares is an :class:`ErrorBody` (the health
+    routes answer 503 with their report, which carries no such header)."""
+    return all(
+        spec.data_container is ErrorBody
+        for status, spec in (handler.responses or {}).items()
+        if str(status) in ERROR_HEADERS
+    )
+
+
+def document_error_headers(app: Litestar) -> None:
+    """Give the HTTP operations of ``app`` that send only :class:`ErrorBody` errors the
+    :class:`ErrorHeadersOperation`; the schema is built lazily (on its first request), so
+    this runs before it exists."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                if handler.operation_class is Operation and _sends_errors_only(handler):
+                    handler.operation_class = ErrorHeadersOperation

@@ -201,6 +201,8 @@ def check(response: Response, key: tuple[str, str], operation: dict[str, Any], w
     if response.status_code >= 400 and (*key, status) not in REPORTS:
         assert response.headers["content-type"].startswith("application/json"), where
         msgspec.json.decode(response.content, type=ErrorBody)
+        for name in operation["responses"][status].get("headers", {}):
+            assert response.headers.get(name), f"{where} -> {status} without {name}"
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
+from app.errors import error_response
 from app.main import create_app
 from app.openapi_errors import SIGN_IN_REQUIRED, ErrorBody, FieldError, error_responses
 from app.settings import RateLimitSettings
@@ -30,6 +31,8 @@ ERROR_BODY_REF = "#/components/schemas/ErrorBody"
 # 4xx/5xx responses whose body is not an error: the health routes answer 503 with their report.
 REPORTS = {("GET", "/health", "503"), ("GET", "/health/ready", "503")}
 SSE = "text/event-stream"
+# The headers the error responses of these statuses document (and send: see the fuzz test).
+EXPECTED_HEADERS = {"401": {"WWW-Authenticate"}, "429": {"Retry-After"}, "503": {"Retry-After"}}
 
 
 def openapi_path(path: str) -> str:
@@ -114,6 +117,9 @@ async def test_every_error_response_has_the_error_body(
             schema = content["application/json"]["schema"]
             assert schema == {"$ref": ERROR_BODY_REF}, f"{method} {path} {status}: {schema}"
             assert resolve(document, schema) is error_body
+            assert set(response.get("headers", {})) == EXPECTED_HEADERS.get(status, set()), (
+                f"{method} {path} {status}"
+            )
             checked += 1
         assert "500" in operation["responses"], f"{method} {path}"
     assert checked >= 100
@@ -150,6 +156,19 @@ async def test_declared_statuses_follow_auth_path_and_body(
     assert {"400", "401", "429"} <= set(ops[("POST", "/auth/refresh-token")]["responses"])
     health_503 = ops[("GET", "/health")]["responses"]["503"]["content"]["application/json"]
     assert health_503["schema"] == {"$ref": "#/components/schemas/HealthReport"}
+    assert "headers" not in ops[("GET", "/health")]["responses"]["503"]
+
+
+async def test_error_headers_are_documented_with_their_schema(document: dict[str, Any]) -> None:
+    responses = operations(document)[("POST", "/auth/login/begin")]["responses"]
+    retry_after = responses["429"]["headers"]["Retry-After"]
+    assert retry_after["schema"] == {"type": "integer", "minimum": 1}
+    assert retry_after["description"] == "Seconds to wait before trying again."
+    assert retry_after["required"] is True
+    runs = operations(document)[("GET", "/runs")]["responses"]
+    challenge = runs["401"]["headers"]["WWW-Authenticate"]
+    assert challenge["schema"] == {"type": "string", "const": "Bearer"}
+    assert challenge["required"] is True
 
 
 def assert_documented_error(
@@ -161,6 +180,8 @@ def assert_documented_error(
     assert response.headers["content-type"].startswith("application/json")
     body = msgspec.json.decode(response.content, type=ErrorBody)
     assert body.request_id == response.headers["x-request-id"]
+    for name in declared[str(response.status_code)].get("headers", {}):
+        assert response.headers.get(name), f"{method} {path}: no {name} header"
     return body
 
 
@@ -233,3 +254,10 @@ async def test_rate_limited_ceremony_matches_the_documented_shape(tmp_path: Path
         assert int(limited.headers["retry-after"]) >= 1
         body = assert_documented_error(limited, document, "POST", "/auth/login/begin")
         assert body.code == "rate_limited"
+
+
+def test_error_responses_carry_their_status_headers_unless_set() -> None:
+    assert error_response(401, "x", "d").headers["WWW-Authenticate"] == "Bearer"
+    assert error_response(503, "starting", "d").headers["Retry-After"] == "1"
+    assert error_response(429, "x", "d", headers={"Retry-After": "7"}).headers["Retry-After"] == "7"
+    assert "Retry-After" not in error_response(404, "not_found", "d").headers
