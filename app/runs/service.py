@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from litestar.channels import ChannelsPlugin
 from sqlalchemy import select, update
@@ -53,6 +54,8 @@ from tools.catalog_types import Dataset
 __all__ = ["RunService", "StartedRun", "channel_for"]
 
 log = get_logger("app.runs")
+# A run takes seconds: a client refused for too many runs retries after this many.
+_RETRY_RUN_LATER: Final = {"Retry-After": "5"}
 
 
 def channel_for(run_id: str) -> str:
@@ -179,6 +182,7 @@ class RunService:
                 429,
                 "too_many_runs",
                 f"The server is running its maximum of {limit} concurrent runs; retry shortly.",
+                headers=dict(_RETRY_RUN_LATER),
             )
         self._reserved += 1
         self._reserved_by_user[user_id] += 1
@@ -224,6 +228,7 @@ class RunService:
                         "too_many_runs",
                         f"You already have {per_user} runs in progress; "
                         "wait for one to finish or cancel it.",
+                        headers=dict(_RETRY_RUN_LATER),
                     )
                 if conversation_id is None:
                     conversation = Conversation(

@@ -193,12 +193,14 @@ async def test_concurrency_limits_answer_429(database: Database) -> None:
             await service.start(user_id=alice, question="two")
         assert (per_user.value.status, per_user.value.code) == (429, "too_many_runs")
         assert "1 runs in progress" in per_user.value.detail
+        assert per_user.value.headers == {"Retry-After": "5"}
         await service.start(user_id=bob, question="three")
         carol = await make_user(database, "carol@example.org")
         with pytest.raises(DomainError) as per_process:
             await service.start(user_id=carol, question="four")
         assert per_process.value.status == 429
         assert "maximum of 2 concurrent runs" in per_process.value.detail
+        assert per_process.value.headers == {"Retry-After": "5"}
         assert service.active == 2
 
 
