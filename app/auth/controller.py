@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -9,11 +10,15 @@ from litestar import Controller, Request, Router, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import FromHeader, FromPath, JSONBody
 
 from app.auth.errors import AuthError
 from app.auth.ratelimit import RATE_LIMIT_OPT
 from app.auth.schemas import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_MIN_LENGTH,
+    EMAIL_PATTERN,
     CredentialList,
     CredentialOut,
     EmailRequest,
@@ -30,7 +35,7 @@ from app.auth.security import NO_AUTH, OPTIONAL_AUTH, PUBLIC, AuthUser
 from app.auth.services import AuthServices, get_auth_services
 from app.auth.tokens import AccessToken, IssuedTokens
 from app.errors import malformed_json
-from app.openapi_errors import BAD_PARAMETER, error_responses
+from app.openapi_errors import BAD_PARAMETER, ErrorHeadersOperation, error_responses
 from app.request_body import require_json, require_json_if_body
 
 __all__ = ["CEREMONY_MAX_BODY_BYTES", "AuthController", "CredentialsController", "auth_router"]
@@ -109,6 +114,44 @@ def _login_email(body: bytes) -> str | None:
         raise AuthError.bad_request("validation_error", f"Invalid request: {exc}") from exc
 
 
+# ``login/begin`` reads its own body (none, ``{}`` and ``{"email": null}`` all mean
+# usernameless), so Litestar cannot derive the request schema from a ``data`` parameter.
+_LOGIN_BEGIN_BODY = RequestBody(
+    required=False,
+    description='`{"email": …}` for that account\'s passkeys; `{}`, `{"email": null}` or no '
+    "body for a usernameless (discoverable) sign-in. Other keys are ignored.",
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={
+                    "email": Schema(
+                        one_of=[
+                            Schema(
+                                type=OpenAPIType.STRING,
+                                min_length=EMAIL_MIN_LENGTH,
+                                max_length=EMAIL_MAX_LENGTH,
+                                pattern=EMAIL_PATTERN,
+                            ),
+                            Schema(type=OpenAPIType.NULL),
+                        ]
+                    )
+                },
+            )
+        )
+    },
+)
+
+
+@dataclass
+class _LoginBeginOperation(ErrorHeadersOperation):
+    """The ``login/begin`` operation, with its optional request body documented."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.request_body = _LOGIN_BEGIN_BODY
+
+
 class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
@@ -176,6 +219,7 @@ class AuthController(Controller):
         opt=_CEREMONY,
         security=NO_AUTH,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
+        operation_class=_LoginBeginOperation,
         summary="Start passkey sign-in: request options ({} for usernameless)",
         responses=error_responses(
             (

@@ -8,6 +8,9 @@ from typing import Annotated
 import msgspec
 
 __all__ = [
+    "EMAIL_MAX_LENGTH",
+    "EMAIL_MIN_LENGTH",
+    "EMAIL_PATTERN",
     "CredentialList",
     "CredentialOut",
     "EmailRequest",
@@ -21,7 +24,13 @@ __all__ = [
     "UserOut",
 ]
 
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+EMAIL_MIN_LENGTH = 3
+EMAIL_MAX_LENGTH = 254
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+Email = Annotated[
+    str,
+    msgspec.Meta(min_length=EMAIL_MIN_LENGTH, max_length=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN),
+]
 
 
 # The ceremony and refresh bodies come from the predecessor's clients (pydantic models that

@@ -261,3 +261,23 @@ def test_error_responses_carry_their_status_headers_unless_set() -> None:
     assert error_response(503, "starting", "d").headers["Retry-After"] == "1"
     assert error_response(429, "x", "d", headers={"Retry-After": "7"}).headers["Retry-After"] == "7"
     assert "Retry-After" not in error_response(404, "not_found", "d").headers
+
+
+async def test_login_begin_documents_its_optional_body(
+    client: Client, document: dict[str, Any]
+) -> None:
+    body = operations(document)[("POST", "/auth/login/begin")]["requestBody"]
+    assert body["required"] is False
+    schema = body["content"]["application/json"]["schema"]
+    email, null = schema["properties"]["email"]["oneOf"]
+    assert null == {"type": "null"}
+    # The endpoint accepts exactly the emails the documented schema allows.
+    longest = "x" * (email["maxLength"] - 2) + "@b"
+    for value in ("a@b", longest, longest + "x", "no-at-sign", "a @b", "@b", None):
+        documented = value is None or (
+            email["minLength"] <= len(value) <= email["maxLength"]
+            and re.search(email["pattern"], value) is not None
+        )
+        response = await client.post("/auth/login/begin", json={"email": value})
+        assert response.status_code == (200 if documented else 400), value
+    assert (await client.post("/auth/login/begin")).status_code == 200  # no body at all
