@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -119,6 +120,21 @@ def test_resample_hourly_means_and_keeps_forecasts_apart() -> None:
         IntensityPoint(T0 + HOUR, 55.0, False),
         IntensityPoint(T0 + HOUR, 75.0, True),
     ]
+
+
+def test_resample_hourly_follows_the_local_clock() -> None:
+    # A zone half an hour off UTC: its hours start at :30 UTC.
+    kolkata = ZoneInfo("Asia/Kolkata")
+    points = [IntensityPoint(T0 + i * QUARTER, float(10 * i), False) for i in range(4)]
+    assert resample(points, "hour", kolkata) == [
+        IntensityPoint(T0 - 2 * QUARTER, 5.0, False),  # 05:00-06:00 IST holds 00:00, 00:15
+        IntensityPoint(T0 + 2 * QUARTER, 25.0, False),
+    ]
+    # Dublin's autumn change repeats 01:00-02:00 local: two hourly means, not one.
+    fold = datetime(2026, 10, 25, 0, tzinfo=UTC)  # 01:00 IST, then 01:00 GMT at 01:00 UTC
+    points = [IntensityPoint(fold + i * QUARTER, float(i), False) for i in range(8)]
+    out = resample(points, "hour", ZoneInfo("Europe/Dublin"))
+    assert [(p.ts, p.value) for p in out] == [(fold, 1.5), (fold + HOUR, 5.5)]
 
 
 def test_resample_daily() -> None:

@@ -124,17 +124,17 @@ def month_segments(start: date, end: date) -> list[tuple[date, date]]:
 def resample(
     points: Sequence[IntensityPoint], bucket: Literal["hour", "day"], zone: tzinfo = UTC
 ) -> list[IntensityPoint]:
-    """Means per hour or per local day of ``zone`` (a day's point is stamped with the UTC
-    instant of its local midnight). Actuals and forecasts are averaged separately."""
+    """Means per local hour or local day of ``zone``, each stamped with the UTC instant it
+    starts (a zone with a half-hour offset has hours starting at :30 UTC; the repeated hour
+    of an autumn DST change stays two hours). Actuals and forecasts are averaged separately."""
     sums: dict[tuple[datetime, bool], list[float]] = {}
     for point in points:
-        ts = point.ts
+        local = point.ts.astimezone(zone)
         if bucket == "hour":
-            key_ts = ts.replace(minute=0, second=0, microsecond=0)
+            start = local.replace(minute=0, second=0, microsecond=0)
         else:
-            local = ts.astimezone(zone)
-            midnight = datetime(local.year, local.month, local.day, tzinfo=zone)
-            key_ts = midnight.astimezone(UTC)
+            start = datetime(local.year, local.month, local.day, tzinfo=zone)
+        key_ts = start.astimezone(UTC)
         acc = sums.setdefault((key_ts, point.forecast), [0.0, 0.0])
         acc[0] += point.value
         acc[1] += 1.0

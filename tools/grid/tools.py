@@ -162,7 +162,7 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
         view_points = list(series.points)
         view_step = series.step_minutes
     elif view == "hourly":
-        view_points = resample(series.points, "hour")
+        view_points = resample(series.points, "hour", zone)  # per local hour
         view_step = 60
     else:
         view_points = resample(series.points, "day", zone)  # per local day
