@@ -108,7 +108,7 @@ def _migrate_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings) -> int:
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     from app.db.migrate import migrate
 
@@ -124,6 +124,7 @@ def _serve(settings: Settings) -> int:
         port=settings.server.port,
         workers=settings.server.workers,
         backlog=settings.server.backlog,
+        loop=Loops(settings.server.loop),
         # A crashed worker is replaced instead of taking the whole service down (granian's
         # default); its runs are closed by another worker once their lease expires.
         respawn_failed_workers=True,

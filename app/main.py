@@ -9,6 +9,8 @@ health registry) are in ``app.state``; read them through :mod:`app.state`.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -79,6 +81,12 @@ def _cors(settings: Settings) -> CORSConfig | None:
     )
 
 
+def _event_loop_name() -> str:
+    """``uvloop`` or ``asyncio``: which loop granian gave this worker (``server.loop``)."""
+    module = type(asyncio.get_running_loop()).__module__
+    return module.split(".", 1)[0]
+
+
 def _database_lifespan(
     settings: Settings, database: Database
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -86,6 +94,7 @@ def _database_lifespan(
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        _log.info("worker starting", pid=os.getpid(), event_loop=_event_loop_name())
         if settings.database.migrate_on_start:
             await migrate(database.engine)
             _log.info("migrations applied", backend=database.backend)

@@ -102,6 +102,9 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # TCP accept queue (granian's backlog; the kernel caps it at somaxconn). Granian's 1024
     # overflowed when 1,000 SSE clients (re)connected at once: dropped SYNs, 15 s stragglers.
     backlog: int = 2048
+    # Event loop of each worker: "auto" is uvloop when installed (it is a dependency on
+    # Linux and macOS), else asyncio's. uvloop costs ~20 % less CPU per SSE frame.
+    loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -117,3 +117,23 @@ def test_the_listen_queue_has_the_configured_backlog(
     ).stdout.split()
     assert listing[0] == "LISTEN", listing
     assert int(listing[2]) == 777
+
+
+def _worker_loops(server: LiveServer) -> list[str]:
+    return [
+        json.loads(line)["event_loop"]
+        for line in server.log_text().splitlines()
+        if line.startswith("{") and '"worker starting"' in line
+    ]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(("loop", "expected"), [(None, "uvloop"), ("asyncio", "asyncio")])
+def test_workers_run_on_the_configured_event_loop(
+    live_server: Callable[..., LiveServer], loop: str | None, expected: str
+) -> None:
+    # "auto" (the default) picks uvloop, a dependency on this platform.
+    server = live_server(env={"APP__SERVER__LOOP": loop} if loop else {})
+    with httpx.Client(base_url=server.base_url, timeout=10, trust_env=False) as client:
+        assert client.get("/health").status_code == 200
+    assert _worker_loops(server) == [expected]

@@ -153,6 +153,14 @@ def test_missing_explicit_file_and_invalid_toml(tmp_path: Path) -> None:
         ({"APP__SERVER__WORKERS": "0"}, "server.workers: expected int >= 1, got 0"),
         ({"APP__SERVER__BACKLOG": "10"}, "server.backlog: expected int in 128..65535, got 10"),
         (
+            {"APP__SERVER__LOOP": "trio"},
+            'server.loop: expected one of "auto", "asyncio", "uvloop", got "trio"',
+        ),
+        (
+            {"APP__LLM__REASONING": "yes"},
+            'llm.reasoning: expected one of "auto", "always", "never", got "yes"',
+        ),
+        (
             {"APP__SERVER__MODE": "prod"},
             'server.mode: expected one of "development", "production", got "prod"',
         ),
