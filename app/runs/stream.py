@@ -4,7 +4,8 @@ Order matters for "no gaps, no duplicates": subscribe to the channel FIRST, then
 run's status and stored events, then tail; channel messages at or below the last sent seq are
 dropped, and a jump in seq is filled from the database. Every ``keepalive_s`` without news a
 comment line is sent (no ``data:``, so ``EventSource`` dispatches nothing) and the database
-is polled, so a publish lost by a backend cannot stall a subscriber forever. The hot path is
+is polled, so a publish lost by a backend cannot stall a subscriber forever (nor one that
+resumed past the run's last seq: it ends when the run does). The hot path is
 one queue read per event, forwarding the frame bytes published on the channel (encoded once
 per event, see ``frames``): no encoding, task or timer per message and subscriber.
 """
@@ -94,18 +95,27 @@ async def run_event_stream(
         async for raw in subscriber.iter_events():
             if raw == _TICK:
                 async with session_maker() as session:
+                    status = await store.status_of(session, run_id)  # before the events
                     missed = await store.load_events(session, run_id, after=last)
-                if not missed:
-                    yield KEEPALIVE_FRAME
                 for event in missed:
                     yield _stored_frame(event)
                     last = event.seq
                     if event.event_type in TERMINAL_EVENT_TYPES:
                         finished = True
                         return
+                if status != "running":
+                    # Closed (or deleted) and nothing after ``last``: the client asked to
+                    # resume past the run's end, so there is nothing left to wait for.
+                    finished = True
+                    return
+                if not missed:
+                    yield KEEPALIVE_FRAME
                 continue
             seq, event_type = frame_head(raw)
             if seq <= last:
+                if event_type in TERMINAL_EVENT_TYPES:
+                    finished = True  # the run ended at or before the client's resume point
+                    return
                 continue
             if seq > last + 1:
                 async with session_maker() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -110,6 +111,27 @@ async def test_replaying_a_finished_run_ends_after_its_terminal_event(database: 
     assert _seqs(full) == [e.seq for e in events]
     assert _seqs(tail) == [events[-1].seq]
     assert nothing == []
+
+
+@pytest.mark.parametrize("keepalive_s", [15.0, 0.05])
+async def test_resuming_past_the_end_of_a_live_run_ends_with_the_run(
+    database: Database, keepalive_s: float
+) -> None:
+    # A Last-Event-ID beyond the run's last seq (a client bug, or a stale id): the stream
+    # must not stay open forever, whether the end is seen on the channel (terminal frame at
+    # or below the resume point) or by the idle poll (the run is closed).
+    user = await make_user(database, "a@example.org")
+    orchestrator, _ = scripted_orchestrator(report_delay_s=0.4)
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="q")
+        await wait_for_events(database, started.run_id, 2)
+        messages = await asyncio.wait_for(
+            _collect(service, started.run_id, after=10_000, keepalive_s=keepalive_s), 10
+        )
+        await service.wait(started.run_id)
+
+    assert _seqs(messages) == []
+    assert all(m.comments == ["keep-alive"] for m in messages)
 
 
 async def test_duplicates_from_the_channel_are_dropped_and_gaps_filled_from_the_database(
