@@ -154,6 +154,10 @@ class ErrorData(msgspec.Struct, kw_only=True):
     error: str
     step: str | None = None
     retryable: bool = False
+    # What the run had done before it ended: a failed run still paid for its LLM calls.
+    # None when the error did not come from the orchestrator (e.g. a server restart).
+    plan: list[PlanStepRef] | None = None
+    usage: RunUsage | None = None
 
 
 class _EventBase(

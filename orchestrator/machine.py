@@ -418,6 +418,7 @@ class _Run:
         )
 
     async def error_event(self, failure: _RunFailure) -> ErrorData:
+        """Emit the terminal ``error`` event; ``self.usage`` must be finished first."""
         seq, ts, current = self._head(self.progress)
         data = ErrorData(
             progress=current,
@@ -425,6 +426,8 @@ class _Run:
             error=failure.detail,
             step=failure.step,
             retryable=failure.retryable,
+            plan=plan_refs(self.plan) if self.plan is not None else None,
+            usage=self.usage,
         )
         summary = ERROR_CODES.get(failure.code, failure.code)
         await self.emit(
@@ -655,6 +658,7 @@ class Orchestrator:
             status = "failed"
             run.transition(State.FAILED, step=failure.step)
             run.log.warning("run.failed", code=failure.code, detail=failure.detail)
+            self._finish_usage(run)
             error = await run.error_event(failure)
         except asyncio.CancelledError:
             if run.state is State.COMPLETED:
@@ -662,6 +666,7 @@ class Orchestrator:
             status = "cancelled"
             run.transition(State.CANCELLED)
             run.log.info("run.cancelled")
+            self._finish_usage(run)
             error = await run.error_event(
                 _RunFailure("cancelled", "the run was cancelled before it finished")
             )
@@ -676,11 +681,10 @@ class Orchestrator:
             run.log.exception("run.internal_error")
             if run.state not in _TERMINAL_STATES:
                 run.transition(State.FAILED)
+            self._finish_usage(run)
             error = await run.error_event(
                 _RunFailure("internal_error", f"internal error: {type(exc).__name__}")
             )
-        if status != "completed":  # a failed run still used (and is accounted for) its tokens
-            self._finish_usage(run)
         return RunResult(
             run_id=run.run_id,
             status=status,

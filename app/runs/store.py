@@ -112,6 +112,10 @@ async def finish_run(
     else:
         run.error_code = event.data.code
         run.error_message = event.data.error
+        if event.data.plan is not None:
+            run.plan = msgspec.to_builtins(event.data.plan)
+        if event.data.usage is not None:  # a failed run still paid for its LLM calls
+            run.usage = msgspec.to_builtins(event.data.usage)
         content = failure_message(event)
     await append_message(session, run.conversation_id, "assistant", content, run.id, now)
 

@@ -274,7 +274,18 @@ async def test_endless_tool_calls_exhaust_the_budget(
     result = await _ask(_provider(kind, f"{base_url}/v1"))
     assert _error_code(result) == "budget_exhausted"
     # planner + (max rounds + 1) carbon turns, then it stops
-    assert len(_bodies(app, kind)) == 1 + BUDGETS.max_tool_rounds_per_step + 1
+    calls = 1 + BUDGETS.max_tool_rounds_per_step + 1
+    assert len(_bodies(app, kind)) == calls
+    # The error event reports what the failed run used and planned (clients and the run row).
+    error = _terminal(result)
+    assert isinstance(error, ErrorEvent)
+    assert error.data.usage == result.usage
+    assert error.data.usage is not None
+    assert error.data.usage.llm_calls == calls
+    assert error.data.usage.input_tokens > 0
+    assert error.data.usage.wall_ms > 0
+    assert error.data.plan is not None
+    assert [step.kind for step in error.data.plan] == ["carbon", "analysis", "report"]
 
 
 @pytest.mark.parametrize("kind", PROVIDERS)

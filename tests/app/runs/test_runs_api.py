@@ -210,6 +210,31 @@ async def test_a_failed_run_stores_an_assistant_message_and_a_terminal_event(
         assert run["error"]["code"] == "llm_unavailable"
 
 
+async def test_a_run_that_fails_after_planning_keeps_its_plan_and_usage(tmp_path: Path) -> None:
+    fake = FakeOpenAI()
+    with serve_in_thread(fake) as base_url:
+        settings = make_settings(
+            tmp_path,
+            llm=LLMConfig(provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-t"),
+            orchestrator=BudgetConfig(provider_retries=0),
+        )
+        async with AsyncTestClient(create_app(settings)) as client:
+            user = await signed_in_user(client, "alice@example.org")
+            plan = '{"steps":[{"kind":"carbon","task":"Grid"},{"kind":"report","task":"Say"}]}'
+            fake.script(Turn(text=plan), Turn(status=401, error_message="Incorrect API key"))
+            body = (
+                await client.post("/ask", json={"question": QUESTION}, headers=user.headers)
+            ).json()
+            run = (await client.get(f"/runs/{body['run_id']}", headers=user.headers)).json()
+
+    assert body["error"]["code"] == "llm_auth_failed"
+    # The planner's call was paid for: the failed run reports it, like a completed one.
+    for view in (body, run):
+        assert view["usage"]["llm_calls"] == 1
+        assert view["usage"]["input_tokens"] > 0
+        assert [step["kind"] for step in view["plan"]] == ["carbon", "report"]
+
+
 async def test_a_rejected_api_key_makes_health_unhealthy_until_a_run_completes(
     tmp_path: Path,
 ) -> None:
