@@ -543,3 +543,184 @@ def test_keyboard_only_question(open_client: PageFactory, offline_server: Server
     expect(page.locator("#report-title")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.locator("#copy-report")).to_be_focused()
+
+
+# ---- report actions, provenance and a browser EventSource ---------------------------------------
+
+EVENT_TYPES = [
+    "started",
+    "agent_thinking",
+    "agent_response",
+    "tool_execution",
+    "completed",
+    "error",
+]
+
+# Follow a run with a real EventSource until its terminal event (or an error that closes the
+# connection). Every named event type gets a listener; `message` catches any unnamed event.
+FOLLOW_WITH_EVENT_SOURCE = """
+async ({url, types, timeoutMs}) => new Promise((resolve) => {
+  const source = new EventSource(url);
+  const received = [];
+  const errors = [];
+  const finish = (reason) => {
+    clearTimeout(timer);
+    source.close();
+    resolve({reason, received, errors, readyState: source.readyState});
+  };
+  const timer = setTimeout(() => finish("timeout"), timeoutMs);
+  for (const type of [...types, "message"]) {
+    source.addEventListener(type, (e) => {
+      if (!(e instanceof MessageEvent)) return;  // a connection error, not an `error` event
+      received.push({type: e.type, lastEventId: e.lastEventId, envelope: JSON.parse(e.data)});
+      if (type === "completed" || type === "error") finish(type);
+    });
+  }
+  source.onerror = () => {
+    errors.push(source.readyState);
+    if (source.readyState === EventSource.CLOSED) finish("closed");
+  };
+})
+"""
+
+FETCH_JSON = """
+async ({method, path, token}) => {
+  const response = await fetch(path, {
+    method, headers: {Authorization: `Bearer ${token}`, Accept: "application/json"},
+  });
+  return {status: response.status, body: await response.json()};
+}
+"""
+
+
+@dataclass(frozen=True)
+class AskedRun:
+    run_id: str
+    token: str  # the page's own access token, as it sent it with the question
+
+
+def ask_capturing_run(page: Page, question: str) -> AskedRun:
+    """Ask through the page; the run id and bearer token come from the page's own request."""
+    page.fill("#question", question)
+    is_ask = "**/ask-stream"
+    with page.expect_request(is_ask) as asked, page.expect_response(is_ask) as answered:
+        page.click("#ask-submit")
+    authorization = asked.value.headers["authorization"]
+    assert authorization.startswith("Bearer ")
+    assert answered.value.ok
+    return AskedRun(answered.value.headers["x-run-id"], authorization.removeprefix("Bearer "))
+
+
+def page_fetch_json(page: Page, method: str, path: str, token: str) -> Any:
+    result = page.evaluate(FETCH_JSON, {"method": method, "path": path, "token": token})
+    assert result["status"] == 200, result
+    return result["body"]
+
+
+def test_copy_markdown_puts_the_report_on_the_clipboard(
+    open_client: PageFactory, offline_server: Server
+) -> None:
+    client = open_client(offline_server)
+    page = client.page
+    client.authenticator.context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=offline_server.base_url
+    )
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    run = ask_capturing_run(page, GRID_QUESTION)
+    wait_report(page)
+
+    page.evaluate("navigator.clipboard.writeText('not the report')")
+    page.click("#copy-report")
+    # copyText awaits the clipboard write before the notice is shown.
+    expect(page.locator("#notice")).to_contain_text("Report copied as Markdown.")
+    copied: str = page.evaluate("navigator.clipboard.readText()")
+
+    with page.expect_download() as download:
+        page.click("#download-report")
+    downloaded = Path(download.value.path()).read_text(encoding="utf-8")
+    stored = page_fetch_json(page, "GET", f"/runs/{run.run_id}", run.token)
+    assert stored["status"] == "completed"
+    assert copied.lstrip().startswith("#")
+    assert copied == downloaded == stored["report"]
+
+
+def test_synthetic_sources_carry_the_synthetic_badge(
+    open_client: PageFactory, offline_server: Server
+) -> None:
+    page = open_client(offline_server).page
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    run = ask_capturing_run(page, GRID_QUESTION)
+    wait_report(page)
+
+    stored = page_fetch_json(page, "GET", f"/runs/{run.run_id}", run.token)
+    sources: list[dict[str, Any]] = stored["sources"]
+    synthetic = [s for s in sources if s["synthetic"]]
+    assert synthetic, sources  # the offline engine has no network: its grid data is generated
+
+    items = page.locator("#sources > li.source")
+    expect(items).to_have_count(len(sources))
+    for index, source in enumerate(sources):
+        item = items.nth(index)
+        expect(item.locator("strong")).to_have_text(source["name"])
+        expect(item.locator(".source-kind")).to_have_text(f" {source['kind']}")
+        badge = item.locator(".badge")
+        expect(badge).to_have_count(1)
+        if source["synthetic"]:
+            expect(badge).to_have_class("badge synthetic")
+            expect(badge).to_have_text("synthetic")
+            expect(badge).to_be_visible()
+        else:
+            expect(badge).to_have_class("badge measured")
+            expect(badge).to_have_text("measured")
+    shot(page, "11-provenance")
+
+
+def test_browser_event_source_follows_a_run_with_a_ticket(
+    open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
+) -> None:
+    page = open_client(scripted_server).page
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    script_fake(fake_llm, {"text": PLAN_JSON}, {"text": "# Followed\n\nBy an EventSource."})
+    run = ask_capturing_run(page, "A question an EventSource follows")
+
+    # Usually still live (each model call takes 700 ms): a ticket, then a plain EventSource,
+    # which replays from seq 1 and follows the rest.
+    ticket = page_fetch_json(page, "POST", f"/runs/{run.run_id}/ticket", run.token)
+    assert ticket["events_url"] == f"/runs/{run.run_id}/events?ticket={ticket['ticket']}"
+    followed = page.evaluate(
+        FOLLOW_WITH_EVENT_SOURCE,
+        {"url": ticket["events_url"], "types": EVENT_TYPES, "timeoutMs": 30_000},
+    )
+    assert followed["reason"] == "completed", followed
+    assert followed["readyState"] == 2  # closed by the page after `completed`
+    received: list[dict[str, Any]] = followed["received"]
+    events = [r["envelope"]["event"] for r in received]
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(events) + 1))
+    assert [r["type"] for r in received] == [e["event_type"] for e in events]
+    assert [r["lastEventId"] for r in received] == [str(s) for s in seqs]
+    assert {e["run_id"] for e in events} == {run.run_id}
+    assert events[0]["event_type"] == "started"
+    assert events[-1]["event_type"] == "completed"
+    assert events[-1]["data"]["progress"] == 100
+    assert events[-1]["data"]["full_content"].startswith("# Followed")
+    progress = [e["data"]["progress"] for e in events]
+    assert progress == sorted(progress)
+    wait_report(page)  # the page's own stream saw the same run end
+
+    # A forged ticket: the service answers 401, so the EventSource fails and closes, no events.
+    bad = page.evaluate(
+        FOLLOW_WITH_EVENT_SOURCE,
+        {
+            "url": f"/runs/{run.run_id}/events?ticket=not-a-ticket",
+            "types": EVENT_TYPES,
+            "timeoutMs": 10_000,
+        },
+    )
+    assert bad == {"reason": "closed", "received": [], "errors": [2], "readyState": 2}
