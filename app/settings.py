@@ -34,6 +34,10 @@ from orchestrator.config import (
     OrchestratorSettings,
     ToolsConfig,
 )
+from orchestrator.registry import ToolRegistry
+from tools.catalog_types import ToolError
+from tools.footprint import load_factor_table
+from tools.grid.file import parse_series_file
 
 __all__ = [
     "CONVENTIONAL_ENV",
@@ -664,7 +668,84 @@ def _cross_checks(settings: Settings) -> list[str]:
         )
     if settings.tools.grid_source == "file" and not settings.tools.grid_file:
         problems.append('tools.grid_file: required when tools.grid_source is "file"')
+    problems.extend(_assistant_tool_problems(settings.assistants))
+    problems.extend(_tool_file_problems(settings.tools))
     return problems
+
+
+def _one_of(names: typing.Iterable[str]) -> str:
+    return "one of " + ", ".join(json.dumps(n) for n in sorted(names))
+
+
+def _assistant_tool_problems(assistants: AssistantsConfig) -> list[str]:
+    """Tool names the orchestrator would refuse (function tools) or drop (hosted tools).
+
+    The names come from where the orchestrator looks them up: the catalog registry that
+    ``Orchestrator.from_settings`` builds, and the OpenAI Responses provider's hosted tools.
+    """
+    problems: list[str] = []
+    specs = {f.name: getattr(assistants, f.name) for f in msgspec.structs.fields(assistants)}
+    registered = ToolRegistry.from_catalog().names()
+    hosted: Mapping[str, object] = {}
+    if any(spec.hosted_tools for spec in specs.values()):
+        # Lazy: the OpenAI SDK is imported only when hosted tools are configured at all.
+        from orchestrator.providers.openai_responses import HOSTED_TOOLS
+
+        hosted = HOSTED_TOOLS
+    for name, spec in specs.items():
+        for key, given, known, what in (
+            ("tools", spec.tools or (), registered, "registered tool names"),
+            ("hosted_tools", spec.hosted_tools, tuple(hosted), "supported hosted tool names"),
+        ):
+            unknown = [tool for tool in given if tool not in known]
+            if unknown:
+                problems.append(
+                    f"assistants.{name}.{key}: expected {what} ({_one_of(known)}), "
+                    f"got {', '.join(json.dumps(tool) for tool in unknown)}"
+                )
+    return problems
+
+
+def _tool_file_problems(tools: ToolsConfig) -> list[str]:
+    """The grid file and the emission factors file: present, readable and valid, now.
+
+    Each is loaded the way the tools load it at run time (``parse_series_file`` behind
+    ``FileGridSource``; ``load_factor_table``), so a bad file fails the start-up instead of
+    every run that needs it.
+    """
+    problems: list[str] = []
+    if tools.grid_source == "file" and tools.grid_file:
+        path = tools.grid_file
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")  # as FileGridSource reads it
+            parse_series_file(text, Path(path).name)
+        except OSError as exc:
+            problems.append(_file_problem("tools.grid_file", path, exc))
+        except (ToolError, ValueError) as exc:
+            problems.append(
+                "tools.grid_file: expected a CSV or JSON grid series "
+                f"(timestamp,value[,is_forecast][,region]), got {path} ({exc})"
+            )
+    if tools.emission_factors_file is not None:
+        path = tools.emission_factors_file
+        try:
+            load_factor_table(path)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OSError):
+                problems.append(_file_problem("tools.emission_factors_file", path, cause))
+            else:
+                problems.append(
+                    "tools.emission_factors_file: expected a TOML or JSON file of emission "
+                    f"factors, got {path} ({cause or exc})"
+                )
+    return problems
+
+
+def _file_problem(key: str, path: str, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{key}: file {path} does not exist"
+    return f"{key}: cannot read {path} ({exc.strerror or exc})"
 
 
 def _ensure_jwt_secret(settings: Settings) -> Settings:

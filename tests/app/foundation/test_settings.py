@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from app.settings import ConfigError, Settings, load_settings
+from orchestrator.registry import ToolRegistry
 
 SECRET = "s" * 40
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -301,3 +307,169 @@ def test_secrets_never_appear_in_representations() -> None:
     assert redacted["auth"]["jwt_secret"] == "***"
     assert redacted["llm"]["api_key"] == "***"
     assert redacted["database"]["url"] == "postgresql+asyncpg://app:***@db.example/app"
+
+
+def _registered() -> str:
+    return ", ".join(json.dumps(n) for n in sorted(ToolRegistry.from_catalog().names()))
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"APP__ASSISTANTS__CARBON__TOOLS": '["grid_intensty", "carbon_footprint"]'},
+            [
+                "assistants.carbon.tools: expected registered tool names "
+                f'(one of {_registered()}), got "grid_intensty"'
+            ],
+        ),
+        (
+            {
+                "APP__ASSISTANTS__PLANNER__TOOLS": '["a", "b"]',
+                "APP__ASSISTANTS__REPORT__TOOLS": '["render_chart", "c"]',
+            },
+            [
+                f"assistants.planner.tools: expected registered tool names "
+                f"(one of {_registered()}), "
+                'got "a", "b"',
+                f"assistants.report.tools: expected registered tool names "
+                f"(one of {_registered()}), "
+                'got "c"',
+            ],
+        ),
+        (
+            {"APP__ASSISTANTS__ANALYSIS__HOSTED_TOOLS": '["code_interpreter", "web_search"]'},
+            [
+                "assistants.analysis.hosted_tools: expected supported hosted tool names "
+                '(one of "code_interpreter"), got "web_search"'
+            ],
+        ),
+    ],
+)
+def test_assistant_tool_names_must_exist(env: dict[str, str], expected: list[str]) -> None:
+    assert problems_of(env) == expected
+
+
+def test_known_tool_names_pass() -> None:
+    settings = load_settings(
+        None,
+        {
+            "JWT_SECRET": SECRET,
+            "APP__ASSISTANTS__CARBON__TOOLS": '["grid_intensity", "render_chart"]',
+            "APP__ASSISTANTS__REPORT__TOOLS": "[]",
+            "APP__ASSISTANTS__REPORT__HOSTED_TOOLS": '["code_interpreter"]',
+        },
+    )
+    assert settings.assistants.carbon.tools == ("grid_intensity", "render_chart")
+    assert settings.assistants.report.hosted_tools == ("code_interpreter",)
+
+
+GRID = "timestamp,value\n2026-11-01T00:00:00Z,250\n2026-11-01T00:30:00Z,240\n"
+FACTOR = {
+    "category": "electricity",
+    "region": "ie",
+    "unit": "kWh",
+    "kgco2e_per_unit": 0.296,
+    "year": 2024,
+    "scope": 2,
+    "ghg_category": "Scope 2: purchased electricity (location-based)",
+    "source": "test",
+}
+GRID_ENV = {"APP__TOOLS__GRID_SOURCE": "file", "APP__TOOLS__GRID_FILE": "grid.csv"}
+FACTORS_ENV = {"APP__TOOLS__EMISSION_FACTORS_FILE": "factors.json"}
+FACTORS_INVALID = (
+    "tools.emission_factors_file: expected a TOML or JSON file of emission factors, got "
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "env", "expected"),
+    [
+        ({}, GRID_ENV, "tools.grid_file: file grid.csv does not exist"),
+        ({"grid.csv/": ""}, GRID_ENV, "tools.grid_file: cannot read grid.csv (Is a directory)"),
+        (
+            {"grid.csv": "time,intensity\n2026-11-01T00:00:00Z,250\n"},
+            GRID_ENV,
+            "tools.grid_file: expected a CSV or JSON grid series "
+            "(timestamp,value[,is_forecast][,region]), got grid.csv "
+            "(grid.csv: CSV header must include timestamp,value)",
+        ),
+        (
+            {"grid.csv": "timestamp,value\n2026-11-01T00:00:00Z,-5\n"},
+            GRID_ENV,
+            "tools.grid_file: expected a CSV or JSON grid series "
+            "(timestamp,value[,is_forecast][,region]), got grid.csv "
+            "(grid.csv line 2: value must be a non-negative number, got '-5')",
+        ),
+        ({}, FACTORS_ENV, "tools.emission_factors_file: file factors.json does not exist"),
+        (
+            {"factors.json/": ""},
+            FACTORS_ENV,
+            "tools.emission_factors_file: cannot read factors.json (Is a directory)",
+        ),
+        (
+            {"factors.json": "{"},
+            FACTORS_ENV,
+            FACTORS_INVALID
+            + "factors.json (Expecting property name enclosed in double quotes: line 1 "
+            "column 2 (char 1))",
+        ),
+        (
+            {"factors.json": '{"factors": {}}'},
+            FACTORS_ENV,
+            FACTORS_INVALID + "factors.json (Expected `array`, got `object` - at `$.factors`)",
+        ),
+        (
+            {"factors.json": json.dumps({"factors": [{**FACTOR, "kgco2e_per_unit": -1}]})},
+            FACTORS_ENV,
+            FACTORS_INVALID + "factors.json (emission factor for 'electricity' is negative)",
+        ),
+        (
+            {"factors.toml": "factors = 1"},
+            {"APP__TOOLS__EMISSION_FACTORS_FILE": "factors.toml"},
+            FACTORS_INVALID + "factors.toml (Expected `array`, got `int` - at `$.factors`)",
+        ),
+    ],
+)
+def test_tool_files_must_exist_and_parse(
+    tmp_path: Path, files: dict[str, str], env: dict[str, str], expected: str
+) -> None:
+    for name, text in files.items():
+        if name.endswith("/"):
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_text(text)
+    assert problems_of(env) == [expected]
+
+
+def test_valid_tool_files_pass(tmp_path: Path) -> None:
+    (tmp_path / "grid.csv").write_text(GRID)
+    (tmp_path / "factors.json").write_text(json.dumps({"factors": [FACTOR]}))
+    settings = load_settings(None, {"JWT_SECRET": SECRET, **GRID_ENV, **FACTORS_ENV})
+    assert settings.tools.grid_file == "grid.csv"
+    assert settings.tools.emission_factors_file == "factors.json"
+    # The grid file is only read when it is the configured source.
+    load_settings(None, {"JWT_SECRET": SECRET, "APP__TOOLS__GRID_FILE": "missing.csv"})
+
+
+def test_python_m_app_exits_2_on_an_unknown_tool(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[assistants.carbon]\ntools = ["grid_intensty"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--config", str(config)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "configuration error:",
+        "  assistants.carbon.tools: expected registered tool names "
+        f'(one of {_registered()}), got "grid_intensty"',
+    ]
