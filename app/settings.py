@@ -495,6 +495,30 @@ def _origin_ok(origin: str) -> bool:
     )
 
 
+def _exact_origin_ok(origin: str) -> bool:
+    """``origin`` is exactly what a browser sends in ``Origin``: ``scheme://host[:port]``.
+
+    CORS compares the header with each entry as a whole string (and Litestar would turn a ``*``
+    into a regex ``.*``), so an entry that is not in that serialized form either never matches
+    or matches too much: no wildcard, userinfo, path (not even "/"), query, fragment, upper
+    case, default port or non-ASCII host.
+    """
+    if "*" in origin or not origin.isascii():
+        return False
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:  # a port that is not a number in 0..65535
+        return False
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+        netloc = f"{netloc}:{port}"
+    return origin == f"{parts.scheme}://{netloc}"
+
+
 def _proxy_ok(entry: str) -> bool:
     if entry == "*":
         return True
@@ -567,8 +591,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "rate_limit.ceremony_per_minute": _int_in(1),
     "cors.allow_origins": (
-        (lambda v: all(_origin_ok(o) for o in v)),
-        'array of exact origins like "https://example.org" (no wildcards)',
+        (lambda v: all(_exact_origin_ok(o) for o in v)),
+        'array of exact origins like "https://example.org" (scheme://host[:port] as browsers '
+        "send it: no wildcard, path or trailing slash)",
     ),
     "cors.max_age_s": _int_in(0),
     "runs.max_question_chars": _int_in(1),

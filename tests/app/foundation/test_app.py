@@ -17,8 +17,9 @@ from litestar.testing import AsyncTestClient
 from app.errors import DomainError
 from app.logging import configure_logging, get_logger
 from app.main import create_app
-from app.settings import CorsSettings, LoggingSettings, ServerSettings
+from app.settings import ConfigError, CorsSettings, LoggingSettings, ServerSettings, load_settings
 from tests.conftest import make_settings
+from tests.live_server import TEST_JWT_SECRET
 
 
 class Payload(msgspec.Struct, forbid_unknown_fields=True):
@@ -177,6 +178,53 @@ async def test_cors_is_an_exact_allowlist(tmp_path: Path) -> None:
         for origin in ("https://evil.example.org", "https://app.example.org.evil.com"):
             denied = await client.get("/health", headers={"Origin": origin})
             assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_configured_cors_origin_matches_exactly_and_wildcards_never_load(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[cors]\nallow_origins = ["https://app.example.org"]\n')
+    env = {
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+    }
+    settings = load_settings(config, env)
+    lookalikes = (
+        "https://evil.example.org",
+        "https://app.example.org.evil.com",
+        "https://evilapp.example.org",
+        "http://app.example.org",
+        "https://app.example.org:8443",
+        "null",
+    )
+    async with AsyncTestClient(create_app(settings)) as client:
+        allowed = await client.get("/health", headers={"Origin": "https://app.example.org"})
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.org"
+        preflight = await client.options(
+            "/health",
+            headers={
+                "Origin": "https://app.example.org",
+                "Access-Control-Request-Method": "GET",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example.org"
+        for origin in lookalikes:
+            denied = await client.get("/health", headers={"Origin": origin})
+            assert "access-control-allow-origin" not in denied.headers, origin
+            refused = await client.options(
+                "/health", headers={"Origin": origin, "Access-Control-Request-Method": "GET"}
+            )
+            assert "access-control-allow-origin" not in refused.headers, origin
+    # The wildcard that would have let https://evil.example.org in is refused at start-up.
+    config.write_text('[cors]\nallow_origins = ["https://*.example.org"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env)
+    assert info.value.problems == [
+        'cors.allow_origins: expected array of exact origins like "https://example.org" '
+        "(scheme://host[:port] as browsers send it: no wildcard, path or trailing slash), "
+        'got ["https://*.example.org"]'
+    ]
 
 
 async def test_access_log_has_fields_and_no_secrets(test_app: Litestar) -> None:

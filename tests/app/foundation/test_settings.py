@@ -182,7 +182,8 @@ def test_missing_explicit_file_and_invalid_toml(tmp_path: Path) -> None:
         (
             {"APP__CORS__ALLOW_ORIGINS": '["*"]'},
             'cors.allow_origins: expected array of exact origins like "https://example.org" '
-            '(no wildcards), got ["*"]',
+            "(scheme://host[:port] as browsers send it: no wildcard, path or trailing slash), "
+            'got ["*"]',
         ),
         (
             {"DATABASE_URL": "mysql://db/app"},
@@ -307,6 +308,45 @@ def test_secrets_never_appear_in_representations() -> None:
     assert redacted["auth"]["jwt_secret"] == "***"
     assert redacted["llm"]["api_key"] == "***"
     assert redacted["database"]["url"] == "postgresql+asyncpg://app:***@db.example/app"
+
+
+CORS_EXPECTED = (
+    'cors.allow_origins: expected array of exact origins like "https://example.org" '
+    "(scheme://host[:port] as browsers send it: no wildcard, path or trailing slash), got "
+)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://*.example.org",  # Litestar would make it the regex https://.*\.example\.org
+        "https://*",
+        "*",
+        "https://app.example.*",
+        "https://example.org/",  # a browser never sends the slash: would never match
+        "https://example.org/app",
+        "https://example.org?x=1",
+        "https://example.org#top",
+        "https://user@example.org",
+        "HTTPS://Example.org",
+        "https://example.org:443",  # browsers omit the default port
+        "https://example.org:99999",
+        "https://example.org:",
+        "ftp://example.org",
+        "example.org",
+    ],
+)
+def test_cors_origins_must_be_exact(origin: str) -> None:
+    value = json.dumps([origin])
+    assert problems_of({"APP__CORS__ALLOW_ORIGINS": value}) == [CORS_EXPECTED + value]
+
+
+def test_cors_accepts_serialized_origins() -> None:
+    origins = ("http://localhost:5173", "https://app.example.org", "https://[::1]:8443")
+    settings = load_settings(
+        None, {"JWT_SECRET": SECRET, "APP__CORS__ALLOW_ORIGINS": json.dumps(origins)}
+    )
+    assert settings.cors.allow_origins == origins
 
 
 def _registered() -> str:
