@@ -38,7 +38,8 @@ class RunContext(msgspec.Struct, frozen=True, kw_only=True):
     """Optional caller context for one run; every field may be left at its default.
 
     ``run_id`` None -> a fresh id is generated. ``now`` None -> the orchestrator's clock.
-    ``metadata`` is bound to the run's log lines (keep secrets out of it).
+    ``user_id`` and ``metadata`` are bound to the run's log lines and carried by its
+    ``started`` event (keep secrets out of them).
     """
 
     run_id: str | None = None

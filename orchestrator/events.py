@@ -105,6 +105,10 @@ class StartedData(msgspec.Struct, kw_only=True):
     run_id: str
     conversation_id: str | None = None
     question: str
+    # The caller's context (RunContext.user_id / .metadata), so consumers of the events can
+    # attribute a run without a second lookup.
+    user_id: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class AgentThinkingData(msgspec.Struct, kw_only=True):

@@ -315,6 +315,8 @@ class _Run:
                     run_id=self.run_id,
                     conversation_id=self.context.conversation_id,
                     question=self.question,
+                    user_id=self.context.user_id,
+                    metadata=dict(self.context.metadata),
                 ),
             )
         )

@@ -819,8 +819,14 @@ async def test_transitions_are_logged_with_run_state_step_duration_and_tokens(
     captured_logs: list[MutableMapping[str, Any]],
 ) -> None:
     orch, _ = build([PLAN_CARBON, Reply(tool_calls=(tool_call("boom", {}),)), Reply(text="x")])
-    context = RunContext(run_id="logged", metadata={"request_id": "req-9", "event": "ignored"})
-    await orch.ask("q", context)
+    context = RunContext(
+        run_id="logged", user_id="u-1", metadata={"request_id": "req-9", "event": "ignored"}
+    )
+    result = await orch.ask("q", context)
+    started = result.events[0]
+    assert isinstance(started, Started)
+    assert started.data.user_id == "u-1"
+    assert started.data.metadata == {"request_id": "req-9", "event": "ignored"}
     transitions = [e for e in captured_logs if e["event"] == "run.transition"]
     assert [(e["from_state"], e["state"], e["step"]) for e in transitions] == [
         ("pending", "planning", "planner"),
