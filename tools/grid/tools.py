@@ -1,5 +1,9 @@
 """The grid tools the model calls: intensity views, the best window, and range comparison.
 
+Forecast points are never averaged with actuals. Means, minima and maxima are over actual
+points; forecasts get their own figures (``forecast_*``); a range with no actual point at all
+is summarised from its forecasts and says so (``basis="forecast"``).
+
 Dates and hours in the inputs are the region's LOCAL time (Europe/Dublin for the island,
 Europe/London for GB; see :mod:`tools.grid.zones`). Outputs keep every timestamp in UTC and
 add its local time (``*_local``, ISO 8601 with offset) and the zone name (``timezone``).
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -73,6 +77,36 @@ _MODEL_PERIOD_LIMIT = 40
 
 def _r(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
+
+
+SummaryBasis = Literal["actual", "forecast"]
+
+
+class _Split(NamedTuple):
+    """A range's values summarised apart: the ``basis`` values (the actuals, or the forecasts
+    when there is no actual) and the forecasts on their own."""
+
+    basis: SummaryBasis
+    values: list[float]  # the values mean/min/max are taken over
+    actual_points: int
+    forecast_points: int
+    forecast_mean: float | None
+    forecast_min: float | None
+    forecast_max: float | None
+
+
+def _split(points: Sequence[IntensityPoint]) -> _Split:
+    actual = [p.value for p in points if not p.forecast]
+    forecast = [p.value for p in points if p.forecast]
+    return _Split(
+        basis="actual" if actual or not forecast else "forecast",
+        values=actual or forecast,
+        actual_points=len(actual),
+        forecast_points=len(forecast),
+        forecast_mean=round(mean(forecast), 2) if forecast else None,
+        forecast_min=min(forecast) if forecast else None,
+        forecast_max=max(forecast) if forecast else None,
+    )
 
 
 # ------------------------------------------------------------------------ grid_intensity
@@ -391,13 +425,23 @@ class GridCompareInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
 
 class RangeSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One compared range. ``mean``/``min``/``max`` cover its ACTUAL points; only a range with
+    no actual point (all in the future) is summarised from its forecasts, ``basis`` then
+    being "forecast". Forecasts of a range that has actuals are left out of those figures and
+    summarised in ``forecast_mean``/``forecast_min``/``forecast_max``."""
+
     start_date: date
     end_date: date
     mean: float
     min: float
     max: float
-    points: int
+    points: int  # all points of the range, actual and forecast
     forecast_points: int  # how many of the points are forecasts, not measurements
+    basis: SummaryBasis  # which points mean/min/max cover
+    actual_points: int
+    forecast_mean: float | None  # the range's forecast points alone; None without any
+    forecast_min: float | None
+    forecast_max: float | None
 
 
 class GridCompareResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -407,34 +451,50 @@ class GridCompareResult(msgspec.Struct, frozen=True, kw_only=True):
     unit: str = "gCO2/kWh"
     first: RangeSummary
     second: RangeSummary
-    difference: float  # second mean - first mean
+    difference: float  # second mean - first mean (each of its range's ``basis`` points)
     pct_change: float | None
+    uses_forecast: bool  # True when either mean is of forecasts (a range with no actual)
     synthetic: bool
     sources: tuple[DataSource, ...]
 
     def summary(self) -> str:
         tag = " (SYNTHETIC data)" if self.synthetic else ""
         pct = "n/a" if self.pct_change is None else f"{self.pct_change:+.1f}%"
+        a, b = self.first, self.second
         return (
-            f"Grid {self.region_name}{tag}: {self.first.start_date}..{self.first.end_date} mean "
-            f"{self.first.mean:.0f} vs {self.second.start_date}..{self.second.end_date} mean "
-            f"{self.second.mean:.0f} gCO2/kWh ({pct})"
+            f"Grid {self.region_name}{tag}: {a.start_date}..{a.end_date} {a.basis} mean "
+            f"{a.mean:.0f} vs {b.start_date}..{b.end_date} {b.basis} mean "
+            f"{b.mean:.0f} gCO2/kWh ({pct}){_excluded(a, 'first')}{_excluded(b, 'second')}"
         )
 
     def data_sources(self) -> Sequence[DataSource]:
         return self.sources
 
 
+def _excluded(summary: RangeSummary, which: str) -> str:
+    if summary.basis == "forecast" or summary.forecast_mean is None:
+        return ""
+    return (
+        f"; {summary.forecast_points} forecast points of the {which} range not in its mean "
+        f"(forecast mean {summary.forecast_mean:.0f})"
+    )
+
+
 def _range_summary(series: GridSeries) -> RangeSummary:
-    values = [p.value for p in series.points]
+    part = _split(series.points)
     return RangeSummary(
         start_date=series.start,
         end_date=series.end,
-        mean=round(mean(values), 2),
-        min=min(values),
-        max=max(values),
-        points=len(values),
-        forecast_points=sum(1 for p in series.points if p.forecast),
+        mean=round(mean(part.values), 2),
+        min=min(part.values),
+        max=max(part.values),
+        points=len(series.points),
+        forecast_points=part.forecast_points,
+        basis=part.basis,
+        actual_points=part.actual_points,
+        forecast_mean=part.forecast_mean,
+        forecast_min=part.forecast_min,
+        forecast_max=part.forecast_max,
     )
 
 
@@ -469,6 +529,7 @@ async def grid_compare(args: GridCompareInput, ctx: ToolContext) -> GridCompareR
         second=b,
         difference=diff,
         pct_change=_r(safe_pct(diff, a.mean)),
+        uses_forecast="forecast" in (a.basis, b.basis),
         synthetic=first.source.synthetic or second.source.synthetic,
         sources=sources,
     )

@@ -503,6 +503,26 @@ def _span(summary: dict[str, Any]) -> str:
     return f"{summary['start_date']} to {summary['end_date']}"
 
 
+def _forecast_tag(summary: dict[str, Any]) -> str:
+    return " (forecast)" if summary.get("basis") == "forecast" else ""
+
+
+def _forecast_note(summary: dict[str, Any]) -> str:
+    """How a compared range's figures treat its forecast points (the tool's mean/min/max are
+    of actual values; of forecasts only for a range with no actual value)."""
+    span, count = _span(summary), summary.get("forecast_points", 0)
+    if summary.get("basis") == "forecast":
+        return f"{span} has no actual values yet: its figures are FORECASTS ({count} points)."
+    if not count:
+        return ""
+    if summary.get("forecast_mean") is None:  # a summary without the separate forecast figures
+        return f"{span} includes {count} forecast points, not only actual values."
+    return (
+        f"{span}: the figures cover actual values only; its {count} forecast points are left "
+        f"out (their mean: {fmt.intensity(summary['forecast_mean'])})."
+    )
+
+
 def _compare_findings(out: dict[str, Any], first: DateRange, second: DateRange) -> Findings:
     a, b = out["first"], out["second"]
     diff = out["difference"]
@@ -511,25 +531,21 @@ def _compare_findings(out: dict[str, Any], first: DateRange, second: DateRange) 
         verdict = "about the same"
     else:
         verdict = "cleaner" if diff < 0 else "more carbon-intensive"
+    fa, fb = _forecast_tag(a), _forecast_tag(b)
     headline = (
         f"On the {out['region_name']} grid, {second.label or _span(b)} ({_span(b)}) averaged "
-        f"{fmt.intensity(b['mean'])} against {fmt.intensity(a['mean'])} for "
+        f"{fmt.intensity(b['mean'])}{fb} against {fmt.intensity(a['mean'])}{fa} for "
         f"{first.label or _span(a)} ({_span(a)}): a change of {fmt.num(diff, 1)} gCO2/kWh{change}, "
-        f"so the later period was {verdict}."
+        f"so the later period {'is forecast to be' if fa or fb else 'was'} {verdict}."
     )
     figures = [
-        Figure(f"Mean {_span(a)}", fmt.intensity(a["mean"]), a["mean"], "gCO2/kWh"),
-        Figure(f"Mean {_span(b)}", fmt.intensity(b["mean"]), b["mean"], "gCO2/kWh"),
+        Figure(f"Mean {_span(a)}{fa}", fmt.intensity(a["mean"]), a["mean"], "gCO2/kWh"),
+        Figure(f"Mean {_span(b)}{fb}", fmt.intensity(b["mean"]), b["mean"], "gCO2/kWh"),
         Figure("Change", f"{fmt.num(diff, 1)} gCO2/kWh{change}", diff, "gCO2/kWh"),
-        Figure(f"Range {_span(a)}", f"{fmt.num(a['min'])} to {fmt.intensity(a['max'])}"),
-        Figure(f"Range {_span(b)}", f"{fmt.num(b['min'])} to {fmt.intensity(b['max'])}"),
+        Figure(f"Range {_span(a)}{fa}", f"{fmt.num(a['min'])} to {fmt.intensity(a['max'])}"),
+        Figure(f"Range {_span(b)}{fb}", f"{fmt.num(b['min'])} to {fmt.intensity(b['max'])}"),
     ]
-    notes = []
-    if a.get("forecast_points") or b.get("forecast_points"):
-        notes.append(
-            f"Includes forecast points ({a.get('forecast_points', 0)} in the first range, "
-            f"{b.get('forecast_points', 0)} in the second), not only measurements."
-        )
+    notes = [note for note in (_forecast_note(a), _forecast_note(b)) if note]
     if out.get("synthetic"):
         notes.append(SYNTHETIC_NOTE)
     return Findings(
