@@ -14,9 +14,10 @@ from orchestrator.providers.base import TurnUsage
 __all__ = ["add_turn", "find_price", "finish_run_usage", "turn_cost_usd"]
 
 
-def add_turn(usage: StepUsage, turn: TurnUsage) -> None:
-    """Count one model call into a step's (or the run's) usage."""
+def add_turn(usage: StepUsage, turn: TurnUsage, cost_usd: float = 0.0) -> None:
+    """Count one model call (and its estimated cost) into a step's (or the run's) usage."""
     usage.llm_calls += 1
+    usage.cost_usd += cost_usd
     usage.input_tokens += turn.input_tokens
     usage.cached_tokens += turn.cached_tokens
     usage.output_tokens += turn.output_tokens

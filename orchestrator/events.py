@@ -64,12 +64,12 @@ class StepUsage(msgspec.Struct, kw_only=True):
     reasoning_tokens: int = 0
     wall_ms: float = 0.0
     tool_ms: float = 0.0
+    cost_usd: float = 0.0  # estimated from [accounting.prices]; 0 for an unpriced model
 
 
 class RunUsage(StepUsage, kw_only=True):
-    """Totals for a run, plus the run's own estimated cost and footprint."""
+    """Totals for a run, plus the run's own estimated footprint."""
 
-    cost_usd: float = 0.0
     energy_wh: float = 0.0
     emissions_g_co2e: float = 0.0
     messages: int = 0

@@ -949,10 +949,10 @@ class Orchestrator:
                 )
                 await asyncio.sleep(delay)
                 continue
-            add_turn(usage, turn.usage)
-            add_turn(run.usage, turn.usage)
             model = turn.model or request.assistant.model
-            run.usage.cost_usd += turn_cost_usd(self.accounting, model, turn.usage)
+            cost = turn_cost_usd(self.accounting, model, turn.usage)
+            add_turn(usage, turn.usage, cost)
+            add_turn(run.usage, turn.usage, cost)
             return turn
 
     async def _consume(

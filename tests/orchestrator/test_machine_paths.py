@@ -147,6 +147,11 @@ async def test_happy_path_with_tool_calls() -> None:
     assert (usage.llm_calls, usage.input_tokens, usage.output_tokens) == (6, 600, 120)
     assert usage.messages == 6 + 3  # model calls + tool results
     assert usage.cost_usd == pytest.approx((600 * 1.0 + 120 * 2.0) / 1_000_000)
+    # The planner and each step report their own share of the cost; the shares add up.
+    shares = [e.data.usage for e in result.events if isinstance(e, AgentResponse)]
+    assert len(shares) == 4
+    assert shares[0].cost_usd == pytest.approx((100 * 1.0 + 20 * 2.0) / 1_000_000)  # planner
+    assert sum(s.cost_usd for s in shares) == pytest.approx(usage.cost_usd)
     assert usage.energy_wh == pytest.approx(0.72 * 0.3)
     assert usage.emissions_g_co2e == pytest.approx(0.72 * 0.3 / 1000 * 300)
     finished = [e for e in result.events if isinstance(e, ToolExecution)]
