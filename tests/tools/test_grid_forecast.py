@@ -1,4 +1,4 @@
-"""Forecast points are never averaged with actuals.
+"""Forecast points are never averaged with actuals: compare and month summaries.
 
 ``FixedSource`` flags every point after "now" (2026-11-26 06:00 UTC) as a forecast. The series
 below are measured at 100 gCO2/kWh and forecast at 300 + hour, so any mean, minimum, maximum
@@ -14,7 +14,9 @@ from tests.tools.fixed_source import FixedSource
 from tools.catalog_types import ToolContext
 from tools.grid.tools import (
     GridCompareInput,
+    GridIntensityInput,
     grid_compare,
+    grid_intensity,
 )
 
 NOW = datetime(2026, 11, 26, 6, tzinfo=UTC)
@@ -66,3 +68,25 @@ async def test_compare_range_without_actuals_is_summarised_as_forecast() -> None
     assert result.difference == 211.5
     assert result.uses_forecast
     assert "forecast mean 312" in result.summary()
+
+
+async def test_month_summaries_keep_forecasts_apart() -> None:
+    out = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-11-01", end_date="2026-12-31"), ctx()
+    )
+    november, december = out.months
+    # November: 25 * 24 + 7 measured points, 17 + 4 * 24 forecast ones. Mixed, the old
+    # summary read mean 133.28, max 323 and 84.3% low.
+    assert (november.mean, november.min, november.max) == (100.0, 100.0, 100.0)
+    assert november.basis == "actual"
+    assert (november.actual_points, november.forecast_points) == (607, 113)
+    assert november.forecast_mean is not None
+    assert (november.forecast_min, november.forecast_max) == (300.0, 323.0)
+    assert november.low_share_pct == 100.0
+    # December is all forecast, and says so.
+    assert december.basis == "forecast"
+    assert (december.mean, december.min, december.max) == (311.5, 300.0, 323.0)
+    assert (december.actual_points, december.forecast_points) == (0, 31 * 24)
+    assert december.forecast_mean == 311.5
+    assert december.low_share_pct == 0.0
+    assert out.for_model()["months"][1]["basis"] == "forecast"

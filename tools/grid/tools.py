@@ -1,8 +1,8 @@
 """The grid tools the model calls: intensity views, the best window, and range comparison.
 
 Forecast points are never averaged with actuals. Means, minima and maxima are over actual
-points; forecasts get their own figures (``forecast_*``); a range with no actual point at all
-is summarised from its forecasts and says so (``basis="forecast"``).
+points; forecasts get their own figures (``forecast_*``); a month or range with no actual
+point at all is summarised from its forecasts and says so (``basis="forecast"``).
 
 Dates and hours in the inputs are the region's LOCAL time (Europe/Dublin for the island,
 Europe/London for GB; see :mod:`tools.grid.zones`). Outputs keep every timestamp in UTC and
@@ -119,7 +119,13 @@ class GridIntensityInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
 
 class MonthSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """One calendar month of a long range."""
+    """One calendar month of a long range, from the raw points.
+
+    ``mean``/``min``/``max``/``low_share_pct`` cover the month's ACTUAL points; only a month
+    with no actual point (all in the future) is summarised from its forecasts, and then
+    ``basis`` is "forecast". Forecast points of a month that has actuals are left out of
+    those figures and summarised in ``forecast_mean``/``forecast_min``/``forecast_max``.
+    """
 
     month: str  # YYYY-MM
     start_date: date
@@ -127,7 +133,13 @@ class MonthSummary(msgspec.Struct, frozen=True, kw_only=True):
     mean: float
     min: float
     max: float
-    low_share_pct: float  # share of points classified low against the whole range's thresholds
+    low_share_pct: float  # share of the basis points classified low (the range's thresholds)
+    basis: SummaryBasis  # which points mean/min/max/low_share_pct cover
+    actual_points: int
+    forecast_points: int
+    forecast_mean: float | None  # the month's forecast points alone; None without any
+    forecast_min: float | None
+    forecast_max: float | None
 
 
 class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -217,7 +229,8 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
             seg = [p for p in series.points if seg_start <= local_date(p.ts, zone) <= seg_end]
             if not seg:
                 continue
-            values = [p.value for p in seg]
+            part = _split(seg)
+            values = part.values
             lows = sum(1 for v in values if classify(v, cuts) == "low")
             months.append(
                 MonthSummary(
@@ -228,6 +241,12 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
                     min=min(values),
                     max=max(values),
                     low_share_pct=round(lows / len(values) * 100.0, 1),
+                    basis=part.basis,
+                    actual_points=part.actual_points,
+                    forecast_points=part.forecast_points,
+                    forecast_mean=part.forecast_mean,
+                    forecast_min=part.forecast_min,
+                    forecast_max=part.forecast_max,
                 )
             )
     range_start, range_end = local_bounds(zone, series.start, series.end)

@@ -410,8 +410,16 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
     months = out.get("months") or []
     bars: list[Bar]
     if months:
-        bars = [Bar(m["month"], m["mean"]) for m in months]
+        bars = [
+            Bar(m["month"] + (" (forecast)" if m.get("basis") == "forecast" else ""), m["mean"])
+            for m in months
+        ]
         bars_title = "Monthly mean intensity (gCO2/kWh)"
+        if any(m.get("forecast_points") for m in months):
+            notes.append(
+                "Monthly means are of actual values only; a month without any is shown from "
+                "its forecasts and marked (forecast)."
+            )
     else:
         bars = [Bar(level, float(counts.get(level, 0))) for level in ("low", "medium", "high")]
         bars_title = f"Points per level ({out.get('view', 'raw')} view)"
