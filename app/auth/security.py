@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.openapi.spec import SecurityRequirement
+from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.security.jwt import JWTAuth
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -82,6 +82,22 @@ class UserDirectory:
         return user
 
 
+class _BearerJWTAuth(JWTAuth[AuthUser, AccessToken]):
+    """Litestar's ``JWTAuth`` with a valid OpenAPI 3.1 security scheme.
+
+    Litestar 2.25 puts ``name: Authorization`` on its ``type: http`` scheme, which OpenAPI
+    allows only for ``apiKey`` schemes (litestar-org/litestar#3642); the header of an
+    ``http`` bearer scheme is implied.
+    """
+
+    @property
+    def openapi_components(self) -> Components:
+        scheme = SecurityScheme(
+            type="http", scheme="Bearer", bearer_format="JWT", description=self.description
+        )
+        return Components(security_schemes={self.openapi_security_scheme_name: scheme})
+
+
 def build_jwt_auth(
     settings: AuthSettings, tokens: TokenService, users: UserDirectory
 ) -> JWTAuth[AuthUser, AccessToken]:
@@ -98,7 +114,7 @@ def build_jwt_auth(
             raise TokenRevoked("Token has been revoked (signed out)")
         return False
 
-    return JWTAuth[AuthUser, AccessToken](
+    return _BearerJWTAuth(
         token_secret=tokens.verify_key,
         algorithm=tokens.algorithm,
         token_cls=AccessToken,
