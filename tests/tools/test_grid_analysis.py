@@ -69,11 +69,11 @@ def test_month_segments_leap_february_and_year_end() -> None:
 def test_thresholds_use_linear_interpolation() -> None:
     # n = 10: p33 rank 0.33*9 = 2.97 -> 30 + 0.97*10; p66 rank 5.94 -> 60 + 0.94*10.
     cuts = thresholds([100.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0])
-    assert cuts == Thresholds(p33=39.7, p66=69.4)
+    assert cuts == Thresholds(p33=39.7, p66=69.4, basis="actual", actual_points=10)
 
 
 def test_thresholds_of_a_single_value() -> None:
-    assert thresholds([42.0]) == Thresholds(p33=42.0, p66=42.0)
+    assert thresholds([42.0]) == Thresholds(p33=42.0, p66=42.0, actual_points=1)
 
 
 def test_classify_boundaries_are_inclusive_below() -> None:

@@ -1,4 +1,4 @@
-"""Forecast points are never averaged with actuals: compare and month summaries.
+"""Forecast points are never averaged with actuals: compare, month summaries, thresholds.
 
 ``FixedSource`` flags every point after "now" (2026-11-26 06:00 UTC) as a forecast. The series
 below are measured at 100 gCO2/kWh and forecast at 300 + hour, so any mean, minimum, maximum
@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from tests.tools.fixed_source import FixedSource
 from tools.catalog_types import ToolContext
 from tools.grid.tools import (
+    BestWindowInput,
     GridCompareInput,
     GridIntensityInput,
+    grid_best_window,
     grid_compare,
     grid_intensity,
 )
@@ -89,4 +91,52 @@ async def test_month_summaries_keep_forecasts_apart() -> None:
     assert (december.actual_points, december.forecast_points) == (0, 31 * 24)
     assert december.forecast_mean == 311.5
     assert december.low_share_pct == 0.0
-    assert out.for_model()["months"][1]["basis"] == "forecast"
+    payload = out.for_model()
+    assert "ACTUAL points only" in payload["forecast_note"]
+    assert payload["months"][1]["basis"] == "forecast"
+
+
+async def test_thresholds_name_their_basis_and_level_counts_are_split() -> None:
+    out = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-11-01", end_date="2026-12-31"), ctx()
+    )
+    # Daily view: 26 actual daily means of 100; 36 forecast ones (315 on the 26th, 311.5 on
+    # the others). One scale over all 62: p33 rank 20.13 -> 100, p66 rank 40.26 -> 311.5.
+    cuts = out.thresholds
+    assert (cuts.p33, cuts.p66) == (100.0, 311.5)
+    assert cuts.basis == "actual+forecast"
+    assert (cuts.actual_points, cuts.forecast_points) == (26, 36)
+    assert out.level_counts == {"low": 26, "medium": 0, "high": 0}
+    assert out.forecast_level_counts == {"low": 0, "medium": 35, "high": 1}
+    assert "actual+forecast points" in out.summary()
+
+
+async def test_thresholds_of_a_day_reaching_the_future_rank_the_whole_day() -> None:
+    today = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-11-26", end_date="2026-11-26"), ctx()
+    )
+    # 7 measured 100s and forecasts 307..323: p33 rank 7.59 -> 307.59, p66 rank 15.18 ->
+    # 315.18. Cut over the 7 actuals alone (100, 100), every forecast hour would be "high".
+    assert (today.thresholds.p33, today.thresholds.p66) == (307.59, 315.18)
+    assert today.thresholds.basis == "actual+forecast"
+    assert today.forecast_level_counts == {"low": 1, "medium": 8, "high": 8}
+    assert today.stats is not None
+    assert today.stats.mean == 100.0
+    assert today.forecast_stats is not None
+    assert today.forecast_stats.mean == 315.0
+    assert "forecast mean 315 (not in the actual figures)" in today.summary()
+    # grid_best_window ranks its window on the same scale.
+    best = await grid_best_window(
+        BestWindowInput(region="ie", duration_hours=2, date="2026-11-26"), ctx()
+    )
+    assert best.thresholds == today.thresholds
+    past = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-11-24", end_date="2026-11-24"), ctx()
+    )
+    assert past.thresholds.basis == "actual"
+    assert "forecast_note" not in past.for_model()
+    future = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-11-28", end_date="2026-11-28"), ctx()
+    )
+    assert (future.thresholds.basis, future.thresholds.forecast_points) == ("forecast", 24)
+    assert future.level_counts == {"low": 0, "medium": 0, "high": 0}

@@ -75,7 +75,8 @@ async def test_grid_intensity_raw_view_on_synthetic_data() -> None:
     actual_values = [p.value for p in result.points]
     assert result.stats.mean == round(sum(actual_values) / len(actual_values), 2)
     assert result.stats.min == min(actual_values)
-    assert sum(result.level_counts.values()) == 3 * 96
+    assert sum(result.level_counts.values()) == len(result.points)  # actuals only
+    assert sum(result.forecast_level_counts.values()) == len(result.forecast_points)
     assert sum(p.points for p in result.periods) == 3 * 96
     assert not result.months
 

@@ -23,6 +23,7 @@ __all__ = [
     "Level",
     "Period",
     "SeriesStats",
+    "ThresholdBasis",
     "Thresholds",
     "Trend",
     "ViewKind",
@@ -31,6 +32,7 @@ __all__ = [
     "classify",
     "merge_periods",
     "month_segments",
+    "point_thresholds",
     "resample",
     "series_stats",
     "series_trend",
@@ -41,13 +43,24 @@ __all__ = [
 
 Level = Literal["low", "medium", "high"]
 ViewKind = Literal["raw", "hourly", "daily"]
+ThresholdBasis = Literal["actual", "forecast", "actual+forecast"]
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
-    """The percentile cut points used to classify a window (gCO2/kWh)."""
+    """The percentile cut points used to classify a window (gCO2/kWh).
+
+    ``basis`` says which points they were taken over, never left implicit: a window reaching
+    into the future (e.g. today) is cut over its ``actual_points`` and ``forecast_points``
+    together ("actual+forecast"), so every interval of the window is ranked on one scale.
+    Ranking the rest of a day against only its first hours of actuals would call most of
+    it "high" (or "low") whatever it holds.
+    """
 
     p33: float
     p66: float
+    basis: ThresholdBasis = "actual"
+    actual_points: int = 0
+    forecast_points: int = 0
 
 
 class Period(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,11 +157,26 @@ def resample(
     ]
 
 
-def thresholds(values: Sequence[float]) -> Thresholds:
-    """33rd and 66th percentiles (linear interpolation) of the window's values."""
-    ordered = sorted(values)
+def thresholds(values: Sequence[float], forecast_values: Sequence[float] = ()) -> Thresholds:
+    """33rd and 66th percentiles (linear interpolation) of the window's actual ``values`` and
+    ``forecast_values`` taken together; the result counts each and names its basis."""
+    ordered = sorted([*values, *forecast_values])
+    basis: ThresholdBasis = "actual+forecast" if values and forecast_values else "actual"
+    if forecast_values and not values:
+        basis = "forecast"
     return Thresholds(
-        p33=round(percentile(ordered, 33.0), 2), p66=round(percentile(ordered, 66.0), 2)
+        p33=round(percentile(ordered, 33.0), 2),
+        p66=round(percentile(ordered, 66.0), 2),
+        basis=basis,
+        actual_points=len(values),
+        forecast_points=len(forecast_values),
+    )
+
+
+def point_thresholds(points: Sequence[IntensityPoint]) -> Thresholds:
+    """:func:`thresholds` of a window's points, its actuals and forecasts counted apart."""
+    return thresholds(
+        [p.value for p in points if not p.forecast], [p.value for p in points if p.forecast]
     )
 
 

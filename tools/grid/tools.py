@@ -2,7 +2,10 @@
 
 Forecast points are never averaged with actuals. Means, minima and maxima are over actual
 points; forecasts get their own figures (``forecast_*``); a month or range with no actual
-point at all is summarised from its forecasts and says so (``basis="forecast"``).
+point at all is summarised from its forecasts and says so (``basis="forecast"``). The
+low/medium/high thresholds are the exception by design: they rank every interval of the window
+on one scale, so they are taken over actual and forecast points together and name that
+``basis`` with a count of each (see :class:`tools.grid.analysis.Thresholds`).
 
 Dates and hours in the inputs are the region's LOCAL time (Europe/Dublin for the island,
 Europe/London for GB; see :mod:`tools.grid.zones`). Outputs keep every timestamp in UTC and
@@ -34,10 +37,10 @@ from tools.grid.analysis import (
     classify,
     merge_periods,
     month_segments,
+    point_thresholds,
     resample,
     series_stats,
     series_trend,
-    thresholds,
     view_for_span,
     window_starting_at,
 )
@@ -157,12 +160,13 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
     raw_points: int
     points: tuple[IntensityPoint, ...]  # the view's actual (measured) points
     forecast_points: tuple[IntensityPoint, ...]  # the view's forecast points, kept apart
-    thresholds: Thresholds
-    periods: tuple[Period, ...]
-    level_counts: dict[str, int]
+    thresholds: Thresholds  # over all the view's points; basis + counts say which kinds
+    periods: tuple[Period, ...]  # each actual-only or forecast-only (``forecast`` flag)
+    level_counts: dict[str, int]  # actual points per level
+    forecast_level_counts: dict[str, int]  # forecast points per level, kept apart
     stats: SeriesStats | None  # actual points only
-    forecast_stats: SeriesStats | None
-    trend: Trend | None
+    forecast_stats: SeriesStats | None  # forecast points only
+    trend: Trend | None  # actual points only
     months: tuple[MonthSummary, ...]
     synthetic: bool
     sources: tuple[DataSource, ...]
@@ -174,11 +178,15 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
             return f"No grid data for {self.region} {self.start_date}..{self.end_date}{tag}"
         kind = "actual" if self.stats else "forecast"
         trend = f", trend {self.trend.direction}" if self.trend else ""
+        rest = ""
+        if self.stats and self.forecast_stats:
+            rest = f"; forecast mean {self.forecast_stats.mean:.0f} (not in the actual figures)"
         return (
             f"Grid intensity {self.region_name} {self.start_date}..{self.end_date} "
             f"({self.timezone} days){tag}: "
             f"{kind} mean {main.mean:.0f} gCO2/kWh (min {main.min:.0f}, max {main.max:.0f})"
-            f"{trend}; low ≤ {self.thresholds.p33:.0f}, high > {self.thresholds.p66:.0f}"
+            f"{trend}{rest}; low ≤ {self.thresholds.p33:.0f}, high > {self.thresholds.p66:.0f}"
+            f" ({self.thresholds.basis} points)"
         )
 
     def data_sources(self) -> Sequence[DataSource]:
@@ -196,7 +204,18 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
         if len(periods) > _MODEL_PERIOD_LIMIT:
             payload["periods"] = periods[:_MODEL_PERIOD_LIMIT]
             payload["periods_truncated"] = len(periods) - _MODEL_PERIOD_LIMIT
+        if self.forecast_points:
+            payload["forecast_note"] = _FORECAST_NOTE
         return payload
+
+
+_FORECAST_NOTE = (
+    "Forecasts are kept apart: points, stats, level_counts, trend and each month's "
+    "mean/min/max/low_share_pct cover ACTUAL points only (a month with basis='forecast' has "
+    "no actual and is summarised from its forecasts); forecast_points, forecast_stats, "
+    "forecast_level_counts and months' forecast_* cover forecasts only; periods carry a "
+    "forecast flag. thresholds rank actual and forecast points on one scale (thresholds.basis)."
+)
 
 
 def intensity_view(series: GridSeries) -> GridIntensityResult:
@@ -213,7 +232,7 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
     else:
         view_points = resample(series.points, "day", zone)  # per local day
         view_step = 1440
-    cuts = thresholds([p.value for p in view_points])
+    cuts = point_thresholds(view_points)  # one scale for the whole window, basis named
     actual = tuple(p for p in view_points if not p.forecast)
     forecast = tuple(p for p in view_points if p.forecast)
     periods = merge_periods(actual, cuts, timedelta(minutes=view_step), zone) + merge_periods(
@@ -221,8 +240,9 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
     )
     periods.sort(key=lambda p: (p.start, p.forecast))
     counts = {"low": 0, "medium": 0, "high": 0}
+    forecast_counts = {"low": 0, "medium": 0, "high": 0}
     for point in view_points:
-        counts[classify(point.value, cuts)] += 1
+        (forecast_counts if point.forecast else counts)[classify(point.value, cuts)] += 1
     months: list[MonthSummary] = []
     if span > 31:
         for seg_start, seg_end in month_segments(series.start, series.end):
@@ -267,6 +287,7 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
         thresholds=cuts,
         periods=tuple(periods),
         level_counts=counts,
+        forecast_level_counts=forecast_counts,
         stats=series_stats(actual, zone),
         forecast_stats=series_stats(forecast, zone),
         trend=series_trend(actual),
@@ -389,7 +410,7 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
             f"no contiguous {duration.total_seconds() / 3600:g} h window with data in "
             f"{start}..{end} within the requested hours (from now on)"
         )
-    cuts = thresholds([p.value for p in series.points])
+    cuts = point_thresholds(series.points)  # as grid_intensity's raw view of the range
     now_window = window_starting_at(series.points, now, duration, step, zone)
     window_day = local_date(window.start, zone)  # the mean of the window's LOCAL day
     day_values = [p.value for p in series.points if local_date(p.ts, zone) == window_day]

@@ -205,7 +205,7 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
         Figure(
             "Level thresholds",
             f"low up to {fmt.intensity(thresholds['p33'])}, high above "
-            f"{fmt.intensity(thresholds['p66'])} (33rd/66th percentiles)",
+            f"{fmt.intensity(thresholds['p66'])} (33rd/66th percentiles{_basis(thresholds)})",
         )
     )
     notes = [f"Load duration: {u.duration.reason}."]
@@ -265,6 +265,14 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
         sources=sources,
         synthetic=bool(out.get("synthetic")),
     )
+
+
+def _basis(thresholds: dict[str, Any]) -> str:
+    """What the thresholds were taken over, when that is not actual values alone."""
+    basis = thresholds.get("basis")
+    if basis == "actual+forecast":
+        return " of actual and forecast values together"
+    return " of forecast values" if basis == "forecast" else ""
 
 
 def _levels(output: Any) -> list[str]:
@@ -396,12 +404,25 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
             detail += ")"
         figures.append(Figure("Trend", f"{trend['direction']}{detail}"))
     thresholds = out["thresholds"]
-    counts = out.get("level_counts", {})
+    # level_counts are actual points, forecast_level_counts forecast ones.
+    actual_counts = out.get("level_counts", {})
+    forecast_counts = out.get("forecast_level_counts") or {}
+    counts = actual_counts if stats is not None or not forecast_counts else forecast_counts
+
+    def level_points(level: str) -> str:
+        n, f = actual_counts.get(level, 0), forecast_counts.get(level, 0)
+        if stats is None and f:
+            return f"{f} forecast points"
+        if f:
+            return f"{n} actual and {f} forecast points"
+        return f"{n} actual points" if any(forecast_counts.values()) else f"{n} points"
+
     figures.append(
         Figure(
             "Levels",
-            f"low up to {fmt.intensity(thresholds['p33'])} ({counts.get('low', 0)} points), "
-            f"high above {fmt.intensity(thresholds['p66'])} ({counts.get('high', 0)} points)",
+            f"low up to {fmt.intensity(thresholds['p33'])} ({level_points('low')}), "
+            f"high above {fmt.intensity(thresholds['p66'])} ({level_points('high')}); "
+            f"33rd/66th percentiles{_basis(thresholds)}",
         )
     )
     lows = _periods(out, "low") if out.get("view") == "raw" else ""
@@ -422,7 +443,10 @@ def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Fi
             )
     else:
         bars = [Bar(level, float(counts.get(level, 0))) for level in ("low", "medium", "high")]
-        bars_title = f"Points per level ({out.get('view', 'raw')} view)"
+        kind = ""
+        if forecast_counts and any(forecast_counts.values()):
+            kind = "actual, " if stats is not None else "forecast, "
+        bars_title = f"Points per level ({kind}{out.get('view', 'raw')} view)"
     if out.get("synthetic"):
         notes.append(SYNTHETIC_NOTE)
     actions = []
