@@ -130,6 +130,9 @@ async def test_thresholds_of_a_day_reaching_the_future_rank_the_whole_day() -> N
         BestWindowInput(region="ie", duration_hours=2, date="2026-11-26"), ctx()
     )
     assert best.thresholds == today.thresholds
+    # Its day mean is the whole day's, and says how much of it is forecast.
+    assert best.day_mean == round((7 * 100 + 17 * 315) / 24, 2)
+    assert (best.day_points, best.day_forecast_points) == (24, 17)
     past = await grid_intensity(
         GridIntensityInput(region="ie", start_date="2026-11-24", end_date="2026-11-24"), ctx()
     )

@@ -337,7 +337,9 @@ class BestWindowResult(msgspec.Struct, frozen=True, kw_only=True):
     now_window: Window | None  # running immediately instead, when the data covers it
     saving_vs_now: float | None
     saving_vs_now_pct: float | None
-    day_mean: float
+    day_mean: float  # the window's whole local day, its forecast hours included (see below)
+    day_points: int
+    day_forecast_points: int  # how many of day_mean's points are forecasts
     saving_vs_day_mean: float
     saving_vs_day_mean_pct: float | None
     energy_kwh: float | None
@@ -413,7 +415,8 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
     cuts = point_thresholds(series.points)  # as grid_intensity's raw view of the range
     now_window = window_starting_at(series.points, now, duration, step, zone)
     window_day = local_date(window.start, zone)  # the mean of the window's LOCAL day
-    day_values = [p.value for p in series.points if local_date(p.ts, zone) == window_day]
+    day = [p for p in series.points if local_date(p.ts, zone) == window_day]
+    day_values = [p.value for p in day]  # the whole day, so today's rest is its forecast
     day_mean = round(mean(day_values), 2)
     saving_now = None if now_window is None else round(now_window.mean - window.mean, 2)
     saving_day = round(day_mean - window.mean, 2)
@@ -442,6 +445,8 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
         saving_vs_now=saving_now,
         saving_vs_now_pct=_r(pct_now),
         day_mean=day_mean,
+        day_points=len(day),
+        day_forecast_points=sum(1 for p in day if p.forecast),
         saving_vs_day_mean=saving_day,
         saving_vs_day_mean_pct=_r(safe_pct(saving_day, day_mean)),
         energy_kwh=kwh,

@@ -221,6 +221,11 @@ def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult 
         notes.append(f"Search limited to {u.hours.reason} ({bounds}).")
     if out.get("uses_forecast"):
         notes.append("The window is based on FORECAST intensity, not measurements.")
+    if out.get("day_forecast_points"):
+        notes.append(
+            f"The day mean includes {out['day_forecast_points']} forecast points of "
+            f"{out['day_points']} (the part of the day not yet measured)."
+        )
     if out.get("synthetic"):
         notes.append(SYNTHETIC_NOTE)
     if past:
