@@ -63,10 +63,13 @@ class _ConfigFile(msgspec.Struct, kw_only=True):
 def load_config(
     path: Path | None, environ: Mapping[str, str], provider: str | None = None
 ) -> OrchestratorSettings:
-    """Settings from ``path`` (or ``./config.toml`` when present, else defaults) + environment.
+    """Settings from ``path`` (else ``APP_CONFIG``, else ``./config.toml`` when present, else
+    defaults) + environment.
 
     ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` fill the LLM key and base URL, as in the service.
     """
+    if path is None and environ.get("APP_CONFIG"):
+        path = Path(environ["APP_CONFIG"])
     if path is None:
         default = Path("config.toml")
         path = default if default.is_file() else None
@@ -148,7 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--json", action="store_true", help="print events as JSON lines")
     ask.add_argument("--dataset", type=Path, help="a CSV or JSON file the steps can analyse")
-    ask.add_argument("--config", type=Path, help="configuration file (default ./config.toml)")
+    ask.add_argument(
+        "--config", type=Path, help="configuration file (default $APP_CONFIG, else ./config.toml)"
+    )
     ask.add_argument(
         "--now", type=_parse_now, help="ISO timestamp the run treats as now (reproducible runs)"
     )

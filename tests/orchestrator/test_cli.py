@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +15,16 @@ from tests.support.machine import check_invariants
 NOW = "2026-03-18T09:00:00+00:00"
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "APP_CONFIG"}
+    return {**env, **extra}
+
+
+def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", "ask", *args, "--now", NOW],
         cwd=tmp_path,
-        env=env,
+        env=_env(**env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -95,3 +101,33 @@ def test_network_providers_need_their_settings(tmp_path: Path) -> None:
     chat = _cli(tmp_path, "q", "--provider", "openai_chat")
     assert chat.returncode == 2
     assert "set OPENAI_BASE_URL" in chat.stderr
+
+
+def test_app_config_names_the_configuration_file(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text("[orchestrator]\nmax_messages_per_run = 1\n")
+    done = _cli(tmp_path, "When is the grid cleanest tomorrow?", APP_CONFIG=str(config))
+    assert done.returncode == 1
+    assert "error [budget_exhausted]" in done.stderr
+
+
+def test_a_terminal_gets_progress_bars(tmp_path: Path) -> None:
+    # A real pseudo-terminal: the CLI decides by isatty(), as it does for a user.
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "ask", "hello there", "--now", NOW],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        os.close(follower)
+        output = b""
+        with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+            while chunk := os.read(leader, 65536):
+                output += chunk
+        assert process.wait(timeout=60) == 0
+    os.close(leader)
+    lines = output.decode().splitlines()
+    assert lines[0] == "[" + "." * 20 + "]   0% Run started"
+    assert any(line.startswith("[" + "#" * 20 + "] 100% Run completed") for line in lines)
