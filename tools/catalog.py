@@ -56,8 +56,10 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
             "date range (YYYY-MM-DD; resolve words like 'last week' to dates first). Returns "
             "a view sized to the span (<=6 days raw 15/30-min points, 7-21 days hourly means, "
             "22+ days daily means, plus per-month summaries beyond 31 days), the 33rd/66th "
-            "percentile thresholds, low/medium/high periods, min/max/mean, the trend, and "
-            "forecast points kept separate from actuals. " + _REGIONS + " Use it for 'how "
+            "percentile thresholds (their basis says whether forecasts were included), "
+            "low/medium/high periods, min/max/mean, the trend, and forecast points kept "
+            "separate from actuals (month summaries and level counts cover actuals; "
+            "forecast_* fields the forecasts). " + _REGIONS + " Use it for 'how "
             "green was/is the grid'. Results say when the data is synthetic." + _LOCAL_TIME
         ),
         input_type=GridIntensityInput,
@@ -83,7 +85,11 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
         description=(
             "Compare mean grid carbon intensity (gCO2/kWh) of two ISO date ranges for one "
             "region, e.g. this month vs last month: both means/min/max, the difference "
-            "(second minus first) and the % change. " + _REGIONS + _LOCAL_TIME
+            "(second minus first) and the % change. Means/min/max are of actual values; "
+            "forecast values are reported apart (forecast_*), and a range with no actual "
+            "values is summarised from its forecasts with basis='forecast'. "
+            + _REGIONS
+            + _LOCAL_TIME
         ),
         input_type=GridCompareInput,
         fn=grid_compare,
