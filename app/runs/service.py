@@ -9,17 +9,15 @@ written in one transaction.
 
 Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
 ``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
-process and are closed by any live one (``error`` code ``interrupted``); a shutdown closes
-only this process's runs.
+process and are closed by any live one (``error`` code ``interrupted``), and so are, at once,
+runs of a process of this host that no longer exists (``workers``); a shutdown closes only
+this process's runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from app.logging import get_logger
 from app.runs import store
 from app.runs.frames import payload_frame
 from app.runs.models import Run
+from app.runs.workers import is_dead_here, local_prefix, new_worker_id
 from app.settings import RunSettings
 from orchestrator.context import HistoryPair, RunContext
 from orchestrator.events import (
@@ -111,7 +110,7 @@ class RunService:
         self.channels = channels
         self.orchestrator = orchestrator
         self.max_history_pairs = max_history_pairs
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = worker_id or new_worker_id()
         self._live: dict[str, _LiveRun] = {}
         self._reserved = 0
         self._reserved_by_user: Counter[str] = Counter()
@@ -481,7 +480,9 @@ class RunService:
                 self.cancel_local(run_id)
 
     async def sweep_stale(self) -> int:
-        """Close runs whose lease expired (their process died); returns how many."""
+        """Close runs whose process died: their lease expired, or their worker was a process
+        of this host that no longer exists (see ``workers``). Returns how many."""
+        prefix = local_prefix()
         async with self.session_maker() as session:
             stale = (
                 await session.scalars(
@@ -490,9 +491,30 @@ class RunService:
                     .limit(100)
                 )
             ).all()
+            local: list[tuple[str, str | None]] = []
+            if prefix is not None:
+                rows = (
+                    await session.execute(
+                        select(Run.id, Run.worker_id)
+                        .where(
+                            Run.status == "running",
+                            Run.worker_id.startswith(prefix, autoescape=True),
+                            Run.worker_id != self.worker_id,
+                        )
+                        .limit(100)
+                    )
+                ).all()
+                local = [(run_id, worker) for run_id, worker in rows]
+        claims: list[tuple[str, str | None]] = [(run_id, None) for run_id in stale]
+        claims += [
+            (run_id, worker)
+            for run_id, worker in local
+            if worker is not None and run_id not in stale and is_dead_here(worker, self.worker_id)
+        ]
         closed = 0
-        for run_id in stale:
-            if await self._interrupt(run_id, owner=None, reason="the process running it stopped"):
+        for run_id, owner in claims:
+            # owner None: claimed by its expired lease; else by its (dead) worker's id.
+            if await self._interrupt(run_id, owner=owner, reason="the process running it stopped"):
                 closed += 1
         if closed:
             log.warning("runs.stale_closed", count=closed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from app.db.engine import Database
 from app.errors import DomainError
 from app.runs import store
 from app.runs.models import Run
+from app.runs.workers import local_prefix
 from app.settings import RunSettings
 from orchestrator.events import (
     AgentThinking,
@@ -331,6 +333,32 @@ async def test_startup_closes_only_runs_whose_lease_expired(database: Database) 
         assert [role for role, _ in messages] == ["user", "assistant"]
     # Shutting down "new" must not touch the run another live process owns.
     assert (await _run_row(database, alive)).status == "running"
+
+
+async def test_startup_closes_runs_of_an_exited_process_of_this_host_at_once(
+    database: Database,
+) -> None:
+    prefix = local_prefix()
+    if prefix is None:
+        pytest.skip("needs Linux /proc/self/ns/pid to identify PID namespaces")
+    user = await make_user(database, "a@example.org")
+    sleeper = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(60)"
+    )
+    exited = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await exited.wait()
+    try:
+        # Both leases are still valid: only the process check can tell them apart.
+        dead = await _orphan_run(database, user, lease_s=60, worker=f"{prefix}{exited.pid}:dead")
+        alive = await _orphan_run(database, user, lease_s=60, worker=f"{prefix}{sleeper.pid}:alive")
+        orchestrator, _ = scripted_orchestrator()
+        async with running_service(database, orchestrator):
+            dead_run = await _run_row(database, dead)
+            assert (dead_run.status, dead_run.error_code) == ("interrupted", "interrupted")
+            assert (await _run_row(database, alive)).status == "running"
+    finally:
+        sleeper.kill()
+        await sleeper.wait()
 
 
 async def test_a_second_sweeper_cannot_close_a_run_twice(database: Database) -> None:
