@@ -15,7 +15,7 @@ import sys
 import uuid
 from functools import cache
 
-__all__ = ["is_dead_here", "local_prefix", "new_worker_id"]
+__all__ = ["is_dead_here", "local_prefix", "new_worker_id", "worker_pid"]
 
 
 @cache
@@ -42,14 +42,21 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{namespace}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def worker_pid(worker_id: str) -> int | None:
+    """The PID in a ``host:pid-namespace:pid:random`` worker id (None if it is not one)."""
+    parts = worker_id.split(":")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None
+    return int(parts[2])
+
+
 def is_dead_here(worker_id: str, own_id: str) -> bool:
     """True only when ``worker_id`` certainly names a process of this host that has exited."""
     prefix = local_prefix()
     if prefix is None or worker_id == own_id or not worker_id.startswith(prefix):
         return False
-    try:
-        pid = int(worker_id[len(prefix) :].split(":", 1)[0])
-    except ValueError:
+    pid = worker_pid(worker_id)
+    if pid is None:
         return False
     if pid == os.getpid():
         return True  # this process now holds that PID, so the one that had it is gone

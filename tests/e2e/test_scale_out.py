@@ -25,6 +25,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.runs.workers import worker_pid
 from tests.conftest import REDIS_TEST_URL, service_unavailable
 from tests.live_server import LiveServer, start_server
 from tests.support.backends import throwaway_database
@@ -185,14 +186,16 @@ def _origin(server: LiveServer) -> str:
 
 
 async def _run_worker_pid(dsn: str, run_id: str) -> int:
-    """The pid part of ``runs.worker_id`` (``host:pid:nonce``) of the process executing it."""
+    """The PID in ``runs.worker_id`` of the process executing the run."""
     conn = await asyncpg.connect(dsn, timeout=5)
     try:
         worker_id = await conn.fetchval("SELECT worker_id FROM runs WHERE id = $1", run_id)
     finally:
         await conn.close()
     assert isinstance(worker_id, str)
-    return int(worker_id.split(":")[1])
+    pid = worker_pid(worker_id)
+    assert pid is not None, worker_id
+    return pid
 
 
 class Follower:

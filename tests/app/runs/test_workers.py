@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.runs.workers import is_dead_here, local_prefix, new_worker_id
+from app.runs.workers import is_dead_here, local_prefix, new_worker_id, worker_pid
 
 pytestmark = pytest.mark.skipif(
     local_prefix() is None, reason="needs Linux /proc/self/ns/pid to identify PID namespaces"
@@ -38,7 +38,9 @@ def test_a_worker_id_names_host_namespace_and_pid() -> None:
     prefix = local_prefix()
     assert prefix is not None
     assert own.startswith(prefix)
-    assert own.removeprefix(prefix).split(":")[0] == str(os.getpid())
+    assert worker_pid(own) == os.getpid()
+    assert worker_pid("host:4026531836:not-a-pid:x") is None
+    assert worker_pid("old-format:123:abc") is None
     assert new_worker_id() != own
 
 
