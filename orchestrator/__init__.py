@@ -54,6 +54,7 @@ from orchestrator.plan import (
     PlanInvalid,
     PlanStep,
     parse_plan,
+    plan_json_schema,
 )
 from orchestrator.providers import build_provider
 from orchestrator.providers.base import Provider, ProviderError
@@ -104,4 +105,5 @@ __all__ = [
     "encode_envelope",
     "encode_event",
     "parse_plan",
+    "plan_json_schema",
 ]

@@ -2,11 +2,15 @@
 
 The four built-in assistants (planner, carbon, analysis, report) have default instructions
 and tool lists here; ``config.toml`` ``[assistants.<name>]`` overrides any field, and
-embedders may pass their own :class:`AssistantSpec` mapping to the orchestrator.
+embedders may pass their own :class:`AssistantSpec` mapping to the orchestrator: to override a
+built-in assistant, or to add one (a new step kind the planner may plan, described by its
+``description``). :func:`check_assistants` is the rule book for such a mapping.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
@@ -15,10 +19,14 @@ from orchestrator.config import AssistantConfig, AssistantsConfig
 
 __all__ = [
     "ASSISTANT_NAMES",
+    "DEFAULT_DESCRIPTIONS",
     "DEFAULT_INSTRUCTIONS",
     "DEFAULT_TOOLS",
+    "PLANNER",
     "AssistantSpec",
     "build_assistants",
+    "check_assistants",
+    "describe",
 ]
 
 
@@ -27,6 +35,9 @@ class AssistantSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     ``tools`` names function tools from the tool registry; ``hosted_tools`` names provider-side
     tools (``code_interpreter``) that only the OpenAI Responses provider supports.
+    ``description`` says in a sentence what the assistant is for: the planner chooses step
+    kinds by it. Built-in assistants fall back to :data:`DEFAULT_DESCRIPTIONS`; an assistant an
+    embedder adds must have one.
     """
 
     name: str
@@ -36,9 +47,14 @@ class AssistantSpec(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float = 0.0
     max_output_tokens: int | None = None
     hosted_tools: tuple[str, ...] = ()
+    description: str = ""
 
 
-ASSISTANT_NAMES: Final = ("planner", "carbon", "analysis", "report")
+PLANNER: Final = "planner"
+ASSISTANT_NAMES: Final = (PLANNER, "carbon", "analysis", "report")
+# Events of the run itself carry agent_name "system": no assistant may take that name.
+_RESERVED_NAMES: Final = frozenset({"system"})
+_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 _COMMON = (
     "You are part of Sustainable City AI, which answers sustainability and business questions "
@@ -88,6 +104,20 @@ DEFAULT_INSTRUCTIONS: Final[dict[str, str]] = {
     ),
 }
 
+# What each built-in step is for, as the planner is told when extra assistants join the plan
+# (the built-in planner instructions already say this in their own words).
+DEFAULT_DESCRIPTIONS: Final[dict[str, str]] = {
+    "carbon": (
+        "grid carbon intensity, cleanest times to use electricity, emission factors, carbon "
+        "footprints, reduction scenarios"
+    ),
+    "analysis": (
+        "analysing an uploaded dataset or business data: statistics, trends, anomalies, top "
+        "contributors"
+    ),
+    "report": "writes the final answer; always the last step",
+}
+
 DEFAULT_TOOLS: Final[dict[str, tuple[str, ...]]] = {
     "planner": (),
     "carbon": (
@@ -119,9 +149,52 @@ def _spec(name: str, override: AssistantConfig, default_model: str) -> Assistant
         temperature=override.temperature,
         max_output_tokens=override.max_output_tokens,
         hosted_tools=override.hosted_tools,
+        description=DEFAULT_DESCRIPTIONS.get(name, ""),
     )
 
 
 def build_assistants(config: AssistantsConfig, default_model: str) -> dict[str, AssistantSpec]:
     """The four assistants: built-in defaults overridden field by field from configuration."""
     return {name: _spec(name, getattr(config, name), default_model) for name in ASSISTANT_NAMES}
+
+
+def describe(spec: AssistantSpec) -> str:
+    """What the assistant is for: its own description, else the built-in one."""
+    return spec.description.strip() or DEFAULT_DESCRIPTIONS.get(spec.name, "")
+
+
+def check_assistants(assistants: Mapping[str, AssistantSpec]) -> None:
+    """Reject a mapping an orchestrator cannot plan with, saying what is wrong (``ValueError``).
+
+    Each key is the assistant's ``name``: lowercase letters, digits and ``_``, starting with a
+    letter (it becomes a step kind in plans and events), not ``system``. An added assistant
+    (not one of :data:`ASSISTANT_NAMES`) needs a ``description`` for the planner.
+    """
+    for key, spec in assistants.items():
+        if not key or not key.strip():
+            raise ValueError("an assistant name is empty")
+        twin = next(
+            (n for n in (*ASSISTANT_NAMES, *assistants) if n != key and n.lower() == key.lower()),
+            None,
+        )
+        if twin is not None:
+            raise ValueError(
+                f"assistant name {key!r} duplicates {twin!r} (names differ only in case); "
+                f"to override the {twin!r} assistant, register it as {twin!r}"
+            )
+        if not _NAME.fullmatch(key):
+            raise ValueError(
+                f"invalid assistant name {key!r}: use lowercase letters, digits and _, "
+                "starting with a letter (at most 40 characters), like 'water'"
+            )
+        if key in _RESERVED_NAMES:
+            raise ValueError(f"assistant name {key!r} is reserved for the run's own events")
+        if spec.name != key:
+            raise ValueError(
+                f"the assistant registered as {key!r} is named {spec.name!r}: each assistant "
+                "must be registered under its own name (one assistant per name)"
+            )
+        if key not in ASSISTANT_NAMES and not spec.description.strip():
+            raise ValueError(
+                f"assistant {key!r} needs a description: the planner chooses steps by it"
+            )

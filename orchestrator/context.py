@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -77,12 +77,13 @@ class EarlierOutputHint(TypedDict):
 class RequestHints(TypedDict):
     """The keys of ``ModelRequest.hints`` (always all present; ``None`` where not applicable).
 
-    ``role`` is the planner or the step kind; ``task``/``step_index``/``plan`` are None for the
-    planner; ``now`` is an ISO 8601 UTC timestamp; ``history`` is the trimmed conversation
-    history; ``earlier_outputs`` are the outputs of the steps already finished in this run.
+    ``role`` is ``planner`` or the step kind (a built-in one, or an assistant the embedder
+    added); ``task``/``step_index``/``plan`` are None for the planner; ``now`` is an ISO 8601
+    UTC timestamp; ``history`` is the trimmed conversation history; ``earlier_outputs`` are the
+    outputs of the steps already finished in this run.
     """
 
-    role: Literal["planner", "carbon", "analysis", "report"]
+    role: str
     question: str
     task: str | None
     step_index: int | None

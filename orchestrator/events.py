@@ -76,9 +76,10 @@ class RunUsage(StepUsage, kw_only=True):
 
 
 class PlanStepRef(msgspec.Struct, kw_only=True):
-    """A planned step as shown to clients."""
+    """A planned step as shown to clients. ``kind`` names the step's assistant: ``carbon``,
+    ``analysis`` or ``report``, or an assistant the embedder added."""
 
-    kind: Literal["carbon", "analysis", "report"]
+    kind: str
     task: str
 
 

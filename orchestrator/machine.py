@@ -26,7 +26,14 @@ import msgspec
 import structlog
 
 from orchestrator.accounting import add_turn, finish_run_usage, turn_cost_usd
-from orchestrator.assistants import AssistantSpec, build_assistants
+from orchestrator.assistants import (
+    ASSISTANT_NAMES,
+    PLANNER,
+    AssistantSpec,
+    build_assistants,
+    check_assistants,
+    describe,
+)
 from orchestrator.config import (
     AccountingConfig,
     AssistantsConfig,
@@ -57,11 +64,12 @@ from orchestrator.events import (
 )
 from orchestrator.plan import (
     DEFAULT_PLAN,
-    PLAN_JSON_SCHEMA,
     Plan,
     PlanInvalid,
     PlanStep,
+    StepKind,
     parse_plan,
+    plan_json_schema,
     plan_refs,
     render_plan,
 )
@@ -94,6 +102,7 @@ __all__ = [
     "Orchestrator",
     "RunResult",
     "State",
+    "agent_label",
 ]
 
 log = structlog.get_logger("orchestrator")
@@ -153,6 +162,12 @@ AGENT_LABELS: Final[dict[str, str]] = {
     "analysis": "Analysis assistant",
     "report": "Report assistant",
 }
+
+
+def agent_label(agent: str) -> str:
+    """The name events use for an agent (``water`` -> ``Water assistant`` for an added one)."""
+    return AGENT_LABELS.get(agent) or f"{agent.replace('_', ' ').capitalize()} assistant"
+
 
 Emit = Callable[[Event], Awaitable[None]]
 Clock = Callable[[], datetime]
@@ -339,7 +354,7 @@ class _Run:
                 seq=seq,
                 timestamp=ts,
                 agent_name=agent,
-                message=f"{AGENT_LABELS[agent]}: {message}",
+                message=f"{agent_label(agent)}: {message}",
                 data=AgentThinkingData(
                     progress=current,
                     state=str(self.state),
@@ -370,7 +385,7 @@ class _Run:
                 seq=seq,
                 timestamp=ts,
                 agent_name=agent,
-                message=f"{AGENT_LABELS[agent]}: {what}",
+                message=f"{agent_label(agent)}: {what}",
                 data=AgentResponseData(
                     progress=current,
                     step=agent,
@@ -391,7 +406,7 @@ class _Run:
                 seq=seq,
                 timestamp=ts,
                 agent_name=agent,
-                message=f"{AGENT_LABELS[agent]}: {message}",
+                message=f"{agent_label(agent)}: {message}",
                 data=data,
             )
         )
@@ -492,6 +507,7 @@ class Orchestrator:
         self.budgets = budgets
         self.accounting = accounting
         self.tools = tools if tools is not None else ToolRegistry.from_catalog()
+        check_assistants(assistants or {})
         merged = dict(build_assistants(AssistantsConfig(), LLMConfig().model))
         merged.update(assistants or {})
         for spec in merged.values():
@@ -501,6 +517,10 @@ class Orchestrator:
                     f"assistant {spec.name!r} names unknown tool(s): {', '.join(missing)}"
                 )
         self.assistants: dict[str, AssistantSpec] = merged
+        # Every assistant but the planner is a step kind: the built-in ones, then those added.
+        self.step_kinds: tuple[StepKind, ...] = tuple(name for name in merged if name != PLANNER)
+        self.plan_schema = plan_json_schema(self.step_kinds)
+        self._added_kinds = tuple(name for name in merged if name not in ASSISTANT_NAMES)
         self._schemas = {name: self.tools.schemas(spec.tools) for name, spec in merged.items()}
         self._services = dict(tool_context_services or {})
         self._clock = clock
@@ -514,20 +534,27 @@ class Orchestrator:
         settings: OrchestratorSettings,
         *,
         tool_context_services: dict[str, Any] | None = None,
+        assistants: Mapping[str, AssistantSpec] | None = None,
+        tools: ToolRegistry | None = None,
     ) -> Orchestrator:
         """Build provider, assistants, tools and budgets from configuration (``config.toml``).
 
         ``tool_context_services`` replaces the services built from ``settings.tools`` (a host
         that wraps them, e.g. with a shared cache, builds them with ``build_tool_services``).
+        ``assistants`` override or add to the configured ones; ``tools`` replaces the catalog
+        registry (e.g. ``ToolRegistry.from_catalog()`` plus the embedder's own tools).
         """
         from orchestrator.providers import build_provider
 
         return cls(
             build_provider(settings.llm, settings.tools),
-            assistants=build_assistants(settings.assistants, settings.llm.model),
+            assistants={
+                **build_assistants(settings.assistants, settings.llm.model),
+                **(assistants or {}),
+            },
             budgets=settings.budgets,
             accounting=settings.accounting,
-            tools=ToolRegistry.from_catalog(),
+            tools=tools if tools is not None else ToolRegistry.from_catalog(),
             tool_context_services=(
                 tool_context_services
                 if tool_context_services is not None
@@ -738,7 +765,7 @@ class Orchestrator:
                     request = ModelRequest(
                         assistant=spec,
                         input=tuple(items),
-                        response_schema=PLAN_JSON_SCHEMA,
+                        response_schema=self.plan_schema,
                         response_schema_name="plan",
                         hints=self._hints(run, "planner"),
                     )
@@ -746,7 +773,7 @@ class Orchestrator:
                     try:
                         if turn.tool_calls:
                             raise PlanInvalid("answer with the JSON plan only; do not call tools")
-                        plan = parse_plan(turn.text)
+                        plan = parse_plan(turn.text, self.step_kinds)
                         break
                     except PlanInvalid as invalid:
                         if attempts < self.budgets.planner_retries:
@@ -1133,7 +1160,15 @@ class Orchestrator:
         return lines
 
     def _planner_input(self, run: _Run) -> str:
-        return "\n".join(self._context_lines(run))
+        lines = self._context_lines(run)
+        if self._added_kinds:
+            # The built-in planner instructions list the built-in kinds only: name them all.
+            lines.append(
+                f"Step kinds you may plan (1 to {len(self.step_kinds)} steps, each kind at most "
+                "once, 'report' always the last step):"
+            )
+            lines += [f"- {kind}: {describe(self.assistants[kind])}" for kind in self.step_kinds]
+        return "\n".join(lines)
 
     def _step_input(self, run: _Run, index: int, step: PlanStep) -> str:
         lines = self._context_lines(run)

@@ -3,11 +3,17 @@
 The planner answers with JSON matching :data:`PLAN_JSON_SCHEMA` (sent to the provider as the
 structured-output schema). :func:`parse_plan` is the single gate between model text and the
 state machine: it decodes strictly and enforces the rules a schema cannot express.
+
+Step kinds are the orchestrator's step assistants: :data:`STEP_KINDS` (carbon, analysis,
+report) by default, plus any assistant an embedder adds. An orchestrator with extra assistants
+sends :func:`plan_json_schema` of its kinds and validates with ``parse_plan(text, kinds)``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, get_args
+import copy
+from collections.abc import Sequence
+from typing import Any, Final
 
 import msgspec
 
@@ -23,13 +29,16 @@ __all__ = [
     "PlanStep",
     "StepKind",
     "parse_plan",
+    "plan_json_schema",
     "plan_refs",
     "render_plan",
 ]
 
-StepKind = Literal["carbon", "analysis", "report"]
-STEP_KINDS: Final[tuple[StepKind, ...]] = get_args(StepKind)
-MAX_PLAN_STEPS: Final = 3
+# A step kind is the name of a step assistant: the built-in ones, or one an embedder added.
+StepKind = str
+STEP_KINDS: Final[tuple[StepKind, ...]] = ("carbon", "analysis", "report")
+# Each kind at most once, so a plan has at most as many steps as there are kinds.
+MAX_PLAN_STEPS: Final = len(STEP_KINDS)
 
 
 class PlanStep(msgspec.Struct, frozen=True):
@@ -40,7 +49,7 @@ class PlanStep(msgspec.Struct, frozen=True):
 
 
 class Plan(msgspec.Struct, frozen=True):
-    """Ordered steps (1-3, no duplicate kinds, ``report`` always present and last)."""
+    """Ordered steps (1 to one per kind, no duplicate kinds, ``report`` present and last)."""
 
     steps: tuple[PlanStep, ...]
     notes: str | None = None
@@ -98,6 +107,25 @@ DEFAULT_PLAN: Final = Plan(
 _decoder = msgspec.json.Decoder(Plan)
 
 
+def _steps_description(max_steps: int) -> str:
+    return (
+        f"1 to {max_steps} steps in execution order, no kind twice; 'report' is always the "
+        "last step."
+    )
+
+
+def plan_json_schema(kinds: Sequence[StepKind] = STEP_KINDS) -> dict[str, Any]:
+    """:data:`PLAN_JSON_SCHEMA` for these step kinds (the enum, and the step count they allow).
+
+    For :data:`STEP_KINDS` the result equals :data:`PLAN_JSON_SCHEMA`, key order included.
+    """
+    schema = copy.deepcopy(PLAN_JSON_SCHEMA)
+    steps = schema["properties"]["steps"]
+    steps["description"] = _steps_description(len(kinds))
+    steps["items"]["properties"]["kind"]["enum"] = list(kinds)
+    return schema
+
+
 def _strip_fences(text: str) -> str:
     """Models without structured output often wrap JSON in a Markdown code fence."""
     stripped = text.strip()
@@ -110,8 +138,12 @@ def _strip_fences(text: str) -> str:
     return stripped
 
 
-def parse_plan(text: str) -> Plan:
-    """Decode and validate the planner's answer; raise :class:`PlanInvalid` saying what is wrong."""
+def parse_plan(text: str, kinds: Sequence[StepKind] = STEP_KINDS) -> Plan:
+    """Decode and validate the planner's answer; raise :class:`PlanInvalid` saying what is wrong.
+
+    ``kinds`` are the step kinds the plan may use (the orchestrator's step assistants); a plan
+    has at most one step per kind, so at most ``len(kinds)`` steps.
+    """
     body = _strip_fences(text)
     if not body:
         raise PlanInvalid("the answer is empty; expected a JSON object with 'steps' and 'notes'")
@@ -122,13 +154,19 @@ def parse_plan(text: str) -> Plan:
     steps = tuple(PlanStep(step.kind, step.task.strip()) for step in plan.steps)
     if not steps:
         raise PlanInvalid("the plan has no steps; it needs at least the 'report' step")
-    if len(steps) > MAX_PLAN_STEPS:
-        raise PlanInvalid(f"the plan has {len(steps)} steps; at most {MAX_PLAN_STEPS} allowed")
-    kinds = [step.kind for step in steps]
-    duplicates = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+    planned = [step.kind for step in steps]
+    unknown = list(dict.fromkeys(kind for kind in planned if kind not in kinds))
+    if unknown:
+        raise PlanInvalid(
+            f"unknown step kind(s): {', '.join(repr(kind) for kind in unknown)}; "
+            f"allowed: {', '.join(kinds)}"
+        )
+    if len(steps) > len(kinds):
+        raise PlanInvalid(f"the plan has {len(steps)} steps; at most {len(kinds)} allowed")
+    duplicates = sorted({kind for kind in planned if planned.count(kind) > 1})
     if duplicates:
         raise PlanInvalid(f"step kind(s) used more than once: {', '.join(duplicates)}")
-    if kinds[-1] != "report":
+    if planned[-1] != "report":
         raise PlanInvalid("the last step must be 'report' (and 'report' must be present)")
     empty = [str(index + 1) for index, step in enumerate(steps) if not step.task]
     if empty:

@@ -353,6 +353,30 @@ def test_run_view_applies_events_once(harness: Page) -> None:
     assert result["conversation"] == "c-1"
 
 
+def test_run_view_shows_an_added_step_kind_by_its_name(harness: Page) -> None:
+    labels = harness.evaluate(
+        """events => {
+            const view = makeView();
+            events.forEach(e => view.apply(e));
+            return [...document.querySelectorAll('.plan-step .plan-kind')].map(s => s.textContent);
+        }""",
+        [
+            _event(
+                1,
+                "agent_thinking",
+                5,
+                state="planning",
+                plan=[
+                    {"kind": "water", "task": "Read the meters"},
+                    {"kind": "constructor", "task": "A name Object.prototype also has"},
+                    {"kind": "report", "task": "Write"},
+                ],
+            )
+        ],
+    )
+    assert labels == ["water", "constructor", "Report"]
+
+
 def test_progress_never_decreases(harness: Page) -> None:
     values = harness.evaluate(
         """events => {

@@ -202,8 +202,10 @@ def tokens(events: Sequence[Event]) -> list[str]:
     return [token(event) for event in events]
 
 
-def check_invariants(events: Sequence[Event]) -> None:
-    """What must hold for every run: seq 1..n, progress monotonic, one terminal event last."""
+def check_invariants(events: Sequence[Event], *, added_agents: Iterable[str] = ()) -> None:
+    """What must hold for every run: seq 1..n, progress monotonic, one terminal event last.
+
+    ``added_agents`` names the assistants a test added to the built-in ones."""
     assert events, "a run emits at least its terminal event"
     assert isinstance(events[0], Started)
     assert [event.seq for event in events] == list(range(1, len(events) + 1))
@@ -219,4 +221,5 @@ def check_invariants(events: Sequence[Event]) -> None:
     for event in events:
         moment = datetime.fromisoformat(event.timestamp)
         assert moment.utcoffset() is not None
-        assert event.agent_name in {"system", "planner", "carbon", "analysis", "report"}
+        agents = {"system", "planner", "carbon", "analysis", "report", *added_agents}
+        assert event.agent_name in agents

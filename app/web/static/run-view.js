@@ -3,7 +3,12 @@
 // Events are applied in seq order and a seq already seen is ignored, so replaying a stream after
 // a reconnect (or receiving an event twice) never duplicates anything on screen.
 
-const STEP_LABELS = { carbon: "Carbon", analysis: "Analysis", report: "Report" };
+// Built-in step kinds; a kind an embedder added (any other name) is shown as it is named.
+const STEP_LABELS = new Map([
+  ["carbon", "Carbon"],
+  ["analysis", "Analysis"],
+  ["report", "Report"],
+]);
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -179,7 +184,7 @@ export class RunView {
         const li = el("li", "plan-step");
         const mark = el("span", "plan-mark");
         mark.setAttribute("aria-hidden", "true");
-        const label = el("span", "plan-kind", STEP_LABELS[step.kind] ?? step.kind);
+        const label = el("span", "plan-kind", STEP_LABELS.get(step.kind) ?? String(step.kind));
         const task = el("span", "plan-task", step.task);
         const state = el("span", "visually-hidden plan-state");
         li.append(mark, label, task, state);

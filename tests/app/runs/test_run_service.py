@@ -16,8 +16,10 @@ from app.db.engine import Database
 from app.errors import DomainError
 from app.runs import store
 from app.runs.models import Run
+from app.runs.views import run_view
 from app.runs.workers import local_prefix
 from app.settings import RunSettings
+from orchestrator import AssistantSpec, Orchestrator, ToolRegistry
 from orchestrator.events import (
     AgentThinking,
     AgentThinkingData,
@@ -28,6 +30,7 @@ from orchestrator.events import (
     utc_timestamp,
 )
 from orchestrator.providers.base import AuthenticationFailed
+from orchestrator.providers.scripted import Reply, ScriptedProvider, plan_reply
 from tests.support.runs import (
     REPORT,
     make_user,
@@ -103,6 +106,46 @@ async def test_a_run_persists_every_event_and_closes_with_the_report(database: D
         conversation = await session.get(Conversation, started.conversation_id)
     assert conversation is not None
     assert conversation.title == question[:50]
+
+
+async def test_a_run_with_an_assistant_the_embedder_added_stores_and_shows_its_step(
+    database: Database,
+) -> None:
+    user = await make_user(database, "water@example.org")
+    water = AssistantSpec(
+        name="water",
+        model="scripted",
+        instructions="water instructions",
+        description="water use of sites",
+    )
+    provider = ScriptedProvider(
+        {
+            "planner": [plan_reply(("water", "Read the meters"), ("report", "Write the report"))],
+            "water": [Reply(text="1250 L/day")],
+            "report": [Reply(text=REPORT)],
+        }
+    )
+    orchestrator = Orchestrator(
+        provider, assistants={"water": water}, tools=ToolRegistry.from_catalog()
+    )
+    async with running_service(database, orchestrator) as service:
+        started = await service.start(user_id=user, question="How much water do we use?")
+        await service.wait(started.run_id)
+
+    events = await stored_events(database, started.run_id)
+    assert isinstance(events[-1], Completed)
+    assert [step.kind for step in events[-1].data.plan] == ["water", "report"]
+    assert any(getattr(e.data, "step", None) == "water" for e in events)
+    run = await _run_row(database, started.run_id)
+    assert run.status == "completed"
+    assert run.plan == [
+        {"kind": "water", "task": "Read the meters"},
+        {"kind": "report", "task": "Write the report"},
+    ]
+    assert [(step.kind, step.task) for step in run_view(run).plan] == [
+        ("water", "Read the meters"),
+        ("report", "Write the report"),
+    ]
 
 
 async def test_a_failing_provider_still_stores_a_terminal_event_and_an_assistant_message(
