@@ -764,6 +764,11 @@ def _tool_file_problems(tools: ToolsConfig) -> list[str]:
                     "tools.emission_factors_file: expected a TOML or JSON file of emission "
                     f"factors, got {path} ({cause or exc})"
                 )
+    if tools.emission_factors:
+        try:
+            load_factor_table(None, tools.emission_factors)
+        except ToolError as exc:
+            problems.append(f"tools.emission_factors: expected usable emission factors, got {exc}")
     return problems
 
 

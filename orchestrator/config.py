@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from tools.footprint.factors import EmissionFactor
+
 __all__ = [
     "AccountingConfig",
     "AssistantConfig",
@@ -109,6 +111,8 @@ class ToolsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     http_retries: int = 2
     cache_ttl_s: float = 900.0
     emission_factors_file: str | None = None
+    # Factors added or overriding the packaged ones (and the file's), same fields as the file.
+    emission_factors: tuple[EmissionFactor, ...] = ()
     # Chart rendering worker processes (spawned on the first chart; matplotlib never runs on
     # the event loop's process). 0 draws charts in a thread of this process instead.
     render_processes: Annotated[int, msgspec.Meta(ge=0)] = 1

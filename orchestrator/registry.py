@@ -104,6 +104,8 @@ def build_tool_services(config: ToolsConfig) -> dict[str, Any]:
         GRID_SOURCE_SERVICE: source,
         RENDERER_SERVICE: ChartRenderer(processes=config.render_processes),
     }
-    if config.emission_factors_file is not None:
-        services[EMISSION_FACTORS_SERVICE] = load_factor_table(config.emission_factors_file)
+    if config.emission_factors_file is not None or config.emission_factors:
+        services[EMISSION_FACTORS_SERVICE] = load_factor_table(
+            config.emission_factors_file, config.emission_factors
+        )
     return services

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from orchestrator import Orchestrator, ToolRegistry
@@ -128,6 +129,34 @@ def test_from_settings_builds_the_configured_pieces() -> None:
     assert chat.provider.name == "openai_chat"
     services = build_tool_services(ToolsConfig())
     assert isinstance(services[GRID_SOURCE_SERVICE], SyntheticGridSource)
+
+
+def test_inline_emission_factors_override_the_file_and_the_packaged_ones(tmp_path: Path) -> None:
+    from orchestrator import ToolsConfig
+    from tools.footprint.factors import EMISSION_FACTORS_SERVICE, EmissionFactor, FactorTable
+
+    def electricity(value: float, source: str) -> EmissionFactor:
+        return EmissionFactor(
+            category="electricity",
+            region="ie",
+            unit="kWh",
+            kgco2e_per_unit=value,
+            year=2025,
+            scope=2,
+            ghg_category="Scope 2: purchased electricity (location-based)",
+            source=source,
+        )
+
+    file = tmp_path / "factors.json"
+    file.write_text(msgspec.json.encode({"factors": [electricity(0.3, "file")]}).decode())
+    config = ToolsConfig(
+        emission_factors_file=str(file), emission_factors=(electricity(0.25, "inline"),)
+    )
+    table = build_tool_services(config)[EMISSION_FACTORS_SERVICE]
+    assert isinstance(table, FactorTable)
+    factor, _ = table.lookup("electricity", "kWh", "ie")
+    assert (factor.kgco2e_per_unit, factor.source) == (0.25, "inline")
+    assert "configuration" in table.origin
 
 
 def test_tool_services_fail_fast_on_bad_configuration(tmp_path: Path) -> None:

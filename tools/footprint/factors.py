@@ -179,9 +179,19 @@ def default_factor_table() -> FactorTable:
     return FactorTable(_packaged(), "packaged factors (DESNZ/DEFRA 2023, SEAI 2023)")
 
 
-def load_factor_table(overrides_path: str | None = None) -> FactorTable:
-    """The packaged table, with the factors of ``overrides_path`` (TOML or JSON) applied."""
-    base = default_factor_table()
+def load_factor_table(
+    overrides_path: str | None = None, inline: Iterable[EmissionFactor] = ()
+) -> FactorTable:
+    """The packaged table, with the factors of ``overrides_path`` (TOML or JSON) applied, then
+    the ``inline`` ones (``[[tools.emission_factors]]`` in the configuration)."""
+    table = _with_file(default_factor_table(), overrides_path)
+    inline = tuple(inline)
+    if inline:
+        table = table.with_overrides(inline, "[[tools.emission_factors]] in the configuration")
+    return table
+
+
+def _with_file(base: FactorTable, overrides_path: str | None) -> FactorTable:
     if overrides_path is None:
         return base
     path = Path(overrides_path)

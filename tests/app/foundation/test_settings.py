@@ -513,3 +513,27 @@ def test_python_m_app_exits_2_on_an_unknown_tool(tmp_path: Path) -> None:
         "  assistants.carbon.tools: expected registered tool names "
         f'(one of {_registered()}), got "grid_intensty"',
     ]
+
+
+def test_emission_factors_can_be_given_inline(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[[tools.emission_factors]]\n"
+        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in FACTOR.items())
+    )
+    settings = load_settings(config, {"JWT_SECRET": SECRET})
+    (factor,) = settings.tools.emission_factors
+    assert (factor.category, factor.region, factor.kgco2e_per_unit) == ("electricity", "ie", 0.296)
+    # The environment takes the same list as JSON.
+    env = {"JWT_SECRET": SECRET, "APP__TOOLS__EMISSION_FACTORS": json.dumps([FACTOR])}
+    assert load_settings(None, env).tools.emission_factors == (factor,)
+
+
+def test_unusable_inline_emission_factors_fail_at_start_up() -> None:
+    bad = json.dumps([{**FACTOR, "unit": "furlong"}])
+    (problem,) = problems_of({"JWT_SECRET": SECRET, "APP__TOOLS__EMISSION_FACTORS": bad})
+    assert problem.startswith(
+        "tools.emission_factors: expected usable emission factors, got emission factor for "
+        "'electricity': "
+    )
+    assert "furlong" in problem
