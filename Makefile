@@ -8,8 +8,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make run HOST=… PORT=…` override server.host/port; unset, config.toml and APP__SERVER__* decide.
+HOST ?=
+PORT ?=
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 CHROMIUM ?= /usr/bin/chromium
 
@@ -37,7 +38,7 @@ run: install migrate
 		echo "OPENAI_API_KEY is set: using the OpenAI provider"; \
 		export APP__LLM__PROVIDER=openai; \
 	fi; \
-	exec $(BIN)/python -m app --host $(HOST) --port $(PORT)
+	exec $(BIN)/python -m app $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 migrate: install
 	$(BIN)/python -m app migrate upgrade
