@@ -582,8 +582,10 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "auth.refresh_token_ttl_s": _int_in(1),
     "auth.run_ticket_ttl_s": _int_in(1),
     "auth.allowed_origins": (
-        (lambda v: all(_origin_ok(o) for o in v)),
-        'array of origins like "https://example.org"',
+        # WebAuthn compares the browser's origin with each entry as a whole string too.
+        (lambda v: all(_exact_origin_ok(o) for o in v)),
+        'array of exact origins like "https://example.org" (scheme://host[:port] as browsers '
+        "send it: no wildcard, path or trailing slash)",
     ),
     "auth.jwt_secret": (
         (lambda v: v is None or len(v.encode()) >= MIN_JWT_SECRET_BYTES),

@@ -180,6 +180,12 @@ def test_missing_explicit_file_and_invalid_toml(tmp_path: Path) -> None:
         ({"APP__NOPE__X": "1"}, "nope: unknown key"),
         ({"APP__SERVER": "1"}, "APP__SERVER: expected APP__<SECTION>__<KEY>"),
         (
+            {"APP__AUTH__ALLOWED_ORIGINS": '["https://*.example.org", "https://a.example/"]'},
+            'auth.allowed_origins: expected array of exact origins like "https://example.org" '
+            "(scheme://host[:port] as browsers send it: no wildcard, path or trailing slash), "
+            'got ["https://*.example.org", "https://a.example/"]',
+        ),
+        (
             {"APP__CORS__ALLOW_ORIGINS": '["*"]'},
             'cors.allow_origins: expected array of exact origins like "https://example.org" '
             "(scheme://host[:port] as browsers send it: no wildcard, path or trailing slash), "
