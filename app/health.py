@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get
@@ -20,8 +20,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from app.auth.security import NO_AUTH
 from app.db.migrate import migration_status
+from app.logging import get_logger
 from app.openapi_errors import error_responses
 from app.state import get_database, get_health, get_redis, get_settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = [
     "ComponentStatus",
@@ -45,6 +49,7 @@ def _version() -> str:
 
 
 VERSION = _version()
+_log = get_logger("app.health")
 
 
 class ComponentStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,30 +64,67 @@ class ComponentStatus(msgspec.Struct, frozen=True, kw_only=True):
         return {"status": self.status, "message": self.message, **self.details}
 
 
+_STATUS_ENCODER = msgspec.json.Encoder()
+_STATUS_DECODER = msgspec.json.Decoder(ComponentStatus)
+
+
 class HealthRegistry:
-    """Statuses reported by running components (per process; one per app).
+    """Statuses reported by running components, shared by every worker when Redis is set.
 
     Example, from the run service after the provider raised ``AuthenticationFailed``::
 
-        get_health(app.state).report("provider", "unhealthy", "OpenAI rejected the API key")
+        await get_health(app.state).report("provider", "unhealthy", "OpenAI rejected the key")
 
-    and ``clear("provider")`` after the next successful call.
+    and ``await clear("provider")`` after the next successful run. Without Redis the reports
+    live in this process. With Redis they are one hash (``key``, ``<prefix>:health``), so a 401
+    seen by one worker shows on every worker's ``/health`` and a run completed on another
+    clears it; if Redis is unreachable, this process's own reports are used instead.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shared: Redis | None = None, key: str = "health") -> None:
         self._reports: dict[str, ComponentStatus] = {}
+        self._shared = shared
+        self._key = key
 
-    def report(self, component: str, status: HealthStatus, message: str, **details: Any) -> None:
-        self._reports[component] = ComponentStatus(status=status, message=message, details=details)
+    async def report(
+        self, component: str, status: HealthStatus, message: str, **details: Any
+    ) -> None:
+        item = ComponentStatus(status=status, message=message, details=details)
+        self._reports[component] = item
+        await self._write(component, _STATUS_ENCODER.encode(item))
 
-    def clear(self, component: str) -> None:
+    async def clear(self, component: str) -> None:
         self._reports.pop(component, None)
+        await self._write(component, None)
 
-    def get(self, component: str) -> ComponentStatus | None:
-        return self._reports.get(component)
+    async def get(self, component: str) -> ComponentStatus | None:
+        return (await self.reports()).get(component)
 
-    def reports(self) -> dict[str, ComponentStatus]:
-        return dict(self._reports)
+    async def reports(self) -> dict[str, ComponentStatus]:
+        if self._shared is None:
+            return dict(self._reports)
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                raw = await self._shared.hgetall(self._key)
+            return {
+                name if isinstance(name, str) else name.decode(): _STATUS_DECODER.decode(value)
+                for name, value in raw.items()
+            }
+        except Exception as exc:  # Redis down: this process's own reports still count
+            _log.warning("health.shared_read_failed", error=type(exc).__name__)
+            return dict(self._reports)
+
+    async def _write(self, component: str, value: bytes | None) -> None:
+        if self._shared is None:
+            return
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                if value is None:
+                    await self._shared.hdel(self._key, component)
+                else:
+                    await self._shared.hset(self._key, component, value)
+        except Exception as exc:  # never fail a run over its health report
+            _log.warning("health.shared_write_failed", component=component, error=repr(exc))
 
 
 class HealthReport(msgspec.Struct, kw_only=True):
@@ -140,7 +182,9 @@ def _check_config(request: Request[Any, Any, Any]) -> ComponentStatus:
     )
 
 
-def _check_provider(request: Request[Any, Any, Any]) -> ComponentStatus:
+def _check_provider(
+    request: Request[Any, Any, Any], reported: ComponentStatus | None
+) -> ComponentStatus:
     llm = get_settings(request.app.state).llm
     details: dict[str, Any] = {"provider": llm.provider}
     if llm.provider == "offline":
@@ -158,7 +202,6 @@ def _check_provider(request: Request[Any, Any, Any]) -> ComponentStatus:
     else:
         details["model"] = llm.model
         configured = ComponentStatus(status="healthy", message="configured", details=details)
-    reported = get_health(request.app.state).get("provider")
     if reported is not None and _RANK[reported.status] >= _RANK[configured.status]:
         return ComponentStatus(
             status=reported.status,
@@ -188,15 +231,16 @@ async def _check_redis(request: Request[Any, Any, Any]) -> ComponentStatus | Non
 
 
 async def _components(request: Request[Any, Any, Any]) -> dict[str, ComponentStatus]:
+    reports = await get_health(request.app.state).reports()
     components: dict[str, ComponentStatus] = {
         "database": await _check_database(request),
         "config": _check_config(request),
-        "provider": _check_provider(request),
+        "provider": _check_provider(request, reports.get("provider")),
     }
     redis = await _check_redis(request)
     if redis is not None:
         components["redis"] = redis
-    for name, reported in get_health(request.app.state).reports().items():
+    for name, reported in reports.items():
         components.setdefault(name, reported)
     return components
 

@@ -31,7 +31,7 @@ from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
 from app.openapi_errors import document_error_headers
-from app.redis import create_redis, redis_lifespan
+from app.redis import create_redis, redis_key, redis_lifespan
 from app.runs.plugin import RunsPlugin
 from app.settings import Settings, load_settings
 from app.state import DATABASE_KEY, HEALTH_KEY, REDIS_KEY, SETTINGS_KEY
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     state: dict[str, Any] = {
         SETTINGS_KEY: settings,
         DATABASE_KEY: database,
-        HEALTH_KEY: HealthRegistry(),
+        HEALTH_KEY: HealthRegistry(redis, redis_key(settings.redis, "health")),
         REDIS_KEY: redis,
     }
     app = Litestar(

@@ -368,7 +368,7 @@ class RunService:
             live.progress = event.data.progress
             if isinstance(event, Completed | ErrorEvent):
                 live.closed = True
-                self._note_provider_health(event)
+                await self._note_provider_health(event)
         self._publish(event, payload)
 
     def _publish(self, event: Event, payload: str) -> None:
@@ -379,15 +379,15 @@ class RunService:
             channel_for(event.run_id),
         )
 
-    def _note_provider_health(self, event: Completed | ErrorEvent) -> None:
+    async def _note_provider_health(self, event: Completed | ErrorEvent) -> None:
         """Only runs learn that the provider rejects the key (health checks never pay for an
         LLM call): a rejected key makes ``/health`` unhealthy until a run completes again."""
         if self._health is None:
             return
         if isinstance(event, Completed):
-            self._health.clear("provider")
+            await self._health.clear("provider")
         elif event.data.code == "llm_auth_failed":
-            self._health.report(
+            await self._health.report(
                 "provider",
                 "unhealthy",
                 "the LLM provider rejected the API key (check OPENAI_API_KEY / llm.api_key)",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from app.db.migrate import head_revisions
+from app.health import HealthRegistry
 from app.main import create_app
+from app.redis import redis_key
 from app.settings import DatabaseSettings, RedisSettings
 from app.state import get_database, get_health
 from tests.conftest import make_settings
@@ -94,14 +98,14 @@ async def test_ready_503_while_migrations_pending(app: Litestar) -> None:
 async def test_reported_provider_failure_makes_health_unhealthy(
     app: Litestar, client: AsyncTestClient[Litestar]
 ) -> None:
-    get_health(app.state).report("provider", "unhealthy", "OpenAI rejected the API key")
+    await get_health(app.state).report("provider", "unhealthy", "OpenAI rejected the API key")
     response = await client.get("/health")
     assert response.status_code == 503
     provider = response.json()["components"]["provider"]
     assert provider["status"] == "unhealthy"
     assert provider["message"] == "OpenAI rejected the API key"
     assert "reported_at" in provider
-    get_health(app.state).clear("provider")
+    await get_health(app.state).clear("provider")
     assert (await client.get("/health")).status_code == 200
 
 
@@ -132,3 +136,42 @@ async def test_app_on_postgres_migrates_and_is_ready(tmp_path: Path, postgres_ur
         ready = await client.get("/health/ready")
         assert ready.status_code == 200
         assert ready.json()["components"]["migrations"]["status"] == "healthy"
+
+
+async def test_with_redis_every_worker_sees_and_clears_a_reported_failure(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Two apps on one Redis stand for two workers, and a third registry with its own client
+    for a third worker: a 401 it reports shows on both, and its completed run clears it."""
+    redis = RedisSettings(url=redis_url, key_prefix=f"test-health-{uuid.uuid4().hex[:8]}")
+    first = create_app(make_settings(tmp_path / "a", redis=redis))
+    second = create_app(make_settings(tmp_path / "b", redis=redis))
+    client = Redis.from_url(redis_url)
+    third = HealthRegistry(client, redis_key(redis, "health"))
+    try:
+        async with AsyncTestClient(first) as one, AsyncTestClient(second) as two:
+            await third.report("provider", "unhealthy", "OpenAI rejected the key", run_id="r1")
+            for worker in (one, two):
+                seen = await worker.get("/health")
+                assert seen.status_code == 503
+                provider = seen.json()["components"]["provider"]
+                assert (provider["message"], provider["run_id"]) == (
+                    "OpenAI rejected the key",
+                    "r1",
+                )
+            await third.clear("provider")
+            assert (await one.get("/health")).status_code == 200
+            assert (await two.get("/health")).status_code == 200
+    finally:
+        await client.delete(redis_key(redis, "health"))
+        await client.aclose()
+
+
+async def test_with_redis_down_a_worker_still_reports_its_own_failure(tmp_path: Path) -> None:
+    redis = RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")
+    app = create_app(make_settings(tmp_path, redis=redis))
+    async with AsyncTestClient(app) as client:
+        await get_health(app.state).report("provider", "unhealthy", "OpenAI rejected the key")
+        body = (await client.get("/health")).json()
+        assert body["components"]["provider"]["message"] == "OpenAI rejected the key"
+        assert body["components"]["redis"]["status"] == "unhealthy"
