@@ -168,6 +168,14 @@ def sign_in(page: Page, email: str | None) -> None:
     expect(page.locator("#app-view")).to_be_visible()
 
 
+def new_account(page: Page) -> str:
+    """Create a passkey for a fresh email and sign in with it; the email."""
+    email = new_email()
+    sign_up(page, email)
+    sign_in(page, email)
+    return email
+
+
 def ask(page: Page, question: str) -> None:
     page.fill("#question", question)
     page.click("#ask-submit")
@@ -219,9 +227,7 @@ def test_full_flow_offline(open_client: PageFactory, offline_server: Server) -> 
     client = open_client(offline_server)
     page = client.page
     shot(page, "01-signed-out")
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    email = new_account(page)
     expect(page.locator("#session-email")).to_have_text(email)
     expect(page.locator("#history-empty")).to_be_visible()
 
@@ -319,9 +325,7 @@ def test_cancel_mid_run(
     open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
 ) -> None:
     page = open_client(scripted_server).page
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     script_fake(
         fake_llm,
         {"text": PLAN_JSON},
@@ -346,9 +350,7 @@ def test_reload_mid_run_resumes_without_duplicates(
     open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
 ) -> None:
     page = open_client(scripted_server).page
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     script_fake(fake_llm, {"text": PLAN_JSON}, {"text": "# Done\n\nResumed fine."})
     resumed: list[Request] = []
     page.on(
@@ -376,9 +378,7 @@ def test_hostile_report_is_text(
     open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
 ) -> None:
     page = open_client(scripted_server).page
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     script_fake(fake_llm, {"text": PLAN_JSON}, {"text": HOSTILE_REPORT})
     ask(page, "Show me something nasty")
     wait_report(page)
@@ -402,9 +402,7 @@ def test_dataset_upload_is_sent_with_the_question(
     open_client: PageFactory, offline_server: Server
 ) -> None:
     page = open_client(offline_server).page
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
 
     broken = csv_file("broken.csv", b"month,kwh\n2025-01,\x00\n")
     page.set_input_files("#dataset-file", files=broken)
@@ -430,9 +428,7 @@ def test_phone_width_dark_theme(open_client: PageFactory, offline_server: Server
     page.emulate_media(color_scheme="dark")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(15, 21, 18)"  # the dark palette, from prefers-color-scheme
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     ask(page, GRID_QUESTION)
     wait_report(page)
     shot(page, "09-phone-dark")
@@ -507,9 +503,7 @@ def test_silent_refresh_before_expiry(open_client: PageFactory, offline_server: 
             else None
         ),
     )
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     expect(page.locator("#history-empty")).to_be_visible()
     first = page.evaluate("sessionStorage.getItem('sca.refresh_token')")
 
@@ -531,9 +525,7 @@ def test_silent_refresh_before_expiry(open_client: PageFactory, offline_server: 
 
 def test_keyboard_only_question(open_client: PageFactory, offline_server: Server) -> None:
     page = open_client(offline_server).page
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     # Signing in puts the caret in the question box; Ctrl+Enter asks.
     expect(page.locator("#question")).to_be_focused()
     page.keyboard.type(GRID_QUESTION)
@@ -625,9 +617,7 @@ def test_copy_markdown_puts_the_report_on_the_clipboard(
     client.authenticator.context.grant_permissions(
         ["clipboard-read", "clipboard-write"], origin=offline_server.base_url
     )
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     run = ask_capturing_run(page, GRID_QUESTION)
     wait_report(page)
 
@@ -650,9 +640,7 @@ def test_synthetic_sources_carry_the_synthetic_badge(
     open_client: PageFactory, offline_server: Server
 ) -> None:
     page = open_client(offline_server).page
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     run = ask_capturing_run(page, GRID_QUESTION)
     wait_report(page)
 
@@ -683,9 +671,7 @@ def test_browser_event_source_follows_a_run_with_a_ticket(
     open_client: PageFactory, scripted_server: Server, fake_llm: FakeLLM
 ) -> None:
     page = open_client(scripted_server).page
-    email = new_email()
-    sign_up(page, email)
-    sign_in(page, email)
+    new_account(page)
     script_fake(fake_llm, {"text": PLAN_JSON}, {"text": "# Followed\n\nBy an EventSource."})
     run = ask_capturing_run(page, "A question an EventSource follows")
 
