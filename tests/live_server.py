@@ -41,6 +41,21 @@ TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def run_app(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m app …`` run to completion (a config error, the migrate command), from the
+    repository, without the caller's own ``APP__*`` overrides."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO_ROOT,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now (bind to port 0 and read it back)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.db.migrate import head_revisions
-from tests.live_server import REPO_ROOT, LiveServer
+from tests.live_server import REPO_ROOT, LiveServer, run_app
 
 
 @pytest.mark.server
@@ -41,16 +41,7 @@ def test_real_server_serves_health_and_docs(live_server: Callable[..., LiveServe
 def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[server]\nport = "abc"\nworkers = 0\n[logging]\nlevel = "LOUD"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "--config", str(config)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_app("--config", str(config))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -76,27 +67,15 @@ def test_bad_flag_value_exits_2(tmp_path: Path) -> None:
     assert "server.port: expected int in 1..65535, got 0" in result.stderr
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_migrate_command(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
     heads = ", ".join(sorted(head_revisions())) or "(none)"
-    upgraded = run_cli(["migrate", "upgrade"], env)
+    upgraded = run_app("migrate", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    after = run_cli(["migrate", "current"], env)
+    after = run_app("migrate", "current", env=env)
     assert f"current: {heads}" in after.stdout
     assert "up to date" in after.stdout
-    down = run_cli(["migrate", "downgrade", "base"], env)
+    down = run_app("migrate", "downgrade", "base", env=env)
     assert down.returncode == 0, down.stderr
     assert "downgraded to base" in down.stdout
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import msgspec
@@ -14,9 +11,9 @@ import pytest
 
 from app.settings import ConfigError, Settings, load_settings
 from orchestrator.registry import ToolRegistry
+from tests.live_server import run_app
 
 SECRET = "s" * 40
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -501,16 +498,7 @@ def test_valid_tool_files_pass(tmp_path: Path) -> None:
 def test_python_m_app_exits_2_on_an_unknown_tool(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[assistants.carbon]\ntools = ["grid_intensty"]\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "--config", str(config)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_app("--config", str(config))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
