@@ -7,6 +7,7 @@ check every number of a report against the tool outputs with these same rules).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,10 +80,8 @@ def parse(value: str | datetime) -> datetime:
 def zone(name: object) -> ZoneInfo:
     """The IANA zone a grid tool output names in ``timezone`` (UTC when absent or unknown)."""
     if isinstance(name, str) and name:
-        try:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
     return _UTC
 
 
