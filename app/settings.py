@@ -26,10 +26,13 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from orchestrator.assistants import ASSISTANT_NAMES, NAME_RULE, RESERVED_NAMES, is_assistant_name
 from orchestrator.config import (
     AccountingConfig,
+    AssistantConfig,
     AssistantsConfig,
     BudgetConfig,
+    ExtraAssistantConfig,
     LLMConfig,
     OrchestratorSettings,
     ToolsConfig,
@@ -466,10 +469,15 @@ def _validate_tree(value: object, tp: Any, path: tuple[str, ...], problems: list
                 ok = False
         return ok
     if typing.get_origin(tp) is dict and isinstance(value, dict):
+        name_problem = _NAME_RULES.get(key)
         for name in list(value):
-            if not _validate_tree(
+            bad_name = name_problem(str(name)) if name_problem is not None else None
+            if bad_name is not None:
+                problems.append(f"{key}.{name}: {bad_name}")
+            valid = _validate_tree(
                 value[name], typing.get_args(tp)[1], (*path, str(name)), problems
-            ):
+            )
+            if bad_name is not None or not valid:
                 del value[name]
         return True
     check, expected = _range_for(path, tp)
@@ -631,15 +639,19 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "tools.cache_ttl_s": _num_ge(0),
     "tools.render_processes": _int_in(0),
 }
-for _name in ("planner", "carbon", "analysis", "report"):
-    _RANGES[f"assistants.{_name}.temperature"] = (
-        (lambda v: 0.0 <= v <= 2.0),
-        "number in 0..2",
-    )
-    _RANGES[f"assistants.{_name}.max_output_tokens"] = (
-        (lambda v: v is None or v >= 1),
-        "int >= 1 (or unset)",
-    )
+# Keys of every assistant's table: [assistants.<built-in>] and [assistants.extra.<name>].
+_ASSISTANT_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "temperature": ((lambda v: 0.0 <= v <= 2.0), "number in 0..2"),
+    "max_output_tokens": ((lambda v: v is None or v >= 1), "int >= 1 (or unset)"),
+}
+_EXTRA_ASSISTANT_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **_ASSISTANT_RANGES,
+    "description": ((lambda v: bool(v.strip())), "non-empty string"),
+    "instructions": ((lambda v: bool(v.strip())), "non-empty string"),
+}
+for _name in ASSISTANT_NAMES:
+    for _field, _range in _ASSISTANT_RANGES.items():
+        _RANGES[f"assistants.{_name}.{_field}"] = _range
 
 
 def _range_for(path: tuple[str, ...], tp: Any) -> tuple[Callable[[Any], bool] | None, str]:
@@ -648,7 +660,28 @@ def _range_for(path: tuple[str, ...], tp: Any) -> tuple[Callable[[Any], bool] | 
         return _RANGES[key]
     if path[:2] == ("accounting", "prices") and len(path) == 4:
         return _num_ge(0)
+    if path[:2] == ("assistants", "extra") and len(path) == 4:
+        return _EXTRA_ASSISTANT_RANGES.get(path[3]) or (None, _describe(tp))
     return None, _describe(tp)
+
+
+def _extra_assistant_name_problem(name: str) -> str | None:
+    """What is wrong with ``[assistants.extra.<name>]``'s name (it becomes a step kind)."""
+    if name in ASSISTANT_NAMES:
+        return (
+            f"expected a name that is not a built-in assistant's (configure the {name} "
+            f"assistant in [assistants.{name}]), got {_show(name)}"
+        )
+    if not is_assistant_name(name):
+        reserved = ", ".join(json.dumps(n) for n in sorted(RESERVED_NAMES))
+        return f"expected an assistant name of {NAME_RULE}, not {reserved}, got {_show(name)}"
+    return None
+
+
+# Table key -> what is wrong with a name in it (None when it is fine), for keys that are names.
+_NAME_RULES: dict[str, Callable[[str], str | None]] = {
+    "assistants.extra": _extra_assistant_name_problem,
+}
 
 
 def _cross_checks(settings: Settings) -> list[str]:
@@ -711,7 +744,10 @@ def _assistant_tool_problems(assistants: AssistantsConfig) -> list[str]:
     ``Orchestrator.from_settings`` builds, and the OpenAI Responses provider's hosted tools.
     """
     problems: list[str] = []
-    specs = {f.name: getattr(assistants, f.name) for f in msgspec.structs.fields(assistants)}
+    specs: dict[str, AssistantConfig | ExtraAssistantConfig] = {
+        f"assistants.{name}": getattr(assistants, name) for name in ASSISTANT_NAMES
+    }
+    specs.update({f"assistants.extra.{n}": extra for n, extra in assistants.extra.items()})
     registered = ToolRegistry.from_catalog().names()
     hosted: Mapping[str, object] = {}
     if any(spec.hosted_tools for spec in specs.values()):
@@ -719,7 +755,7 @@ def _assistant_tool_problems(assistants: AssistantsConfig) -> list[str]:
         from orchestrator.providers.openai_responses import HOSTED_TOOLS
 
         hosted = HOSTED_TOOLS
-    for name, spec in specs.items():
+    for table, spec in specs.items():
         for key, given, known, what in (
             ("tools", spec.tools or (), registered, "registered tool names"),
             ("hosted_tools", spec.hosted_tools, tuple(hosted), "supported hosted tool names"),
@@ -727,7 +763,7 @@ def _assistant_tool_problems(assistants: AssistantsConfig) -> list[str]:
             unknown = [tool for tool in given if tool not in known]
             if unknown:
                 problems.append(
-                    f"assistants.{name}.{key}: expected {what} ({_one_of(known)}), "
+                    f"{table}.{key}: expected {what} ({_one_of(known)}), "
                     f"got {', '.join(json.dumps(tool) for tool in unknown)}"
                 )
     return problems

@@ -2,9 +2,10 @@
 
 The four built-in assistants (planner, carbon, analysis, report) have default instructions
 and tool lists here; ``config.toml`` ``[assistants.<name>]`` overrides any field, and
-embedders may pass their own :class:`AssistantSpec` mapping to the orchestrator: to override a
-built-in assistant, or to add one (a new step kind the planner may plan, described by its
-``description``). :func:`check_assistants` is the rule book for such a mapping.
+``[assistants.extra.<name>]`` adds an assistant (a new step kind the planner may plan,
+described by its ``description``). Embedders may also pass their own :class:`AssistantSpec`
+mapping to the orchestrator, to override a built-in assistant or to add one.
+:func:`check_assistants` is the rule book for such a mapping.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ from typing import Final
 
 import msgspec
 
-from orchestrator.config import AssistantConfig, AssistantsConfig
+from orchestrator.config import AssistantConfig, AssistantsConfig, ExtraAssistantConfig
 
 __all__ = [
     "ASSISTANT_NAMES",
     "DEFAULT_DESCRIPTIONS",
     "DEFAULT_INSTRUCTIONS",
     "DEFAULT_TOOLS",
+    "NAME_RULE",
     "PLANNER",
+    "RESERVED_NAMES",
     "AssistantSpec",
     "build_assistants",
     "check_assistants",
     "describe",
+    "is_assistant_name",
 ]
 
 
@@ -53,8 +57,10 @@ class AssistantSpec(msgspec.Struct, frozen=True, kw_only=True):
 PLANNER: Final = "planner"
 ASSISTANT_NAMES: Final = (PLANNER, "carbon", "analysis", "report")
 # Events of the run itself carry agent_name "system": no assistant may take that name.
-_RESERVED_NAMES: Final = frozenset({"system"})
+RESERVED_NAMES: Final = frozenset({"system"})
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# What :func:`is_assistant_name` accepts, in words (error messages quote it).
+NAME_RULE: Final = "lowercase letters, digits and _, starting with a letter (at most 40 characters)"
 
 _COMMON = (
     "You are part of Sustainable City AI, which answers sustainability and business questions "
@@ -153,9 +159,41 @@ def _spec(name: str, override: AssistantConfig, default_model: str) -> Assistant
     )
 
 
+def _extra_spec(name: str, extra: ExtraAssistantConfig, default_model: str) -> AssistantSpec:
+    return AssistantSpec(
+        name=name,
+        model=extra.model or default_model,
+        instructions=extra.instructions,
+        tools=extra.tools,
+        temperature=extra.temperature,
+        max_output_tokens=extra.max_output_tokens,
+        hosted_tools=extra.hosted_tools,
+        description=extra.description,
+    )
+
+
 def build_assistants(config: AssistantsConfig, default_model: str) -> dict[str, AssistantSpec]:
-    """The four assistants: built-in defaults overridden field by field from configuration."""
-    return {name: _spec(name, getattr(config, name), default_model) for name in ASSISTANT_NAMES}
+    """The four built-in assistants, overridden field by field from configuration, then the
+    ``extra`` ones in their configured order.
+
+    An extra assistant may not take a built-in name (``ValueError``): the built-in one is
+    configured in its own table. The other name rules are :func:`check_assistants`'s, which
+    the orchestrator applies to the result.
+    """
+    specs = {name: _spec(name, getattr(config, name), default_model) for name in ASSISTANT_NAMES}
+    for name, extra in config.extra.items():
+        if name in ASSISTANT_NAMES:
+            raise ValueError(
+                f"extra assistant {name!r} has a built-in assistant's name: configure the "
+                f"built-in one in [assistants.{name}]"
+            )
+        specs[name] = _extra_spec(name, extra, default_model)
+    return specs
+
+
+def is_assistant_name(name: str) -> bool:
+    """Whether ``name`` may name an assistant (a step kind): :data:`NAME_RULE`, not reserved."""
+    return _NAME.fullmatch(name) is not None and name not in RESERVED_NAMES
 
 
 def describe(spec: AssistantSpec) -> str:
@@ -183,11 +221,8 @@ def check_assistants(assistants: Mapping[str, AssistantSpec]) -> None:
                 f"to override the {twin!r} assistant, register it as {twin!r}"
             )
         if not _NAME.fullmatch(key):
-            raise ValueError(
-                f"invalid assistant name {key!r}: use lowercase letters, digits and _, "
-                "starting with a letter (at most 40 characters), like 'water'"
-            )
-        if key in _RESERVED_NAMES:
+            raise ValueError(f"invalid assistant name {key!r}: use {NAME_RULE}, like 'water'")
+        if key in RESERVED_NAMES:
             raise ValueError(f"assistant name {key!r} is reserved for the run's own events")
         if spec.name != key:
             raise ValueError(

@@ -17,6 +17,7 @@ __all__ = [
     "AssistantConfig",
     "AssistantsConfig",
     "BudgetConfig",
+    "ExtraAssistantConfig",
     "LLMConfig",
     "ModelPrice",
     "OrchestratorSettings",
@@ -93,11 +94,32 @@ class AssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     hosted_tools: tuple[str, ...] = ()
 
 
+class ExtraAssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An assistant added in configuration: a new step kind the planner may plan.
+
+    Unlike a built-in assistant it has no defaults to fall back to, so ``description`` (what
+    the planner chooses the step by) and ``instructions`` are required; ``tools`` name catalog
+    tools (none by default). ``model`` defaults to ``llm.model``.
+    """
+
+    description: str
+    instructions: str
+    model: str | None = None
+    temperature: float = 0.0
+    max_output_tokens: int | None = None
+    tools: tuple[str, ...] = ()
+    hosted_tools: tuple[str, ...] = ()
+
+
 class AssistantsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The built-in assistants' overrides, and ``extra`` assistants by name (the step kind)."""
+
     planner: AssistantConfig = AssistantConfig()
     carbon: AssistantConfig = AssistantConfig()
     analysis: AssistantConfig = AssistantConfig()
     report: AssistantConfig = AssistantConfig()
+    # [assistants.extra.<name>]: added after the built-in kinds, in this order.
+    extra: dict[str, ExtraAssistantConfig] = msgspec.field(default_factory=dict)
 
 
 class ToolsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

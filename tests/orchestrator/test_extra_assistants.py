@@ -11,15 +11,18 @@ from collections.abc import Sequence
 import msgspec
 import pytest
 
+import orchestrator.providers
 from orchestrator import (
     PLAN_JSON_SCHEMA,
     AssistantSpec,
     Orchestrator,
     OrchestratorSettings,
     ToolRegistry,
+    build_assistants,
     parse_plan,
     plan_json_schema,
 )
+from orchestrator.config import AssistantsConfig, ExtraAssistantConfig, LLMConfig
 from orchestrator.events import (
     AgentResponse,
     AgentThinking,
@@ -322,3 +325,127 @@ def test_from_settings_accepts_added_assistants_and_tools() -> None:
     assert orch.step_kinds == ("carbon", "analysis", "report", "water")
     assert orch.assistants["water"] is WATER
     assert orch.assistants["carbon"].description.startswith("grid carbon intensity")
+
+
+# --- [assistants.extra.<name>]: the same, declared in configuration ---------------------------
+
+CONFIGURED_WATER = ExtraAssistantConfig(
+    description=WATER_DESCRIPTION,
+    instructions="You are the water assistant. Analyse the meter readings you are given.",
+    tools=("analyze_table", "render_chart"),
+    temperature=0.2,
+)
+
+
+def test_build_assistants_adds_the_extra_assistants_after_the_built_in_ones() -> None:
+    config = AssistantsConfig(
+        extra={
+            "water": CONFIGURED_WATER,
+            "waste": ExtraAssistantConfig(
+                description="waste streams", instructions="Waste.", model="waste-model"
+            ),
+        }
+    )
+    specs = build_assistants(config, "default-model")
+    assert list(specs) == ["planner", "carbon", "analysis", "report", "water", "waste"]
+    assert specs["water"] == AssistantSpec(
+        name="water",
+        model="default-model",
+        instructions=CONFIGURED_WATER.instructions,
+        tools=("analyze_table", "render_chart"),
+        temperature=0.2,
+        description=WATER_DESCRIPTION,
+    )
+    assert (specs["waste"].model, specs["waste"].tools) == ("waste-model", ())
+
+
+def test_an_extra_assistant_may_not_take_a_built_in_name() -> None:
+    config = AssistantsConfig(extra={"carbon": CONFIGURED_WATER})
+    with pytest.raises(ValueError, match=r"configure the built-in one in \[assistants.carbon\]"):
+        build_assistants(config, "m")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Water", "invalid assistant name 'Water'"),
+        ("water-use", "invalid assistant name 'water-use'"),
+        ("system", "'system' is reserved"),
+        ("", "an assistant name is empty"),
+    ],
+)
+def test_a_badly_named_extra_assistant_fails_from_settings(name: str, message: str) -> None:
+    settings = OrchestratorSettings(assistants=AssistantsConfig(extra={name: CONFIGURED_WATER}))
+    with pytest.raises(ValueError, match=message):
+        Orchestrator.from_settings(settings)
+
+
+def test_an_extra_assistant_without_a_description_fails_from_settings() -> None:
+    blank = msgspec.structs.replace(CONFIGURED_WATER, description=" ")
+    settings = OrchestratorSettings(assistants=AssistantsConfig(extra={"water": blank}))
+    with pytest.raises(ValueError, match="assistant 'water' needs a description"):
+        Orchestrator.from_settings(settings)
+
+
+async def test_a_configured_assistant_is_planned_and_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider = ScriptedProvider(
+        {
+            "planner": [plan_reply(("water", "Analyse the meters."), ("report", "Write it up."))],
+            "water": [
+                Reply(
+                    tool_calls=(
+                        tool_call(
+                            "analyze_table",
+                            {"series": [{"value": 1200.0}, {"value": 1300.0}]},
+                            "a1",
+                        ),
+                    )
+                ),
+                Reply(text="The sites use 1250 L/day on average."),
+            ],
+            "report": [Reply(text="# Report\n1250 L/day.")],
+        }
+    )
+    monkeypatch.setattr(orchestrator.providers, "build_provider", lambda *_: provider)
+    settings = OrchestratorSettings(
+        llm=LLMConfig(model="base-model"),
+        assistants=AssistantsConfig(extra={"water": CONFIGURED_WATER}),
+    )
+    orch = Orchestrator.from_settings(settings)
+    assert orch.provider is provider
+    assert orch.step_kinds == ("carbon", "analysis", "report", "water")
+    assert orch.plan_schema == plan_json_schema(orch.step_kinds)
+
+    result = await orch.ask("How much water do our sites use?")
+    assert tokens(result.events) == [
+        "started",
+        "thinking:planner",
+        "response:planner",
+        "thinking:water",
+        "tool:analyze_table:started",
+        "tool:analyze_table:finished",
+        "response:water",
+        "thinking:report",
+        "response:report",
+        "completed",
+    ]
+    check_invariants(result.events, added_agents=["water"])
+    assert result.status == "completed"
+    assert provider.remaining == 0
+    assert result.plan is not None
+    assert [step.kind for step in result.plan.steps] == ["water", "report"]
+
+    # The planner's request offered the configured kind, in the schema enum and described.
+    planner = provider.requests[0]
+    assert planner.response_schema is not None
+    kind_schema = planner.response_schema["properties"]["steps"]["items"]["properties"]["kind"]
+    assert kind_schema["enum"] == ["carbon", "analysis", "report", "water"]
+    assert f"- water: {WATER_DESCRIPTION}" in _planner_text(planner)
+    # The water step ran the configured assistant: its model, instructions and tools.
+    water = next(r for r in provider.requests if r.hints["role"] == "water")
+    assert water.assistant.model == "base-model"
+    assert water.assistant.instructions == CONFIGURED_WATER.instructions
+    assert water.assistant.temperature == 0.2
+    assert [tool.name for tool in water.tools] == ["analyze_table", "render_chart"]

@@ -61,9 +61,9 @@ def test_config_toml_documents_every_key() -> None:
     missing = []
     for section, key in _leaf_keys(Settings):
         body = by_section.get(section, "")
-        if key == "prices":
-            if "accounting.prices" not in by_section:
-                missing.append("accounting.prices")
+        if key in ("prices", "extra"):  # tables keyed by the operator's names: a section each
+            if f"{section}.{key}" not in by_section:
+                missing.append(f"{section}.{key}")
             continue
         if not re.search(rf"^#? ?{key} = ", body, flags=re.MULTILINE):
             missing.append(f"{section}.{key}")
@@ -495,16 +495,27 @@ def test_valid_tool_files_pass(tmp_path: Path) -> None:
     load_settings(None, {"JWT_SECRET": SECRET, "APP__TOOLS__GRID_FILE": "missing.csv"})
 
 
-def test_python_m_app_exits_2_on_an_unknown_tool(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("toml", "table"),
+    [
+        ('[assistants.carbon]\ntools = ["grid_intensty"]\n', "assistants.carbon"),
+        (
+            '[assistants.extra.water]\ndescription = "d"\ninstructions = "i"\n'
+            'tools = ["grid_intensty"]\n',
+            "assistants.extra.water",
+        ),
+    ],
+)
+def test_python_m_app_exits_2_on_an_unknown_tool(tmp_path: Path, toml: str, table: str) -> None:
     config = tmp_path / "bad.toml"
-    config.write_text('[assistants.carbon]\ntools = ["grid_intensty"]\n')
+    config.write_text(toml)
     result = run_app("--config", str(config))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         "configuration error:",
-        "  assistants.carbon.tools: expected registered tool names "
+        f"  {table}.tools: expected registered tool names "
         f'(one of {_registered()}), got "grid_intensty"',
     ]
 
@@ -531,3 +542,145 @@ def test_unusable_inline_emission_factors_fail_at_start_up() -> None:
         "'electricity': "
     )
     assert "furlong" in problem
+
+
+WATER_TOML = """
+[assistants.extra.water]
+description = "water use of sites: litres, leaks, savings"
+instructions = "You are the water assistant."
+tools = ["analyze_table", "render_chart"]
+temperature = 0.2
+"""
+
+
+def test_extra_assistants_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        WATER_TOML + '[assistants.extra.waste]\ndescription = "d"\ninstructions = "i"\n'
+    )
+    extra = load_settings(config, {"JWT_SECRET": SECRET}).assistants.extra
+    assert list(extra) == ["water", "waste"]
+    water = extra["water"]
+    assert water.description == "water use of sites: litres, leaks, savings"
+    assert water.instructions == "You are the water assistant."
+    assert water.tools == ("analyze_table", "render_chart")
+    assert (water.temperature, water.model, water.hosted_tools) == (0.2, None, ())
+    assert extra["waste"].tools == ()
+    # Key by key, or a whole assistant as an inline table, over the file's.
+    env = {
+        "JWT_SECRET": SECRET,
+        "APP__ASSISTANTS__EXTRA__WATER__MODEL": "gpt-4.1",
+        "APP__ASSISTANTS__EXTRA__WATER__TOOLS": '["analyze_table"]',
+        "APP__ASSISTANTS__EXTRA__ENERGY": '{description = "e", instructions = "i", tools = []}',
+    }
+    extra = load_settings(config, env).assistants.extra
+    assert list(extra) == ["water", "waste", "energy"]
+    assert (extra["water"].model, extra["water"].tools) == ("gpt-4.1", ("analyze_table",))
+    assert extra["water"].description == water.description
+    assert (extra["energy"].description, extra["energy"].instructions) == ("e", "i")
+
+
+def test_the_orchestrator_settings_carry_the_extra_assistants(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(WATER_TOML)
+    settings = load_settings(config, {"JWT_SECRET": SECRET})
+    assert settings.orchestrator_settings().assistants.extra == settings.assistants.extra
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (
+            '[assistants.extra.Water]\ndescription = "d"\ninstructions = "i"\n',
+            [
+                "assistants.extra.Water: expected an assistant name of lowercase letters, "
+                "digits and _, starting with a letter (at most 40 characters), not "
+                '"system", got "Water"'
+            ],
+        ),
+        (
+            '[assistants.extra."water use"]\ndescription = "d"\ninstructions = "i"\n',
+            [
+                "assistants.extra.water use: expected an assistant name of lowercase letters, "
+                "digits and _, starting with a letter (at most 40 characters), not "
+                '"system", got "water use"'
+            ],
+        ),
+        (
+            '[assistants.extra.system]\ndescription = "d"\ninstructions = "i"\n',
+            [
+                "assistants.extra.system: expected an assistant name of lowercase letters, "
+                "digits and _, starting with a letter (at most 40 characters), not "
+                '"system", got "system"'
+            ],
+        ),
+        (
+            '[assistants.extra.carbon]\ndescription = "d"\ninstructions = "i"\n',
+            [
+                "assistants.extra.carbon: expected a name that is not a built-in assistant's "
+                '(configure the carbon assistant in [assistants.carbon]), got "carbon"'
+            ],
+        ),
+        (
+            '[assistants.extra.water]\ninstructions = "i"\n',
+            ["assistants.extra.water.description: required (string)"],
+        ),
+        (
+            '[assistants.extra.water]\ndescription = "d"\n',
+            ["assistants.extra.water.instructions: required (string)"],
+        ),
+        (
+            '[assistants.extra.water]\ndescription = " "\ninstructions = ""\n',
+            [
+                'assistants.extra.water.description: expected non-empty string, got " "',
+                'assistants.extra.water.instructions: expected non-empty string, got ""',
+            ],
+        ),
+        (
+            '[assistants.extra.water]\ndescription = "d"\ninstructions = "i"\n'
+            'tools = ["analyze_table", "read_meter"]\nhosted_tools = ["web_search"]\n',
+            [
+                "assistants.extra.water.tools: expected registered tool names "
+                f'(one of {_registered()}), got "read_meter"',
+                "assistants.extra.water.hosted_tools: expected supported hosted tool names "
+                '(one of "code_interpreter"), got "web_search"',
+            ],
+        ),
+        (
+            '[assistants.extra.water]\ndescription = "d"\ninstructions = "i"\n'
+            "temperature = 3\nmax_output_tokens = 0\n",
+            [
+                "assistants.extra.water.temperature: expected number in 0..2, got 3",
+                "assistants.extra.water.max_output_tokens: expected int >= 1 (or unset), got 0",
+            ],
+        ),
+        (
+            '[assistants.extra.water]\ndescription = "d"\ninstructions = "i"\ntool = []\n',
+            ["assistants.extra.water.tool: unknown key"],
+        ),
+        ("[assistants]\nextra = 3\n", ["assistants.extra: expected table of table, got 3"]),
+    ],
+)
+def test_each_bad_extra_assistant_has_its_message(
+    tmp_path: Path, toml: str, expected: list[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    assert problems_of({"JWT_SECRET": SECRET}, config) == expected
+
+
+def test_every_problem_of_extra_assistants_is_reported_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        WATER_TOML.replace('"render_chart"', '"render_chrat"')
+        + "[assistants.extra.Waste]\ntemperature = 5\n"
+    )
+    assert problems_of({"JWT_SECRET": SECRET}, config) == [
+        "assistants.extra.Waste: expected an assistant name of lowercase letters, digits and _, "
+        'starting with a letter (at most 40 characters), not "system", got "Waste"',
+        "assistants.extra.Waste.temperature: expected number in 0..2, got 5",
+        "assistants.extra.Waste.description: required (string)",
+        "assistants.extra.Waste.instructions: required (string)",
+        "assistants.extra.water.tools: expected registered tool names "
+        f'(one of {_registered()}), got "render_chrat"',
+    ]

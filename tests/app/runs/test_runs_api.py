@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.main import create_app
-from orchestrator.config import BudgetConfig, LLMConfig
+from orchestrator.config import AssistantsConfig, BudgetConfig, ExtraAssistantConfig, LLMConfig
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI, Turn, closed_port, serve_in_thread
 from tests.support.sse import SSEFrame, parse_sse
@@ -233,6 +233,61 @@ async def test_a_run_that_fails_after_planning_keeps_its_plan_and_usage(tmp_path
         assert view["usage"]["llm_calls"] == 1
         assert view["usage"]["input_tokens"] > 0
         assert [step["kind"] for step in view["plan"]] == ["carbon", "report"]
+
+
+async def test_an_assistant_declared_in_settings_is_planned_run_and_stored(
+    tmp_path: Path,
+) -> None:
+    fake = FakeOpenAI()
+    water = ExtraAssistantConfig(
+        description="water use of sites: litres, leaks, savings",
+        instructions="You are the water assistant.",
+        model="water-model",
+        tools=("analyze_table",),
+    )
+    with serve_in_thread(fake) as base_url:
+        settings = make_settings(
+            tmp_path,
+            llm=LLMConfig(provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-t"),
+            assistants=AssistantsConfig(extra={"water": water}),
+        )
+        async with AsyncTestClient(create_app(settings)) as client:
+            user = await signed_in_user(client, "alice@example.org")
+            plan = (
+                '{"steps":[{"kind":"water","task":"Sum the litres"},'
+                '{"kind":"report","task":"Say"}],"notes":null}'
+            )
+            fake.script(Turn(text=plan), Turn(text="1250 L/day"), Turn(text="# Water\n\nOK."))
+            body = (
+                await client.post("/ask", json={"question": "Our water use?"}, headers=user.headers)
+            ).json()
+            run = (await client.get(f"/runs/{body['run_id']}", headers=user.headers)).json()
+
+    assert body["status"] == "Success", body
+    for view in (body, run):
+        assert view["plan"] == [
+            {"kind": "water", "task": "Sum the litres"},
+            {"kind": "report", "task": "Say"},
+        ]
+    assert run["status"] == "completed"
+    planner, water_call, _report = fake.bodies("/chat/completions")
+    schema = planner["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["steps"]["items"]["properties"]["kind"]["enum"] == [
+        "carbon",
+        "analysis",
+        "report",
+        "water",
+    ]
+    assert (
+        "- water: water use of sites: litres, leaks, savings"
+        in (planner["messages"][-1]["content"])
+    )
+    assert water_call["model"] == "water-model"
+    assert water_call["messages"][0] == {
+        "role": "system",
+        "content": "You are the water assistant.",
+    }
+    assert [tool["function"]["name"] for tool in water_call["tools"]] == ["analyze_table"]
 
 
 async def test_a_rejected_api_key_makes_health_unhealthy_until_a_run_completes(
