@@ -97,9 +97,6 @@ class HealthRegistry:
         self._reports.pop(component, None)
         await self._write(component, None)
 
-    async def get(self, component: str) -> ComponentStatus | None:
-        return (await self.reports()).get(component)
-
     async def reports(self) -> dict[str, ComponentStatus]:
         if self._shared is None:
             return dict(self._reports)
