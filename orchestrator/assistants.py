@@ -146,28 +146,46 @@ DEFAULT_TOOLS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _spec(name: str, override: AssistantConfig, default_model: str) -> AssistantSpec:
+def _spec(
+    name: str,
+    config: AssistantConfig | ExtraAssistantConfig,
+    default_model: str,
+    *,
+    instructions: str,
+    tools: tuple[str, ...],
+    description: str,
+) -> AssistantSpec:
+    """A spec from configuration; the fields a built-in assistant defaults are passed in."""
     return AssistantSpec(
         name=name,
-        model=override.model or default_model,
+        model=config.model or default_model,
+        instructions=instructions,
+        tools=tools,
+        temperature=config.temperature,
+        max_output_tokens=config.max_output_tokens,
+        hosted_tools=config.hosted_tools,
+        description=description,
+    )
+
+
+def _builtin_spec(name: str, override: AssistantConfig, default_model: str) -> AssistantSpec:
+    return _spec(
+        name,
+        override,
+        default_model,
         instructions=override.instructions or DEFAULT_INSTRUCTIONS[name],
         tools=override.tools if override.tools is not None else DEFAULT_TOOLS[name],
-        temperature=override.temperature,
-        max_output_tokens=override.max_output_tokens,
-        hosted_tools=override.hosted_tools,
         description=DEFAULT_DESCRIPTIONS.get(name, ""),
     )
 
 
 def _extra_spec(name: str, extra: ExtraAssistantConfig, default_model: str) -> AssistantSpec:
-    return AssistantSpec(
-        name=name,
-        model=extra.model or default_model,
+    return _spec(
+        name,
+        extra,
+        default_model,
         instructions=extra.instructions,
         tools=extra.tools,
-        temperature=extra.temperature,
-        max_output_tokens=extra.max_output_tokens,
-        hosted_tools=extra.hosted_tools,
         description=extra.description,
     )
 
@@ -180,7 +198,9 @@ def build_assistants(config: AssistantsConfig, default_model: str) -> dict[str, 
     configured in its own table. The other name rules are :func:`check_assistants`'s, which
     the orchestrator applies to the result.
     """
-    specs = {name: _spec(name, getattr(config, name), default_model) for name in ASSISTANT_NAMES}
+    specs = {
+        name: _builtin_spec(name, getattr(config, name), default_model) for name in ASSISTANT_NAMES
+    }
     for name, extra in config.extra.items():
         if name in ASSISTANT_NAMES:
             raise ValueError(
