@@ -145,6 +145,22 @@ class MonthSummary(msgspec.Struct, frozen=True, kw_only=True):
     forecast_max: float | None
 
 
+class BucketMean(msgspec.Struct, frozen=True, kw_only=True):
+    """The mean of one local day, ISO week or hour of day, so that "which day was greenest"
+    is ranked on figures the tool computed. ``mean`` covers the bucket's ACTUAL points; a
+    bucket with no actual point is summarised from its forecasts and ``basis`` says so."""
+
+    key: str  # YYYY-MM-DD (day), YYYY-Www (ISO week) or HH (local hour of day, 00-23)
+    start_date: date | None  # the bucket's first local day (None for an hour of day)
+    end_date: date | None
+    mean: float
+    min: float
+    max: float
+    basis: SummaryBasis
+    actual_points: int
+    forecast_points: int
+
+
 class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
     region: str
     region_name: str
@@ -168,6 +184,9 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
     forecast_stats: SeriesStats | None  # forecast points only
     trend: Trend | None  # actual points only
     months: tuple[MonthSummary, ...]
+    days: tuple[BucketMean, ...] = ()  # one per local day of the range
+    weeks: tuple[BucketMean, ...] = ()  # one per ISO week the range touches (ranges > 7 days)
+    hours_of_day: tuple[BucketMean, ...] = ()  # mean per local hour of day over the range
     synthetic: bool
     sources: tuple[DataSource, ...]
 
@@ -196,6 +215,8 @@ class GridIntensityResult(msgspec.Struct, frozen=True, kw_only=True):
         """Everything but long point lists (periods capped) so the prompt stays small."""
         payload: dict[str, Any] = msgspec.to_builtins(self)
         payload["point_format"] = ["ts", "gCO2/kWh", "forecast"]
+        if self.start_date == self.end_date:
+            del payload["hours_of_day"]  # one day: the points themselves say it
         for key in ("points", "forecast_points"):
             values = payload[key]
             if len(values) > _MODEL_POINT_LIMIT:
@@ -216,6 +237,48 @@ _FORECAST_NOTE = (
     "forecast_level_counts and months' forecast_* cover forecasts only; periods carry a "
     "forecast flag. thresholds rank actual and forecast points on one scale (thresholds.basis)."
 )
+
+
+def _bucket_means(
+    points: Sequence[IntensityPoint], key_of: Any, bounds: Any = None
+) -> tuple[BucketMean, ...]:
+    """Points grouped by ``key_of(point)`` (sorted keys), each group summarised apart from its
+    forecasts like a month; ``bounds(key)`` gives a group's first and last local day."""
+    groups: dict[str, list[IntensityPoint]] = {}
+    for point in points:
+        groups.setdefault(key_of(point), []).append(point)
+    out: list[BucketMean] = []
+    for key in sorted(groups):
+        part = _split(groups[key])
+        first, last = bounds(key) if bounds is not None else (None, None)
+        out.append(
+            BucketMean(
+                key=key,
+                start_date=first,
+                end_date=last,
+                mean=round(mean(part.values), 2),
+                min=min(part.values),
+                max=max(part.values),
+                basis=part.basis,
+                actual_points=part.actual_points,
+                forecast_points=part.forecast_points,
+            )
+        )
+    return tuple(out)
+
+
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _week_bounds(start: date, end: date) -> Any:
+    def bounds(key: str) -> tuple[date, date]:
+        year, week = int(key[:4]), int(key[6:])
+        monday = date.fromisocalendar(year, week, 1)
+        return max(monday, start), min(monday + timedelta(days=6), end)
+
+    return bounds
 
 
 def intensity_view(series: GridSeries) -> GridIntensityResult:
@@ -270,6 +333,21 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
                 )
             )
     range_start, range_end = local_bounds(zone, series.start, series.end)
+    days = _bucket_means(
+        series.points,
+        lambda p: local_date(p.ts, zone).isoformat(),
+        lambda key: (date.fromisoformat(key), date.fromisoformat(key)),
+    )
+    weeks = (
+        _bucket_means(
+            series.points,
+            lambda p: _iso_week(local_date(p.ts, zone)),
+            _week_bounds(series.start, series.end),
+        )
+        if span > 7
+        else ()
+    )
+    hours = _bucket_means(series.points, lambda p: f"{p.ts.astimezone(zone).hour:02d}")
     return GridIntensityResult(
         region=series.region,
         region_name=REGION_NAMES[series.region],
@@ -292,6 +370,9 @@ def intensity_view(series: GridSeries) -> GridIntensityResult:
         forecast_stats=series_stats(forecast, zone),
         trend=series_trend(actual),
         months=tuple(months),
+        days=days,
+        weeks=weeks,
+        hours_of_day=hours,
         synthetic=series.source.synthetic,
         sources=(series.source,),
     )
