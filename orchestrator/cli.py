@@ -158,6 +158,17 @@ def _parser() -> argparse.ArgumentParser:
         "--now", type=_parse_now, help="ISO timestamp the run treats as now (reproducible runs)"
     )
     ask.add_argument("-v", "--verbose", action="store_true", help="log transitions to stderr")
+    evaluate = commands.add_parser(
+        "eval", help="run the offline engine's answer-quality cases and print a scorecard"
+    )
+    evaluate.add_argument(
+        "--cases",
+        type=Path,
+        action="append",
+        default=[],
+        help="a TOML or JSONL case file, or a directory of them (default: the packaged suite)",
+    )
+    evaluate.add_argument("--category", help="run only the cases of this category")
     return parser
 
 
@@ -220,6 +231,15 @@ async def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "eval":
+        from orchestrator import evals
+
+        _configure_logging(False)
+        try:
+            return evals.main(args.cases, args.category, out or sys.stdout)
+        except (OSError, ValueError, msgspec.ValidationError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     _configure_logging(args.verbose)
     try:
         return asyncio.run(_run(args, out or sys.stdout))

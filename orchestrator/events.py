@@ -128,6 +128,9 @@ class AgentResponseData(msgspec.Struct, kw_only=True):
     output: str
     usage: StepUsage
     duration_ms: float
+    # The planner's reading of the question (intent, places, dates, quantities per ask), when
+    # the planner states one; None for steps.
+    interpretation: dict[str, Any] | None = None
 
 
 class ToolExecutionData(msgspec.Struct, kw_only=True):

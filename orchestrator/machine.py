@@ -376,6 +376,7 @@ class _Run:
         step_index: int | None,
         duration_ms: float,
         summary: str | None = None,
+        interpretation: dict[str, Any] | None = None,
     ) -> None:
         seq, ts, current = self._head(progress)
         what = summary or f"finished in {duration_ms / 1000:.1f} s"
@@ -393,6 +394,7 @@ class _Run:
                     output=output,
                     usage=usage,
                     duration_ms=round(duration_ms, 3),
+                    interpretation=interpretation,
                 ),
             )
         )
@@ -815,6 +817,7 @@ class Orchestrator:
             step_index=None,
             duration_ms=usage.wall_ms,
             summary="plan " + " → ".join(step.kind for step in plan.steps),
+            interpretation=plan.interpretation,
         )
         return plan
 

@@ -53,6 +53,10 @@ class Plan(msgspec.Struct, frozen=True):
 
     steps: tuple[PlanStep, ...]
     notes: str | None = None
+    # How the planner read the question, when it says (the offline engine always does; the
+    # JSON schema sent to models does not ask for it). Relayed as the planner event's
+    # ``data.interpretation``.
+    interpretation: dict[str, Any] | None = None
 
 
 class PlanInvalid(Exception):
@@ -172,7 +176,7 @@ def parse_plan(text: str, kinds: Sequence[StepKind] = STEP_KINDS) -> Plan:
     if empty:
         raise PlanInvalid(f"step(s) {', '.join(empty)} have an empty task")
     notes = plan.notes.strip() if plan.notes is not None else None
-    return Plan(steps=steps, notes=notes or None)
+    return Plan(steps=steps, notes=notes or None, interpretation=plan.interpretation)
 
 
 def plan_refs(plan: Plan) -> list[PlanStepRef]:

@@ -25,6 +25,7 @@ import msgspec
 from orchestrator.config import ToolsConfig
 from orchestrator.providers._offline.analysis import analysis_policy
 from orchestrator.providers._offline.business import (
+    conversion_policy,
     factors_policy,
     footprint_policy,
     scenarios_policy,
@@ -33,9 +34,14 @@ from orchestrator.providers._offline.extract import DEFAULT_REGION, REGION_TIMEZ
 from orchestrator.providers._offline.grid import (
     grid_compare_policy,
     grid_history_policy,
+    grid_rank_policy,
     grid_timing_policy,
+    now_check_policy,
+    shift_savings_policy,
 )
-from orchestrator.providers._offline.intent import Intent, Understanding, build_plan, understand
+from orchestrator.providers._offline.intent import Intent, Understanding
+from orchestrator.providers._offline.interpretation import Reading, interpret
+from orchestrator.providers._offline.planning import answer_asks, plan_for
 from orchestrator.providers._offline.report import report_policy
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput, tool_results
 from orchestrator.providers.base import (
@@ -61,11 +67,28 @@ _CARBON: dict[Intent, Policy] = {
     Intent.GRID_TIMING: grid_timing_policy,
     Intent.GRID_HISTORY: grid_history_policy,
     Intent.GRID_COMPARE: grid_compare_policy,
+    Intent.GRID_RANK: grid_rank_policy,
+    Intent.NOW_CHECK: now_check_policy,
+    Intent.SHIFT_SAVINGS: shift_savings_policy,
     Intent.FACTORS: factors_policy,
+    Intent.CONVERSION: conversion_policy,
     Intent.FOOTPRINT: footprint_policy,
+    Intent.COMPANY_REPORT: footprint_policy,
     Intent.SCENARIOS: scenarios_policy,
     Intent.ANALYSIS: footprint_policy,
 }
+
+
+def _carbon_policy_of(u: Understanding) -> Policy:
+    return _CARBON.get(u.intent, grid_history_policy)
+
+
+def _analysis_policy_of(u: Understanding) -> Policy:
+    return analysis_policy
+
+
+def _with_analysis(u: Understanding) -> bool:
+    return u.intent is Intent.COMPANY_REPORT or (u.intent is Intent.FOOTPRINT and u.wants_trend)
 
 
 def estimate_tokens(chars: int) -> int:
@@ -92,17 +115,18 @@ def _local_today(moment: datetime, region: str) -> date:
     return moment.astimezone(ZoneInfo(REGION_TIMEZONES[region])).date()
 
 
-def _understand(hints: dict[str, Any]) -> Understanding:
+def _read(hints: dict[str, Any]) -> Reading:
     """The question read with "today" in the local time of the region it is about."""
     moment = _now(hints)
-    u = understand(hints, _local_today(moment, DEFAULT_REGION))
-    today = _local_today(moment, u.region)
-    return u if today == u.today else understand(hints, today)
+    reading = interpret(hints, _local_today(moment, DEFAULT_REGION))
+    region = reading.asks[0].region if reading.asks else DEFAULT_REGION
+    today = _local_today(moment, region)
+    return reading if today == reading.today else interpret(hints, today)
 
 
 def _hints(request: ModelRequest) -> dict[str, Any]:
     hints = dict(request.hints)
-    if not hints.get("question"):
+    if "question" not in hints:
         users = [item.text for item in request.input if isinstance(item, UserMessage)]
         hints["question"] = users[-1] if users else ""
     if not hints.get("role"):
@@ -137,10 +161,10 @@ class OfflineProvider:
     def decide(self, request: ModelRequest) -> Decision:
         """The engine's next move for ``request``: tool calls, or the final text."""
         hints = _hints(request)
-        u = _understand(hints)
+        reading = _read(hints)
         role = str(hints["role"])
         if role == "planner":
-            return Answer(msgspec.json.encode(build_plan(u)).decode())
+            return Answer(msgspec.json.encode(plan_for(reading)).decode())
         earlier_raw = hints.get("earlier_outputs") or []
         earlier = tuple(
             (str(item.get("kind", "")), str(item.get("output", "")))
@@ -149,22 +173,24 @@ class OfflineProvider:
         )
         state = StepInput(
             role=role,
-            understanding=u,
+            understanding=reading.asks[0],
             schemas={tool.name: tool.parameters for tool in request.tools},
             results=tool_results(request.input),
             earlier=earlier,
             grid_source=self._tools_config.grid_source,
+            reading=reading,
         )
-        if role != "report" and u.intent in (Intent.GREETING, Intent.OFF_TOPIC):
-            return Answer(f"This question needs no {role} figures; nothing to compute.")
-        if role == "report":
-            policy: Policy = report_policy
-        elif role == "analysis":
-            policy = analysis_policy
-        else:
-            policy = _CARBON.get(u.intent, grid_history_policy)
         try:
-            return policy(state)
+            if role == "report":
+                return report_policy(state)
+            asks = [u for _, u in reading.steps(role)]
+            if role == "analysis":
+                asks += [u for _, u in reading.steps("carbon") if _with_analysis(u)]
+                asks.sort(key=reading.asks.index)
+            if not asks:
+                return Answer(f"This question needs no {role} figures; nothing to compute.")
+            policy_of = _analysis_policy_of if role == "analysis" else _carbon_policy_of
+            return answer_asks(state, asks, policy_of)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # A tool answered in a shape this engine does not know (e.g. a newer tool version):
             # say so instead of guessing, as a careful model would.

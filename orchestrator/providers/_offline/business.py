@@ -7,10 +7,17 @@ section), always labelled synthetic.
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from typing import Any
 
 from orchestrator.providers._offline import fmt
-from orchestrator.providers._offline.extract import REGION_NAMES, extract_category, extract_levers
+from orchestrator.providers._offline.extract import (
+    REGION_NAMES,
+    DateRange,
+    extract_category,
+    extract_levers,
+)
 from orchestrator.providers._offline.findings import (
     Bar,
     Figure,
@@ -18,13 +25,15 @@ from orchestrator.providers._offline.findings import (
     render_step_text,
 )
 from orchestrator.providers._offline.grid import sources_of
-from orchestrator.providers._offline.intent import Understanding
+from orchestrator.providers._offline.intent import Intent, Understanding
+from orchestrator.providers._offline.interpretation import activities_text
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput, ToolResult
 
 __all__ = [
     "DEFAULT_EMPLOYEES",
     "DEFAULT_SECTOR",
     "SYNTHETIC_SEED",
+    "conversion_policy",
     "data_arguments",
     "factors_policy",
     "footprint_policy",
@@ -54,14 +63,33 @@ _ACTIONS: dict[str, str] = {
 }
 
 
+def report_period(u: Understanding) -> DateRange | None:
+    """The period a company report covers: the one named; else the last complete quarter
+    for a quarterly report and the last complete year for an annual one."""
+    if u.dates:
+        return u.dates[0]
+    if u.intent is not Intent.COMPANY_REPORT:
+        return None
+    today = u.today
+    if re.search(r"\bquarter|\bq[1-4]\b", u.question, re.IGNORECASE):
+        quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+        end = quarter_start - timedelta(days=1)
+        start = date(end.year, end.month - 2, 1)
+        return DateRange(start, end, "the last complete quarter")
+    if re.search(r"\bmonth", u.question, re.IGNORECASE):
+        end = today.replace(day=1) - timedelta(days=1)
+        return DateRange(end.replace(day=1), end, "the last complete month")
+    return DateRange(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31), "last year")
+
+
 def synthetic_profile(u: Understanding) -> dict[str, Any]:
     """The BusinessProfile arguments for a question without uploaded activity data."""
     p = u.profile
     sector = p.sector or DEFAULT_SECTOR
     fleet_default = DEFAULT_LOGISTICS_FLEET if sector == "logistics" else DEFAULT_FLEET
     months, start = DEFAULT_MONTHS, None
-    if u.dates and u.dates[0].days >= 28:
-        period = u.dates[0]
+    period = report_period(u)
+    if period is not None and period.days >= 28:
         months = (
             (period.end.year - period.start.year) * 12 + period.end.month - period.start.month + 1
         )
@@ -78,8 +106,31 @@ def synthetic_profile(u: Understanding) -> dict[str, Any]:
     }
 
 
+def stated_records(u: Understanding) -> list[dict[str, Any]]:
+    """The user's stated quantities as activity records (those whose activity is known)."""
+    when = (u.dates[0].start if u.dates else u.today).isoformat()
+    records: list[dict[str, Any]] = []
+    for q in u.quantities:
+        if q.activity is None:
+            continue
+        record: dict[str, Any] = {
+            "date": when,
+            "category": q.activity,
+            "quantity": round(q.value, 6),
+            "unit": q.unit,
+        }
+        if q.activity == "electricity":
+            record["region"] = u.region
+        records.append(record)
+    return records
+
+
 def data_arguments(u: Understanding) -> dict[str, Any]:
-    """Exactly one data source for the footprint tools: the upload or a synthetic profile."""
+    """Exactly one data source for the footprint tools: the user's own figures (stated in the
+    question, or an upload), else a synthetic profile (labelled as such)."""
+    records = stated_records(u)
+    if records:
+        return {"records": records}
     if u.dataset is not None and u.dataset.kind == "activity_records":
         return {"use_dataset": True}
     return {"synthetic_profile": synthetic_profile(u)}
@@ -183,6 +234,8 @@ def footprint_findings(u: Understanding, result: ToolResult) -> Findings:
 
 
 def _subject(u: Understanding, out: dict[str, Any]) -> str:
+    if stated_records(u):
+        return activities_text(u)
     if u.dataset is not None and not out.get("synthetic"):
         return f"the uploaded activity data ({u.dataset.name})"
     p = synthetic_profile(u)
@@ -374,3 +427,15 @@ def _factor_findings(result: ToolResult, category: str | None) -> Findings:
         notes=notes,
         sources=sources_of(out),
     )
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+def conversion_policy(s: StepInput) -> Decision:
+    """ "What is 1 MWh in CO2 in GB": the footprint tool converts the stated amount; "kg CO2
+    per litre of diesel": the factor itself, looked up."""
+    u = s.understanding
+    if stated_records(u):
+        return footprint_policy(s)
+    return factors_policy(s)

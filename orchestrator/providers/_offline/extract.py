@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from tools.grid.zones import REGION_TIMEZONES as GRID_TIMEZONES
 
 __all__ = [
+    "APPLIANCES",
     "DEFAULT_DURATION_H",
     "DEFAULT_LEVERS",
     "DEFAULT_REGION",
@@ -24,7 +25,9 @@ __all__ = [
     "DateRange",
     "Duration",
     "HourBounds",
+    "InvalidDate",
     "Levers",
+    "extract_appliance",
     "extract_category",
     "extract_dates",
     "extract_duration",
@@ -33,9 +36,12 @@ __all__ = [
     "extract_levers",
     "extract_profile",
     "extract_regions",
+    "extract_shares",
     "hours_label",
+    "invalid_dates",
     "is_past_tense",
     "parse_number_word",
+    "unknown_places",
 ]
 
 DEFAULT_REGION = "ie"
@@ -169,6 +175,12 @@ def _month_range(year: int, month: int, label: str, today: date) -> DateRange:
     return DateRange(date(year, month, 1), end, label)
 
 
+def _quarter(year: int, q: int, label: str, today: date) -> DateRange:
+    first = date(year, 3 * q - 2, 1)
+    last = date(year, 3 * q, calendar.monthrange(year, 3 * q)[1])
+    return DateRange(first, min(last, today) if first <= today else last, label)
+
+
 def _safe_date(year: int, month: int, day: int) -> date | None:
     try:
         return date(year, month, day)
@@ -242,6 +254,28 @@ def _relative(text: str, today: date) -> list[_Mention]:
                     DateRange(today - timedelta(n), today - timedelta(1), f"the past {n} days"),
                 )
             )
+    year_start = date(today.year, 1, 1)
+    for m in re.finditer(r"\b(?:last|previous) year\b", text, re.IGNORECASE):
+        last = today.year - 1
+        out.append(
+            _Mention(m.start(), m.end(), DateRange(date(last, 1, 1), date(last, 12, 31), str(last)))
+        )
+    for m in re.finditer(r"\bthis year\b|\byear to date\b|\bytd\b", text, re.IGNORECASE):
+        out.append(_Mention(m.start(), m.end(), DateRange(year_start, today, "this year so far")))
+    quarter = (today.month - 1) // 3
+    for m in re.finditer(r"\b(?:last|previous) quarter\b", text, re.IGNORECASE):
+        year, q = (today.year, quarter - 1) if quarter else (today.year - 1, 3)
+        out.append(_Mention(m.start(), m.end(), _quarter(year, q + 1, "last quarter", today)))
+    for m in re.finditer(r"\bthis quarter\b", text, re.IGNORECASE):
+        out.append(
+            _Mention(m.start(), m.end(), _quarter(today.year, quarter + 1, "this quarter", today))
+        )
+    for m in re.finditer(r"\bq([1-4])(?:\s*,?\s*((?:19|20)\d{2}))?\b", text, re.IGNORECASE):
+        q = int(m.group(1))
+        year = int(m.group(2)) if m.group(2) else today.year
+        if not m.group(2) and date(year, 3 * q - 2, 1) > today:
+            year -= 1
+        out.append(_Mention(m.start(), m.end(), _quarter(year, q, f"Q{q} {year}", today)))
     for m in re.finditer(r"\bthis month\b", text, re.IGNORECASE):
         out.append(
             _Mention(m.start(), m.end(), _month_range(today.year, today.month, "this month", today))
@@ -288,16 +322,23 @@ def _absolute(text: str, today: date, past: bool) -> list[_Mention]:
             label = f"{calendar.month_name[month]} {year}"
             out.append(_Mention(m.start(), m.end(), _month_range(year, month, label, today)))
     # A year after a preposition ("in 2025"): the calendar year, up to today.
-    for m in re.finditer(r"\b(?:in|during|for|of|over)\s+((?:19|20)\d{2})\b(?![-/])", text, re.I):
-        year = int(m.group(1))
+    for m in re.finditer(
+        r"\b(?:in|during|for|of|over|vs\.?|versus|and|with|to|than|compare)\s+((?:19|20)\d{2})\b"
+        r"(?![-/])|^((?:19|20)\d{2})\b(?=\s+(?:vs|versus|and|compared))",
+        text,
+        re.I,
+    ):
+        group = 1 if m.group(1) else 2
+        year = int(m.group(group))
         if year <= today.year:
             end = min(date(year, 12, 31), today)
-            out.append(_Mention(m.start(1), m.end(), DateRange(date(year, 1, 1), end, str(year))))
+            mention = DateRange(date(year, 1, 1), end, str(year))
+            out.append(_Mention(m.start(group), m.end(group), mention))
     # A month name alone ("in March"): the most recent such month that has begun. Only after a
     # preposition, so that "may I" or "march" as a verb are not read as dates.
     bare = (
-        r"\b(?:in|during|for|of|since|through|and|vs\.?|versus|with|to|than|compare|"
-        r"last|this)\s+" + _MONTH + r"\b(?!\s*\d)"
+        r"(?:\b(?:in|during|for|of|since|through|and|vs\.?|versus|with|to|than|compare|"
+        r"last|this|was|were|is|or|between)\s+|^\s*)" + _MONTH + r"\b(?!\s*\d)(?!\s+(?:i|we|you)\b)"
     )
     for m in re.finditer(bare, text, re.IGNORECASE):
         month = _MONTHS[m.group(1).lower()]
@@ -363,7 +404,12 @@ def extract_dates(text: str, today: date) -> list[DateRange]:
 
 _REGION_PATTERNS: list[tuple[str, str, int]] = [
     # (pattern, region, flags). Order matters: "Northern Ireland" before "Ireland".
-    (r"\bnorthern[- ]ireland\b|\bn\.\s?ireland\b|\bbelfast\b|\bderry\b", "ni", re.IGNORECASE),
+    (
+        r"\bnorthern[- ]ireland\b|\bn\.\s?ireland\b|\bbelfast\b|\bderry\b|\blondonderry\b|"
+        r"\bnewry\b|\blisburn\b|\barmagh\b|\benniskillen\b|\bomagh\b",
+        "ni",
+        re.IGNORECASE,
+    ),
     (r"\bNI\b", "ni", 0),
     (
         r"\ball[- ]island\b|\bisland of ireland\b|\bwhole (?:of )?(?:the )?island\b|"
@@ -373,14 +419,18 @@ _REGION_PATTERNS: list[tuple[str, str, int]] = [
     ),
     (
         r"\bgreat britain\b|\bbritain\b|\bbritish\b|\bunited kingdom\b|\bengland\b|"
-        r"\bscotland\b|\bwales\b|\blondon\b|\bmanchester\b|\bnational grid\b",
+        r"\bscotland\b|\bwales\b|\blondon\b|\bmanchester\b|\bnational grid\b|\bglasgow\b|"
+        r"\bcardiff\b|\bedinburgh\b|\bbirmingham\b|\bliverpool\b|\bleeds\b|\bbristol\b|"
+        r"\bsheffield\b|\bnewcastle\b|\bnottingham\b|\bleicester\b|\baberdeen\b|\bswansea\b|"
+        r"\bbrighton\b|\boxford\b|\bcambridge\b|\bderby\b|(?<!new )\byork\b|\bexeter\b",
         "gb",
         re.IGNORECASE,
     ),
     (r"\bGB\b|\bUK\b", "gb", 0),
     (
         r"\brepublic of ireland\b|\bireland\b|\birish\b|\bdublin\b|\bcork\b|\bgalway\b|"
-        r"\blimerick\b|\beirgrid\b",
+        r"\blimerick\b|\beirgrid\b|\bwaterford\b|\bkilkenny\b|\bkillarney\b|\bsligo\b|"
+        r"\bathlone\b|\bdundalk\b|\bdrogheda\b|\bwexford\b|\bennis\b",
         "ie",
         re.IGNORECASE,
     ),
@@ -412,7 +462,7 @@ def extract_regions(text: str) -> list[str]:
 
 # ----------------------------------------------------------------------------- durations
 
-_APPLIANCES: list[tuple[str, float, str]] = [
+APPLIANCES: list[tuple[str, float, str]] = [
     # (pattern, typical hours, name). Typical cycle lengths, stated in the answer as such.
     (r"\b(?:ev|electric (?:car|vehicle)|car|tesla|vehicle)\b", 4.0, "EV charging"),
     (r"\bdish ?washer\b", 2.0, "dishwasher"),
@@ -439,10 +489,18 @@ def extract_duration(text: str) -> Duration:
         if value is not None and 0 < value <= 24 * 60:
             hours = max(0.5, round(value / 30) * 0.5)
             return Duration(hours, f"{_fmt_hours(hours)} (from {int(value)} minutes)")
-    for pattern, hours, name in _APPLIANCES:
+    for pattern, hours, name in APPLIANCES:
         if re.search(pattern, text, re.IGNORECASE):
             return Duration(hours, f"{_fmt_hours(hours)}, a typical {name} cycle")
     return Duration(DEFAULT_DURATION_H, f"{_fmt_hours(DEFAULT_DURATION_H)} (default)")
+
+
+def extract_appliance(text: str) -> str | None:
+    """The appliance or load named ("dishwasher", "EV charging"), if any."""
+    for pattern, _hours, name in APPLIANCES:
+        if re.search(pattern, text, re.IGNORECASE):
+            return name
+    return None
 
 
 def extract_energy_kwh(text: str) -> float | None:
@@ -483,6 +541,9 @@ def extract_profile(text: str) -> CompanyProfile:
             sector = name
             break
     employees = _count(text, r"(?:employees|staff|people|workers|fte|headcount|members of staff)")
+    if employees is None:
+        m = re.search(r"\b(\d[\d,]*)[- ](?:person|people|staff|employee|strong)\b", text, re.I)
+        employees = float(m.group(1).replace(",", "")) if m else None
     sites = _count(
         text,
         r"(?:sites?|locations?|offices|shops|stores|branches|warehouses|premises|buildings|"
@@ -666,3 +727,106 @@ def extract_hours(text: str) -> HourBounds | None:
         if re.search(pattern, text, re.IGNORECASE):
             return HourBounds(start, end, name)
     return None
+
+
+# ------------------------------------------------------------------------- invalid input
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidDate:
+    """A date the user wrote that does not exist, with what they may have meant."""
+
+    phrase: str
+    message: str
+
+
+def _month_days(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def _invalid(phrase: str, year: int, month: int, day: int) -> InvalidDate | None:
+    if not 1 <= month <= 12:
+        return InvalidDate(
+            phrase, f"'{phrase}' is not a valid date: there is no month {month} (months are 1-12)"
+        )
+    last = _month_days(year, month)
+    if not 1 <= day <= last:
+        name = calendar.month_name[month]
+        suggestion = date(year, month, last).isoformat()
+        return InvalidDate(
+            phrase,
+            f"'{phrase}' is not a valid date: {name} {year} has {last} days "
+            f"(did you mean {suggestion}?)",
+        )
+    return None
+
+
+def invalid_dates(text: str, today: date) -> list[InvalidDate]:
+    """Dates written in a valid shape that name no real day ("2025-02-30", "31 April")."""
+    out: list[InvalidDate] = []
+    for m in re.finditer(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", text):
+        bad = _invalid(m.group(0), int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if bad is not None:
+            out.append(bad)
+    for m in re.finditer(r"\b(\d{4})-(\d{2})\b(?!-)", text):
+        bad = _invalid(m.group(0), int(m.group(1)), int(m.group(2)), 1)
+        if bad is not None:
+            out.append(bad)
+    for m in re.finditer(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", text):
+        bad = _invalid(m.group(0), int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        if bad is not None:
+            out.append(bad)
+    day_month = r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(\d{4}))?\b"
+    month_day = r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?"
+    for pattern, day_group, month_group in ((day_month, 1, 2), (month_day, 2, 1)):
+        for m in re.finditer(pattern, text, re.IGNORECASE):
+            year = int(m.group(3)) if m.group(3) else today.year
+            month = _MONTHS[m.group(month_group).lower()]
+            bad = _invalid(m.group(0).strip(), year, month, int(m.group(day_group)))
+            if bad is not None:
+                out.append(bad)
+    return out
+
+
+# Places people ask about that this product has no grid data or factors for.
+_FOREIGN = (
+    "france|paris|germany|berlin|munich|spain|madrid|barcelona|italy|rome|milan|portugal|"
+    "lisbon|netherlands|amsterdam|belgium|brussels|denmark|copenhagen|sweden|stockholm|"
+    "norway|oslo|finland|poland|warsaw|austria|vienna|switzerland|zurich|geneva|greece|athens|"
+    "usa|united states|america|new york|california|texas|chicago|boston|canada|toronto|"
+    "australia|sydney|melbourne|india|delhi|mumbai|china|beijing|shanghai|japan|tokyo|"
+    "brazil|mexico|south africa|iceland|reykjavik|luxembourg|czechia|prague|hungary|budapest"
+)
+_FOREIGN_RE = re.compile(r"\b(" + _FOREIGN + r")\b", re.IGNORECASE)
+
+
+def unknown_places(text: str) -> list[str]:
+    """Places named in ``text`` that no grid region here covers (as written)."""
+    return list(dict.fromkeys(m.group(1) for m in _FOREIGN_RE.finditer(text)))
+
+
+# --------------------------------------------------------------------------------- shares
+
+_SHARE_WORDS: list[tuple[str, float]] = [
+    (r"\bhalf\b", 50.0),
+    (r"\ba third\b|\bone third\b", 100.0 / 3),
+    (r"\btwo thirds\b", 200.0 / 3),
+    (r"\ba quarter\b|\bone quarter\b", 25.0),
+    (r"\bthree quarters\b", 75.0),
+    (r"\ball (?:of )?(?:our|my|the)\b", 100.0),
+]
+
+
+def extract_shares(text: str) -> list[float]:
+    """Shares the user states, in percent: "30%", "30 percent", "half", "a third"."""
+    out: list[float] = []
+    for m in re.finditer(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", text, re.I):
+        value = float(m.group(1))
+        if 0 < value <= 100:
+            out.append(value)
+    if not out:
+        for pattern, value in _SHARE_WORDS:
+            if re.search(pattern, text, re.IGNORECASE):
+                out.append(round(value, 2))
+                break
+    return out

@@ -67,7 +67,8 @@ def kg(value: float) -> str:
 
 def tonnes(value_kg: float) -> str:
     """kgCO2e shown as tonnes (value / 1000, one decimal), the one documented unit change."""
-    return f"{value_kg / 1000:,.1f} tCO2e"
+    tonnes = value_kg / 1000
+    return f"{tonnes:,.1f} tCO2e" if abs(tonnes) >= 0.1 or tonnes == 0 else f"{tonnes:,.3f} tCO2e"
 
 
 def parse(value: str | datetime) -> datetime:

@@ -665,3 +665,251 @@ def _compare_regions(s: StepInput) -> Decision:
 
 def _text(findings: list[Findings]) -> str:
     return render_step_text(findings)
+
+
+# -------------------------------------------------------------------------------- ranking
+
+_BUCKETS = {"day": "days", "week": "weeks", "hour": "hours_of_day"}
+
+
+def grid_rank_policy(s: StepInput) -> Decision:
+    """The greenest or dirtiest day, ISO week or hour of day of a period, ranked on the
+    bucket means ``grid_intensity`` computed (actual points; forecast-only buckets labelled)."""
+    from orchestrator.providers._offline.interpretation import rank_period
+
+    u = s.understanding
+    if not s.can("grid_intensity"):
+        return _unavailable("grid_intensity", "rank the period's days")
+    period = rank_period(u)
+    result = s.last("grid_intensity")
+    if result is None:
+        return (s.call("grid_intensity", region=u.region, **_range_args(period)),)
+    if not result.ok:
+        return Answer(_text([_failed("look up grid intensity", result)]))
+    return Answer(_text([rank_findings(u, result.output, period)]))
+
+
+def _bucket_name(bucket: str, item: dict[str, Any]) -> str:
+    if bucket == "day":
+        day = date.fromisoformat(item["key"])
+        return f"{day.strftime('%A')} {day.isoformat()}"
+    if bucket == "week":
+        return f"week {item['key']} ({item['start_date']} to {item['end_date']})"
+    return f"{item['key']}:00-{int(item['key']) + 1:02d}:00"
+
+
+def rank_findings(u: Understanding, out: dict[str, Any], period: DateRange) -> Findings:
+    rank = u.rank
+    bucket = rank.bucket if rank is not None else "day"
+    extreme = rank.extreme if rank is not None else "greenest"
+    items = list(out.get(_BUCKETS[bucket]) or [])
+    region = out["region_name"]
+    noun = "hour of the day" if bucket == "hour" else bucket
+    if len(items) < 2:
+        return Findings(
+            topic="error",
+            title="Nothing to rank",
+            headline=(
+                f"{period.describe()} holds {len(items)} {noun} of data on the {region} grid, so "
+                f"there is nothing to rank; ask about a longer period (e.g. 'last week')."
+            ),
+        )
+    ranked = sorted(items, key=lambda item: (item["mean"], item["key"]))
+    best, worst = ranked[0], ranked[-1]
+    chosen, other = (best, worst) if extreme == "greenest" else (worst, best)
+    other_word = "dirtiest" if extreme == "greenest" else "greenest"
+    mean = (out.get("stats") or out.get("forecast_stats") or {}).get("mean")
+    past = date.fromisoformat(str(out["end_date"])) < u.today
+    verb = "was" if past else "is"
+    headline = (
+        f"The {extreme} {noun} in {period.describe()} on the {region} grid {verb} "
+        f"{_bucket_name(bucket, chosen)}, averaging {fmt.intensity(chosen['mean'])}"
+        f"{_forecast_word(chosen)}; the {other_word} {verb} {_bucket_name(bucket, other)} at "
+        f"{fmt.intensity(other['mean'])}{_forecast_word(other)}."
+    )
+    figures = [
+        Figure(
+            f"{extreme.capitalize()} {noun}",
+            f"{_bucket_name(bucket, chosen)}: {fmt.intensity(chosen['mean'])}",
+            chosen["mean"],
+            "gCO2/kWh",
+        ),
+        Figure(
+            f"{other_word.capitalize()} {noun}",
+            f"{_bucket_name(bucket, other)}: {fmt.intensity(other['mean'])}",
+            other["mean"],
+            "gCO2/kWh",
+        ),
+    ]
+    if mean is not None:
+        figures.append(Figure("Period mean", fmt.intensity(mean), mean, "gCO2/kWh"))
+    order = ranked if extreme == "greenest" else ranked[::-1]
+    figures.append(
+        Figure(
+            f"Top 3 ({extreme} first)",
+            ", ".join(
+                f"{_bucket_name(bucket, item)} {fmt.intensity(item['mean'])}" for item in order[:3]
+            ),
+        )
+    )
+    notes = [
+        f"Each {noun} is ranked on its mean over measured (actual) points; "
+        + (
+            "a bucket with only forecast points is ranked on its forecast and marked so."
+            if any(item["basis"] == "forecast" for item in items)
+            else "no forecast points were needed."
+        )
+    ]
+    if out.get("synthetic"):
+        notes.append(SYNTHETIC_NOTE)
+    pairs = [(item["key"][-5:] if bucket == "day" else item["key"], item["mean"]) for item in items]
+    return Findings(
+        topic="grid_rank",
+        title=f"{extreme.capitalize()} {noun}",
+        headline=headline,
+        figures=figures,
+        bars_title=f"Mean intensity per {noun} (gCO2/kWh)",
+        bars_unit="gCO2/kWh",
+        bars=[Bar(label, value) for label, value in pairs[:31]],
+        chart=_bar_chart(
+            f"Mean grid intensity per {noun}, {region}, {period.start}..{period.end}", pairs[:31]
+        ),
+        notes=notes,
+        sources=sources_of(out),
+        synthetic=bool(out.get("synthetic")),
+    )
+
+
+def _forecast_word(item: dict[str, Any]) -> str:
+    return " (forecast)" if item.get("basis") == "forecast" else ""
+
+
+# ------------------------------------------------------------------------------ now check
+
+
+def now_check_policy(s: StepInput) -> Decision:
+    """ "Is now a good time?": yes or no first, the current level, then the next better time."""
+    u = s.understanding
+    if not s.can("grid_best_window"):
+        return _unavailable("grid_best_window", "check the grid now")
+    today = DateRange(u.today, u.today, "today")
+    best = s.last("grid_best_window")
+    if best is None:
+        return (_best_window_call(s, today),)
+    if not best.ok and s.tries("grid_best_window") == 1:
+        tomorrow = DateRange(u.today + timedelta(days=1), u.today + timedelta(days=1), "tomorrow")
+        return (_best_window_call(s, tomorrow),)
+    if not best.ok:
+        return Answer(_text([_failed("check the grid now", best)]))
+    out = best.output
+    findings = _timing_findings(u, out, None)
+    findings.topic = "grid_now"
+    findings.title = "Is now a good time?"
+    now_window = out.get("now_window")
+    if now_window is None:
+        findings.headline = (
+            "I cannot say whether now is good: the grid data has no value for the current "
+            f"time. {findings.headline}"
+        )
+        return Answer(_text([findings]))
+    thresholds = out["thresholds"]
+    now_mean = now_window["mean"]
+    level = (
+        "low"
+        if now_mean <= thresholds["p33"]
+        else ("high" if now_mean > thresholds["p66"] else "medium")
+    )
+    saving_pct = out.get("saving_vs_now_pct") or 0.0
+    tz = fmt.zone(out.get("timezone"))
+    window = out["window"]
+    if level == "low" or saving_pct < 5.0:
+        verdict = (
+            f"Yes: now is a good time. Running now averages {fmt.intensity(now_mean)}, {level} "
+            f"for the day"
+        )
+        verdict += (
+            f", within {fmt.pct(saving_pct)} of the cleanest window "
+            f"({fmt.when(window['start'], window['end'], tz)})."
+            if saving_pct > 0
+            else "; no cleaner window is ahead."
+        )
+    else:
+        verdict = (
+            f"No: now is not a good time. Running now averages {fmt.intensity(now_mean)} "
+            f"({level} for the day); the next better time is "
+            f"{fmt.when(window['start'], window['end'], tz)} at {fmt.intensity(window['mean'])}, "
+            f"{fmt.pct(saving_pct)} lower."
+        )
+    findings.headline = f"{verdict} {findings.headline}"
+    return Answer(_text([findings]))
+
+
+# ---------------------------------------------------------------------------- shift saving
+
+
+def _shift_call(s: StepInput, period: DateRange, moved: float | None) -> Call:
+    u = s.understanding
+    if period.days == 1:
+        dates: dict[str, str | None] = {"date": period.start.isoformat()}
+    else:
+        dates = {"start_date": period.start.isoformat(), "end_date": period.end.isoformat()}
+    return s.call(
+        "grid_best_window",
+        region=u.region,
+        duration_hours=u.duration.hours,
+        energy_kwh=round(moved, 6) if moved else None,
+        earliest_hour=u.hours.earliest if u.hours else None,
+        latest_hour=u.hours.latest if u.hours else None,
+        **dates,
+    )
+
+
+def shift_savings_policy(s: StepInput) -> Decision:
+    """The saving from moving the user's share of the user's load to the cleanest window of
+    the hours they named: ``grid_best_window`` computes it for that many kWh."""
+    u = s.understanding
+    if not s.can("grid_best_window"):
+        return _unavailable("grid_best_window", "estimate the saving")
+    energy = [q.value for q in u.quantities if q.activity == "electricity"]
+    moved = None
+    if energy:
+        moved = energy[0] * (u.shares[0] / 100.0 if u.shares else 1.0)
+    period = _future_part(u.period(), u.today)
+    best = s.last("grid_best_window")
+    if best is None:
+        return (_shift_call(s, period, moved),)
+    if not best.ok and s.tries("grid_best_window") == 1 and period.end <= u.today:
+        # Too little of today is left in the named hours: tomorrow is the next chance.
+        tomorrow = DateRange(u.today + timedelta(days=1), u.today + timedelta(days=1), "tomorrow")
+        return (_shift_call(s, tomorrow, moved),)
+    if not best.ok:
+        return Answer(_text([_failed("estimate the saving", best)]))
+    out = best.output
+    findings = _timing_findings(u, out, None)
+    findings.topic = "grid_shift"
+    findings.title = "Saving from shifting load"
+    moved_text = (
+        f"{fmt.num(moved, 1).removesuffix('.0')} kWh"
+        + (
+            f" ({u.shares[0]:g}% of {fmt.num(energy[0]).removesuffix('.0')} kWh)"
+            if u.shares
+            else ""
+        )
+        if moved
+        else "each kWh"
+    )
+    avoided = out.get("saving_vs_day_mean_kg")
+    if moved and avoided is not None:
+        lead = (
+            f"Moving {moved_text} into the cleanest window avoids {fmt.kg(avoided)} compared with "
+            f"using it at the day's mean intensity"
+        )
+        if out.get("saving_vs_now_kg") is not None:
+            lead += f" ({fmt.kg(out['saving_vs_now_kg'])} compared with running it now)"
+        findings.headline = f"{lead}. {findings.headline}"
+    else:
+        findings.headline = (
+            f"Each kWh moved into the cleanest window saves {fmt.num(out['saving_vs_day_mean'])} "
+            f"gCO2 compared with the day's mean. {findings.headline}"
+        )
+    return Answer(_text([findings]))

@@ -9,7 +9,7 @@ documented in ``README.md ("The offline engine")``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -21,6 +21,7 @@ from orchestrator.providers._offline.extract import (
     DateRange,
     Duration,
     HourBounds,
+    extract_appliance,
     extract_category,
     extract_dates,
     extract_duration,
@@ -28,10 +29,14 @@ from orchestrator.providers._offline.extract import (
     extract_hours,
     extract_profile,
     extract_regions,
+    extract_shares,
     hours_label,
+    invalid_dates,
+    unknown_places,
 )
+from orchestrator.providers._offline.quantities import StatedQuantity, extract_quantities
 
-__all__ = ["Intent", "Understanding", "build_plan", "understand"]
+__all__ = ["Intent", "Rank", "Understanding", "build_plan", "understand"]
 
 
 class Intent(StrEnum):
@@ -42,6 +47,13 @@ class Intent(StrEnum):
     FOOTPRINT = "footprint"  # a company's carbon footprint
     ANALYSIS = "analysis"  # statistics/trends/anomalies of a table
     SCENARIOS = "scenarios"  # how to reduce emissions, what-if
+    GRID_RANK = "grid_rank"  # the greenest / dirtiest day, week or hour of day in a period
+    NOW_CHECK = "now_check"  # "is now a good time?": yes or no first
+    CONVERSION = "conversion"  # kg CO2 per litre of diesel; what is 1 MWh in CO2
+    SHIFT_SAVINGS = "shift_savings"  # the saving from moving the user's load to clean hours
+    COMPANY_REPORT = "company_report"  # a quarterly/annual report for a sector and size
+    NEEDS = "needs"  # answerable only with something the offline engine lacks
+    INVALID = "invalid"  # an impossible date or an unknown place: named, never replaced
     GREETING = "greeting"
     OFF_TOPIC = "off_topic"
 
@@ -56,6 +68,14 @@ class DatasetInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Rank:
+    """Which extreme of which bucket: the greenest day, the dirtiest hour of day, ..."""
+
+    extreme: str  # "greenest" or "dirtiest"
+    bucket: str  # "day", "week" or "hour"
+
+
+@dataclass(frozen=True, slots=True)
 class Understanding:
     question: str
     intent: Intent
@@ -67,6 +87,12 @@ class Understanding:
     profile: CompanyProfile
     dataset: DatasetInfo | None
     hours: HourBounds | None = None
+    quantities: tuple[StatedQuantity, ...] = ()
+    shares: tuple[float, ...] = ()  # percent
+    rank: Rank | None = None
+    problems: tuple[str, ...] = ()  # why this ask cannot be answered as written (INVALID)
+    needs: str | None = None  # what an answer would need (NEEDS)
+    appliance: str | None = None
 
     @property
     def region(self) -> str:
@@ -165,12 +191,25 @@ def understand(hints: dict[str, Any], today: date) -> Understanding:
     dataset = _dataset_info(hints.get("dataset"))
     current = _read(question, dataset, today)
     previous = _previous_question(hints.get("history"))
-    if previous is None or _has_topic(question) or current.intent is Intent.GREETING:
+    if (
+        previous is None
+        or _has_topic(question)
+        or current.intent in (Intent.GREETING, Intent.INVALID)
+        or current.quantities
+    ):
         return current
     if not (current.dates or current.regions or _FOLLOW_UP.match(question)):
         return current
     before = _read(previous, dataset, today)
-    if before.intent in (Intent.GREETING, Intent.OFF_TOPIC):
+    if before.intent is Intent.INVALID:
+        # The earlier question could not be answered as written; the follow-up asks the same
+        # thing about a period or place that exists.
+        before = replace(
+            before,
+            intent=classify(previous, dataset, dates=0, regions=len(before.regions)),
+            problems=(),
+        )
+    if before.intent in (Intent.GREETING, Intent.OFF_TOPIC, Intent.NEEDS):
         return current
     default_duration = current.duration.reason.endswith("(default)")
     merged = Understanding(
@@ -184,6 +223,11 @@ def understand(hints: dict[str, Any], today: date) -> Understanding:
         profile=before.profile if current.profile.is_empty else current.profile,
         dataset=dataset,
         hours=current.hours or before.hours,
+        quantities=before.quantities,
+        shares=current.shares or before.shares,
+        rank=before.rank,
+        needs=before.needs,
+        appliance=current.appliance or before.appliance,
     )
     if merged.intent is Intent.GRID_COMPARE and len(merged.dates) < 2 and len(merged.regions) < 2:
         return Understanding(**{**_fields(merged), "intent": Intent.GRID_HISTORY})
@@ -205,14 +249,52 @@ def _previous_question(history: object) -> str | None:
 def _has_topic(text: str) -> bool:
     return any(
         pattern.search(text) is not None
-        for pattern in (_GRID, _TIMING, _FOOTPRINT, _FACTORS, _ANALYSIS, _SCENARIO, _COMPANY)
+        for pattern in (
+            _GRID,
+            _TIMING,
+            _FOOTPRINT,
+            _FACTORS,
+            _ANALYSIS,
+            _SCENARIO,
+            _COMPANY,
+            _COMPARE,
+        )
     )
 
 
 def _read(question: str, dataset: DatasetInfo | None, today: date) -> Understanding:
-    dates = tuple(extract_dates(question, today))
+    dates = _year_on_year(question, tuple(extract_dates(_YOY.sub(" ", question), today)))
     regions = tuple(extract_regions(question))
-    intent = classify(question, dataset, dates=len(dates), regions=len(regions))
+    problems = tuple(bad.message for bad in invalid_dates(question, today))
+    foreign = unknown_places(question)
+    if foreign and not regions:
+        problems += (
+            f"I have no grid data or electricity factor for {', '.join(foreign)}: I cover the "
+            "Republic of Ireland, Northern Ireland, the all-island market and Great Britain",
+        )
+    quantities = tuple(extract_quantities(question))
+    rank = _rank(question)
+    intent = classify(
+        question,
+        dataset,
+        dates=len(dates),
+        regions=len(regions),
+        quantities=quantities,
+        problems=bool(problems),
+        rank=rank is not None,
+    )
+    if (
+        intent in (Intent.FOOTPRINT, Intent.CONVERSION)
+        and quantities
+        and all(q.activity is None for q in quantities)
+    ):
+        # "the footprint of 5,000 litres": of what? Asked, never replaced by a synthetic company.
+        unknown = ", ".join(f"'{q.phrase}'" for q in quantities)
+        problems += (
+            f"I cannot tell what {unknown} is of; say which fuel or activity (e.g. 'of diesel', "
+            "'of electricity', 'by car', 'of waste to landfill')",
+        )
+        intent = Intent.INVALID
     return Understanding(
         question=question,
         intent=intent,
@@ -224,34 +306,237 @@ def _read(question: str, dataset: DatasetInfo | None, today: date) -> Understand
         profile=extract_profile(question),
         dataset=dataset,
         hours=extract_hours(question),
+        quantities=quantities,
+        shares=tuple(extract_shares(question)),
+        rank=rank,
+        problems=problems,
+        needs=_needs(question, dataset) if intent is Intent.NEEDS else None,
+        appliance=extract_appliance(question),
     )
 
 
-def classify(question: str, dataset: DatasetInfo | None, *, dates: int, regions: int) -> Intent:
+_YOY = re.compile(
+    r"\byear[- ]on[- ]year\b|\byear[- ]over[- ]year\b|\byoy\b|\bsame (?:\w+ )?last year\b|"
+    r"\b(?:than|with|to|against|vs\.?) (?:the same \w+ )?(?:a year (?:ago|before)|last year)\b",
+    re.IGNORECASE,
+)
+
+
+def _year_on_year(question: str, dates: tuple[DateRange, ...]) -> tuple[DateRange, ...]:
+    """ "November year on year" -> November and the same days one year earlier."""
+    if len(dates) != 1 or _YOY.search(question) is None:
+        return dates
+    first = dates[0]
+    try:
+        start, end = (
+            first.start.replace(year=first.start.year - 1),
+            first.end.replace(year=first.end.year - 1),
+        )
+    except ValueError:  # 29 February
+        start = first.start.replace(year=first.start.year - 1, day=28)
+        end = first.end.replace(year=first.end.year - 1, day=28)
+    return (first, DateRange(start, end, f"the same period a year earlier ({first.label})"))
+
+
+_RANK = re.compile(
+    r"\b(greenest|cleanest|lowest[- ]carbon|best|dirtiest|worst|highest[- ]carbon|most "
+    r"polluting|lowest|highest)\s+(day|days|weekday|hour|hours|time of day|week|weeks)\b|"
+    r"\bwhich (day|weekday|hour|week)\b[^?]*?\b(greenest|cleanest|dirtiest|lowest|highest|best|"
+    r"worst)\b",
+    re.IGNORECASE,
+)
+_DIRTY = ("dirtiest", "worst", "highest", "highest-carbon", "highest carbon", "most polluting")
+
+
+def _rank(question: str) -> Rank | None:
+    m = _RANK.search(question)
+    if m is None:
+        return None
+    extreme_word = (m.group(1) or m.group(4)).lower()
+    bucket_word = (m.group(2) or m.group(3)).lower()
+    bucket = "hour" if bucket_word.startswith(("hour", "time")) else bucket_word.rstrip("s")
+    bucket = "day" if bucket == "weekday" else bucket
+    extreme = "dirtiest" if extreme_word in _DIRTY else "greenest"
+    if bucket == "hour" and re.search(r"\b(?:tonight|today|tomorrow)\b", question, re.I):
+        return None  # "the cleanest hour tomorrow" is a 1-hour window search
+    return Rank(extreme, bucket)
+
+
+_NEEDS_LLM = re.compile(
+    r"^\s*(?:please\s+)?(?:write|draft|compose|translate|rewrite|summari[sz]e|paraphrase)\b|"
+    r"\b(?:poem|essay|cover letter|press release|tweet|linkedin post|slogan)\b",
+    re.IGNORECASE,
+)
+_REWRITE = re.compile(
+    r"^\s*(?:please\s+)?(?:translate|rewrite|summari[sz]e|paraphrase|proofread)\b(?![^?]*\b(?:"
+    r"data|dataset|csv|spreadsheet|upload\w*)\b)",
+    re.IGNORECASE,
+)
+_NEEDS_PRICE = re.compile(
+    r"\b(?:electricity|power|energy|gas|spot|wholesale|day[- ]ahead)\s+(?:price|prices|tariff|"
+    r"tariffs)\b|\bprice of (?:electricity|power|gas)\b|\b(?:cents?|€|eur|£|p)\s*(?:per|/)\s*kwh\b",
+    re.IGNORECASE,
+)
+_NEEDS_DATA = re.compile(
+    r"\b(?:my|our)\s+(?:own\s+)?(?:data|dataset|spreadsheet|csv|file|sales|revenue|sites|"
+    r"stores|branches|invoices|bills|meter readings)\b|\bthe (?:attached|uploaded) (?:file|data)\b",
+    re.IGNORECASE,
+)
+
+
+def _needs(question: str, dataset: DatasetInfo | None) -> str:
+    if _NEEDS_PRICE.search(question):
+        return (
+            "live electricity prices: this service has no price or tariff source, offline or "
+            "online; ask your supplier or the SEMO/Elexon market data"
+        )
+    if _NEEDS_DATA.search(question) and dataset is None:
+        return (
+            "your data: upload a CSV or JSON dataset (POST /datasets, or --dataset with the CLI) "
+            "and ask again with it"
+        )
+    return (
+        "a language model: writing or rewriting free text is not something the offline engine "
+        "does; configure an LLM provider (OPENAI_API_KEY, or llm.provider = openai_chat)"
+    )
+
+
+def _is_needs(text: str, dataset: DatasetInfo | None) -> bool:
+    if _NEEDS_PRICE.search(text):
+        return True
+    if _NEEDS_LLM.search(text) and not (dataset is not None and _ANALYSIS.search(text)):
+        return True
+    return (
+        dataset is None
+        and _NEEDS_DATA.search(text) is not None
+        and (_ANALYSIS.search(text) is not None or _ENTITY.search(text) is not None)
+    )
+
+
+_ENTITY = re.compile(
+    r"\bfastest[- ]growing\b|\bgr[eo]w\w* (?:the )?fastest\b|\bbiggest\b|"
+    r"\btop (?:contributors?|\d+|sites?|categories)\b|\bper (?:site|"
+    r"store|category|branch)\b|\bby (?:site|store|category|branch)\b|\bwhich (?:site|store|"
+    r"branch|category)\b|\bbiggest (?:contributors?|sources?)\b",
+    re.IGNORECASE,
+)
+_COMPANY_REPORT = re.compile(
+    r"\b(?:quarterly|annual|yearly|monthly|q[1-4])\s+(?:\w+\s+){0,2}report\b|"
+    r"\breport\b[^?]*\b(?:for|on|about) (?:a|an|our|my|the)\b[^?]*\b(?:company|firm|business|"
+    r"organi[sz]ation|sme|operator|retailer|manufacturer|hotel|office)\b|"
+    r"\b(?:sustainability|esg|carbon|emissions?)\s+report\b",
+    re.IGNORECASE,
+)
+_NOW = re.compile(
+    r"\bis (?:the )?(?:grid|electricity|power)\s+(?:clean|green|dirty)\w*\b[^?]*\b(?:now|at the "
+    r"moment|currently)\b|"
+    r"\b(?:is|it'?s)\s+(?:it\s+|now\s+|right now\s+)?(?:a\s+)?(?:good|ok|okay|bad|great|"
+    r"sensible|right|green|clean)\b[^?]*\bnow\b|\bnow\s+(?:a\s+)?(?:good|ok|okay|bad)\b|"
+    r"\b(?:should|can|could) (?:i|we) (?:run|use|charge|start|turn on|switch on|put on|do)\b"
+    r"[^?]*\b(?:now|right now|at the moment|currently)\b|\bright now\b[^?]*\b(?:good|ok|clean|"
+    r"green)\b",
+    re.IGNORECASE,
+)
+_SHIFT = re.compile(
+    r"\b(?:shift\w*|mov(?:e|ing)|reschedul\w*|delay\w*|run(?:ning)?|charg\w*)\b[^?]*\b(?:to|into|"
+    r"at|in|during|overnight|after|before|until)\b|\bsave\b[^?]*\bby (?:shift|mov|running|"
+    r"charging)",
+    re.IGNORECASE,
+)
+_SAVE = re.compile(
+    r"\bsav(?:e|es|ing|ings)\b|\bavoid\w*\b|\bhow much (?:co2|carbon|emissions?)\b|\breduc\w*",
+    re.IGNORECASE,
+)
+_PER_UNIT = re.compile(
+    r"\b(?:kg|kgs|kgco2e?|kilograms?|g|grams?|tonnes?|co2e?|carbon|emissions?)\b[^?]*?\b(?:per|/|a|each|"
+    r"for (?:one|a|each|every))\s+(?:litre|liter|kwh|km|kilomet\w+|mile|gallon|m3|therm|"
+    r"passenger|tonne|mwh)\b|\bconver\w+\b|\bin (?:co2e?|carbon|kg|tonnes)\b|"
+    r"\b(?:co2e?|carbon|emissions?) (?:is|are|does|do|of|from|in)\b",
+    re.IGNORECASE,
+)
+
+
+def classify(
+    question: str,
+    dataset: DatasetInfo | None,
+    *,
+    dates: int,
+    regions: int,
+    quantities: tuple[StatedQuantity, ...] = (),
+    problems: bool = False,
+    rank: bool = False,
+) -> Intent:
     """Ordered rules: the most specific intent that the question's words support wins."""
     text = question.strip()
-    if not text or _GREETING.match(text):
+    if not text or (_GREETING.match(text) and not _has_topic(text)):
         return Intent.GREETING
+    if problems:
+        return Intent.INVALID
+    if _REWRITE.match(text):
+        return Intent.NEEDS
     grid = _GRID.search(text) is not None
-    if _SCENARIO.search(text) and (
-        _FOOTPRINT.search(text)
-        or _COMPANY.search(text)
-        or _LEVER.search(text)
-        or re.search(r"emission|co2|carbon", text, re.I)
+    if (
+        _COMPANY_REPORT.search(text)
+        and (dataset is None or dataset.kind == "activity_records")
+        and not quantities
+    ):
+        return Intent.COMPANY_REPORT
+    if _is_needs(text, dataset):
+        return Intent.NEEDS
+    if _NOW.search(text):
+        return Intent.NOW_CHECK
+    energy = [q for q in quantities if q.activity == "electricity"]
+    if (
+        _SHIFT.search(text)
+        and (energy or re.search(r"%|percent|\bhalf\b|\bthird\b|\bquarter\b", text, re.I))
+        and re.search(r"\bshift|\bmov(?:e|ing)\b|\bsav|\breschedul|\bdelay", text, re.I)
+        and not _COMPANY.search(text)
+    ):
+        return Intent.SHIFT_SAVINGS
+    footprint = _FOOTPRINT.search(text) is not None
+    if quantities and not footprint and len(quantities) == 1 and _PER_UNIT.search(text):
+        return Intent.CONVERSION
+    if (
+        not quantities
+        and _PER_UNIT.search(text)
+        and re.search(
+            r"\bper (?:litre|liter|kwh|km|kilomet\w+|mile|gallon|m3|therm|passenger|tonne|mwh)\b",
+            text,
+            re.I,
+        )
+    ):
+        return Intent.CONVERSION
+    if (
+        _SCENARIO.search(text)
+        and (
+            _FOOTPRINT.search(text)
+            or _COMPANY.search(text)
+            or _LEVER.search(text)
+            or re.search(r"emission|co2|carbon", text, re.I)
+        )
+        and not quantities
     ):
         return Intent.SCENARIOS
-    if _FACTORS.search(text) and not _COMPANY.search(text):
+    if _FACTORS.search(text) and not _COMPANY.search(text) and not quantities:
         return Intent.FACTORS
-    if _FOOTPRINT.search(text) or (
+    if quantities and (footprint or re.search(r"\bco2|\bcarbon|\bemission|\bghg\b", text, re.I)):
+        return Intent.FOOTPRINT
+    if footprint or (
         _COMPANY.search(text) and re.search(r"\bemission|\bco2\b|\bcarbon\b", text, re.I)
     ):
         return Intent.FOOTPRINT
-    if dataset is not None and (_ANALYSIS.search(text) or not (grid or _TIMING.search(text))):
-        if dataset.kind == "activity_records" and not _ANALYSIS.search(text):
+    if dataset is not None and (
+        _ANALYSIS.search(text) or _ENTITY.search(text) or not (grid or _TIMING.search(text))
+    ):
+        if dataset.kind == "activity_records" and not (
+            _ANALYSIS.search(text) or _ENTITY.search(text)
+        ):
             return Intent.FOOTPRINT
         return Intent.ANALYSIS
     if _ANALYSIS.search(text) and not grid:
         return Intent.ANALYSIS
+    if rank:
+        return Intent.GRID_RANK
     compare = _COMPARE.search(text) is not None
     if compare and dates > 1:
         return Intent.GRID_COMPARE

@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from orchestrator.providers._offline.findings import Findings, findings_from_outputs
-from orchestrator.providers._offline.intent import Intent
+from orchestrator.providers._offline.intent import Intent, Understanding
+from orchestrator.providers._offline.interpretation import STEP_OF_INTENT
 from orchestrator.providers._offline.render import chart_call, dashboard_call, dashboard_text
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput
 
@@ -42,7 +43,8 @@ _SOURCE_NAMES = {
 
 def report_policy(s: StepInput) -> Decision:
     u = s.understanding
-    if u.intent is Intent.GREETING:
+    asks = s.reading.asks if s.reading is not None else (u,)
+    if all(a.intent is Intent.GREETING for a in asks):
         opening = (
             "You're welcome!"
             if re.match(r"\s*(?:thanks|thank you|cheers)\b", u.question, re.IGNORECASE)
@@ -54,12 +56,22 @@ def report_policy(s: StepInput) -> Decision:
             "with:\n\n"
             f"{CAPABILITIES}\n\nTry: *When is the grid cleanest tomorrow?*"
         )
-    if u.intent is Intent.OFF_TOPIC:
-        return Answer(
-            "That question is outside what I can help with: I focus on sustainability and "
-            "business data, and I would rather not guess. Here is what I can do:\n\n"
-            f"{CAPABILITIES}\n\nTry: *How green was the grid last week?*"
-        )
+    lead = _lead(s)
+    unanswered = [_unanswered(a) for a in asks if STEP_OF_INTENT.get(a.intent) is None]
+    unanswered = [text for text in unanswered if text]
+    if all(STEP_OF_INTENT.get(a.intent) is None for a in asks):
+        lines = [*lead, *unanswered]
+        if any(a.intent is Intent.OFF_TOPIC for a in asks):
+            lines += [
+                "",
+                "That question is outside what I can help with: I focus on sustainability and "
+                "business data, and I would rather not guess. Here is what I can do:",
+                "",
+                CAPABILITIES,
+                "",
+                "Try: *How green was the grid last week?*",
+            ]
+        return Answer("\n".join(lines).strip())
     findings = findings_from_outputs(list(s.earlier))
     if not findings:
         return Answer(_plain_report(s.earlier))
@@ -76,13 +88,37 @@ def report_policy(s: StepInput) -> Decision:
         wanted.append(chart_call(s, chart_args))
     if wanted:
         return tuple(wanted)
-    return Answer(_report(findings, s))
+    return Answer(_report(findings, s, lead, unanswered))
 
 
-def _report(findings: list[Findings], s: StepInput) -> str:
+def _lead(s: StepInput) -> list[str]:
+    """The report's first lines: how the question was read, then what was corrected,
+    assumed or could not be read."""
+    if s.reading is None:
+        return []
+    view = s.reading.view()
+    lines = [view.summary()]
+    if view.notices:
+        lines += ["", *(f"- {notice}" for notice in view.notices)]
+    return [*lines, ""]
+
+
+def _unanswered(u: Understanding) -> str:
+    """The answer, in words, to an ask no step computes."""
+    if u.intent is Intent.INVALID:
+        return f'I cannot answer "{u.question}" as written: {"; ".join(u.problems)}.'
+    if u.intent is Intent.NEEDS:
+        return f'I cannot answer "{u.question}" offline: it needs {u.needs}.'
+    if u.intent is Intent.OFF_TOPIC:
+        return f'"{u.question}" is outside sustainability and business data, so I leave it.'
+    return ""
+
+
+def _report(findings: list[Findings], s: StepInput, lead: list[str], unanswered: list[str]) -> str:
     useful = [f for f in findings if f.topic != "error"]
-    lines = ["## Executive summary", ""]
+    lines = [*lead, "## Executive summary", ""]
     lines += [f.headline for f in findings]
+    lines += unanswered
     synthetic = any(f.synthetic for f in findings)
     if synthetic:
         lines += [

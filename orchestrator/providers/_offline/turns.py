@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from orchestrator.providers._offline.intent import Understanding
+
+if TYPE_CHECKING:
+    from orchestrator.providers._offline.interpretation import Reading
 from orchestrator.providers.base import FunctionCall, FunctionCallOutput, InputItem
 
 __all__ = [
@@ -67,6 +70,7 @@ class StepInput:
     results: tuple[ToolResult, ...]
     earlier: tuple[tuple[str, str], ...]  # (step kind, step output text)
     grid_source: str
+    reading: Reading | None = None  # the whole question (every ask), for the report
 
     def last(self, name: str) -> ToolResult | None:
         for result in reversed(self.results):
