@@ -73,7 +73,7 @@ def report_policy(s: StepInput) -> Decision:
         wanted.append(dashboard_call(s, findings))
     chart_args = next((f.chart for f in findings if f.chart is not None), None)
     if chart is None and chart_args is not None and s.can("render_chart"):
-        wanted.append(chart_call(s, chart_args))
+        wanted.append(chart_call(s, chart_args, findings))
     if wanted:
         return tuple(wanted)
     return Answer(_report(findings, s))
