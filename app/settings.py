@@ -37,6 +37,7 @@ from orchestrator.config import (
     OrchestratorSettings,
     ToolsConfig,
 )
+from orchestrator.questions import MAX_QUESTION_CHARS
 from orchestrator.registry import ToolRegistry
 from tools.catalog_types import ToolError
 from tools.footprint import load_factor_table
@@ -183,7 +184,7 @@ class LoggingSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_question_chars: int = 4000
+    max_question_chars: int = MAX_QUESTION_CHARS
     max_concurrent_per_user: int = 3
     max_concurrent_per_process: int = 64
     cancel_on_disconnect: bool = False
