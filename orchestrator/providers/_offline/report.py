@@ -133,7 +133,8 @@ def _report(findings: list[Findings], s: StepInput) -> str:
         )
     lines.append(
         "- Written by the offline engine (deterministic, no language model): every figure "
-        "above is a tool result, rounded for display."
+        "above is a tool result, rounded for display. No LLM tokens were used and there is "
+        "no LLM cost; the run's usage gives its measured CPU time and an energy estimate."
     )
     return "\n".join(lines)
 
