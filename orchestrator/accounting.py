@@ -12,6 +12,8 @@ engine measures per turn; its energy is estimated as CPU seconds x ``watts_per_c
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from orchestrator.config import AccountingConfig, ModelPrice
 from orchestrator.events import RunUsage, StepUsage
 from orchestrator.providers.base import TurnUsage
@@ -85,19 +87,25 @@ def finish_run_usage(config: AccountingConfig, usage: RunUsage) -> None:
         usage.energy_basis = "none"
 
 
+def _figure(value: float) -> str:
+    """Three significant digits without exponent notation (an offline run's energy is a few
+    millionths of a Wh: ``0.0000205``, not ``2.05e-05``)."""
+    return f"{Decimal(f'{value:.3g}'):f}"
+
+
 def describe_usage(usage: RunUsage) -> str:
     """One line for people (the CLI's summary): what the run consumed, estimates labelled."""
-    emissions = f"{usage.emissions_g_co2e:.3g} gCO2e"
+    emissions = f"{_figure(usage.emissions_g_co2e)} gCO2e"
     if usage.energy_basis == "cpu_time":
         return (
             f"offline engine, no language model: 0 LLM tokens, no LLM cost; "
-            f"{usage.cpu_ms:.1f} ms CPU measured; energy {usage.cpu_energy_wh:.3g} Wh and "
+            f"{usage.cpu_ms:.1f} ms CPU measured; energy {_figure(usage.cpu_energy_wh)} Wh and "
             f"{emissions} estimated from the CPU time"
         )
     tokens = usage.input_tokens + usage.output_tokens
     return (
         f"{usage.llm_calls} LLM calls, {tokens:,} tokens "
         f"({usage.input_tokens:,} in, {usage.output_tokens:,} out), "
-        f"estimated cost ${usage.cost_usd:.4f}; energy {usage.energy_wh:.3g} Wh and "
+        f"estimated cost ${usage.cost_usd:.4f}; energy {_figure(usage.energy_wh)} Wh and "
         f"{emissions} estimated from tokens"
     )

@@ -90,7 +90,7 @@ def test_an_offline_run_is_estimated_from_its_cpu_time_and_says_so() -> None:
     assert "no language model" in line
     assert "0 LLM tokens" in line
     assert "7200.0 ms CPU measured" in line
-    assert "estimated from the CPU time" in line
+    assert "energy 0.02 Wh and 0.005 gCO2e estimated from the CPU time" in line
 
 
 def test_a_model_run_is_estimated_from_tokens_and_says_so() -> None:
