@@ -28,6 +28,7 @@ import msgspec
 
 from orchestrator.assistants import ASSISTANT_NAMES, NAME_RULE, RESERVED_NAMES, is_assistant_name
 from orchestrator.config import (
+    WATTS_PER_CORE_MAX,
     AccountingConfig,
     AssistantConfig,
     AssistantsConfig,
@@ -37,6 +38,7 @@ from orchestrator.config import (
     OrchestratorSettings,
     ToolsConfig,
 )
+from orchestrator.questions import MAX_QUESTION_CHARS
 from orchestrator.registry import ToolRegistry
 from tools.catalog_types import ToolError
 from tools.footprint import load_factor_table
@@ -183,7 +185,7 @@ class LoggingSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_question_chars: int = 4000
+    max_question_chars: int = MAX_QUESTION_CHARS
     max_concurrent_per_user: int = 3
     max_concurrent_per_process: int = 64
     cancel_on_disconnect: bool = False
@@ -634,6 +636,10 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "orchestrator.max_history_pairs": _int_in(0),
     "accounting.wh_per_1k_tokens": _num_ge(0),
     "accounting.grid_intensity_g_per_kwh": _num_ge(0),
+    "accounting.watts_per_core": (
+        (lambda v: 0 <= v <= WATTS_PER_CORE_MAX),
+        f"number in 0..{WATTS_PER_CORE_MAX:g}",
+    ),
     "tools.http_timeout_s": _num_gt(0),
     "tools.http_retries": _int_in(0),
     "tools.cache_ttl_s": _num_ge(0),

@@ -1,19 +1,30 @@
 """``python -m orchestrator ask "question"``: run one question from a terminal or a script.
 
-Human mode prints one line per event (with a progress bar on a terminal) and then the report;
-``--json`` prints each event as one JSON line (the same objects the SSE stream carries). The
-exit code is 0 when the run completed, 1 when it failed, 2 for bad usage or configuration and
-130 when interrupted. Reads ``config.toml`` itself (the service's loader lives in ``app``,
-which this library never imports); logs go to stderr so stdout stays clean.
+It behaves like a Unix tool, so it composes with pipes and redirections:
+
+- stdout carries only the result: the report (Markdown) in human mode, or each event as one
+  JSON line with ``--json`` (the same objects the SSE stream carries);
+- stderr carries everything for the person watching: one progress line per event (a progress
+  bar when stderr is a terminal), the usage summary, errors and logs;
+- ``--out DIR`` also writes ``DIR/report.md`` and every chart of the run as ``DIR/<id>.svg``;
+- a reader that goes away (``| head``) ends the run quietly: no traceback, no "Exception
+  ignored" noise, exit status 141 like a tool killed by SIGPIPE.
+
+Exit codes: 0 the run completed, 1 it failed, 2 bad usage or configuration (including an empty
+question or one over the API's limit, :data:`orchestrator.questions.MAX_QUESTION_CHARS`), 130
+interrupted, 141 the output pipe closed. Reads ``config.toml`` itself (the service's loader
+lives in ``app``, which this library never imports).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,6 +34,7 @@ from typing import TextIO
 import msgspec
 import structlog
 
+from orchestrator.accounting import describe_usage
 from orchestrator.config import (
     AccountingConfig,
     AssistantsConfig,
@@ -34,6 +46,7 @@ from orchestrator.config import (
 from orchestrator.context import RunContext
 from orchestrator.events import AgentThinking, Completed, ErrorEvent, Event, encode_event
 from orchestrator.machine import Orchestrator
+from orchestrator.questions import question_problem
 from tools.catalog_types import Dataset, ToolError
 
 __all__ = ["ConfigFileError", "load_config", "main"]
@@ -42,6 +55,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader left
 _BAR_WIDTH = 20
 _MAX_DATASET_ROWS = 100_000
 
@@ -149,13 +163,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=("offline", "openai", "openai_chat"),
         help="override llm.provider from the configuration",
     )
-    ask.add_argument("--json", action="store_true", help="print events as JSON lines")
+    ask.add_argument("--json", action="store_true", help="print events as JSON lines on stdout")
     ask.add_argument("--dataset", type=Path, help="a CSV or JSON file the steps can analyse")
     ask.add_argument(
         "--config", type=Path, help="configuration file (default $APP_CONFIG, else ./config.toml)"
     )
     ask.add_argument(
         "--now", type=_parse_now, help="ISO timestamp the run treats as now (reproducible runs)"
+    )
+    ask.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/report.md and every chart of the run as DIR/<chart id>.svg",
     )
     ask.add_argument("-v", "--verbose", action="store_true", help="log transitions to stderr")
     evaluate = commands.add_parser(
@@ -201,35 +221,88 @@ def _human_line(event: Event, tty: bool) -> str | None:
     return f"{prefix} {event.message}"
 
 
-async def _run(args: argparse.Namespace, out: TextIO) -> int:
+def _prepare_out_dir(path: Path) -> Path:
+    """Create ``--out`` before the run, so a bad path fails fast instead of after the work."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigFileError(f"cannot create output directory {path}: {exc.strerror}") from None
+    return path
+
+
+def _chart_file_name(chart_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", chart_id).lstrip(".") + ".svg"
+
+
+def _write_outputs(directory: Path, completed: Completed) -> list[Path]:
+    """``report.md`` (the report, then links to its charts) and one SVG file per chart."""
+    written: list[Path] = []
+    links: list[str] = []
+    for chart in completed.data.charts:
+        target = directory / _chart_file_name(chart.id)
+        target.write_text(chart.svg, encoding="utf-8")
+        written.append(target)
+        links.append(f"![{chart.title}]({target.name})")
+    report = completed.data.full_content.rstrip() + "\n"
+    if links:
+        report += "\n## Charts\n\n" + "\n\n".join(links) + "\n"
+    target = directory / "report.md"
+    target.write_text(report, encoding="utf-8")
+    return [target, *written]
+
+
+async def _run(args: argparse.Namespace, out: TextIO, progress: TextIO) -> int:
     settings = load_config(args.config, os.environ, args.provider)
     dataset = _load_dataset(args.dataset) if args.dataset is not None else None
+    out_dir = _prepare_out_dir(args.out) if args.out is not None else None
     orch = Orchestrator.from_settings(settings)
-    tty = out.isatty() and not args.json
+    tty = progress.isatty()
     terminal: Event | None = None
     try:
         context = RunContext(dataset=dataset, now=args.now)
-        async for event in orch.stream(args.question, context):
-            if args.json:
-                out.write(encode_event(event).decode() + "\n")
-            else:
-                line = _human_line(event, tty)
-                if line is not None:
-                    out.write(line + "\n")
-            out.flush()
-            terminal = event
+        # aclosing: if writing fails (a closed pipe), the run is cancelled at once.
+        async with contextlib.aclosing(orch.stream(args.question, context)) as events:
+            async for event in events:
+                if args.json:
+                    out.write(encode_event(event).decode() + "\n")
+                    out.flush()
+                else:
+                    line = _human_line(event, tty)
+                    if line is not None:
+                        progress.write(line + "\n")
+                        progress.flush()
+                terminal = event
     finally:
         await orch.aclose()
     if isinstance(terminal, Completed):
         if not args.json:
-            out.write("\n" + terminal.data.full_content.rstrip() + "\n")
+            out.write(terminal.data.full_content.rstrip() + "\n")
+            out.flush()
+            progress.write(f"usage: {describe_usage(terminal.data.usage)}\n")
+        if out_dir is not None:
+            for path in _write_outputs(out_dir, terminal):
+                progress.write(f"wrote {path}\n")
         return EXIT_OK
     if isinstance(terminal, ErrorEvent) and not args.json:
-        print(f"error [{terminal.data.code}]: {terminal.data.error}", file=sys.stderr)
+        progress.write(f"error [{terminal.data.code}]: {terminal.data.error}\n")
     return EXIT_FAILED
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+def _silence_closed_pipes() -> None:
+    """Point stdout and stderr at /dev/null, so the interpreter's final flush of what is still
+    buffered for a reader that left cannot print "Exception ignored ... BrokenPipeError"."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, progress: TextIO | None = None
+) -> int:
+    """Run the command; ``out`` (default stdout) gets the result, ``progress`` (default stderr)
+    everything else."""
     args = _parser().parse_args(argv)
     if args.command == "eval":
         from orchestrator import evals
@@ -240,15 +313,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         except (OSError, ValueError, msgspec.ValidationError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    progress = progress or sys.stderr
+    problem = question_problem(args.question)
+    if problem is not None:
+        print(f"error [{problem.code}]: {problem.message}", file=progress)
+        return EXIT_USAGE
     _configure_logging(args.verbose)
     try:
-        return asyncio.run(_run(args, out or sys.stdout))
+        return asyncio.run(_run(args, out or sys.stdout, progress))
+    except BrokenPipeError:
+        _silence_closed_pipes()
+        return EXIT_BROKEN_PIPE
     except ConfigFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=progress)
         return EXIT_USAGE
     except (ValueError, ToolError) as exc:  # e.g. an unknown tool or factors file in config
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=progress)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted", file=progress)
         return EXIT_INTERRUPTED

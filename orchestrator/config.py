@@ -13,6 +13,7 @@ import msgspec
 from tools.footprint.factors import EmissionFactor
 
 __all__ = [
+    "WATTS_PER_CORE_MAX",
     "AccountingConfig",
     "AssistantConfig",
     "AssistantsConfig",
@@ -75,12 +76,20 @@ class ModelPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     output: float
 
 
+# Bounds of [accounting] watts_per_core: a busy core of any real machine draws well under this.
+WATTS_PER_CORE_MAX = 500.0
+
+
 class AccountingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Cost and footprint estimates of the run's own LLM use."""
+    """Cost and footprint estimates of the run's own compute (LLM use, or the offline engine's
+    CPU time)."""
 
     wh_per_1k_tokens: float = 0.3
     grid_intensity_g_per_kwh: float = 300.0
     prices: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
+    # Power of one busy CPU core (W), for the energy estimate of offline runs (CPU seconds x
+    # this). 10 W is a server package's power divided by its cores, roughly; 0 turns it off.
+    watts_per_core: Annotated[float, msgspec.Meta(ge=0.0, le=WATTS_PER_CORE_MAX)] = 10.0
 
 
 class AssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

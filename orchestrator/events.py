@@ -25,6 +25,7 @@ __all__ = [
     "Completed",
     "CompletedData",
     "DataSourceRef",
+    "EnergyBasis",
     "ErrorData",
     "ErrorEvent",
     "Event",
@@ -54,8 +55,19 @@ def utc_timestamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
 
 
+# What a run's energy estimate rests on: "llm_tokens" (tokens x [accounting]
+# wh_per_1k_tokens), "cpu_time" (the offline engine's measured CPU time x watts_per_core: no
+# language model ran) or "none" (nothing was computed yet, e.g. a run that failed at once).
+EnergyBasis = Literal["llm_tokens", "cpu_time", "none"]
+
+
 class StepUsage(msgspec.Struct, kw_only=True):
-    """LLM usage of one step (or of the planner call)."""
+    """What one step (or the planner call) consumed.
+
+    Language-model calls count in ``llm_calls`` and the token fields; the offline engine runs
+    no model, so its turns leave them (and ``cost_usd``) at 0 and add the CPU time they took
+    to ``cpu_ms`` instead.
+    """
 
     llm_calls: int = 0
     input_tokens: int = 0
@@ -65,14 +77,23 @@ class StepUsage(msgspec.Struct, kw_only=True):
     wall_ms: float = 0.0
     tool_ms: float = 0.0
     cost_usd: float = 0.0  # estimated from [accounting.prices]; 0 for an unpriced model
+    cpu_ms: float = 0.0  # measured CPU time of the offline engine's turns (0 for an LLM)
 
 
 class RunUsage(StepUsage, kw_only=True):
-    """Totals for a run, plus the run's own estimated footprint."""
+    """Totals for a run, plus the run's own estimated footprint (estimates, not measurements).
+
+    ``energy_wh`` is the estimated energy of LLM use (0 when no language model ran);
+    ``cpu_energy_wh`` the estimated energy of the offline engine's measured CPU time;
+    ``emissions_g_co2e`` the emissions of both at the configured grid intensity;
+    ``energy_basis`` says which estimate the run rests on.
+    """
 
     energy_wh: float = 0.0
     emissions_g_co2e: float = 0.0
     messages: int = 0
+    cpu_energy_wh: float = 0.0
+    energy_basis: EnergyBasis = "llm_tokens"
 
 
 class PlanStepRef(msgspec.Struct, kw_only=True):

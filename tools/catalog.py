@@ -173,7 +173,8 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
             "numbers, a low/medium/high level strip (e.g. from grid_intensity periods), and an "
             "aligned table (table_columns, table_rows of strings). width defaults to 80 "
             "columns; charset 'unicode' (default) or 'ascii'. Only show numbers that tools "
-            "computed."
+            "computed. Set synthetic=true when any of them comes from synthetic data (a tool "
+            "result marked synthetic): the header then says the data is not measured."
         ),
         input_type=DashboardInput,
         fn=render_dashboard,
@@ -187,7 +188,9 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
             "forecasts dashed and the best window shaded. kind 'footprint_breakdown': labels "
             "and values (unit default kgCO2e), e.g. by scope or category. kind 'trend': "
             "ordered labels (e.g. months) and values with a fitted trend line. Set "
-            "include_png=true to also get a PNG."
+            "include_png=true to also get a PNG. For footprint_breakdown and trend set "
+            "synthetic=true when the values come from synthetic data (a tool result marked "
+            "synthetic): the chart is then labelled as not measured."
         ),
         input_type=RenderChartInput,
         fn=render_chart,

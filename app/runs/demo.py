@@ -113,7 +113,7 @@ def demo_events() -> list[Event]:
                 full_content=_REPORT,
                 final_response=_REPORT,
                 plan=plan,
-                usage=RunUsage(),
+                usage=RunUsage(energy_basis="none"),  # a demo: nothing was computed
                 sources=[DataSourceRef(name="demo", kind="grid_intensity", synthetic=True)],
                 duration_ms=1500.0,
             ),

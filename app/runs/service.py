@@ -48,6 +48,7 @@ from orchestrator.events import (
     utc_timestamp,
 )
 from orchestrator.machine import Orchestrator
+from orchestrator.questions import question_problem
 from tools.catalog_types import Dataset
 
 __all__ = ["RunService", "StartedRun", "channel_for"]
@@ -197,15 +198,9 @@ class RunService:
         return started
 
     def _check_question(self, question: str) -> None:
-        limit = self.settings.max_question_chars
-        if not question.strip():
-            raise DomainError(400, "invalid_question", "The question must not be empty.")
-        if len(question) > limit:
-            raise DomainError(
-                400,
-                "question_too_long",
-                f"The question has {len(question)} characters; the limit is {limit}.",
-            )
+        problem = question_problem(question, self.settings.max_question_chars)
+        if problem is not None:
+            raise DomainError(400, problem.code, problem.message)
 
     def _release(self, user_id: str) -> None:
         self._reserved -= 1

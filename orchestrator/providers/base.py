@@ -115,10 +115,17 @@ class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TurnUsage(msgspec.Struct, frozen=True, kw_only=True):
+    """What one turn consumed. A language model reports tokens; the offline engine runs no
+    model (``language_model=False``: no LLM call, tokens or cost) and measures the CPU time it
+    spent computing the turn instead. ``cpu_ms`` is 0 for a remote model, whose compute this
+    process cannot see."""
+
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    cpu_ms: float = 0.0
+    language_model: bool = True
 
 
 class TextDelta(msgspec.Struct, frozen=True, tag="text_delta"):

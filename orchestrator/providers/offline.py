@@ -9,12 +9,16 @@ Structured facts come from ``ModelRequest.hints`` (see ``orchestrator.context.Re
 when hints are missing (an embedder calling the provider directly) it falls back to the last
 user message as the question and to "now" from the wall clock.
 
-Token usage is an ESTIMATE (characters / 4, as for English text with common tokenizers), so
-run accounting has plausible figures; no model runs, so no real tokens are spent.
+No language model runs, so its turns report no tokens (and so no LLM cost or LLM energy):
+each turn is marked ``language_model=False`` and carries the CPU time this process spent
+computing it (``time.thread_time`` around the synchronous decision, which runs on the calling
+thread without awaiting, so no other run's work is counted). Run accounting turns that CPU time
+into a labelled energy estimate (see :mod:`orchestrator.accounting`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -45,9 +49,6 @@ from orchestrator.providers._offline.planning import answer_asks, plan_for
 from orchestrator.providers._offline.report import report_policy
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput, tool_results
 from orchestrator.providers.base import (
-    AssistantMessage,
-    FunctionCall,
-    FunctionCallOutput,
     ModelRequest,
     ModelTurn,
     ProviderEvent,
@@ -57,7 +58,7 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 
-__all__ = ["OFFLINE_MODEL", "OfflineProvider", "estimate_tokens"]
+__all__ = ["OFFLINE_MODEL", "OfflineProvider"]
 
 OFFLINE_MODEL = "offline-engine"
 
@@ -89,11 +90,6 @@ def _analysis_policy_of(u: Understanding) -> Policy:
 
 def _with_analysis(u: Understanding) -> bool:
     return u.intent is Intent.COMPANY_REPORT or (u.intent is Intent.FOOTPRINT and u.wants_trend)
-
-
-def estimate_tokens(chars: int) -> int:
-    """Estimated tokens for ``chars`` characters: one per four, rounded up."""
-    return (chars + 3) // 4
 
 
 def _now(hints: dict[str, Any]) -> datetime:
@@ -132,22 +128,6 @@ def _hints(request: ModelRequest) -> dict[str, Any]:
     if not hints.get("role"):
         hints["role"] = "planner" if request.response_schema is not None else "report"
     return hints
-
-
-def _input_chars(request: ModelRequest) -> int:
-    total = len(request.assistant.instructions)
-    for item in request.input:
-        if isinstance(item, UserMessage | AssistantMessage):
-            total += len(item.text)
-        elif isinstance(item, FunctionCall):
-            total += len(item.name) + len(item.arguments)
-        elif isinstance(item, FunctionCallOutput):
-            total += len(item.output)
-    for tool in request.tools:
-        total += len(tool.name) + len(tool.description) + len(msgspec.json.encode(tool.parameters))
-    if request.response_schema is not None:
-        total += len(msgspec.json.encode(request.response_schema))
-    return total
 
 
 class OfflineProvider:
@@ -200,18 +180,14 @@ class OfflineProvider:
             )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        started = time.thread_time()
         decision = self.decide(request)
-        usage_in = estimate_tokens(_input_chars(request))
         if isinstance(decision, Answer):
-            for chunk in _chunks(decision.text):
+            chunks = _chunks(decision.text)
+            usage = _engine_usage(started)
+            for chunk in chunks:
                 yield TextDelta(chunk)
-            yield ModelTurn(
-                text=decision.text,
-                usage=TurnUsage(
-                    input_tokens=usage_in, output_tokens=estimate_tokens(len(decision.text))
-                ),
-                model=OFFLINE_MODEL,
-            )
+            yield ModelTurn(text=decision.text, usage=usage, model=OFFLINE_MODEL)
             return
         step = request.hints.get("step_index")
         done = len(tool_results(request.input))
@@ -220,18 +196,19 @@ class OfflineProvider:
             arguments = msgspec.json.encode(call.arguments).decode()
             call_id = f"offline_{step if step is not None else 'x'}_{done + offset + 1}"
             calls.append(ToolCallRequest(call_id=call_id, name=call.name, arguments=arguments))
+        usage = _engine_usage(started)
         for call_request in calls:
             yield call_request
-        out_chars = sum(len(c.name) + len(c.arguments) for c in calls)
-        yield ModelTurn(
-            text="",
-            tool_calls=tuple(calls),
-            usage=TurnUsage(input_tokens=usage_in, output_tokens=estimate_tokens(out_chars)),
-            model=OFFLINE_MODEL,
-        )
+        yield ModelTurn(text="", tool_calls=tuple(calls), usage=usage, model=OFFLINE_MODEL)
 
     async def aclose(self) -> None:
         """Nothing to release: the engine holds no connections."""
+
+
+def _engine_usage(started: float) -> TurnUsage:
+    """A turn of the engine: no language model, the CPU time since ``started`` (thread time)."""
+    cpu_ms = round((time.thread_time() - started) * 1000, 3)
+    return TurnUsage(cpu_ms=cpu_ms, language_model=False)
 
 
 def _chunks(text: str, parts: int = 4) -> list[str]:

@@ -421,6 +421,48 @@ def test_chart_svg_is_shown_as_an_inert_image(harness: Page) -> None:
     assert harness.evaluate("window.pwned") is None
 
 
+def test_usage_of_an_offline_run_shows_cpu_time_and_labelled_estimates(harness: Page) -> None:
+    shown = harness.evaluate(
+        """usages => usages.map(usage => {
+            const out = document.getElementById('out');
+            report.renderUsage(out, usage, 1500);
+            return [...out.querySelectorAll('dt')].map(dt =>
+                `${dt.textContent}: ${dt.nextElementSibling.textContent}`);
+        })""",
+        [
+            {
+                "llm_calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cost_usd": 0.0,
+                "energy_wh": 0.0,
+                "cpu_ms": 12.34,
+                "cpu_energy_wh": 0.0000343,
+                "emissions_g_co2e": 0.0000103,
+                "energy_basis": "cpu_time",
+            },
+            {
+                "llm_calls": 3,
+                "input_tokens": 1200,
+                "output_tokens": 300,
+                "cost_usd": 0.0012,
+                "energy_wh": 0.45,
+                "emissions_g_co2e": 0.135,
+                "energy_basis": "llm_tokens",
+            },
+        ],
+    )
+    offline, model = shown
+    assert offline[:3] == [
+        "Language model: none (offline engine): 0 tokens, no cost",
+        "CPU time: 12.3 ms (measured)",
+        "Energy: 0.0000343 Wh (estimate from CPU time)",
+    ]
+    assert not any("Tokens" in row or "cost_usd" in row for row in offline)
+    assert "Energy: 0.450 Wh (estimate from tokens)" in model
+    assert "Tokens in / out: 1,200 / 300" in model
+
+
 # ---- API client: tokens, silent refresh, errors -------------------------------------------------
 
 # Replaces window.fetch with a script of responses per path and records every call, and

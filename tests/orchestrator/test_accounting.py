@@ -1,10 +1,17 @@
-"""Cost and footprint estimates of the run's own LLM use."""
+"""Cost and footprint estimates of the run's own compute: LLM use, or the offline engine's CPU."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from orchestrator.accounting import add_turn, find_price, finish_run_usage, turn_cost_usd
+from orchestrator.accounting import (
+    add_turn,
+    describe_usage,
+    find_price,
+    finish_run_usage,
+    turn_cost_usd,
+)
 from orchestrator.config import AccountingConfig, ModelPrice
 from orchestrator.events import RunUsage, StepUsage
 from orchestrator.providers.base import TurnUsage
@@ -48,3 +55,62 @@ def test_add_turn_counts_calls_and_tokens() -> None:
     add_turn(usage, TurnUsage(input_tokens=1))
     assert (usage.llm_calls, usage.input_tokens, usage.cached_tokens) == (2, 6, 2)
     assert (usage.output_tokens, usage.reasoning_tokens) == (3, 1)
+    assert usage.cpu_ms == 0.0
+
+
+def test_an_engine_turn_is_no_llm_call_and_costs_nothing() -> None:
+    engine_turn = TurnUsage(cpu_ms=2.5, language_model=False)
+    assert (
+        turn_cost_usd(
+            AccountingConfig(prices={"offline": PRICES["gpt-4.1"]}), "offline", engine_turn
+        )
+        == 0.0
+    )
+    usage = StepUsage()
+    add_turn(usage, engine_turn)
+    add_turn(usage, engine_turn)
+    assert (usage.llm_calls, usage.input_tokens, usage.output_tokens, usage.cost_usd) == (
+        0,
+        0,
+        0,
+        0.0,
+    )
+    assert usage.cpu_ms == pytest.approx(5.0)
+
+
+def test_an_offline_run_is_estimated_from_its_cpu_time_and_says_so() -> None:
+    usage = RunUsage(cpu_ms=7_200.0)  # 7.2 CPU seconds
+    config = AccountingConfig(watts_per_core=10.0, grid_intensity_g_per_kwh=250)
+    finish_run_usage(config, usage)
+    assert usage.energy_basis == "cpu_time"
+    assert usage.energy_wh == 0.0  # no LLM energy: no language model ran
+    assert usage.cpu_energy_wh == pytest.approx(7.2 * 10.0 / 3600)  # 0.02 Wh
+    assert usage.emissions_g_co2e == pytest.approx(0.02 / 1000 * 250)
+    line = describe_usage(usage)
+    assert "no language model" in line
+    assert "0 LLM tokens" in line
+    assert "7200.0 ms CPU measured" in line
+    assert "energy 0.02 Wh and 0.005 gCO2e estimated from the CPU time" in line
+
+
+def test_a_model_run_is_estimated_from_tokens_and_says_so() -> None:
+    usage = RunUsage(llm_calls=2, input_tokens=3_000, output_tokens=1_000, cost_usd=0.0123)
+    finish_run_usage(AccountingConfig(wh_per_1k_tokens=0.5), usage)
+    assert usage.energy_basis == "llm_tokens"
+    assert usage.cpu_energy_wh == 0.0
+    line = describe_usage(usage)
+    assert line.startswith("2 LLM calls, 4,000 tokens (3,000 in, 1,000 out)")
+    assert "estimated cost $0.0123" in line
+    assert "energy 2 Wh" in line
+
+
+def test_a_run_that_computed_nothing_has_no_energy_basis() -> None:
+    usage = RunUsage()
+    finish_run_usage(AccountingConfig(), usage)
+    assert (usage.energy_basis, usage.energy_wh, usage.cpu_energy_wh) == ("none", 0.0, 0.0)
+
+
+@pytest.mark.parametrize("watts", [-1.0, 500.1])
+def test_watts_per_core_is_bounded(watts: float) -> None:
+    with pytest.raises(msgspec.ValidationError, match="watts_per_core"):
+        msgspec.convert({"watts_per_core": watts}, AccountingConfig)

@@ -1,4 +1,8 @@
-"""``python -m orchestrator ask`` as a user runs it: a real subprocess with the offline engine."""
+"""``python -m orchestrator ask`` as a user runs it: a real subprocess with the offline engine.
+
+The subprocess imports this checkout's packages (``PYTHONPATH``), not whichever copy the
+virtual environment has installed.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,25 @@ import os
 import pty
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from orchestrator.events import Completed, ErrorEvent, ToolExecution, decode_event
+from orchestrator.questions import MAX_QUESTION_CHARS
 from tests.support.machine import check_invariants
+from tools.render.labels import SYNTHETIC_LABEL
 
 NOW = "2026-03-18T09:00:00+00:00"
+ROOT = Path(__file__).resolve().parents[2]
+GRID_QUESTION = "When is the grid cleanest tomorrow in Ireland?"
 
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "APP_CONFIG"}
-    return {**env, **extra}
+    path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return {**env, "PYTHONPATH": path, **extra}
 
 
 def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -44,16 +56,103 @@ def test_json_lines_are_the_run_events(tmp_path: Path) -> None:
     assert any(source.synthetic for source in events[-1].data.sources)
 
 
-def test_human_mode_prints_progress_lines_then_the_report(tmp_path: Path) -> None:
+def test_human_mode_prints_progress_on_stderr_and_only_the_report_on_stdout(
+    tmp_path: Path,
+) -> None:
     done = _cli(tmp_path, "hello there")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "  0% Run started"
-    assert lines[1] == "  1% Planner: choosing the steps for this question"
-    completed_at = next(i for i, line in enumerate(lines) if line.startswith("100% Run completed"))
-    report = "\n".join(lines[completed_at + 1 :]).strip()
-    assert report
-    assert "run.transition" not in done.stdout  # logs go to stderr, and only warnings
+    progress = done.stderr.splitlines()
+    assert progress[0] == "  0% Run started"
+    assert progress[1] == "  1% Planner: choosing the steps for this question"
+    assert any(line.startswith("100% Run completed") for line in progress)
+    # Honest accounting of an offline run: no language model, CPU time measured.
+    (usage,) = [line for line in progress if line.startswith("usage: ")]
+    assert "no language model: 0 LLM tokens, no LLM cost" in usage
+    assert "ms CPU measured" in usage
+    assert "estimated from the CPU time" in usage
+    assert done.stdout.startswith("Hello! I'm Sustainable City AI.")
+    assert "% Run" not in done.stdout
+    assert "run.transition" not in done.stderr  # logs: errors only unless --verbose
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "error [invalid_question]: The question must not be empty."),
+        ("   ", "error [invalid_question]: The question must not be empty."),
+        (
+            "x" * (MAX_QUESTION_CHARS + 1),
+            "error [question_too_long]: The question has 4001 characters; the limit is 4000.",
+        ),
+    ],
+)
+def test_a_question_the_api_would_refuse_is_a_usage_error(
+    tmp_path: Path, question: str, message: str
+) -> None:
+    done = _cli(tmp_path, question)
+    assert done.returncode == 2
+    assert done.stderr.strip() == message
+    assert done.stdout == ""
+
+
+def test_the_api_and_the_cli_share_the_question_limit() -> None:
+    from app.settings import RunSettings
+
+    assert RunSettings().max_question_chars == MAX_QUESTION_CHARS == 4000
+
+
+def test_out_writes_the_report_and_every_chart(tmp_path: Path) -> None:
+    out = tmp_path / "run" / "files"
+    done = _cli(tmp_path, GRID_QUESTION, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    charts = sorted(out.glob("*.svg"))
+    assert charts, "a grid question draws a chart"
+    assert sorted(p.name for p in out.iterdir()) == sorted(["report.md", *(c.name for c in charts)])
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert report.startswith(done.stdout)  # the report, then links to its charts
+    for chart in charts:
+        svg = chart.read_text(encoding="utf-8")
+        root = ET.fromstring(svg)  # noqa: S314  # the run's own chart
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert SYNTHETIC_LABEL in svg  # the default grid source is synthetic
+        assert f"]({chart.name})" in report
+    assert f"wrote {out / 'report.md'}" in done.stderr
+
+
+def test_out_must_be_a_directory(tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    done = _cli(tmp_path, GRID_QUESTION, "--out", str(blocker))
+    assert done.returncode == 2
+    assert f"error: cannot create output directory {blocker}" in done.stderr
+    assert done.stdout == ""
+
+
+def _with_reader_gone(tmp_path: Path, *args: str, read_lines: int) -> tuple[int, str]:
+    """Run the CLI, read ``read_lines`` lines of stdout, then close it (as ``| head`` does)."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "ask", *args, "--now", NOW],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        for _ in range(read_lines):
+            assert process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        return process.wait(timeout=60), stderr
+
+
+@pytest.mark.parametrize(("mode", "read_lines"), [("--json", 1), ("--verbose", 0)])
+def test_a_closed_pipe_ends_the_run_quietly(tmp_path: Path, mode: str, read_lines: int) -> None:
+    code, stderr = _with_reader_gone(tmp_path, GRID_QUESTION, mode, read_lines=read_lines)
+    assert code == 141
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr
+    assert "BrokenPipeError" not in stderr
 
 
 def test_dataset_is_analysed(tmp_path: Path) -> None:
@@ -112,14 +211,14 @@ def test_app_config_names_the_configuration_file(tmp_path: Path) -> None:
 
 
 def test_a_terminal_gets_progress_bars(tmp_path: Path) -> None:
-    # A real pseudo-terminal: the CLI decides by isatty(), as it does for a user.
+    # A real pseudo-terminal on stderr: the CLI decides by isatty(), as it does for a user.
     leader, follower = pty.openpty()
     with subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "ask", "hello there", "--now", NOW],
         cwd=tmp_path,
         env=_env(),
-        stdout=follower,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
     ) as process:
         os.close(follower)
         output = b""

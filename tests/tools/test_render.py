@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import xml.etree.ElementTree as ET
-from typing import get_args
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, get_args
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tools.catalog import get_tool
 from tools.catalog_types import ChartOutput, ToolContext, ToolError
+from tools.grid.file import FileGridSource
+from tools.grid.service import GRID_SOURCE_SERVICE
 from tools.render.ascii import (
     Bar,
     Charset,
@@ -23,6 +28,7 @@ from tools.render.ascii import (
     sparkline,
     table_lines,
 )
+from tools.render.labels import SYNTHETIC_LABEL
 from tools.render.tools import (
     ChartResult,
     DashboardInput,
@@ -250,3 +256,123 @@ async def test_grid_chart_time_axis_is_local(
     assert axis in result.svg
     (note,) = [n for n in result.notes if n.startswith("best 3 h window")]
     assert zone_text in note
+
+
+# ---------------------------------------------------------------- synthetic-data labels
+
+
+def _label_pixels(png_base64: str) -> int:
+    """Pixels of the PNG drawn in the synthetic label's own colour (#b0003a)."""
+    import io
+
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(png_base64)), format="png")
+    rgb = (pixels[:, :, :3] * 255).round().astype(int)
+    close = (abs(rgb - (0xB0, 0x00, 0x3A)) <= 8).all(axis=2)
+    return int(close.sum())
+
+
+def _svg_texts(svg: str) -> dict[str, str]:
+    """The SVG's elements with an id, mapped to the text drawn inside them."""
+    root = ET.fromstring(svg)  # noqa: S314  # our own renderer output
+    return {
+        el.attrib["id"]: "".join(el.itertext()).strip() for el in root.iter() if "id" in el.attrib
+    }
+
+
+async def test_a_chart_of_synthetic_grid_data_says_so_inside_the_image() -> None:
+    result = await render_chart(
+        RenderChartInput(
+            kind="grid_intensity", region="ie", start_date="2026-11-26", include_png=True
+        ),
+        CTX,
+    )
+    assert result.synthetic  # the default grid source generates its data
+    texts = _svg_texts(result.svg)
+    assert texts["synthetic-label"] == SYNTHETIC_LABEL
+    assert texts["synthetic-watermark"] == SYNTHETIC_LABEL
+    assert {"series-actual", "series-forecast"} <= texts.keys()  # forecast stays distinct
+    assert result.png_base64 is not None
+    png = base64.b64decode(result.png_base64)
+    assert SYNTHETIC_LABEL.encode() in png  # and in the file's metadata (an iTXt chunk)
+    assert _label_pixels(result.png_base64) > 100  # the red subtitle is drawn in the pixels
+
+
+async def test_a_chart_of_measured_grid_data_has_no_synthetic_label(tmp_path: Path) -> None:
+    grid = tmp_path / "grid.csv"
+    start = datetime(2026, 11, 26, tzinfo=UTC)
+    grid.write_text(
+        "timestamp,value\n"
+        + "".join(
+            f"{(start + timedelta(minutes=30 * i)).isoformat()},{200 + i}\n" for i in range(48)
+        )
+    )
+    ctx = ToolContext(
+        now="2026-11-27T09:00:00Z",
+        services={GRID_SOURCE_SERVICE: FileGridSource(str(grid))},
+    )
+    result = await render_chart(
+        RenderChartInput(
+            kind="grid_intensity", region="ie", start_date="2026-11-26", include_png=True
+        ),
+        ctx,
+    )
+    assert not result.synthetic
+    assert "series-actual" in _svg_texts(result.svg)
+    assert SYNTHETIC_LABEL not in result.svg
+    assert "synthetic-label" not in result.svg
+    assert result.png_base64 is not None
+    assert _label_pixels(result.png_base64) == 0
+
+
+@pytest.mark.parametrize("kind", ["footprint_breakdown", "trend"])
+async def test_charts_of_given_values_are_labelled_when_the_caller_says_synthetic(
+    kind: Literal["footprint_breakdown", "trend"],
+) -> None:
+    def chart(synthetic: bool | None) -> RenderChartInput:
+        return RenderChartInput(
+            kind=kind,
+            labels=["Scope 1", "Scope 2", "Scope 3"],
+            values=[77.2, 63.7, 40.2],
+            include_png=True,
+            synthetic=synthetic,
+        )
+
+    labelled = await render_chart(chart(True), CTX)
+    assert labelled.synthetic
+    assert labelled.for_model()["synthetic"] is True
+    assert _svg_texts(labelled.svg)["synthetic-label"] == SYNTHETIC_LABEL
+    assert labelled.png_base64 is not None
+    assert _label_pixels(labelled.png_base64) > 100
+    for measured in (await render_chart(chart(False), CTX), await render_chart(chart(None), CTX)):
+        assert not measured.synthetic
+        assert SYNTHETIC_LABEL not in measured.svg
+        assert measured.png_base64 is not None
+        assert _label_pixels(measured.png_base64) == 0
+
+
+@pytest.mark.parametrize("charset", ["unicode", "ascii"])
+def test_a_dashboard_of_synthetic_data_says_so_in_its_header(charset: Charset) -> None:
+    labelled = render_dashboard(
+        msgspec.structs.replace(full_dashboard(charset=charset), synthetic=True), CTX
+    )
+    rule = "═" if charset == "unicode" else "="
+    lines = labelled.text.splitlines()
+    label = SYNTHETIC_LABEL if charset == "unicode" else "SYNTHETIC data - not measured"
+    assert lines[:4] == [rule * 80, lines[1], label, rule * 80]
+    assert labelled.synthetic
+    assert "SYNTHETIC" in labelled.summary()
+    measured = render_dashboard(full_dashboard(charset=charset), CTX)
+    assert "SYNTHETIC" not in measured.text
+    assert measured.text.splitlines()[2] == rule * 80
+
+
+def test_the_render_tool_schemas_tell_a_model_when_data_is_synthetic() -> None:
+    for name in ("render_chart", "render_dashboard"):
+        prop = get_tool(name).parameters["properties"]["synthetic"]
+        assert "synthetic: true" in prop["description"]
+        assert SYNTHETIC_LABEL in prop["description"]
+        assert "synthetic" in prop["description"].lower()
+    chart_prop = get_tool("render_chart").parameters["properties"]["synthetic"]
+    assert "Ignored for grid_intensity" in chart_prop["description"]

@@ -1,6 +1,7 @@
 """Plain-text dashboards (the predecessor's report feature): KPI tiles, bar charts,
 sparklines, aligned tables and a low/medium/high strip, never wider than ``width`` columns.
-``charset="ascii"`` avoids every non-ASCII character for terminals without Unicode.
+``charset="ascii"`` avoids every non-ASCII character for terminals without Unicode. A dashboard
+of synthetic data says so in its header, under the title (:data:`SYNTHETIC_LABEL`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from tools.catalog_types import ToolError
+from tools.render.labels import SYNTHETIC_LABEL
 
 __all__ = [
     "Bar",
@@ -219,14 +221,17 @@ def render_dashboard_text(
     table_rows: Sequence[Sequence[str]] = (),
     width: int = 80,
     charset: Charset = "unicode",
+    synthetic: bool = False,
 ) -> str:
-    """Assemble the sections that were given, separated by blank lines."""
+    """Assemble the sections that were given, separated by blank lines; a dashboard of
+    ``synthetic`` data carries the synthetic-data label in its header, under the title."""
     if not 40 <= width <= 200:
         raise ToolError("width must be between 40 and 200 columns")
     heavy = _BOX[charset]["H"]
-    sections: list[list[str]] = [
-        [heavy * width, _fit(_clean(title, charset), width, charset), heavy * width]
-    ]
+    header = [_fit(_clean(title, charset), width, charset)]
+    if synthetic:
+        header.append(_clean(SYNTHETIC_LABEL, charset))  # 29 columns: always fits
+    sections: list[list[str]] = [[heavy * width, *header, heavy * width]]
     if kpis:
         sections.append(kpi_lines(kpis, width, charset))
     if bars:

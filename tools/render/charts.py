@@ -5,7 +5,9 @@ fixed SVG hash salt and no date metadata, so the same data gives the same SVG. E
 gets an SVG ``id`` (e.g. ``series-actual``, ``band-low``, ``best-window``) that the web page
 and tests can find. Rendering takes a module lock: ``rc_context`` changes matplotlib's global
 settings, so charts drawn from worker threads (the tools render off the event loop) must not
-interleave.
+interleave. A chart drawn with ``synthetic=True`` says so inside the image (subtitle, watermark
+and file metadata: :data:`tools.render.labels.SYNTHETIC_LABEL`); forecasts stay dashed and
+distinct from actual values either way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
 from tools.grid.analysis import Thresholds, Window
 from tools.grid.model import IntensityPoint
+from tools.render.labels import SYNTHETIC_LABEL
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,6 +34,7 @@ ImageFormat = Literal["svg", "png"]
 _LOCK = threading.Lock()
 P = ParamSpec("P")
 _COLOURS = {"low": "#2e7d32", "medium": "#f9a825", "high": "#c62828"}
+_SYNTHETIC_COLOUR = "#b0003a"  # used by nothing else, so the label can be found in a PNG
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RC: dict[Any, Any] = {
     "svg.hashsalt": "sustainable-city-ai",
@@ -46,14 +50,38 @@ def _figure() -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _render(fig: Figure, fmt: ImageFormat) -> bytes:
+def _render(fig: Figure, fmt: ImageFormat, synthetic: bool) -> bytes:
     import matplotlib
 
     buffer = io.BytesIO()
     with matplotlib.rc_context(_RC):
         metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
+        if synthetic:
+            metadata["Description"] = SYNTHETIC_LABEL
         fig.savefig(buffer, format=fmt, metadata=metadata)
     return buffer.getvalue()
+
+
+def _label_synthetic(fig: Figure, ax: Axes) -> None:
+    """Mark a chart of synthetic data twice: a red subtitle over the chart (``synthetic-label``)
+    and a faint watermark across the plot (``synthetic-watermark``), so neither a cropped
+    chart nor one shared without its title can pass for measured data."""
+    label = fig.suptitle(SYNTHETIC_LABEL, color=_SYNTHETIC_COLOUR, fontweight="bold")
+    label.set_gid("synthetic-label")
+    mark = ax.text(
+        0.5,
+        0.5,
+        SYNTHETIC_LABEL,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        rotation=15,
+        fontsize=20,
+        color=_SYNTHETIC_COLOUR,
+        alpha=0.15,
+        zorder=0,
+    )
+    mark.set_gid("synthetic-watermark")
 
 
 def _serialised(fn: Callable[P, bytes]) -> Callable[P, bytes]:
@@ -75,6 +103,7 @@ def grid_chart(
     window: Window | None,
     fmt: ImageFormat = "svg",
     zone: tzinfo = UTC,
+    synthetic: bool = False,
 ) -> bytes:
     """Intensity over time with low/medium/high bands, forecasts dashed, best window shaded.
 
@@ -116,10 +145,12 @@ def grid_chart(
         ax.set_ylabel("Carbon intensity (gCO2/kWh)")
         ax.set_xlabel(f"Time ({_zone_label(zone, _stamps(actual, forecast))})")
         ax.set_title(title)
+        if synthetic:
+            _label_synthetic(fig, ax)
         ax.legend(loc="upper right", fontsize=8)
         stamps = _stamps(actual, forecast)
         _date_axis(ax, min(stamps), max(stamps), zone)
-        return _render(fig, fmt)
+        return _render(fig, fmt, synthetic)
 
 
 def _stamps(*groups: Sequence[IntensityPoint]) -> list[datetime]:
@@ -177,6 +208,7 @@ def breakdown_chart(
     values: Sequence[float],
     unit: str,
     fmt: ImageFormat = "svg",
+    synthetic: bool = False,
 ) -> bytes:
     """Horizontal bars, largest on top (a footprint by scope, category or site)."""
     import matplotlib
@@ -197,8 +229,10 @@ def breakdown_chart(
             )
         ax.set_xlabel(unit)
         ax.set_title(title)
+        if synthetic:
+            _label_synthetic(fig, ax)
         ax.margins(x=0.15)
-        return _render(fig, fmt)
+        return _render(fig, fmt, synthetic)
 
 
 @_serialised
@@ -210,6 +244,7 @@ def trend_chart(
     unit: str,
     fitted: Sequence[float] | None,
     fmt: ImageFormat = "svg",
+    synthetic: bool = False,
 ) -> bytes:
     """Values over ordered labels (e.g. months) with the least-squares line."""
     import matplotlib
@@ -226,8 +261,10 @@ def trend_chart(
         ax.set_xticks(xs[::step], [labels[i] for i in xs[::step]], rotation=45, ha="right")
         ax.set_ylabel(unit)
         ax.set_title(title)
+        if synthetic:
+            _label_synthetic(fig, ax)
         ax.legend(loc="best", fontsize=8)
-        return _render(fig, fmt)
+        return _render(fig, fmt, synthetic)
 
 
 def _x(ts: datetime) -> float:

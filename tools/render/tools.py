@@ -1,4 +1,10 @@
-"""The rendering tools the model calls: ``render_dashboard`` (text) and ``render_chart`` (SVG)."""
+"""The rendering tools the model calls: ``render_dashboard`` (text) and ``render_chart`` (SVG).
+
+Both label renderings of synthetic data inside the rendering itself (see
+:mod:`tools.render.labels`). A ``grid_intensity`` chart knows its provenance (it fetches the
+data); for numbers handed in by the caller only the caller knows, so both inputs have a
+``synthetic`` field whose description tells a model when to set it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
@@ -21,6 +27,7 @@ from tools.numeric import linear_fit
 from tools.render.ascii import Bar, Charset, Kpi, render_dashboard_text
 from tools.render.charts import ImageFormat, breakdown_chart, grid_chart, trend_chart
 from tools.render.executor import renderer_from_context
+from tools.render.labels import SYNTHETIC_LABEL
 
 __all__ = [
     "ChartResult",
@@ -32,6 +39,22 @@ __all__ = [
 ]
 
 ChartKind = Literal["grid_intensity", "footprint_breakdown", "trend"]
+# What a model reads in the tools' JSON schemas: when to set ``synthetic``.
+_SYNTHETIC_DASHBOARD = (
+    "true when ANY number shown comes from synthetic (generated, not measured) data: a tool "
+    "result that says synthetic: true or lists a data source with synthetic: true (e.g. "
+    "synthetic_business_data, a synthetic_profile footprint, the synthetic grid source). "
+    f"The dashboard header then says '{SYNTHETIC_LABEL}'. false or null for measured or "
+    "user-supplied data only."
+)
+_SYNTHETIC_CHART = (
+    "For footprint_breakdown and trend charts: true when the labels/values come from "
+    "synthetic (generated, not measured) data: a tool result that says synthetic: true or "
+    "lists a data source with synthetic: true (e.g. synthetic_business_data, a "
+    f"synthetic_profile footprint). The chart then carries '{SYNTHETIC_LABEL}' in its image. "
+    "false or null for measured or user-supplied data. Ignored for grid_intensity charts: "
+    "the tool knows the provenance of the grid data it fetches and labels them itself."
+)
 _CHART_KINDS: tuple[ChartKind, ...] = get_args(ChartKind)
 
 
@@ -48,15 +71,18 @@ class DashboardInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     table_rows: list[list[str]] | None = None
     width: int | None = None
     charset: Charset | None = None
+    synthetic: Annotated[bool | None, msgspec.Meta(description=_SYNTHETIC_DASHBOARD)] = None
 
 
 class DashboardResult(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     width: int
     charset: str
+    synthetic: bool = False  # the header carries the synthetic-data label
 
     def summary(self) -> str:
-        return f"Text dashboard, {len(self.text.splitlines())} lines x {self.width} columns"
+        tag = " (SYNTHETIC data)" if self.synthetic else ""
+        return f"Text dashboard{tag}, {len(self.text.splitlines())} lines x {self.width} columns"
 
     def data_sources(self) -> Sequence[DataSource]:
         return ()
@@ -83,8 +109,9 @@ def render_dashboard(args: DashboardInput, ctx: ToolContext) -> DashboardResult:
         table_rows=args.table_rows or (),
         width=width,
         charset=charset,
+        synthetic=bool(args.synthetic),
     )
-    return DashboardResult(text=text, width=width, charset=charset)
+    return DashboardResult(text=text, width=width, charset=charset, synthetic=bool(args.synthetic))
 
 
 class RenderChartInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -98,6 +125,7 @@ class RenderChartInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     values: list[float] | None = None
     unit: str | None = None
     include_png: bool | None = None
+    synthetic: Annotated[bool | None, msgspec.Meta(description=_SYNTHETIC_CHART)] = None
 
 
 class ChartResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -163,6 +191,7 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
             source_from_context(ctx), region, start, end, now_from_context(ctx)
         )
         view = intensity_view(series)
+        synthetic = any(source.synthetic for source in view.sources)
         zone = region_zone(region)
         window = None
         if args.best_window_hours:
@@ -192,19 +221,28 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
                 window=window,
                 fmt=fmt,
                 zone=zone,
+                synthetic=synthetic,
             )
         sources = view.sources
     elif kind == "footprint_breakdown":
         labels, values = _labelled(args)
+        synthetic = bool(args.synthetic)
         unit = args.unit or "kgCO2e"
         title = args.title or "Footprint breakdown"
         series_ids = [f"bar-{i}" for i in range(len(values))]
         for fmt in formats:
             images[fmt] = await renderer.render(
-                breakdown_chart, title=title, labels=labels, values=values, unit=unit, fmt=fmt
+                breakdown_chart,
+                title=title,
+                labels=labels,
+                values=values,
+                unit=unit,
+                fmt=fmt,
+                synthetic=synthetic,
             )
     else:
         labels, values = _labelled(args)
+        synthetic = bool(args.synthetic)
         unit = args.unit or "value"
         title = args.title or "Trend"
         fit = linear_fit([float(i) for i in range(len(values))], values)
@@ -220,6 +258,7 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
                 unit=unit,
                 fitted=fitted,
                 fmt=fmt,
+                synthetic=synthetic,
             )
     svg = images["svg"].decode()
     png = images.get("png")
@@ -233,6 +272,6 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         svg=svg,
         png_base64=None if png is None else base64.b64encode(png).decode(),
         notes=tuple(notes),
-        synthetic=any(s.synthetic for s in sources),
+        synthetic=synthetic,
         sources=sources,
     )

@@ -44,16 +44,33 @@ export function renderCharts(container, charts) {
   );
 }
 
+/** Three significant digits: an offline run's energy is a few millionths of a Wh. */
+function significant(value) {
+  return Number(value ?? 0).toLocaleString(undefined, { maximumSignificantDigits: 3 });
+}
+
+/**
+ * The run's usage. An offline run (energy_basis "cpu_time") ran no language model: it shows
+ * no tokens or cost but its measured CPU time, and its energy labelled as estimated from it.
+ */
 export function renderUsage(container, usage, durationMs) {
   const u = usage ?? {};
-  const rows = [
-    ["Estimated cost", `$${number(u.cost_usd, 4)}`],
-    ["Energy", `${number(u.energy_wh, 3)} Wh`],
-    ["Emissions", `${number(u.emissions_g_co2e, 3)} g CO₂e`],
-    ["Tokens in / out", `${number(u.input_tokens, 0)} / ${number(u.output_tokens, 0)}`],
-    ["Model calls", number(u.llm_calls, 0)],
-    ["Duration", formatDuration(durationMs ?? u.wall_ms) || "–"],
-  ];
+  const rows =
+    u.energy_basis === "cpu_time"
+      ? [
+          ["Language model", "none (offline engine): 0 tokens, no cost"],
+          ["CPU time", `${number(u.cpu_ms, 1)} ms (measured)`],
+          ["Energy", `${significant(u.cpu_energy_wh)} Wh (estimate from CPU time)`],
+          ["Emissions", `${significant(u.emissions_g_co2e)} g CO₂e (estimate)`],
+        ]
+      : [
+          ["Estimated cost", `$${number(u.cost_usd, 4)}`],
+          ["Energy", `${number(u.energy_wh, 3)} Wh (estimate from tokens)`],
+          ["Emissions", `${number(u.emissions_g_co2e, 3)} g CO₂e (estimate)`],
+          ["Tokens in / out", `${number(u.input_tokens, 0)} / ${number(u.output_tokens, 0)}`],
+          ["Model calls", number(u.llm_calls, 0)],
+        ];
+  rows.push(["Duration", formatDuration(durationMs ?? u.wall_ms) || "–"]);
   container.replaceChildren(
     ...rows.flatMap(([label, value]) => [el("dt", "", label), el("dd", "", value)]),
   );

@@ -135,6 +135,7 @@ export class RunView {
     const tokens = (usage.input_tokens ?? 0) + (usage.output_tokens ?? 0);
     const parts = [formatDuration(data.duration_ms)];
     if (tokens) parts.push(`${tokens} tokens`);
+    else if (usage.cpu_ms) parts.push(`${Number(usage.cpu_ms).toFixed(1)} ms CPU`);
     const entry = this.addEntry(event, parts.filter(Boolean).join(" · "));
     if (typeof data.output === "string" && data.output.trim()) {
       const details = el("details", "entry-details");

@@ -3,7 +3,8 @@
 ``render_dashboard`` gets the figures that carry a number (as KPI tiles), the first bar series
 and, for grid questions, the low/medium/high strip; ``render_chart`` gets the chart the
 findings asked for. Both tools format the numbers themselves, so the dashboard text is a tool
-output like any other.
+output like any other. Both calls set ``synthetic`` from the provenance of the findings they
+draw, as a careful model would, so the renderings themselves say "not measured".
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def dashboard_call(s: StepInput, findings: list[Findings]) -> Call:
     with_bars = next((f for f in findings if f.bars and f.topic == "scenarios"), None)
     with_bars = with_bars or next((f for f in findings if f.bars), None)
     with_levels = next((f for f in findings if f.levels), None)
-    values: dict[str, Any] = {"title": _title(findings), "kpis": kpis or None}
+    values: dict[str, Any] = {
+        "title": _title(findings),
+        "kpis": kpis or None,
+        "synthetic": any(f.synthetic for f in findings if f.topic != "error"),
+    }
     if with_bars is not None:
         values["bars"] = [{"label": b.label[:24], "value": b.value} for b in with_bars.bars]
         values["bar_unit"] = with_bars.bars_unit or None
@@ -49,8 +54,11 @@ def dashboard_call(s: StepInput, findings: list[Findings]) -> Call:
     return s.call("render_dashboard", **values)
 
 
-def chart_call(s: StepInput, args: dict[str, Any]) -> Call:
-    return s.call("render_chart", **args)
+def chart_call(s: StepInput, args: dict[str, Any], findings: list[Findings]) -> Call:
+    """The chart ``args`` of one of ``findings``, labelled synthetic when that finding is."""
+    owner = next((f for f in findings if f.chart is args), None)
+    synthetic = owner.synthetic if owner is not None else any(f.synthetic for f in findings)
+    return s.call("render_chart", **{**args, "synthetic": synthetic})
 
 
 def dashboard_text(output: Any) -> str:

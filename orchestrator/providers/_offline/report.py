@@ -85,7 +85,7 @@ def report_policy(s: StepInput) -> Decision:
         wanted.append(dashboard_call(s, findings))
     chart_args = next((f.chart for f in findings if f.chart is not None), None)
     if chart is None and chart_args is not None and s.can("render_chart"):
-        wanted.append(chart_call(s, chart_args))
+        wanted.append(chart_call(s, chart_args, findings))
     if wanted:
         return tuple(wanted)
     return Answer(_report(findings, s, lead, unanswered))
@@ -169,7 +169,8 @@ def _report(findings: list[Findings], s: StepInput, lead: list[str], unanswered:
         )
     lines.append(
         "- Written by the offline engine (deterministic, no language model): every figure "
-        "above is a tool result, rounded for display."
+        "above is a tool result, rounded for display. No LLM tokens were used and there is "
+        "no LLM cost; the run's usage gives its measured CPU time and an energy estimate."
     )
     return "\n".join(lines)
 

@@ -83,6 +83,7 @@ def test_env_overrides_of_each_kind() -> None:
         "APP__ASSISTANTS__REPORT__TEMPERATURE": "0.3",  # nested section
         "APP__ASSISTANTS__CARBON__TOOLS": '["carbon_footprint"]',
         "APP__ACCOUNTING__PRICES__GPT-X": "{input = 1.5, output = 6}",  # inline table
+        "APP__ACCOUNTING__WATTS_PER_CORE": "7.5",
         "APP__SERVER__PUBLIC_ORIGIN": '"https://city.example.org"',  # quoted string
     }
     settings = load_settings(None, env)
@@ -97,6 +98,7 @@ def test_env_overrides_of_each_kind() -> None:
     assert settings.assistants.carbon.tools == ("carbon_footprint",)
     assert settings.accounting.prices["gpt-x"].input == 1.5
     assert settings.accounting.prices["gpt-x"].output == 6.0
+    assert settings.accounting.watts_per_core == 7.5
     assert settings.server.public_origin == "https://city.example.org"
 
 
@@ -204,6 +206,14 @@ def test_missing_explicit_file_and_invalid_toml(tmp_path: Path) -> None:
         (
             {"APP__ACCOUNTING__PRICES__M": "{input = 1}"},
             "accounting.prices.m.output: required (number)",
+        ),
+        (
+            {"APP__ACCOUNTING__WATTS_PER_CORE": "501"},
+            "accounting.watts_per_core: expected number in 0..500, got 501",
+        ),
+        (
+            {"APP__ACCOUNTING__WATTS_PER_CORE": "-2.5"},
+            "accounting.watts_per_core: expected number in 0..500, got -2.5",
         ),
         (
             {"JWT_SECRET": "short"},
