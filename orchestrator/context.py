@@ -38,12 +38,14 @@ class RunContext(msgspec.Struct, frozen=True, kw_only=True):
     """Optional caller context for one run; every field may be left at its default.
 
     ``run_id`` None -> a fresh id is generated. ``now`` None -> the orchestrator's clock.
+    ``conversation_id`` is the caller's, carried as given (an ``int`` keeps its type in the
+    ``started`` event's JSON, as the HTTP service's integer ids do; a ``str`` stays a string).
     ``user_id`` and ``metadata`` are bound to the run's log lines and carried by its
     ``started`` event (keep secrets out of them).
     """
 
     run_id: str | None = None
-    conversation_id: str | None = None
+    conversation_id: int | str | None = None
     user_id: str | None = None
     history: Sequence[HistoryPair] = ()
     dataset: Dataset | None = None

@@ -125,7 +125,8 @@ class ChartRef(msgspec.Struct, kw_only=True):
 class StartedData(msgspec.Struct, kw_only=True):
     progress: int = 0
     run_id: str
-    conversation_id: str | None = None
+    # RunContext.conversation_id as given: the HTTP service's ids are integers (JSON numbers).
+    conversation_id: int | str | None = None
     question: str
     # The caller's context (RunContext.user_id / .metadata), so consumers of the events can
     # attribute a run without a second lookup.

@@ -1,22 +1,33 @@
-"""Conversation history: list, read, delete, and continue a conversation (SSE)."""
+"""Conversation history: list, read, delete, and continue a conversation (SSE).
+
+Conversation and message ids are JSON integers. The path takes the id as text and parses it
+itself (:mod:`app.conversations.ids`), so a non-numeric id (``NaN`` from a legacy client's
+``parseInt``) is a 400 that says so rather than an unmatched route; and every lookup filters
+on the caller, so another user's id is the same 404, body and all, as a missing one.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.openapi.spec import Example
+from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.conversations.ids import (
+    INVALID_CONVERSATION_ID,
+    conversation_not_found,
+    parse_conversation_id,
+)
 from app.conversations.models import Conversation, Message
-from app.errors import DomainError
-from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
+from app.openapi_errors import SSE_ERRORS, error_responses
 from app.runs.controller import START_RUN_ERRORS, start_stream
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json
 from app.runs.models import Run
@@ -26,10 +37,19 @@ from app.runs.schemas import ContinueRequest
 __all__ = ["ConversationsController"]
 
 _NO_CONVERSATION = (404, "No such conversation for this user (`conversation_not_found`)")
+# Text, parsed by the handler: a non-numeric id is a 400 `invalid_conversation_id`, not a 404
+# of an unmatched route.
+ConversationIdPath = Annotated[
+    str,
+    PathParameter(
+        description="The conversation's id, an integer (in the path as digits, e.g. `42`).",
+        examples=[Example(value="42")],
+    ),
+]
 
 
 class ConversationView(msgspec.Struct, kw_only=True):
-    id: str
+    id: int
     title: str
     created_at: datetime
     updated_at: datetime
@@ -37,8 +57,8 @@ class ConversationView(msgspec.Struct, kw_only=True):
 
 
 class MessageView(msgspec.Struct, kw_only=True):
-    id: str
-    conversation_id: str
+    id: int
+    conversation_id: int
     role: Literal["user", "assistant"]
     content: str
     timestamp: datetime
@@ -68,14 +88,14 @@ def _view(conversation: Conversation) -> ConversationView:
     )
 
 
-async def _owned(session: AsyncSession, conversation_id: str, user_id: str) -> Conversation:
+async def _owned(session: AsyncSession, conversation_id: int, user_id: str) -> Conversation:
     found = await session.scalar(
         select(Conversation).where(
             Conversation.id == conversation_id, Conversation.user_id == user_id
         )
     )
     if found is None:
-        raise DomainError(404, "conversation_not_found", "Conversation not found.")
+        raise conversation_not_found()
     return found
 
 
@@ -98,17 +118,19 @@ class ConversationsController(Controller):
 
     @get(
         "/{conversation_id:str}",
-        responses=error_responses(BAD_PARAMETER, 401, _NO_CONVERSATION, 503),
+        responses=error_responses(INVALID_CONVERSATION_ID, 401, _NO_CONVERSATION, 503),
     )
     async def get_conversation(
         self,
         request: Request[Any, Any, Any],
-        conversation_id: FromPath[str],
+        conversation_id: ConversationIdPath,
         runs_runtime: NamedDependency[RunsRuntime],
     ) -> ConversationDetail:
         """One conversation and its messages (alternating user/assistant, oldest first)."""
         async with runs_runtime.service.session_maker() as session:
-            conversation = await _owned(session, conversation_id, current_user_id(request))
+            conversation = await _owned(
+                session, parse_conversation_id(conversation_id), current_user_id(request)
+            )
             messages = await session.scalars(
                 select(Message)
                 .where(Message.conversation_id == conversation.id)
@@ -132,12 +154,12 @@ class ConversationsController(Controller):
     @delete(
         "/{conversation_id:str}",
         status_code=200,
-        responses=error_responses(BAD_PARAMETER, 401, _NO_CONVERSATION, 503),
+        responses=error_responses(INVALID_CONVERSATION_ID, 401, _NO_CONVERSATION, 503),
     )
     async def delete_conversation(
         self,
         request: Request[Any, Any, Any],
-        conversation_id: FromPath[str],
+        conversation_id: ConversationIdPath,
         runs_runtime: NamedDependency[RunsRuntime],
     ) -> Deleted:
         """Delete a conversation with its messages, runs and events (a running run is
@@ -145,11 +167,11 @@ class ConversationsController(Controller):
         service = runs_runtime.service
         user_id = current_user_id(request)
         async with service.session_maker() as session:
-            await _owned(session, conversation_id, user_id)
+            conversation = await _owned(session, parse_conversation_id(conversation_id), user_id)
             running = (
                 await session.scalars(
                     select(Run.id).where(
-                        Run.conversation_id == conversation_id, Run.status == "running"
+                        Run.conversation_id == conversation.id, Run.status == "running"
                     )
                 )
             ).all()
@@ -158,7 +180,7 @@ class ConversationsController(Controller):
         async with service.session_maker() as session, session.begin():
             await session.execute(
                 sql_delete(Conversation).where(
-                    Conversation.id == conversation_id, Conversation.user_id == user_id
+                    Conversation.id == conversation.id, Conversation.user_id == user_id
                 )
             )
         return Deleted(message="Conversation deleted successfully")
@@ -183,7 +205,7 @@ class ConversationsController(Controller):
     async def continue_conversation(
         self,
         request: Request[Any, Any, Any],
-        conversation_id: FromPath[str],
+        conversation_id: ConversationIdPath,
         data: JSONBody[ContinueRequest],
         runs_runtime: NamedDependency[RunsRuntime],
     ) -> Stream:
@@ -193,6 +215,6 @@ class ConversationsController(Controller):
             runs_runtime,
             user_id=current_user_id(request),
             question=data.question,
-            conversation_id=conversation_id,
+            conversation_id=parse_conversation_id(conversation_id),
             dataset_id=data.dataset_id,
         )

@@ -1,5 +1,9 @@
 """Conversations and their messages.
 
+Both have integer ids assigned by the database (identity on PostgreSQL, AUTOINCREMENT on
+SQLite): the predecessor's clients parse them as numbers. Ownership, not the id, guards
+access: every read filters on ``user_id``.
+
 Messages carry an explicit ``position`` so order never depends on timestamp resolution;
 the run service keeps them strictly alternating user/assistant (one run at a time per
 conversation, enforced by a partial unique index on ``runs``).
@@ -12,16 +16,19 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, id_column
+from app.db.base import Base, SerialId, serial_id_column
 
 __all__ = ["Conversation", "Message"]
 
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_user_id_updated_at", "user_id", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_user_id_updated_at", "user_id", "updated_at"),
+        {"sqlite_autoincrement": True},
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[int] = serial_id_column()
     user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
@@ -30,11 +37,14 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position"),
+        {"sqlite_autoincrement": True},
+    )
 
-    id: Mapped[str] = id_column()
-    conversation_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("conversations.id", ondelete="CASCADE")
+    id: Mapped[int] = serial_id_column()
+    conversation_id: Mapped[int] = mapped_column(
+        SerialId, ForeignKey("conversations.id", ondelete="CASCADE")
     )
     position: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))

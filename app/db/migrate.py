@@ -3,6 +3,12 @@
 Revisions live in ``app/db/migrations/versions`` as one fixed chain (``0001_auth`` then
 ``0002_runs`` …). On PostgreSQL the run holds a transaction-scoped advisory lock, so several
 instances starting at once apply each revision exactly once.
+
+On SQLite, migrations run with ``foreign_keys`` off, as SQLite prescribes for schema changes:
+a revision that rebuilds a table (copy, drop, rename) would otherwise have the ``DROP``
+cascade into every referencing table and delete their rows. Before the commit,
+``PRAGMA foreign_key_check`` must come back empty (a violation rolls the whole run back), and
+the connection gets ``foreign_keys`` back on before it returns to the pool.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.engine import create_engine
 from app.settings import DatabaseSettings, Settings
@@ -64,15 +70,40 @@ async def _with_connection(target: Target, fn: Callable[[Connection], _T], *, lo
     else:
         engine = create_engine(target.database if isinstance(target, Settings) else target)
     try:
-        async with engine.begin() as conn:
-            if lock and conn.dialect.name == "postgresql":
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
-                )
-            return await conn.run_sync(fn)
+        async with engine.connect() as conn:
+            rebuilding_sqlite = lock and conn.dialect.name == "sqlite"
+            if rebuilding_sqlite:
+                # Only outside a transaction does SQLite honour this pragma.
+                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await conn.commit()
+            try:
+                async with conn.begin():
+                    if lock and conn.dialect.name == "postgresql":
+                        await conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
+                        )
+                    result = await conn.run_sync(fn)
+                    if rebuilding_sqlite:
+                        await _check_foreign_keys(conn)
+                    return result
+            finally:
+                if rebuilding_sqlite:
+                    await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    await conn.commit()
     finally:
         if engine is not target:
             await engine.dispose()
+
+
+async def _check_foreign_keys(conn: AsyncConnection) -> None:
+    """Refuse to commit a SQLite migration that left a dangling reference."""
+    result = await conn.exec_driver_sql("PRAGMA foreign_key_check")
+    violations = [tuple(row) for row in result.all()]
+    if violations:
+        # Each row: (table, rowid, referenced table, foreign key index).
+        shown = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in violations[:5])
+        msg = f"the migration left {len(violations)} dangling foreign key(s): {shown}"
+        raise RuntimeError(msg)
 
 
 async def migrate(target: Target, revision: str = "head") -> None:

@@ -17,6 +17,7 @@ from litestar.response import Stream
 from sqlalchemy import func, select
 
 from app.auth.security import OPTIONAL_AUTH
+from app.conversations.ids import parse_conversation_id
 from app.errors import DomainError
 from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
@@ -37,8 +38,9 @@ MAX_OFFSET = 2**63 - 1
 START_RUN_ERRORS: Final = (
     (
         400,
-        "Malformed JSON, invalid fields, or an empty or too long question "
-        "(`malformed_json`, `validation_error`, `invalid_question`, `question_too_long`)",
+        "Malformed JSON, invalid fields, an empty or too long question, or a conversation id "
+        "that is not an integer (`malformed_json`, `validation_error`, `invalid_question`, "
+        "`question_too_long`, `invalid_conversation_id`)",
     ),
     (409, "The conversation already has a question in progress (`conversation_busy`)"),
     413,
@@ -67,12 +69,19 @@ def _after(last_event_id: str | None, after: int | None) -> int:
         ) from exc
 
 
+def _conversation_of(data: AskRequest) -> int | None:
+    """The conversation an ask continues (None: a new one); 400/404 for a bad id."""
+    if data.conversation_id is None:
+        return None
+    return parse_conversation_id(data.conversation_id)
+
+
 async def start_stream(
     runtime: RunsRuntime,
     *,
     user_id: str,
     question: str,
-    conversation_id: str | None,
+    conversation_id: int | None,
     dataset_id: str | None,
 ) -> Stream:
     """Start a run and stream its events from the first; shared with conversations."""
@@ -97,7 +106,7 @@ async def start_stream(
     )
     return sse_response(
         frames,
-        headers={"X-Run-Id": started.run_id, "X-Conversation-Id": started.conversation_id},
+        headers={"X-Run-Id": started.run_id, "X-Conversation-Id": str(started.conversation_id)},
     )
 
 
@@ -121,7 +130,7 @@ class RunsController(Controller):
         started = await service.start(
             user_id=current_user_id(request),
             question=data.question,
-            conversation_id=data.conversation_id,
+            conversation_id=_conversation_of(data),
             dataset_id=data.dataset_id,
         )
         await service.wait(started.run_id)
@@ -149,7 +158,7 @@ class RunsController(Controller):
             runs_runtime,
             user_id=current_user_id(request),
             question=data.question,
-            conversation_id=data.conversation_id,
+            conversation_id=_conversation_of(data),
             dataset_id=data.dataset_id,
         )
 

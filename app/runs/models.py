@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, id_column
+from app.db.base import Base, SerialId, id_column
 
 __all__ = ["Run", "RunEvent"]
 
@@ -36,8 +36,8 @@ class Run(Base):
 
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"))
-    conversation_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("conversations.id", ondelete="CASCADE")
+    conversation_id: Mapped[int] = mapped_column(
+        SerialId, ForeignKey("conversations.id", ondelete="CASCADE")
     )
     dataset_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("datasets.id", ondelete="SET NULL")

@@ -28,7 +28,9 @@ class AskRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``POST /ask`` and ``POST /ask-stream``: a question, optionally continuing a conversation."""
 
     question: str
-    conversation_id: str | None = None
+    # An integer; a string of digits is accepted too (legacy clients send either), see
+    # app.conversations.ids.parse_conversation_id.
+    conversation_id: int | str | None = None
     dataset_id: str | None = None
 
 
@@ -56,7 +58,7 @@ class AskResponse(msgspec.Struct, kw_only=True):
     status: Literal["Success", "Error"]
     message: AssistantReply
     run_id: str
-    conversation_id: str
+    conversation_id: int
     plan: list[PlanStepRef]
     usage: RunUsage | None
     sources: list[DataSourceRef]
@@ -65,7 +67,7 @@ class AskResponse(msgspec.Struct, kw_only=True):
 
 class RunView(msgspec.Struct, kw_only=True):
     id: str
-    conversation_id: str
+    conversation_id: int
     question: str
     status: RunStatus
     progress: int

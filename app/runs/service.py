@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.conversations.ids import conversation_not_found
 from app.conversations.models import Conversation
 from app.datasets.models import DatasetRow
 from app.errors import DomainError
@@ -70,7 +71,7 @@ def _now() -> datetime:
 @dataclass(eq=False)
 class StartedRun:
     run_id: str
-    conversation_id: str
+    conversation_id: int
 
 
 @dataclass(eq=False)
@@ -79,7 +80,7 @@ class _LiveRun:
 
     run_id: str
     user_id: str
-    conversation_id: str
+    conversation_id: int
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -165,7 +166,7 @@ class RunService:
         *,
         user_id: str,
         question: str,
-        conversation_id: str | None = None,
+        conversation_id: int | None = None,
         dataset_id: str | None = None,
     ) -> StartedRun:
         """Validate, persist the user message and run row, and start the run's task.
@@ -209,7 +210,7 @@ class RunService:
             del self._reserved_by_user[user_id]
 
     async def _create(
-        self, user_id: str, question: str, conversation_id: str | None, dataset_id: str | None
+        self, user_id: str, question: str, conversation_id: int | None, dataset_id: str | None
     ) -> tuple[StartedRun, RunContext]:
         now = _now()
         try:
@@ -241,7 +242,7 @@ class RunService:
                         )
                     )
                     if found is None:
-                        raise DomainError(404, "conversation_not_found", "Conversation not found.")
+                        raise conversation_not_found()
                     conversation = found
                     history = await store.history_pairs(
                         session, conversation.id, self.max_history_pairs

@@ -120,7 +120,7 @@ async def finish_run(
     await append_message(session, run.conversation_id, "assistant", content, run.id, now)
 
 
-async def next_position(session: AsyncSession, conversation_id: str) -> int:
+async def next_position(session: AsyncSession, conversation_id: int) -> int:
     current = await session.scalar(
         select(func.max(Message.position)).where(Message.conversation_id == conversation_id)
     )
@@ -129,7 +129,7 @@ async def next_position(session: AsyncSession, conversation_id: str) -> int:
 
 async def append_message(
     session: AsyncSession,
-    conversation_id: str,
+    conversation_id: int,
     role: str,
     content: str,
     run_id: str | None,
@@ -152,7 +152,7 @@ async def append_message(
 
 
 async def history_pairs(
-    session: AsyncSession, conversation_id: str, max_pairs: int
+    session: AsyncSession, conversation_id: int, max_pairs: int
 ) -> list[HistoryPair]:
     """The newest ``max_pairs`` question/answer pairs of a conversation, oldest first."""
     if max_pairs <= 0:

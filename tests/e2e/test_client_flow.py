@@ -276,8 +276,10 @@ def test_full_flow_offline(open_client: PageFactory, offline_server: Server) -> 
     # History lists it; open it, continue it.
     item = page.locator(".history-item").first
     expect(item).to_contain_text(GRID_QUESTION[:40])
+    expect(item).to_have_attribute("data-id", re.compile(r"^[0-9]+$"))  # an integer id
     item.click()
     expect(page.locator("#transcript > li")).to_have_count(2)
+    expect(item).to_have_attribute("aria-current", "true")
     page.click("#continue-conversation")
     expect(page.locator("#continuing")).to_be_visible()
     ask(page, "How green was the Irish grid last week?")

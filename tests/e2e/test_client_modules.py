@@ -273,7 +273,7 @@ def _event(seq: int, event_type: str, progress: int, **data: Any) -> dict[str, A
 
 
 RUN_EVENTS = [
-    _event(1, "started", 0, run_id="run-1", conversation_id="c-1", question="q"),
+    _event(1, "started", 0, run_id="run-1", conversation_id=17, question="q"),
     _event(
         2,
         "agent_thinking",
@@ -350,7 +350,7 @@ def test_run_view_applies_events_once(harness: Page) -> None:
     assert result["toolResult"] == "Result: 48 hours, min 120 g/kWh at 03:00"
     assert result["toolArgs"] == {"zone": "IE"}
     assert result["liveText"] == ""  # hidden again once the step answered
-    assert result["conversation"] == "c-1"
+    assert result["conversation"] == 17  # the service's ids are JSON integers
 
 
 def test_run_view_shows_an_added_step_kind_by_its_name(harness: Page) -> None:

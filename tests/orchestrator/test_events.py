@@ -29,7 +29,7 @@ def _started(message: str = "Run started") -> Started:
         timestamp=utc_timestamp(),
         agent_name="system",
         message=message,
-        data=StartedData(run_id="r1", conversation_id="c1", question="When is the grid clean?"),
+        data=StartedData(run_id="r1", conversation_id=7, question="When is the grid clean?"),
     )
 
 
@@ -46,7 +46,7 @@ def test_envelope_keys_come_in_the_documented_order() -> None:
         "data",
     ]
     assert envelope["event"]["data"]["progress"] == 0
-    assert envelope["event"]["data"]["conversation_id"] == "c1"
+    assert envelope["event"]["data"]["conversation_id"] == 7  # a JSON integer, not "7"
 
 
 def test_timestamps_are_utc_with_an_explicit_offset() -> None:

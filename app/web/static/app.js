@@ -209,7 +209,7 @@ async function loadHistory() {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "history-item";
-      button.dataset.id = conversation.id;
+      button.dataset.id = String(conversation.id); // ids are JSON integers; dataset holds text
       const title = document.createElement("span");
       title.className = "history-title";
       title.textContent = conversation.title || "Untitled";
@@ -255,7 +255,7 @@ async function openConversation(id) {
   );
   $("conversation-view").hidden = false;
   for (const button of document.querySelectorAll(".history-item")) {
-    if (button.dataset.id === id) button.setAttribute("aria-current", "true");
+    if (button.dataset.id === String(id)) button.setAttribute("aria-current", "true");
     else button.removeAttribute("aria-current");
   }
   $("conversation-title").tabIndex = -1;
@@ -413,7 +413,7 @@ async function followRun(openStream) {
   const conversationId = runView.conversationId;
   await loadHistory();
   if (conversationId) {
-    const item = `.history-item[data-id="${CSS.escape(conversationId)}"] .history-title`;
+    const item = `.history-item[data-id="${CSS.escape(String(conversationId))}"] .history-title`;
     const title = document.querySelector(item);
     setContinuing({ id: conversationId, title: title?.textContent ?? "this conversation" });
     if (state.openConversation?.id === conversationId) openConversation(conversationId);

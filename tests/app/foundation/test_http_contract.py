@@ -211,16 +211,24 @@ async def test_errors_on_sse_endpoints_are_json_before_any_stream(
 ) -> None:
     unauthenticated = await client.post("/ask-stream", json={"question": QUESTION})
     assert_error(unauthenticated, 401, "not_authenticated")
-    unknown = await client.post(
+    not_an_id = await client.post(
         "/ask-stream", json={"question": QUESTION, "conversation_id": "nope"}, headers=ann.headers
+    )
+    assert_error(not_an_id, 400, "invalid_conversation_id", "positive integer")
+    unknown = await client.post(
+        "/ask-stream", json={"question": QUESTION, "conversation_id": 987654}, headers=ann.headers
     )
     assert_error(unknown, 404, "conversation_not_found")
     too_long = await client.post("/ask-stream", json={"question": "x" * 4001}, headers=ann.headers)
     assert_error(too_long, 400, "question_too_long", "4000")
     continued = await client.post(
-        "/conversations/nope/messages", json={"question": QUESTION}, headers=ann.headers
+        "/conversations/987654/messages", json={"question": QUESTION}, headers=ann.headers
     )
     assert_error(continued, 404, "conversation_not_found")
+    not_a_path_id = await client.post(
+        "/conversations/NaN/messages", json={"question": QUESTION}, headers=ann.headers
+    )
+    assert_error(not_a_path_id, 400, "invalid_conversation_id")
     events = await client.get("/runs/nope/events", headers=ann.headers)
     assert_error(events, 404, "run_not_found")
     no_auth_events = await client.get("/runs/nope/events")

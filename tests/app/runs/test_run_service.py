@@ -65,7 +65,7 @@ async def _run_row(database: Database, run_id: str) -> Run:
         return run
 
 
-async def _messages(database: Database, conversation_id: str) -> list[tuple[str, str]]:
+async def _messages(database: Database, conversation_id: int) -> list[tuple[str, str]]:
     async with database.session_maker() as session:
         rows = await session.execute(
             select(Message.role, Message.content)

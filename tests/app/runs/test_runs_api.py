@@ -133,8 +133,16 @@ async def test_bad_bodies_are_json_4xx_before_any_stream(
     assert "4000" in _assert_error(long, 400, "question_too_long")["detail"]
     wrong_type = await client.post(path, json={"question": 42}, headers=headers)
     _assert_error(wrong_type, 400, "validation_error")
-    unknown_conversation = await client.post(
+    not_an_id = await client.post(
         path, json={"question": QUESTION, "conversation_id": "nope"}, headers=headers
+    )
+    _assert_error(not_an_id, 400, "invalid_conversation_id")
+    fractional = await client.post(
+        path, json={"question": QUESTION, "conversation_id": 4.5}, headers=headers
+    )
+    _assert_error(fractional, 400, "validation_error")
+    unknown_conversation = await client.post(
+        path, json={"question": QUESTION, "conversation_id": 424242}, headers=headers
     )
     _assert_error(unknown_conversation, 404, "conversation_not_found")
     unknown_dataset = await client.post(
@@ -173,7 +181,8 @@ async def test_ask_stream_sends_the_whole_run_in_the_wire_format(
         assert body["run_id"] == run_id
         assert body["timestamp"].endswith("+00:00")
     started = frames[0].event_body["data"]
-    assert started["conversation_id"] == response.headers["x-conversation-id"]
+    assert isinstance(started["conversation_id"], int)
+    assert str(started["conversation_id"]) == response.headers["x-conversation-id"]
     completed = frames[-1].event_body["data"]
     assert completed["full_content"].startswith("#")
     assert completed["final_response"]

@@ -196,7 +196,7 @@ async def test_a_conversation_with_a_run_in_progress_is_busy_until_it_ends(
             headers=alice.headers,
         )
         assert follow_up.status_code == 200, follow_up.text
-        assert follow_up.headers["x-conversation-id"] == conversation
+        assert follow_up.headers["x-conversation-id"] == str(conversation)
         last = [frame for frame in parse_sse(follow_up.text) if frame.id is not None][-1]
         assert last.event == "completed", follow_up.text
         detail = (await client.get(f"/conversations/{conversation}", headers=alice.headers)).json()
