@@ -3,10 +3,18 @@
     python -m app [--config FILE] [--host H] [--port P] [--workers N]
     python -m app migrate [upgrade [REV] | downgrade REV | current]
     python -m app migrate revision MESSAGE --rev-id ID [--autogenerate]
+    python -m app token create EMAIL [--name N] [--expires-days D]
+    python -m app token list EMAIL
+    python -m app token revoke EMAIL TOKEN_ID
 
 Bad configuration prints one line per problem on stderr and exits with status 2. Flags are
 passed to the workers as ``APP__SERVER__*`` variables, so every worker (and the WebAuthn origin
 derived from the port) sees the same values. SIGTERM/SIGINT shut down gracefully (granian).
+
+``token`` is the operator's way to a credential on a machine without a browser: database
+access is the trust boundary, as for ``migrate``. ``token create`` makes the account if it
+does not exist and prints only the token on stdout (everything else goes to stderr), so
+``TOKEN=$(python -m app token create you@example.org)`` works in a script.
 """
 
 from __future__ import annotations
@@ -46,7 +54,31 @@ def _parser() -> argparse.ArgumentParser:
     rev.add_argument("message")
     rev.add_argument("--rev-id", required=True, help="revision id, e.g. 0003_datasets")
     rev.add_argument("--autogenerate", action="store_true", help="diff models vs database")
+    _add_token_parser(sub)
     return parser
+
+
+def _add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.auth.personal_tokens import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
+
+    tok = sub.add_parser("token", help="personal access tokens (operator, no browser needed)")
+    tok_sub = tok.add_subparsers(dest="action", required=True)
+    create = tok_sub.add_parser(
+        "create", help="create a token for EMAIL (the account too, if needed); prints the token"
+    )
+    create.add_argument("email")
+    create.add_argument("--name", default="cli", help="a name to recognise it by (default: cli)")
+    create.add_argument(
+        "--expires-days",
+        type=int,
+        default=DEFAULT_EXPIRY_DAYS,
+        help=f"lifetime in days, 1..{MAX_EXPIRY_DAYS} (default: {DEFAULT_EXPIRY_DAYS})",
+    )
+    listing = tok_sub.add_parser("list", help="list EMAIL's active tokens (never the secrets)")
+    listing.add_argument("email")
+    revoke = tok_sub.add_parser("revoke", help="revoke one of EMAIL's tokens now")
+    revoke.add_argument("email")
+    revoke.add_argument("token_id")
 
 
 def _export_overrides(args: argparse.Namespace) -> None:
@@ -106,6 +138,20 @@ def _migrate_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``token create|list|revoke``; only ``create``'s token goes to stdout."""
+    from app.auth.token_cli import TokenCommandError, run_token_command
+
+    try:
+        lines = asyncio.run(run_token_command(settings, args))
+    except TokenCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for line in lines:
+        print(line)
+    return 0
+
+
 def _serve(settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces, Loops
@@ -151,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             return _migrate_command(settings, args)
+        if args.command == "token":
+            return _token_command(settings, args)
         settings = _share_dev_secret(settings)
         log.info(
             "starting",

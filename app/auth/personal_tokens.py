@@ -229,6 +229,11 @@ class PersonalTokenService:
             token = await self._insert(session, user_id, cleaned, expires_in_days)
         return token, created_user
 
+    async def user_id_for_email(self, email: str) -> str | None:
+        """The id of the account with this email, if any (the operator command's lookup)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(User.id).where(User.email == email.strip().lower()))
+
     async def list(self, user_id: str) -> list[PersonalTokenInfo]:
         """The user's tokens that are not revoked (expired ones too, until revoked), oldest
         first."""
