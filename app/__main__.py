@@ -11,6 +11,10 @@ Bad configuration prints one line per problem on stderr and exits with status 2.
 passed to the workers as ``APP__SERVER__*`` variables, so every worker (and the WebAuthn origin
 derived from the port) sees the same values. SIGTERM/SIGINT shut down gracefully (granian).
 
+In development mode without
+``JWT_SECRET`` the generated secret is kept in ``auth.dev_secret_file``, so tokens survive
+restarts (see :mod:`app.auth.dev_secret`).
+
 ``token`` is the operator's way to a credential on a machine without a browser: database
 access is the trust boundary, as for ``migrate``. ``token create`` makes the account if it
 does not exist and prints only the token on stdout (everything else goes to stderr), so
@@ -22,10 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.settings import ConfigError, Settings, load_settings
 
@@ -102,16 +106,30 @@ def _load() -> Settings:
 
 
 def _share_dev_secret(settings: Settings) -> Settings:
-    """One random development secret for all workers (else tokens fail across workers)."""
+    """Development mode without ``JWT_SECRET``: the secret kept in ``auth.dev_secret_file``,
+    handed to every worker (else tokens fail across workers and restarts).
+
+    Production mode never gets here without a secret: settings validation refuses it.
+    """
     if settings.auth.jwt_secret is not None or settings.auth.jwt_algorithm != "HS256":
         return settings
+    from app.auth.dev_secret import DevSecretError, load_or_create_dev_secret
     from app.logging import get_logger
+    from app.settings import MIN_JWT_SECRET_BYTES
 
+    path = Path(settings.auth.dev_secret_file)
+    try:
+        secret, created = load_or_create_dev_secret(path, min_bytes=MIN_JWT_SECRET_BYTES)
+    except DevSecretError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
     get_logger("app").warning(
-        "JWT_SECRET is not set: using a random secret for this run (development mode only); "
-        "tokens will not survive a restart"
+        "JWT_SECRET is not set: using the development secret kept in the file "
+        "(development mode only; set JWT_SECRET for real use)",
+        secret_file=str(path),
+        created=created,
     )
-    os.environ["JWT_SECRET"] = secrets.token_urlsafe(48)
+    os.environ["JWT_SECRET"] = secret
     return load_settings()
 
 
