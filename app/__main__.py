@@ -11,7 +11,8 @@ Bad configuration prints one line per problem on stderr and exits with status 2.
 passed to the workers as ``APP__SERVER__*`` variables, so every worker (and the WebAuthn origin
 derived from the port) sees the same values. SIGTERM/SIGINT shut down gracefully (granian).
 
-In development mode without
+Serving refuses a port another process listens on (one line on stderr, status 2) unless
+``server.reuse_port`` is set (see :mod:`app.port_guard`). In development mode without
 ``JWT_SECRET`` the generated secret is kept in ``auth.dev_secret_file``, so tokens survive
 restarts (see :mod:`app.auth.dev_secret`).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 import warnings
 from collections.abc import Sequence
@@ -170,6 +172,22 @@ def _token_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _claim_port(settings: Settings) -> socket.socket | None:
+    """Hold the port for this server's workers, or exit 2 if another process has it.
+
+    Done first, before the secret, migrations or any log line, so a refusal is one line.
+    """
+    if settings.server.reuse_port:
+        return None
+    from app.port_guard import PortInUse, claim_port
+
+    try:
+        return claim_port(settings.server.host, settings.server.port)
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
 def _serve(settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces, Loops
@@ -208,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _export_overrides(args)
     settings = _load()
+    guard = _claim_port(settings) if args.command is None else None
     from app.logging import configure_logging, get_logger
 
     configure_logging(settings.logging)
@@ -230,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, RuntimeError) as exc:
         log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
         return EXIT_FAILURE
+    finally:
+        if guard is not None:
+            guard.close()
 
 
 if __name__ == "__main__":

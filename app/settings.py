@@ -112,6 +112,9 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # Event loop of each worker: "auto" is uvloop when installed (it is a dependency on
     # Linux and macOS), else asyncio's. uvloop costs ~20 % less CPU per SSE frame.
     loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    # Opt in to sharing the port with other processes (SO_REUSEPORT); off, ``python -m app``
+    # refuses to start on a port another process listens on (see app.port_guard).
+    reuse_port: bool = False
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
