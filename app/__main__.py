@@ -3,10 +3,23 @@
     python -m app [--config FILE] [--host H] [--port P] [--workers N]
     python -m app migrate [upgrade [REV] | downgrade REV | current]
     python -m app migrate revision MESSAGE --rev-id ID [--autogenerate]
+    python -m app token create EMAIL [--name N] [--expires-days D]
+    python -m app token list EMAIL
+    python -m app token revoke EMAIL TOKEN_ID
 
 Bad configuration prints one line per problem on stderr and exits with status 2. Flags are
 passed to the workers as ``APP__SERVER__*`` variables, so every worker (and the WebAuthn origin
 derived from the port) sees the same values. SIGTERM/SIGINT shut down gracefully (granian).
+
+Serving refuses a port another process listens on (one line on stderr, status 2) unless
+``server.reuse_port`` is set (see :mod:`app.port_guard`). In development mode without
+``JWT_SECRET`` the generated secret is kept in ``auth.dev_secret_file``, so tokens survive
+restarts (see :mod:`app.auth.dev_secret`).
+
+``token`` is the operator's way to a credential on a machine without a browser: database
+access is the trust boundary, as for ``migrate``. ``token create`` makes the account if it
+does not exist and prints only the token on stdout (everything else goes to stderr), so
+``TOKEN=$(python -m app token create you@example.org)`` works in a script.
 """
 
 from __future__ import annotations
@@ -14,10 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
+import socket
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.settings import ConfigError, Settings, load_settings
 
@@ -46,7 +60,31 @@ def _parser() -> argparse.ArgumentParser:
     rev.add_argument("message")
     rev.add_argument("--rev-id", required=True, help="revision id, e.g. 0003_datasets")
     rev.add_argument("--autogenerate", action="store_true", help="diff models vs database")
+    _add_token_parser(sub)
     return parser
+
+
+def _add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.auth.personal_tokens import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS
+
+    tok = sub.add_parser("token", help="personal access tokens (operator, no browser needed)")
+    tok_sub = tok.add_subparsers(dest="action", required=True)
+    create = tok_sub.add_parser(
+        "create", help="create a token for EMAIL (the account too, if needed); prints the token"
+    )
+    create.add_argument("email")
+    create.add_argument("--name", default="cli", help="a name to recognise it by (default: cli)")
+    create.add_argument(
+        "--expires-days",
+        type=int,
+        default=DEFAULT_EXPIRY_DAYS,
+        help=f"lifetime in days, 1..{MAX_EXPIRY_DAYS} (default: {DEFAULT_EXPIRY_DAYS})",
+    )
+    listing = tok_sub.add_parser("list", help="list EMAIL's active tokens (never the secrets)")
+    listing.add_argument("email")
+    revoke = tok_sub.add_parser("revoke", help="revoke one of EMAIL's tokens now")
+    revoke.add_argument("email")
+    revoke.add_argument("token_id")
 
 
 def _export_overrides(args: argparse.Namespace) -> None:
@@ -70,16 +108,30 @@ def _load() -> Settings:
 
 
 def _share_dev_secret(settings: Settings) -> Settings:
-    """One random development secret for all workers (else tokens fail across workers)."""
+    """Development mode without ``JWT_SECRET``: the secret kept in ``auth.dev_secret_file``,
+    handed to every worker (else tokens fail across workers and restarts).
+
+    Production mode never gets here without a secret: settings validation refuses it.
+    """
     if settings.auth.jwt_secret is not None or settings.auth.jwt_algorithm != "HS256":
         return settings
+    from app.auth.dev_secret import DevSecretError, load_or_create_dev_secret
     from app.logging import get_logger
+    from app.settings import MIN_JWT_SECRET_BYTES
 
+    path = Path(settings.auth.dev_secret_file)
+    try:
+        secret, created = load_or_create_dev_secret(path, min_bytes=MIN_JWT_SECRET_BYTES)
+    except DevSecretError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
     get_logger("app").warning(
-        "JWT_SECRET is not set: using a random secret for this run (development mode only); "
-        "tokens will not survive a restart"
+        "JWT_SECRET is not set: using the development secret kept in the file "
+        "(development mode only; set JWT_SECRET for real use)",
+        secret_file=str(path),
+        created=created,
     )
-    os.environ["JWT_SECRET"] = secrets.token_urlsafe(48)
+    os.environ["JWT_SECRET"] = secret
     return load_settings()
 
 
@@ -104,6 +156,36 @@ def _migrate_command(settings: Settings, args: argparse.Namespace) -> int:
             migrate.make_revision(db, args.message, args.rev_id, autogenerate=args.autogenerate)
         )
     return 0
+
+
+def _token_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``token create|list|revoke``; only ``create``'s token goes to stdout."""
+    from app.auth.token_cli import TokenCommandError, run_token_command
+
+    try:
+        lines = asyncio.run(run_token_command(settings, args))
+    except TokenCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for line in lines:
+        print(line)
+    return 0
+
+
+def _claim_port(settings: Settings) -> socket.socket | None:
+    """Hold the port for this server's workers, or exit 2 if another process has it.
+
+    Done first, before the secret, migrations or any log line, so a refusal is one line.
+    """
+    if settings.server.reuse_port:
+        return None
+    from app.port_guard import PortInUse, claim_port
+
+    try:
+        return claim_port(settings.server.host, settings.server.port)
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def _serve(settings: Settings) -> int:
@@ -144,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _export_overrides(args)
     settings = _load()
+    guard = _claim_port(settings) if args.command is None else None
     from app.logging import configure_logging, get_logger
 
     configure_logging(settings.logging)
@@ -151,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             return _migrate_command(settings, args)
+        if args.command == "token":
+            return _token_command(settings, args)
         settings = _share_dev_secret(settings)
         log.info(
             "starting",
@@ -164,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, RuntimeError) as exc:
         log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
         return EXIT_FAILURE
+    finally:
+        if guard is not None:
+            guard.close()
 
 
 if __name__ == "__main__":

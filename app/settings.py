@@ -114,6 +114,9 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # Event loop of each worker: "auto" is uvloop when installed (it is a dependency on
     # Linux and macOS), else asyncio's. uvloop costs ~20 % less CPU per SSE frame.
     loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    # Opt in to sharing the port with other processes (SO_REUSEPORT); off, ``python -m app``
+    # refuses to start on a port another process listens on (see app.port_guard).
+    reuse_port: bool = False
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -151,6 +154,8 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     challenge_ttl_s: int = 300
     # JWT. Secret from JWT_SECRET (required in production mode). Never logged.
     jwt_secret: str | None = None
+    # Development mode without jwt_secret: where ``python -m app`` keeps its generated secret.
+    dev_secret_file: str = "var/dev-jwt-secret"  # noqa: S105 - a path, not a secret
     jwt_algorithm: Literal["HS256", "ES256"] = "HS256"
     jwt_private_key_file: str | None = None
     jwt_public_key_file: str | None = None
@@ -588,6 +593,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
         'URL "redis://host:6379/0" (or rediss://, unix://)',
     ),
     "auth.challenge_ttl_s": _int_in(1),
+    "auth.dev_secret_file": ((lambda v: bool(v.strip())), "non-empty path"),
     "auth.access_token_ttl_s": _int_in(301),
     "auth.refresh_token_ttl_s": _int_in(1),
     "auth.run_ticket_ttl_s": _int_in(1),

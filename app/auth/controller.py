@@ -14,6 +14,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Sc
 from litestar.params import FromHeader, FromPath, JSONBody
 
 from app.auth.errors import AuthError
+from app.auth.personal_token_routes import PersonalTokensController
 from app.auth.ratelimit import RATE_LIMIT_OPT
 from app.auth.schemas import (
     EMAIL_MAX_LENGTH,
@@ -31,7 +32,13 @@ from app.auth.schemas import (
     TokenResult,
     UserOut,
 )
-from app.auth.security import NO_AUTH, OPTIONAL_AUTH, PUBLIC, AuthUser
+from app.auth.security import (
+    NO_AUTH,
+    OPTIONAL_AUTH,
+    PUBLIC,
+    AuthUser,
+    interactive_login_only,
+)
 from app.auth.services import AuthServices, get_auth_services
 from app.auth.tokens import AccessToken, IssuedTokens
 from app.errors import malformed_json
@@ -66,6 +73,11 @@ _REFRESH_401 = (
     "(`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`)",
 )
 _NO_PASSKEY = (404, "No such passkey on your account (`credential_not_found`)")
+_PAT_REFUSED = (
+    403,
+    "Called with a personal access token: sign in with a passkey to manage the account "
+    "(`personal_token_not_allowed`)",
+)
 
 AuthedRequest = Request[AuthUser, AccessToken, Any]
 
@@ -281,8 +293,9 @@ class AuthController(Controller):
     @post(
         "/logout",
         status_code=200,
+        guards=[interactive_login_only],
         summary="Revoke this access token and its login",
-        responses=error_responses(401),
+        responses=error_responses(401, _PAT_REFUSED),
     )
     async def logout(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
@@ -332,12 +345,13 @@ class AuthController(Controller):
 
 
 class CredentialsController(Controller):
-    """The signed-in user's passkeys."""
+    """The signed-in user's passkeys (not with a personal access token)."""
 
     path = "/auth/credentials"
     tags = ["auth"]
+    guards = [interactive_login_only]
 
-    @get("/", summary="List my passkeys", responses=error_responses(401))
+    @get("/", summary="List my passkeys", responses=error_responses(401, _PAT_REFUSED))
     async def list_credentials(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
     ) -> CredentialList:
@@ -349,7 +363,7 @@ class CredentialsController(Controller):
         opt={RATE_LIMIT_OPT: True},
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start adding a passkey to my account: creation options",
-        responses=error_responses(401, 429),
+        responses=error_responses(401, _PAT_REFUSED, 429),
     )
     async def add_begin(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
@@ -366,7 +380,11 @@ class CredentialsController(Controller):
         responses=error_responses(
             _REGISTRATION_400,
             401,
-            (403, "The ceremony was started by another user (`challenge_not_yours`)"),
+            (
+                403,
+                "The ceremony was started by another user (`challenge_not_yours`), or the "
+                "call used a personal access token (`personal_token_not_allowed`)",
+            ),
             _REGISTRATION_409,
             413,
             415,
@@ -397,6 +415,7 @@ class CredentialsController(Controller):
                 "(`malformed_json`, `validation_error`, `invalid_name`)",
             ),
             401,
+            _PAT_REFUSED,
             _NO_PASSKEY,
             413,
             415,
@@ -418,6 +437,7 @@ class CredentialsController(Controller):
         responses=error_responses(
             BAD_PARAMETER,
             401,
+            _PAT_REFUSED,
             _NO_PASSKEY,
             (409, "Cannot delete your only passkey: add another one first (`last_credential`)"),
         ),
@@ -436,7 +456,7 @@ def auth_router(services: AuthServices) -> Router:
     """All auth routes, with the services dependency and the ceremony rate limit."""
     return Router(
         path="/",
-        route_handlers=[AuthController, CredentialsController],
+        route_handlers=[AuthController, CredentialsController, PersonalTokensController],
         dependencies={"auth_services": Provide(lambda: services, sync_to_thread=False)},
         guards=[rate_limit_guard],
     )

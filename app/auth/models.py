@@ -1,4 +1,5 @@
-"""Auth tables: users, their passkeys, pending WebAuthn challenges, refresh tokens, revocations.
+"""Auth tables: users, their passkeys, pending WebAuthn challenges, refresh tokens, revocations,
+and personal access tokens.
 
 Binary WebAuthn values (credential id, public key, user handle, challenge) are stored as raw
 bytes and only base64url-encoded at the HTTP edge. Ids are UUID text (``id_column``) and
@@ -14,7 +15,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, id_column
 
-__all__ = ["Credential", "RefreshToken", "RevokedToken", "User", "WebAuthnChallenge"]
+__all__ = [
+    "Credential",
+    "PersonalAccessToken",
+    "RefreshToken",
+    "RevokedToken",
+    "User",
+    "WebAuthnChallenge",
+]
 
 
 class User(Base):
@@ -100,3 +108,26 @@ class RevokedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PersonalAccessToken(Base):
+    """A named, long-lived bearer credential for scripts, stored as the SHA-256 of its secret.
+
+    ``hint`` is the secret's last four characters, so its owner can tell tokens apart in a
+    list without the secret ever being stored. A revoked row keeps ``revoked_at`` (its use is
+    answered "revoked", not "invalid"); ``last_used_at`` is refreshed at most once a minute.
+    """
+
+    __tablename__ = "personal_access_tokens"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    hint: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

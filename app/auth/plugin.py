@@ -32,5 +32,7 @@ class AuthPlugin(InitPluginProtocol):
         app_config.state[AUTH_STATE_KEY] = services
         app_config.route_handlers.append(auth_router(services))
         app_config.exception_handlers[NotAuthorizedException] = not_authorized_handler
-        jwt_auth = build_jwt_auth(self._settings.auth, services.tokens, services.users)
+        jwt_auth = build_jwt_auth(
+            self._settings.auth, services.tokens, services.users, services.personal_tokens
+        )
         return jwt_auth.on_app_init(app_config)

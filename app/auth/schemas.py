@@ -7,10 +7,18 @@ from typing import Annotated
 
 import msgspec
 
+from app.auth.personal_tokens import (
+    DEFAULT_EXPIRY_DAYS,
+    MAX_EXPIRY_DAYS,
+    NAME_MAX_LENGTH,
+    PersonalTokenInfo,
+)
+
 __all__ = [
     "EMAIL_MAX_LENGTH",
     "EMAIL_MIN_LENGTH",
     "EMAIL_PATTERN",
+    "CreateTokenRequest",
     "CredentialList",
     "CredentialOut",
     "EmailRequest",
@@ -20,6 +28,7 @@ __all__ = [
     "RefreshRequest",
     "RegistrationResult",
     "RenameCredentialRequest",
+    "TokenList",
     "TokenResult",
     "UserOut",
 ]
@@ -101,3 +110,14 @@ class CredentialOut(msgspec.Struct, frozen=True):
 
 class CredentialList(msgspec.Struct, frozen=True):
     credentials: list[CredentialOut]
+
+
+class CreateTokenRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /auth/tokens``: a name to recognise the token by, and its lifetime in days."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX_LENGTH)]
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_EXPIRY_DAYS)] = DEFAULT_EXPIRY_DAYS
+
+
+class TokenList(msgspec.Struct, frozen=True):
+    tokens: list[PersonalTokenInfo]

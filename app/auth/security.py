@@ -1,9 +1,15 @@
-"""Litestar JWT bearer auth: every route needs an access token unless marked public.
+"""Bearer auth: every route needs an access token or a personal access token unless public.
 
 Public routes opt out with ``opt={"exclude_from_auth": True}`` (the ``PUBLIC`` constant).
-The user lookup is cached per process (users never change email here), while revocation is
-checked against the database on every request through an async handler, so a logout on one
-worker takes effect on all of them.
+The JWT user lookup is cached per process (users never change email here), while revocation
+is checked against the database on every request through an async handler, so a logout on
+one worker takes effect on all of them.
+
+The same middleware accepts a personal access token (``sca_pat_…``, see
+:mod:`app.auth.personal_tokens`) wherever it accepts an access JWT: ``request.user`` is the
+token's owner and ``request.auth`` a :class:`PersonalTokenAuth`. Account management (tokens,
+passkeys, sign-out) is guarded by :func:`interactive_login_only`, so a leaked script token
+cannot mint more tokens or add a passkey of its own.
 """
 
 from __future__ import annotations
@@ -14,15 +20,23 @@ import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import AuthenticationResult
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
-from litestar.security.jwt import JWTAuth
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.errors import BEARER_CHALLENGE
 from app.auth.models import User
+from app.auth.personal_tokens import (
+    PersonalTokenAuth,
+    PersonalTokenRejected,
+    PersonalTokenService,
+    looks_like_personal_token,
+)
 from app.auth.tokens import REQUIRED_CLAIMS, AccessToken, TokenService, bound_engine
-from app.errors import error_response
+from app.errors import DomainError, error_response
 from app.settings import AuthSettings
 
 __all__ = [
@@ -33,6 +47,7 @@ __all__ = [
     "AuthUser",
     "UserDirectory",
     "build_jwt_auth",
+    "interactive_login_only",
     "not_authorized_handler",
 ]
 
@@ -98,10 +113,36 @@ class _BearerJWTAuth(JWTAuth[AuthUser, AccessToken]):
         return Components(security_schemes={self.openapi_security_scheme_name: scheme})
 
 
+def interactive_login_only(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard of account management: a passkey sign-in's access token, not a script's PAT."""
+    if isinstance(connection.auth, PersonalTokenAuth):
+        raise DomainError(
+            403,
+            "personal_token_not_allowed",
+            "A personal access token cannot manage tokens, passkeys or sign-outs: "
+            "sign in with a passkey (the /client page) to do this",
+        )
+
+
 def build_jwt_auth(
-    settings: AuthSettings, tokens: TokenService, users: UserDirectory
+    settings: AuthSettings,
+    tokens: TokenService,
+    users: UserDirectory,
+    personal_tokens: PersonalTokenService,
 ) -> JWTAuth[AuthUser, AccessToken]:
-    """The app-wide JWT middleware config (alg pinned, iss/aud/typ checked, revocation)."""
+    """The app-wide bearer middleware config: access JWTs (alg pinned, iss/aud/typ checked,
+    revocation) and personal access tokens (looked up in the database)."""
+
+    class BearerMiddleware(JWTAuthenticationMiddleware):
+        async def authenticate_token(
+            self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+        ) -> AuthenticationResult:
+            if not looks_like_personal_token(encoded_token):
+                return await super().authenticate_token(encoded_token, connection)
+            auth, email = await personal_tokens.authenticate(encoded_token)
+            return AuthenticationResult(user=AuthUser(id=auth.user_id, email=email), auth=auth)
 
     async def retrieve_user(token: AccessToken, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
         user = await users.get(token.sub)
@@ -127,7 +168,10 @@ def build_jwt_auth(
         exclude_opt_key=EXCLUDE_OPT_KEY,
         # Only CORS preflights skip auth (Litestar's default also skips HEAD).
         exclude_http_methods=["OPTIONS"],
-        description="Access token from POST /auth/login/complete (Authorization: Bearer …)",
+        description="Access token from POST /auth/login/complete, or a personal access token "
+        "(sca_pat_…) from POST /auth/tokens or `python -m app token create` "
+        "(Authorization: Bearer …)",
+        authentication_middleware_class=BearerMiddleware,
     )
 
 
@@ -135,7 +179,11 @@ def not_authorized_handler(
     _: Request[Any, Any, Any], exc: NotAuthorizedException
 ) -> Response[dict[str, Any]]:
     """Every 401 says ``WWW-Authenticate: Bearer`` (RFC 6750) and has a stable code."""
-    code = "token_revoked" if isinstance(exc, TokenRevoked) else "not_authenticated"
+    code = "not_authenticated"
+    if isinstance(exc, TokenRevoked):
+        code = "token_revoked"
+    elif isinstance(exc, PersonalTokenRejected):
+        code = exc.code
     detail = exc.detail
     if detail in ("", "Unauthorized"):
         detail = "Authentication required: send Authorization: Bearer <access token>"

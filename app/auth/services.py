@@ -13,6 +13,11 @@ from litestar.exceptions import NotAuthorizedException
 from app.auth.ceremonies import CeremonyService, RelyingParty
 from app.auth.challenges import ChallengeStore
 from app.auth.credentials import CredentialService
+from app.auth.personal_tokens import (
+    PersonalTokenRejected,
+    PersonalTokenService,
+    looks_like_personal_token,
+)
 from app.auth.ratelimit import CeremonyRateLimiter, RateLimiter, RedisRateLimiter
 from app.auth.security import UserDirectory
 from app.auth.tokens import TokenService
@@ -51,6 +56,7 @@ class AuthServices:
     credentials: CredentialService
     users: UserDirectory
     limiter: RateLimiter
+    personal_tokens: PersonalTokenService
 
     @classmethod
     def create(
@@ -74,19 +80,32 @@ class AuthServices:
             credentials=CredentialService(sessions),
             users=UserDirectory(sessions),
             limiter=_limiter(settings, redis),
+            personal_tokens=PersonalTokenService(sessions),
         )
 
-    async def bearer_user_id(self, authorization: str | None) -> str | None:
+    async def bearer_user_id(
+        self, authorization: str | None, *, accept_personal_tokens: bool = False
+    ) -> str | None:
         """The user id of a valid access token in an optional ``Authorization`` header.
 
         Used on public routes that behave differently for a signed-in caller; a missing or
-        invalid or revoked token means "anonymous" there, never an error.
+        invalid or revoked token means "anonymous" there, never an error. A personal access
+        token counts only with ``accept_personal_tokens`` (a run's event stream), never
+        where it would manage the account (adding a passkey at ``register/begin``).
         """
         if not authorization:
             return None
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             return None
+        if looks_like_personal_token(value.strip()):
+            if not accept_personal_tokens:
+                return None
+            try:
+                auth, _ = await self.personal_tokens.authenticate(value.strip())
+            except PersonalTokenRejected:
+                return None
+            return auth.user_id
         try:
             token = self.tokens.decode_access(value.strip())
         except NotAuthorizedException:

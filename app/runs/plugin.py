@@ -73,12 +73,14 @@ def _ticket_secret(settings: Settings) -> str:
 
 
 async def bearer_user_id(request: Request[Any, Any, Any]) -> str | None:
-    """The user of a valid, unrevoked bearer access token, via the auth services."""
+    """The user of a valid, unrevoked bearer access token or personal access token."""
     try:
         services = get_auth_services(request.app.state)
     except KeyError:
         return None
-    return await services.bearer_user_id(request.headers.get("authorization"))
+    return await services.bearer_user_id(
+        request.headers.get("authorization"), accept_personal_tokens=True
+    )
 
 
 class RunsPlugin(InitPluginProtocol):

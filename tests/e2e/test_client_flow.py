@@ -712,3 +712,56 @@ def test_browser_event_source_follows_a_run_with_a_ticket(
         },
     )
     assert bad == {"reason": "closed", "received": [], "errors": [2], "readyState": 2}
+
+
+def _me_status(server: Server, token: str) -> int:
+    request = urllib.request.Request(
+        f"{server.base_url}/auth/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with LOOPBACK.open(request, timeout=5) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
+def test_personal_access_tokens_panel(open_client: PageFactory, offline_server: Server) -> None:
+    page = open_client(offline_server).page
+    email = new_account(page)
+    page.click("#tokens-box > summary")
+    expect(page.locator("#tokens-empty")).to_be_visible()
+
+    page.fill("#token-name", "nightly script")
+    page.fill("#token-days", "7")
+    page.click("#token-create")
+    expect(page.locator("#token-created")).to_be_visible()
+    expect(page.locator("#token-status")).to_contain_text("will not be shown again")
+    secret = page.input_value("#token-secret")
+    assert secret.startswith("sca_pat_")
+    expect(page.locator("#token-example")).to_contain_text(f"Bearer {secret}")
+    item = page.locator("#token-list > li")
+    expect(item).to_have_count(1)
+    expect(item.locator(".token-name")).to_have_text("nightly script")
+    expect(item.locator(".token-meta")).to_contain_text(f"…{secret[-4:]}")
+    expect(page.locator("#tokens-empty")).to_be_hidden()
+    shot(page, "09-token-created")
+    assert _me_status(offline_server, secret) == 200
+
+    # A blank name is refused on the page, before any request.
+    page.fill("#token-name", "   ")
+    page.click("#token-create")
+    expect(page.locator("#token-status")).to_have_attribute("data-kind", "error")
+    expect(page.locator("#token-list > li")).to_have_count(1)
+
+    item.get_by_role("button", name="Revoke token nightly script").click()
+    expect(page.locator("#token-list > li")).to_have_count(0)
+    expect(page.locator("#token-status")).to_contain_text("revoked")
+    assert _me_status(offline_server, secret) == 401
+
+    # Signing out forgets the secret shown on the page.
+    page.click("#sign-out")
+    expect(page.locator("#auth-view")).to_be_visible()
+    assert page.input_value("#token-secret") == ""
+    assert email

@@ -13,6 +13,7 @@ import { copyText, downloadMarkdown, renderReport } from "./report.js";
 import { RunStore } from "./run-store.js";
 import { RunView } from "./run-view.js";
 import { readRunEvents } from "./sse.js";
+import { TokenPanel } from "./tokens.js";
 
 const MAX_RESUMES = 3;
 
@@ -30,6 +31,19 @@ const state = {
 const api = new Api({
   onSessionChange: (user) =>
     user ? showApp(user) : showAuth("Your session has ended. Sign in again to continue."),
+});
+
+const tokenPanel = new TokenPanel(api, {
+  form: $("token-form"),
+  name: $("token-name"),
+  days: $("token-days"),
+  list: $("token-list"),
+  empty: $("tokens-empty"),
+  status: $("token-status"),
+  created: $("token-created"),
+  secret: $("token-secret"),
+  copy: $("token-copy"),
+  example: $("token-example"),
 });
 
 const runStore = new RunStore();
@@ -84,6 +98,7 @@ function showApp(user) {
   document.body.dataset.view = "app";
   $("question").focus(); // the sign-in button that had focus is gone
   loadHistory();
+  tokenPanel.load();
 }
 
 // ---- passkeys -------------------------------------------------------------------------------
@@ -184,6 +199,7 @@ function resetWorkspace() {
   $("report-view").hidden = true;
   $("history-list").replaceChildren();
   $("question").value = "";
+  tokenPanel.reset();
 }
 
 // ---- history --------------------------------------------------------------------------------
