@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_personal_access_tokens"
-down_revision: str | None = "0002_runs"
+revision: str = "0004_personal_access_tokens"
+down_revision: str | None = "0003_integer_ids"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
