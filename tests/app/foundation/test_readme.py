@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from markdown.extensions.toc import slugify
 
 from tests.live_server import REPO_ROOT, TEST_JWT_SECRET, LiveServer
 
@@ -115,6 +116,25 @@ def test_a_marker_must_precede_a_bash_fence() -> None:
     marked = '<!-- readme-test expect="a b" expect=\'"c"\' -->\n```bash\necho hi\n```\n'
     assert readme_blocks(marked) == [ReadmeBlock(2, "echo hi", ("a b", '"c"'))]
     assert readme_blocks("<!-- readme-test-not -->\n```bash\necho no\n```\n") == []
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """The anchors MkDocs (and GitHub, for these headings) gives the headings of a page."""
+    headings = re.findall(r"^#{1,6} (.+)$", re.sub(r"```.*?```", "", markdown, flags=re.S), re.M)
+    return {slugify(re.sub(r"[`*]", "", heading), "-") for heading in headings}
+
+
+def test_every_link_from_the_readme_reaches_a_file_and_its_heading() -> None:
+    text = README.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\((?!https?://)([^)#]+)(?:#([^)]+))?\)", text)
+    assert any(path.startswith("docs/") for path, _ in targets)
+    for path, anchor in targets:
+        target = REPO_ROOT / path
+        assert target.is_file(), f"README.md links to {path}, which does not exist"
+        if anchor:
+            assert anchor in heading_anchors(target.read_text(encoding="utf-8")), (
+                f"README.md links to {path}#{anchor}, which has no such heading"
+            )
 
 
 @pytest.mark.server
