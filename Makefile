@@ -1,6 +1,6 @@
 # The two commands:
 #   make run    create .venv if missing, install, migrate, serve on http://localhost:8000
-#   make test   install the test extras (+ Debian chromium when root), ruff, mypy, pytest
+#   make test   install the test extras (+ Debian chromium when root), ruff, mypy, docs, pytest
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := run
@@ -14,7 +14,7 @@ PORT ?=
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test migrate lint typecheck pytest chromium constraints clean
+.PHONY: run test install install-test migrate lint typecheck docs pytest chromium constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,8 @@ run: install migrate
 migrate: install
 	$(BIN)/python -m app migrate upgrade
 
-## test: lint, format check, types, then the whole test suite (warnings are errors)
-test: install-test chromium lint typecheck pytest
+## test: lint, format check, types, the docs site, then the whole test suite (warnings are errors)
+test: install-test chromium lint typecheck docs pytest
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -52,6 +52,11 @@ lint: install-test
 
 typecheck: install-test
 	$(BIN)/mypy
+
+## docs: build the MkDocs site into site/ (--strict: broken links, pages missing from the nav
+## and a stale docs/configuration-reference.md fail the build)
+docs: install-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 pytest: install-test
 	$(BIN)/pytest
@@ -73,4 +78,4 @@ constraints: install-test
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^sustainable'; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

@@ -58,6 +58,7 @@ __all__ = [
     "RunSettings",
     "ServerSettings",
     "Settings",
+    "expected_value",
     "load_settings",
 ]
 
@@ -675,6 +676,20 @@ def _range_for(path: tuple[str, ...], tp: Any) -> tuple[Callable[[Any], bool] | 
     if path[:2] == ("assistants", "extra") and len(path) == 4:
         return _EXTRA_ASSISTANT_RANGES.get(path[3]) or (None, _describe(tp))
     return None, _describe(tp)
+
+
+def expected_value(key: str) -> str | None:
+    """What the dotted ``key`` (``server.port``, ``assistants.extra.water.model``) accepts.
+
+    The same words the start-up check prints after "expected", so the configuration
+    reference (``app.config_reference``) states exactly what is enforced. None for a key the
+    settings do not have.
+    """
+    path = tuple(key.split("."))
+    tp = _type_at(path)
+    if tp is None:
+        return None
+    return _range_for(path, tp)[1]
 
 
 def _extra_assistant_name_problem(name: str) -> str | None:

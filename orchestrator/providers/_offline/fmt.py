@@ -1,7 +1,7 @@
 """Number and time formatting for the offline engine's text.
 
 These are the ONLY ways a number reaches the offline engine's prose, and each is a plain
-rounding of a tool value (documented in README.md ("The offline engine"); the golden tests
+rounding of a tool value (documented in docs/offline-engine.md; the golden tests
 check every number of a report against the tool outputs with these same rules).
 """
 

@@ -1,7 +1,7 @@
 """personal access tokens: named bearer credentials for scripts, stored as hashes
 
-Revision ID: 0003_personal_access_tokens
-Revises: 0002_runs
+Revision ID: 0004_personal_access_tokens
+Revises: 0003_integer_ids
 Create Date: 2026-12-06 18:30:00
 """
 
