@@ -1,7 +1,7 @@
 """Carbon-step policies for companies: the footprint, and reduction scenarios against it.
 
 The activity data is the uploaded dataset when it holds activity records, else a synthetic
-profile built from what the question states (defaults documented below and in the README
+profile built from what the question states (defaults documented below and in docs/offline-engine.md,
 section), always labelled synthetic.
 """
 

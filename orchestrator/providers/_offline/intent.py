@@ -3,7 +3,7 @@
 The planner reads the question once into an :class:`Understanding` (intent plus the extracted
 parameters); every later step re-derives the same understanding from the same hints, so the
 steps never have to parse the planner's prose. Rules are keyword based and ordered; they are
-documented in ``README.md ("The offline engine")``.
+documented in ``docs/offline-engine.md``.
 """
 
 from __future__ import annotations
