@@ -50,7 +50,9 @@ def test_json_lines_are_the_run_events(tmp_path: Path) -> None:
     events = [decode_event(line) for line in done.stdout.splitlines()]
     check_invariants(events)
     assert isinstance(events[-1], Completed)
-    assert events[-1].data.full_content.startswith("## Executive summary")
+    report = events[-1].data.full_content
+    assert report.startswith("I read this as: the cleanest 3-hour window for tomorrow")
+    assert "## Executive summary" in report
     tools = {e.data.tool for e in events if isinstance(e, ToolExecution)}
     assert "grid_best_window" in tools
     assert any(source.synthetic for source in events[-1].data.sources)

@@ -1,8 +1,8 @@
 """Carbon-step policies for companies: the footprint, and reduction scenarios against it.
 
 The activity data is the uploaded dataset when it holds activity records, else a synthetic
-profile built from what the question states (defaults documented below and in docs/offline-engine.md,
-section), always labelled synthetic.
+profile built from what the question states (defaults documented below and in
+docs/offline-engine.md), always labelled synthetic.
 """
 
 from __future__ import annotations

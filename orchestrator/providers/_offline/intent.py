@@ -404,7 +404,7 @@ def _needs(question: str, dataset: DatasetInfo | None) -> str:
 def _is_needs(text: str, dataset: DatasetInfo | None) -> bool:
     if _NEEDS_PRICE.search(text):
         return True
-    if _NEEDS_LLM.search(text) and not (dataset is not None and _ANALYSIS.search(text)):
+    if _NEEDS_LLM.search(text) and dataset is None:
         return True
     return (
         dataset is None
@@ -472,7 +472,7 @@ def classify(
         return Intent.GREETING
     if problems:
         return Intent.INVALID
-    if _REWRITE.match(text):
+    if dataset is None and _REWRITE.match(text):
         return Intent.NEEDS
     grid = _GRID.search(text) is not None
     if (
@@ -488,6 +488,7 @@ def classify(
     energy = [q for q in quantities if q.activity == "electricity"]
     if (
         _SHIFT.search(text)
+        and not re.search(r"\bfootprint\b|\bscope [123]\b|\bghg\b", text, re.I)
         and (energy or re.search(r"%|percent|\bhalf\b|\bthird\b|\bquarter\b", text, re.I))
         and re.search(r"\bshift|\bmov(?:e|ing)\b|\bsav|\breschedul|\bdelay", text, re.I)
         and not _COMPANY.search(text)

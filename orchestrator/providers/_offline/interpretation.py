@@ -160,19 +160,47 @@ class Reading:
 # ---------------------------------------------------------------------------------- split
 
 _SPLIT = re.compile(
-    r"(?<=[?!])\s+|;\s+|,?\s+and also\s+|\s+also,?\s+(?=(?:when|what|how|which|is|should|can)\b)|"
-    r",?\s+and\s+(?=(?:when|what|how|which|is it|is now|should|can|where|compare|tell me)\b)",
+    r"(?<=[?!])\s+|;\s+(?=(?:and\s+)?(?:when|what|how|which|is|should|can|where|compare|tell "
+    r"me)\b)|,?\s+and also\s+|\s+also,?\s+(?=(?:when|what|how|which|is|should|can)\b)|"
+    r",?\s+and\s+(?=(?:when|what|how|which|is it|is now|should|can|where|compare|tell me)\b)"
+    r"(?!\w+\s+(?:is|was|has|does|did|are|were)\s+(?:it|its|that|this|they)\b)",
+    re.IGNORECASE,
+)
+# A part that only gives context: a statement about the asker ("I want to run the dishwasher.",
+# "We have 120 staff.") rather than a question of its own.
+_CONTEXT = re.compile(
+    r"^\s*(?:i|we|i'm|we're|i've|we've|our|my|it|it's|there|they|this is|the (?:company|"
+    r"business|office|firm))\b(?![^?]*\?\s*$)",
     re.IGNORECASE,
 )
 
 
 def split_parts(text: str) -> list[str]:
-    """The question's parts: at "?", ";", "and also" and "and when/what/how/which/...".
+    """The question's parts: at "?", "!", "; when/what/...", "and also" and "and
+    when/what/how/which/...".
 
-    A declarative sentence (ending with ".") is not split off: it is context for the question
-    it precedes.
+    A statement about the asker ("I want to run the dishwasher.", "We have 120 staff.") is
+    context: it joins the question before it (or, first, the question after it).
     """
-    parts = [p.strip() for p in _SPLIT.split(text) if p and p.strip()]
+    parts: list[str] = []
+    pending = ""
+    for raw in _SPLIT.split(text):
+        part = (raw or "").strip()
+        if not part:
+            continue
+        if _CONTEXT.search(part) is not None:
+            if parts:
+                parts[-1] = f"{parts[-1]} {part}"
+            else:
+                pending = f"{pending}{part} "
+            continue
+        parts.append(f"{pending}{part}")
+        pending = ""
+    if pending:
+        if parts:
+            parts[-1] = f"{parts[-1]} {pending.strip()}"
+        else:
+            parts.append(pending.strip())
     return parts or [text.strip()]
 
 
@@ -411,8 +439,8 @@ def _assumptions(u: Understanding) -> list[str]:
         q.activity == "electricity" for q in u.quantities
     ):
         out.append(
-            "No amount of electricity given (e.g. '400 kWh'): the saving is shown per kWh "
-            "moved; give the amount for a total."
+            "No amount of electricity given: the saving is shown per kWh moved; give the "
+            "amount in kWh for a total."
         )
     if u.intent in (Intent.FOOTPRINT, Intent.SCENARIOS, Intent.COMPANY_REPORT) and not (
         u.quantities or (u.dataset is not None and u.dataset.kind == "activity_records")

@@ -65,7 +65,7 @@ async def test_ask_returns_the_report_with_run_and_conversation(
     body = await _ask(client, alice)
     assert body["status"] == "Success"
     assert body["message"]["role"] == "assistant"
-    assert body["message"]["content"].startswith("#")
+    assert body["message"]["content"].startswith("I read this as: ")
     assert body["error"] is None
     assert body["plan"]
     assert {step["kind"] for step in body["plan"]} <= {"carbon", "analysis", "report"}
@@ -184,7 +184,7 @@ async def test_ask_stream_sends_the_whole_run_in_the_wire_format(
     assert isinstance(started["conversation_id"], int)
     assert str(started["conversation_id"]) == response.headers["x-conversation-id"]
     completed = frames[-1].event_body["data"]
-    assert completed["full_content"].startswith("#")
+    assert completed["full_content"].startswith("I read this as: ")
     assert completed["final_response"]
     replay = await client.get(f"/runs/{run_id}/events", headers=alice.headers)
     assert [f.data for f in _events(parse_sse(replay.text))] == [f.data for f in frames]
