@@ -255,3 +255,42 @@ async def test_best_window_rejects_bad_durations_and_hours() -> None:
             BestWindowInput(region="ie", duration_hours=4, earliest_hour=22, latest_hour=24),
             ctx_with(),
         )
+
+
+async def test_grid_intensity_means_per_day_week_and_hour_of_day() -> None:
+    # Each UTC day d of November has the value 100 + d (Dublin is UTC in November), and the
+    # hour 13:00 is 50 lower: the greenest day is the 16th, the greenest hour 13:00.
+    def value(ts: datetime) -> float:
+        return 100.0 + ts.day - (50.0 if ts.hour == 13 else 0.0)
+
+    result = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-11-16", end_date="2026-11-25"),
+        ctx_with(FixedSource(value)),
+    )
+    days = {d.key: d for d in result.days}
+    assert list(days) == [f"2026-11-{n}" for n in range(16, 26)]
+    assert days["2026-11-16"].mean == round(100 + 16 - 50 / 24, 2)
+    assert days["2026-11-16"].basis == "actual"
+    assert (days["2026-11-16"].start_date, days["2026-11-16"].end_date) == (
+        date(2026, 11, 16),
+        date(2026, 11, 16),
+    )
+    # ISO weeks: 2026-W47 is Mon 16 to Sun 22; W48 starts Mon 23 (clipped to the range end).
+    assert [(w.key, w.start_date, w.end_date) for w in result.weeks] == [
+        ("2026-W47", date(2026, 11, 16), date(2026, 11, 22)),
+        ("2026-W48", date(2026, 11, 23), date(2026, 11, 25)),
+    ]
+    hours = {h.key: h.mean for h in result.hours_of_day}
+    assert len(hours) == 24
+    assert min(hours, key=lambda key: hours[key]) == "13"
+    assert hours["13"] == round(100 + 20.5 - 50, 2)  # the mean day is 20.5
+
+
+async def test_a_day_of_forecasts_is_ranked_on_its_forecast_and_says_so() -> None:
+    result = await grid_intensity(
+        GridIntensityInput(region="ie", start_date="2026-11-25", end_date="2026-11-27"),
+        ctx_with(FixedSource(dip)),
+    )
+    basis = {d.key: (d.basis, d.actual_points, d.forecast_points) for d in result.days}
+    assert basis["2026-11-25"] == ("actual", 24, 0)
+    assert basis["2026-11-27"] == ("forecast", 0, 24)

@@ -319,7 +319,7 @@ def activities_text(u: Understanding) -> str:
         what = (q.activity or "an unnamed activity").replace("_", " ")
         if q.activity == "electricity":
             what = f"electricity ({REGION_NAMES[u.region]} grid factor)"
-        converted = "" if q.stated_unit.lower() in (q.unit.lower(), "kwh") else f", {q.phrase}"
+        converted = "" if abs(q.amount - q.value) < 1e-9 else f", {q.phrase}"
         items.append(f"{quantity_text(q.value, q.unit)} of {what}{converted}")
     return " and ".join(items)
 
