@@ -64,7 +64,20 @@ def _parser_fn() -> Any:
         return lambda q: understand({"question": q}, today)
 
 
+def _quiet_logs() -> None:
+    """Transition logs filtered (as with --quiet deployments), so stdout holds the result."""
+    import logging
+
+    import structlog
+
+    structlog.configure(
+        processors=[structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    )
+
+
 def measure(questions: list[str], runs: int) -> dict[str, Any]:
+    _quiet_logs()
     read = _parser_fn()
     for q in questions:  # warm: pint's registry, regex caches
         read(q)
