@@ -34,7 +34,7 @@ from app.runs.runtime import BearerAuthenticator, RunsRuntime
 from app.runs.service import RunService
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
-from app.state import get_health
+from app.state import ORCHESTRATOR_KEY, get_health
 from orchestrator.machine import Orchestrator
 from orchestrator.registry import build_tool_services
 
@@ -140,8 +140,9 @@ class RunsPlugin(InitPluginProtocol):
 
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        services = self.tool_services()
         orchestrator = Orchestrator.from_settings(
-            self.settings.orchestrator_settings(), tool_context_services=self.tool_services()
+            self.settings.orchestrator_settings(), tool_context_services=services
         )
         service = RunService(
             settings=self.settings.runs,
@@ -160,11 +161,14 @@ class RunsPlugin(InitPluginProtocol):
                 _ticket_secret(self.settings), self.settings.auth.run_ticket_ttl_s
             ),
             authenticate_bearer=self.authenticate_bearer,
+            tool_services=services,
         )
+        app.state[ORCHESTRATOR_KEY] = orchestrator
         log.info("runs.ready", worker_id=service.worker_id)
         try:
             yield
         finally:
             self._runtime = None
+            app.state.pop(ORCHESTRATOR_KEY, None)
             await service.shutdown()
             await orchestrator.aclose()

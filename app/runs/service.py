@@ -33,6 +33,7 @@ from app.conversations.models import Conversation
 from app.datasets.models import DatasetRow
 from app.errors import DomainError
 from app.health import HealthRegistry
+from app.health_compat import api_status_of_failure
 from app.logging import get_logger
 from app.runs import store
 from app.runs.frames import payload_frame
@@ -380,20 +381,40 @@ class RunService:
         )
 
     async def _note_provider_health(self, event: Completed | ErrorEvent) -> None:
-        """Only runs learn that the provider rejects the key (health checks never pay for an
-        LLM call): a rejected key makes ``/health`` unhealthy until a run completes again."""
+        """Only runs learn that the provider rejects the key or has no quota left (health
+        checks never pay for an LLM call): either makes ``/health`` unhealthy until a run
+        completes again. A completed run of a model server records that it answered
+        (``openai_api_status: healthy``); the offline engine has no API to vouch for."""
         if self._health is None:
             return
         if isinstance(event, Completed):
-            await self._health.clear("provider")
-        elif event.data.code == "llm_auth_failed":
-            await self._health.report(
-                "provider",
-                "unhealthy",
-                "the LLM provider rejected the API key (check OPENAI_API_KEY / llm.api_key)",
-                last_failure=event.data.error,
-                run_id=event.run_id,
-            )
+            if self.orchestrator.provider.name == "offline":
+                await self._health.clear("provider")
+            else:
+                await self._health.report(
+                    "provider",
+                    "healthy",
+                    "the model server answered the last run",
+                    api_status="healthy",
+                    run_id=event.run_id,
+                )
+            return
+        api_status = api_status_of_failure(event.data.code, event.data.error)
+        if api_status is None:
+            return
+        message = (
+            "the LLM provider reports the account's quota is used up (check billing)"
+            if api_status == "quota_exceeded"
+            else "the LLM provider rejected the API key (check OPENAI_API_KEY / llm.api_key)"
+        )
+        await self._health.report(
+            "provider",
+            "unhealthy",
+            message,
+            api_status=api_status,
+            last_failure=event.data.error,
+            run_id=event.run_id,
+        )
 
     async def _closed_elsewhere(self, run_id: str) -> bool:
         async with self.session_maker() as session:
