@@ -5,7 +5,8 @@ message and the run row, then runs the orchestrator in its own task; every event
 ``run_events`` (commit first) and then published, as its finished SSE frame, on the run's
 channel, so subscribers that replay from the database and tail the channel see every event
 exactly once. The terminal event, the run row's final state and the assistant message are
-written in one transaction.
+written in one transaction (with the run's chart images, whose links the ``completed``
+event's report gains just before: :mod:`app.images.charts`).
 
 Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
 ``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
@@ -34,6 +35,8 @@ from app.datasets.models import DatasetRow
 from app.errors import DomainError
 from app.health import HealthRegistry
 from app.health_compat import api_status_of_failure
+from app.images.charts import attach_chart_images
+from app.images.models import RunChart
 from app.logging import get_logger
 from app.runs import store
 from app.runs.frames import payload_frame
@@ -351,6 +354,10 @@ class RunService:
             if live.closed:
                 return  # closed by shutdown or a stale-lease sweep: later events are void
             now = _now()
+            charts: list[RunChart] = []
+            if isinstance(event, Completed):
+                # Each chart gets a public image id, linked from the report it is stored with.
+                event, charts = attach_chart_images(event, now)
             try:
                 async with self._writing() as session:
                     payload = await store.insert_event(session, event, now)
@@ -359,6 +366,7 @@ class RunService:
                         if run is None or run.status != "running":
                             raise _RunClosedElsewhere
                         await store.finish_run(session, run, event, now)
+                        session.add_all(charts)
             except (IntegrityError, _RunClosedElsewhere):
                 if await self._closed_elsewhere(live.run_id):
                     live.closed = True
