@@ -29,7 +29,7 @@ from app.gridcache import with_redis_grid_cache
 from app.logging import get_logger
 from app.redis import redis_key
 from app.runs.controller import RunsController
-from app.runs.demo import test_stream
+from app.runs.demo import demo_stream
 from app.runs.runtime import BearerAuthenticator, RunsRuntime
 from app.runs.service import RunService
 from app.runs.tickets import TicketSigner
@@ -117,7 +117,7 @@ class RunsPlugin(InitPluginProtocol):
                 RunsController,
                 ConversationsController,
                 datasets_controller(self.settings.datasets),
-                test_stream,
+                demo_stream,
             ]
         )
         app_config.dependencies["runs_runtime"] = Provide(
