@@ -69,6 +69,11 @@ class ImageCache:
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
 
+    def discard(self, key: str) -> None:
+        """Forget ``key`` if it is kept."""
+        if key in self._entries:
+            self._drop(key)
+
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key)
         self._bytes -= len(entry.data)

@@ -30,6 +30,7 @@ from orchestrator.events import ChartRef, Completed
 __all__ = [
     "CHART_IMAGE_ID",
     "attach_chart_images",
+    "chart_exists",
     "chart_image_url",
     "chart_svg",
     "new_chart_image_id",
@@ -97,3 +98,9 @@ async def chart_svg(session: AsyncSession, image_id: str) -> str | None:
     """The stored SVG of a chart image id, or None (unknown, or its run was deleted)."""
     svg: str | None = await session.scalar(select(RunChart.svg).where(RunChart.id == image_id))
     return svg
+
+
+async def chart_exists(session: AsyncSession, image_id: str) -> bool:
+    """Whether the chart image id still exists (its run and conversation were not deleted)."""
+    found = await session.scalar(select(RunChart.id).where(RunChart.id == image_id))
+    return found is not None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from app.errors import DomainError
@@ -38,7 +38,6 @@ __all__ = [
     "MAX_MONTH_SPAN_DAYS",
     "SYNTHETIC_LABEL",
     "Co2Plot",
-    "RenderedPlot",
     "chart_arguments",
     "parse_co2plot_name",
     "render_co2plot",
@@ -72,6 +71,10 @@ class Co2Plot:
     @property
     def key(self) -> str:
         return f"{self.period}:{self.region}:{self.start}:{self.end}"
+
+    def is_over(self, now: datetime) -> bool:
+        """Whether every day plotted has ended in the region (its data will not change)."""
+        return self.end < local_date(now, region_zone(self.region))
 
 
 def _bad(code: str, detail: str) -> DomainError:
@@ -134,16 +137,9 @@ def _title(plot: Co2Plot, region_name: str, synthetic: bool) -> str:
     return f"Grid carbon intensity, {region_name}\n{second}"
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedPlot:
-    png: bytes
-    synthetic: bool
-    complete: bool  # every day plotted is over: the data will not change any more
-
-
 async def render_co2plot(
     plot: Co2Plot, source: GridSource, renderer: ChartRenderer, now: datetime
-) -> RenderedPlot:
+) -> bytes:
     """Fetch the series and draw the PNG. 404 ``no_grid_data`` when the source has nothing
     for the region and days, 503 ``grid_source_unavailable`` when the source failed."""
     try:
@@ -155,9 +151,7 @@ async def render_co2plot(
     except ToolError as exc:
         raise DomainError(404, "no_grid_data", f"No grid data for this plot: {exc}.") from exc
     kwargs = chart_arguments(plot, series)
-    png = await renderer.render(grid_chart, **kwargs, fmt="png")
-    today = local_date(now.astimezone(UTC), region_zone(plot.region))
-    return RenderedPlot(png=png, synthetic=series.source.synthetic, complete=plot.end < today)
+    return await renderer.render(grid_chart, **kwargs, fmt="png")
 
 
 def chart_arguments(plot: Co2Plot, series: GridSeries) -> dict[str, Any]:

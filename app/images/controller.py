@@ -28,7 +28,7 @@ from litestar.params import FromPath
 from app.auth.security import NO_AUTH
 from app.errors import DomainError
 from app.images.cache import ImageCache
-from app.images.charts import CHART_IMAGE_ID, chart_svg
+from app.images.charts import CHART_IMAGE_ID, chart_exists, chart_svg
 from app.images.co2plot import CO2PLOT_PREFIX, parse_co2plot_name, render_co2plot
 from app.openapi_errors import error_responses
 from app.runs.runtime import RunsRuntime
@@ -51,7 +51,8 @@ MAX_WAITING_RENDERS = 16
 PNG_MEDIA_TYPE: Final = "image/png"
 T = TypeVar("T")
 LIVE_PLOT_TTL_S = 60.0  # a plot that includes today (or forecasts) is redrawn after this
-CHART_TTL_S = 3600.0
+CHART_TTL_S = 3600.0  # in this worker's memory; the row is still checked on every request
+CHART_BROWSER_MAX_AGE_S = 300
 _NOT_FOUND_HINT = (
     "images are co2plot_{day|month}_{region}_{YYYY-MM-DD}_{YYYY-MM-DD}.png "
     "or a chart id linked from a report"
@@ -89,24 +90,27 @@ class ImageService:
         source = runtime.tool_services.get(GRID_SOURCE_SERVICE)
         if not isinstance(source, GridSource):
             raise DomainError(503, "starting", "The service is starting; retry shortly.")
+        ttl = self.plot_ttl_s if plot.is_over(now) else LIVE_PLOT_TTL_S
         key = f"co2plot:{source.name}:{plot.key}"
         cached = self.cache.get(key)
         if cached is not None:
-            return cached, self.plot_ttl_s
+            return cached, ttl
         renderer = _service(runtime, RENDERER_SERVICE, ChartRenderer)
-        rendered = await self.bounded(lambda: render_co2plot(plot, source, renderer, now))
-        ttl = self.plot_ttl_s if rendered.complete else LIVE_PLOT_TTL_S
-        self.cache.put(key, rendered.png, ttl)
-        return rendered.png, ttl
+        png = await self.bounded(lambda: render_co2plot(plot, source, renderer, now))
+        self.cache.put(key, png, ttl)
+        return png, ttl
 
     async def chart(self, image_id: str, runtime: RunsRuntime) -> bytes:
+        """The chart's PNG. Its row is read on every request (by primary key; only the id when
+        the PNG is cached), so a deleted conversation's charts are gone at once everywhere."""
         key = f"chart:{image_id}"
         cached = self.cache.get(key)
-        if cached is not None:
-            return cached
         async with runtime.service.session_maker() as session:
+            if cached is not None and await chart_exists(session, image_id):
+                return cached
             svg = await chart_svg(session, image_id)
         if svg is None:
+            self.cache.discard(key)
             raise DomainError(404, "image_not_found", f"No image named {image_id}.png.")
         renderer = _service(runtime, RENDERER_SERVICE, ChartRenderer)
         png = await self.bounded(lambda: renderer.render(svg_to_png, svg=svg))
@@ -121,12 +125,12 @@ def _service(runtime: RunsRuntime, key: str, kind: type[T]) -> T:
     return value
 
 
-def _png_response(png: bytes, max_age_s: float) -> Response[bytes]:
+def _png_response(png: bytes, cache_control: str) -> Response[bytes]:
     return Response(
         png,
         media_type=PNG_MEDIA_TYPE,
         headers={
-            "Cache-Control": f"public, max-age={int(max_age_s)}",
+            "Cache-Control": cache_control,
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -176,8 +180,10 @@ class ImagesController(Controller):
         if len(name) <= MAX_NAME_LENGTH:
             if name.startswith(CO2PLOT_PREFIX):
                 png, ttl = await image_service.co2plot(name, runs_runtime)
-                return _png_response(png, ttl)
+                return _png_response(png, f"public, max-age={int(ttl)}")
             stem, dot, extension = name.rpartition(".")
             if dot and extension == "png" and CHART_IMAGE_ID.fullmatch(stem):
-                return _png_response(await image_service.chart(stem, runs_runtime), CHART_TTL_S)
+                png = await image_service.chart(stem, runs_runtime)
+                # Private and short: browsers only, and a deleted chart stops showing soon.
+                return _png_response(png, f"private, max-age={CHART_BROWSER_MAX_AGE_S}")
         raise DomainError(404, "image_not_found", f"No such image ({_NOT_FOUND_HINT}).")

@@ -17,7 +17,8 @@ from PIL import Image
 
 from app.images.co2plot import SYNTHETIC_LABEL, Co2Plot, chart_arguments
 from app.main import create_app
-from app.settings import Settings
+from app.runs.plugin import RunsPlugin
+from app.settings import DatabaseSettings, Settings
 from orchestrator.config import ToolsConfig
 from tests.conftest import make_settings
 from tests.support.sse import parse_sse
@@ -26,6 +27,7 @@ from tools.grid.file import FileGridSource
 from tools.grid.service import fetch_range
 from tools.grid.synthetic import SyntheticGridSource
 from tools.render.charts import grid_chart
+from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 from tools.render.raster import PNG_SIGNATURE
 
 Client = AsyncTestClient[Litestar]
@@ -211,7 +213,9 @@ async def test_a_runs_charts_are_linked_from_its_report_and_served_without_auth(
     assert width == 1000
 
 
-async def test_chart_images_of_a_deleted_conversation_are_gone(tmp_path: Path) -> None:
+async def test_chart_images_of_a_deleted_conversation_are_gone_even_when_cached(
+    tmp_path: Path,
+) -> None:
     async with AsyncTestClient(create_app(_settings(tmp_path))) as client:
         user = await signed_in_user(client, "bob@example.org")
         body = (
@@ -220,6 +224,10 @@ async def test_chart_images_of_a_deleted_conversation_are_gone(tmp_path: Path) -
         (link,) = IMAGE_LINK.findall(body["message"]["content"])
         run = (await client.get(f"/runs/{body['run_id']}", headers=user.headers)).json()
         assert link in run["report"]
+        shown = await client.get(link)  # drawn, and now in the worker's image cache
+        assert shown.status_code == 200
+        assert shown.headers["cache-control"] == "private, max-age=300"
+        assert (await client.get(link)).content == shown.content
         await client.delete(f"/conversations/{body['conversation_id']}", headers=user.headers)
         _assert_error(await client.get(link), 404, "image_not_found")
 
@@ -243,3 +251,32 @@ def test_completed_event_chart_urls_are_part_of_the_event_contract() -> None:
 
     chart = msgspec.json.decode(b'{"id":"c","title":"t","svg":"<svg/>"}', type=ChartRef)
     assert chart.url is None
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_images_are_drawn_in_the_renderer_process(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The production shape: charts stored in PostgreSQL, PNGs drawn in the renderer's
+    worker process (``tools.render_processes = 1``, the default), not in this one."""
+    settings = make_settings(
+        tmp_path, database=DatabaseSettings(url=postgres_url, pool_size=2, max_overflow=0)
+    )
+    app = create_app(settings)
+    async with AsyncTestClient(app) as client:
+        runtime = app.plugins.get(RunsPlugin).runtime
+        renderer = runtime.tool_services[RENDERER_SERVICE]
+        assert isinstance(renderer, ChartRenderer)
+        assert renderer.processes == 1
+        started_before = renderer.started
+        plot = await client.get(f"/images/{DAY}")
+        assert plot.status_code == 200, plot.text
+        assert (started_before, renderer.started) == (False, True)
+        user = await signed_in_user(client, "dave@example.org")
+        body = (
+            await client.post("/ask", json={"question": GRID_QUESTION}, headers=user.headers)
+        ).json()
+        (link,) = IMAGE_LINK.findall(body["message"]["content"])
+        image = await client.get(link)
+        assert image.status_code == 200, image.text
+        assert _png_size(image.content)[0] == 1000
