@@ -29,7 +29,7 @@ import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from app.health import ComponentStatus
@@ -47,9 +47,7 @@ __all__ = [
 ApiStatus = Literal["healthy", "unknown", "quota_exceeded", "invalid_key", "forbidden", "error"]
 MAX_COUNTED_FILES = 100_000  # a check must stay cheap: stop counting (and report) this many
 _OPENAI_PROTOCOL = frozenset({"openai", "openai_chat"})
-_KNOWN_API_STATUSES: frozenset[str] = frozenset(
-    {"healthy", "unknown", "quota_exceeded", "invalid_key", "forbidden", "error"}
-)
+_API_STATUSES: dict[str, ApiStatus] = {status: status for status in get_args(ApiStatus)}
 
 
 def api_status_of_failure(code: str, error: str) -> ApiStatus | None:
@@ -66,9 +64,9 @@ def api_status_of_failure(code: str, error: str) -> ApiStatus | None:
 def _api_status(provider_name: str | None, reported: ComponentStatus | None) -> ApiStatus:
     if provider_name not in _OPENAI_PROTOCOL or reported is None:
         return "unknown"
-    value = reported.details.get("api_status")
-    if isinstance(value, str) and value in _KNOWN_API_STATUSES:
-        return value  # type: ignore[return-value]  # checked against the literal's values
+    known = _API_STATUSES.get(str(reported.details.get("api_status")))
+    if known is not None:
+        return known
     return "healthy" if reported.status == "healthy" else "error"
 
 
