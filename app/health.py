@@ -3,7 +3,8 @@
 Checks are cheap and never cost money: a ``SELECT 1`` round trip, a Redis ``PING`` when Redis
 is configured, and the provider's configuration (no LLM call). Components that only learn
 their state while working (e.g. the provider seeing a 401 from OpenAI) report it to the
-:class:`HealthRegistry`; the endpoint folds those reports into its answer.
+:class:`HealthRegistry`; the endpoint folds those reports into its answer. ``/health`` also
+carries the predecessor's scalar keys, derived from the same state (:mod:`app.health_compat`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from app.auth.security import NO_AUTH
 from app.db.migrate import migration_status
+from app.health_compat import legacy_health
 from app.logging import get_logger
 from app.openapi_errors import error_responses
-from app.state import get_database, get_health, get_redis, get_settings
+from app.state import get_database, get_health, get_orchestrator, get_redis, get_settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -125,11 +127,18 @@ class HealthRegistry:
 
 
 class HealthReport(msgspec.Struct, kw_only=True):
+    """``components`` holds one object per real check plus the predecessor's scalar keys
+    (``agents_status``, ``openai_api_status``, … see :mod:`app.health_compat`)."""
+
     status: HealthStatus
     message: str
     timestamp: str
     version: str
-    components: dict[str, dict[str, Any]]
+    # The predecessor's top-level keys: the provider's problem (null when healthy) and when
+    # this check ran.
+    api_error: str | None
+    uptime_check: str
+    components: dict[str, Any]
 
 
 class ReadinessReport(msgspec.Struct, kw_only=True):
@@ -227,8 +236,9 @@ async def _check_redis(request: Request[Any, Any, Any]) -> ComponentStatus | Non
     )
 
 
-async def _components(request: Request[Any, Any, Any]) -> dict[str, ComponentStatus]:
-    reports = await get_health(request.app.state).reports()
+async def _components(
+    request: Request[Any, Any, Any], reports: dict[str, ComponentStatus]
+) -> dict[str, ComponentStatus]:
     components: dict[str, ComponentStatus] = {
         "database": await _check_database(request),
         "config": _check_config(request),
@@ -262,19 +272,33 @@ class HealthController(Controller):
         },
     )
     async def health(self, request: Request[Any, Any, Any]) -> Response[HealthReport]:
-        components = await _components(request)
+        reports = await get_health(request.app.state).reports()
+        components = await _components(request, reports)
         status = _worst(list(components.values()))
         messages = {
             "healthy": "All systems operational",
             "warning": "Operational with warnings",
             "unhealthy": "One or more components are unhealthy",
         }
+        checked_at = _now()
+        legacy = await legacy_health(
+            get_settings(request.app.state),
+            get_orchestrator(request.app.state),
+            components["provider"],
+            reports.get("provider"),
+            checked_at,
+        )
         report = HealthReport(
             status=status,
             message=messages[status],
-            timestamp=_now(),
+            timestamp=checked_at,
             version=VERSION,
-            components={name: item.to_json() for name, item in components.items()},
+            api_error=legacy.api_error,
+            uptime_check=legacy.uptime_check,
+            components={
+                **{name: item.to_json() for name, item in components.items()},
+                **legacy.components,
+            },
         )
         code = HTTP_503_SERVICE_UNAVAILABLE if status == "unhealthy" else HTTP_200_OK
         return Response(report, status_code=code)

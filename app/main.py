@@ -29,6 +29,7 @@ from app.db.migrate import migrate
 from app.docs import DocsController, docs_assets_router, openapi_config
 from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
+from app.images.plugin import ImagesPlugin
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
 from app.openapi_errors import document_error_headers
 from app.redis import create_redis, redis_key, redis_lifespan
@@ -63,6 +64,7 @@ def _plugins(settings: Settings, database: Database, redis: Redis | None) -> lis
         database.plugin(),
         # --- domain plugins: one line each -------------------------------------------------
         RunsPlugin(settings, database, redis=redis),
+        ImagesPlugin(settings),
         AuthPlugin(settings, database, redis),
     ]
 

@@ -104,6 +104,9 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     workers: int = 1
     # Public origin users reach the service at; WebAuthn origin/RP ID follow it unless set.
     public_origin: str | None = None
+    # The service's own files (the default SQLite database lives here); /health reports
+    # whether it exists and how many files it holds (the predecessor's data directory keys).
+    data_dir: str = "var"
     # Reverse proxies (IPs, CIDR networks, or "*") whose X-Forwarded-For/-Proto are believed;
     # empty: the socket peer is the client (the rate limit would count a proxy as one client).
     trusted_proxies: tuple[str, ...] = ()

@@ -16,14 +16,17 @@ if TYPE_CHECKING:
     from app.db.engine import Database
     from app.health import HealthRegistry
     from app.settings import Settings
+    from orchestrator.machine import Orchestrator
 
 __all__ = [
     "DATABASE_KEY",
     "HEALTH_KEY",
+    "ORCHESTRATOR_KEY",
     "REDIS_KEY",
     "SETTINGS_KEY",
     "get_database",
     "get_health",
+    "get_orchestrator",
     "get_redis",
     "get_settings",
 ]
@@ -32,6 +35,7 @@ SETTINGS_KEY = "app_settings"
 DATABASE_KEY = "app_database"
 HEALTH_KEY = "app_health"
 REDIS_KEY = "app_redis"
+ORCHESTRATOR_KEY = "app_orchestrator"
 
 
 def get_settings(state: State) -> Settings:
@@ -64,4 +68,10 @@ def get_health(state: State) -> HealthRegistry:
 def get_redis(state: State) -> Redis | None:
     """The app's Redis client (``app.redis``), or None when ``redis.url`` is not set."""
     value: Redis | None = state.get(REDIS_KEY)
+    return value
+
+
+def get_orchestrator(state: State) -> Orchestrator | None:
+    """This worker's orchestrator while the runs lifespan is up (set there), else None."""
+    value: Orchestrator | None = state.get(ORCHESTRATOR_KEY)
     return value

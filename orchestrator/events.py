@@ -115,11 +115,13 @@ class DataSourceRef(msgspec.Struct, kw_only=True):
 
 
 class ChartRef(msgspec.Struct, kw_only=True):
-    """A chart produced by a run, as an inline SVG document."""
+    """A chart produced by a run, as an inline SVG document. ``url`` is where the host serves
+    it as an image (the service: ``/images/<unguessable id>.png``); None when it does not."""
 
     id: str
     title: str
     svg: str
+    url: str | None = None
 
 
 class StartedData(msgspec.Struct, kw_only=True):

@@ -13,4 +13,5 @@ __all__ = ["Base"]
 from app.auth import models as _auth_models  # noqa: F401
 from app.conversations import models as _conversations_models  # noqa: F401
 from app.datasets import models as _datasets_models  # noqa: F401
+from app.images import models as _images_models  # noqa: F401
 from app.runs import models as _runs_models  # noqa: F401

@@ -29,12 +29,12 @@ from app.gridcache import with_redis_grid_cache
 from app.logging import get_logger
 from app.redis import redis_key
 from app.runs.controller import RunsController
-from app.runs.demo import test_stream
+from app.runs.demo import demo_stream
 from app.runs.runtime import BearerAuthenticator, RunsRuntime
 from app.runs.service import RunService
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
-from app.state import get_health
+from app.state import ORCHESTRATOR_KEY, get_health
 from orchestrator.machine import Orchestrator
 from orchestrator.registry import build_tool_services
 
@@ -119,7 +119,7 @@ class RunsPlugin(InitPluginProtocol):
                 RunsController,
                 ConversationsController,
                 datasets_controller(self.settings.datasets),
-                test_stream,
+                demo_stream,
             ]
         )
         app_config.dependencies["runs_runtime"] = Provide(
@@ -142,8 +142,9 @@ class RunsPlugin(InitPluginProtocol):
 
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        services = self.tool_services()
         orchestrator = Orchestrator.from_settings(
-            self.settings.orchestrator_settings(), tool_context_services=self.tool_services()
+            self.settings.orchestrator_settings(), tool_context_services=services
         )
         service = RunService(
             settings=self.settings.runs,
@@ -162,11 +163,14 @@ class RunsPlugin(InitPluginProtocol):
                 _ticket_secret(self.settings), self.settings.auth.run_ticket_ttl_s
             ),
             authenticate_bearer=self.authenticate_bearer,
+            tool_services=services,
         )
+        app.state[ORCHESTRATOR_KEY] = orchestrator
         log.info("runs.ready", worker_id=service.worker_id)
         try:
             yield
         finally:
             self._runtime = None
+            app.state.pop(ORCHESTRATOR_KEY, None)
             await service.shutdown()
             await orchestrator.aclose()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
@@ -24,3 +24,6 @@ class RunsRuntime:
     service: RunService
     tickets: TicketSigner
     authenticate_bearer: BearerAuthenticator
+    # The services the orchestrator's tools use (grid source, chart renderer), shared with
+    # the HTTP handlers that draw charts themselves (``GET /images/co2plot_…``).
+    tool_services: Mapping[str, Any] = field(default_factory=dict)

@@ -5,7 +5,8 @@ message and the run row, then runs the orchestrator in its own task; every event
 ``run_events`` (commit first) and then published, as its finished SSE frame, on the run's
 channel, so subscribers that replay from the database and tail the channel see every event
 exactly once. The terminal event, the run row's final state and the assistant message are
-written in one transaction.
+written in one transaction (with the run's chart images, whose links the ``completed``
+event's report gains just before: :mod:`app.images.charts`).
 
 Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
 ``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
@@ -34,6 +35,9 @@ from app.conversations.models import Conversation
 from app.datasets.models import DatasetRow
 from app.errors import DomainError
 from app.health import HealthRegistry
+from app.health_compat import api_status_of_failure
+from app.images.charts import attach_chart_images
+from app.images.models import RunChart
 from app.logging import get_logger
 from app.runs import store
 from app.runs.frames import payload_frame
@@ -346,6 +350,10 @@ class RunService:
             if live.closed:
                 return  # closed by shutdown or a stale-lease sweep: later events are void
             now = _now()
+            charts: list[RunChart] = []
+            if isinstance(event, Completed):
+                # Each chart gets a public image id, linked from the report it is stored with.
+                event, charts = attach_chart_images(event, now)
             try:
                 async with self._writing() as session:
                     payload = await store.insert_event(session, event, now)
@@ -354,6 +362,7 @@ class RunService:
                         if run is None or run.status != "running":
                             raise _RunClosedElsewhere
                         await store.finish_run(session, run, event, now)
+                        session.add_all(charts)
             except (IntegrityError, _RunClosedElsewhere):
                 if await self._closed_elsewhere(live.run_id):
                     live.closed = True
@@ -376,20 +385,40 @@ class RunService:
         )
 
     async def _note_provider_health(self, event: Completed | ErrorEvent) -> None:
-        """Only runs learn that the provider rejects the key (health checks never pay for an
-        LLM call): a rejected key makes ``/health`` unhealthy until a run completes again."""
+        """Only runs learn that the provider rejects the key or has no quota left (health
+        checks never pay for an LLM call): either makes ``/health`` unhealthy until a run
+        completes again. A completed run of a model server records that it answered
+        (``openai_api_status: healthy``); the offline engine has no API to vouch for."""
         if self._health is None:
             return
         if isinstance(event, Completed):
-            await self._health.clear("provider")
-        elif event.data.code == "llm_auth_failed":
-            await self._health.report(
-                "provider",
-                "unhealthy",
-                "the LLM provider rejected the API key (check OPENAI_API_KEY / llm.api_key)",
-                last_failure=event.data.error,
-                run_id=event.run_id,
-            )
+            if self.orchestrator.provider.name == "offline":
+                await self._health.clear("provider")
+            else:
+                await self._health.report(
+                    "provider",
+                    "healthy",
+                    "the model server answered the last run",
+                    api_status="healthy",
+                    run_id=event.run_id,
+                )
+            return
+        api_status = api_status_of_failure(event.data.code, event.data.error)
+        if api_status is None:
+            return
+        message = (
+            "the LLM provider reports the account's quota is used up (check billing)"
+            if api_status == "quota_exceeded"
+            else "the LLM provider rejected the API key (check OPENAI_API_KEY / llm.api_key)"
+        )
+        await self._health.report(
+            "provider",
+            "unhealthy",
+            message,
+            api_status=api_status,
+            last_failure=event.data.error,
+            run_id=event.run_id,
+        )
 
     async def _closed_elsewhere(self, run_id: str) -> bool:
         async with self.session_maker() as session:

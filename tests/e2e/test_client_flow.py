@@ -261,6 +261,8 @@ def test_full_flow_offline(open_client: PageFactory, offline_server: Server) -> 
     chart = page.locator("#charts img").first
     expect(chart).to_have_attribute("src", re.compile(r"^data:image/svg\+xml;base64,"))
     assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The report's own chart links (for text-only clients) are left to the figures above.
+    expect(page.locator("#report-body")).not_to_contain_text("Chart images")
     expect(page.locator("#usage")).to_contain_text("Energy")
     assert page.locator("#sources li").count() >= 1
 
@@ -269,7 +271,8 @@ def test_full_flow_offline(open_client: PageFactory, offline_server: Server) -> 
         page.click("#download-report")
     markdown = Path(download.value.path()).read_text(encoding="utf-8")
     assert download.value.suggested_filename == "sustainable-city-report.md"
-    assert markdown.lstrip().startswith("#")
+    assert markdown.startswith("I read this as: ")
+    assert re.search(r"\]\(/images/chart-[0-9a-f]{32}\.png\)", markdown)
     first_heading = page.locator("#report-body h2, #report-body h3").first.inner_text()
     assert first_heading in markdown
 
@@ -634,7 +637,7 @@ def test_copy_markdown_puts_the_report_on_the_clipboard(
     downloaded = Path(download.value.path()).read_text(encoding="utf-8")
     stored = page_fetch_json(page, "GET", f"/runs/{run.run_id}", run.token)
     assert stored["status"] == "completed"
-    assert copied.lstrip().startswith("#")
+    assert copied.startswith("I read this as: ")
     assert copied == downloaded == stored["report"]
 
 

@@ -463,6 +463,22 @@ def test_usage_of_an_offline_run_shows_cpu_time_and_labelled_estimates(harness: 
     assert "Tokens in / out: 1,200 / 300" in model
 
 
+def test_the_reports_own_chart_links_are_left_to_the_chart_figures(harness: Page) -> None:
+    markdown = (
+        "## Summary\n\nText.\n\n## Chart images\n\n"
+        "![Grid \\[ie\\]](/images/chart-aa.png)\n\n![Other](/images/other.png)\n"
+    )
+    charts = [{"id": "c1", "title": "Grid", "svg": "<svg/>", "url": "/images/chart-aa.png"}]
+    kept = harness.evaluate("([m, c]) => report.withoutChartLinks(m, c)", [markdown, charts])
+    assert "/images/chart-aa.png" not in kept
+    assert "![Other](/images/other.png)" in kept  # not one of the run's charts: kept
+    only_charts = markdown.replace("![Other](/images/other.png)\n", "")
+    trimmed = harness.evaluate("([m, c]) => report.withoutChartLinks(m, c)", [only_charts, charts])
+    assert trimmed == "## Summary\n\nText.\n"
+    unchanged = harness.evaluate("([m, c]) => report.withoutChartLinks(m, c)", [markdown, []])
+    assert unchanged == markdown
+
+
 # ---- API client: tokens, silent refresh, errors -------------------------------------------------
 
 # Replaces window.fetch with a script of responses per path and records every call, and

@@ -106,10 +106,27 @@ export function renderSources(container, sources) {
   );
 }
 
+const IMAGE_LINE = /^!\[(?:\\.|[^\]\\\n])*\]\(([^()\s]+)\)$/;
+
+/**
+ * The report without the Markdown image links of its own charts (the service appends them,
+ * under "## Chart images", for clients that only read text): this page shows those charts
+ * itself, from their SVG. Other lines, and the downloaded Markdown, are left as they are.
+ */
+export function withoutChartLinks(markdown, charts) {
+  const urls = new Set((charts ?? []).map((chart) => chart.url).filter(Boolean));
+  if (!urls.size) return markdown;
+  const kept = markdown.split("\n").filter((line) => {
+    const image = IMAGE_LINE.exec(line.trim());
+    return !(image && urls.has(image[1]));
+  });
+  return kept.join("\n").replace(/\n+## Chart images\s*$/, "\n");
+}
+
 /** Render a completed event's data into the report card's elements. */
 export function renderReport(els, data) {
   const markdown = data.full_content || data.final_response || "";
-  els.body.replaceChildren(renderMarkdown(markdown));
+  els.body.replaceChildren(renderMarkdown(withoutChartLinks(markdown, data.charts)));
   renderCharts(els.charts, data.charts);
   renderUsage(els.usage, data.usage, data.duration_ms);
   renderSources(els.sources, data.sources);

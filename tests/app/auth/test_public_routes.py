@@ -31,6 +31,8 @@ PUBLIC = {
     ("POST", "/auth/refresh-token"),
     # EventSource cannot send headers: authenticated by a short-lived run ticket instead.
     ("GET", "/runs/{run_id:str}/events"),
+    # <img> cannot send headers either: grid plots, and run charts under unguessable ids.
+    ("GET", "/images/{name:str}"),
 }
 # Static files and Litestar's own schema pages (documentation only).
 PUBLIC_TREES = ("/client/static/", "/docs/assets/", "/schema")

@@ -435,24 +435,3 @@ async def test_a_logged_out_token_cannot_follow_events(client: Client, alice: Au
     assert (await client.post("/auth/logout", headers=alice.headers)).status_code == 200
     response = await client.get(f"/runs/{run_id}/events", headers=alice.headers)
     _assert_error(response, 401, "not_authenticated")
-
-
-# --- /test-stream ---------------------------------------------------------------------------
-
-
-async def test_the_demo_stream_is_public_and_has_one_event_of_each_type(client: Client) -> None:
-    response = await client.get("/test-stream")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
-    frames = _events(parse_sse(response.text))
-    assert [frame.event for frame in frames] == [
-        "started",
-        "agent_thinking",
-        "tool_execution",
-        "agent_response",
-        "completed",
-        "error",
-    ]
-    for frame in frames:
-        assert frame.event_body["event_type"] == frame.event
-        assert frame.event_body["seq"] == int(frame.id or 0)
