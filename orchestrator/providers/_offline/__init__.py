@@ -1,5 +1,7 @@
 """Internals of the offline engine (see :mod:`orchestrator.providers.offline`).
 
-``extract`` reads parameters out of a question, ``intent`` turns them into a plan, ``steps``
-decides which tools a step calls and ``writers`` turns tool results into markdown.
+``typos``, ``quantities``, ``extract`` and ``intent`` read a question; ``interpretation`` turns
+the reading into asks and the typed :class:`Interpretation` the user sees; ``planning`` plans
+the steps and runs each ask's policy; ``grid``, ``business`` and ``analysis`` are the step
+policies (which tools to call, what the results say); ``report`` writes the final report.
 """

@@ -22,6 +22,7 @@ from orchestrator.providers._offline.findings import (
     render_step_text,
 )
 from orchestrator.providers._offline.intent import Understanding
+from orchestrator.providers._offline.interpretation import rank_period
 from orchestrator.providers._offline.turns import Answer, Call, Decision, StepInput, ToolResult
 
 __all__ = ["grid_compare_policy", "grid_history_policy", "grid_timing_policy", "sources_of"]
@@ -675,8 +676,6 @@ _BUCKETS = {"day": "days", "week": "weeks", "hour": "hours_of_day"}
 def grid_rank_policy(s: StepInput) -> Decision:
     """The greenest or dirtiest day, ISO week or hour of day of a period, ranked on the
     bucket means ``grid_intensity`` computed (actual points; forecast-only buckets labelled)."""
-    from orchestrator.providers._offline.interpretation import rank_period
-
     u = s.understanding
     if not s.can("grid_intensity"):
         return _unavailable("grid_intensity", "rank the period's days")

@@ -44,6 +44,7 @@ __all__ = [
     "QuantityView",
     "Reading",
     "interpret",
+    "rank_period",
 ]
 
 # Which step kind answers an ask of each intent (None: the report answers it in words).
@@ -341,7 +342,7 @@ def describe(u: Understanding) -> str:
         return f"whether now is a good time to {load} on {_grid(u)}, and if not, when is"
     if intent is Intent.GRID_RANK and u.rank is not None:
         bucket = "hour of the day" if u.rank.bucket == "hour" else u.rank.bucket
-        return f"the {u.rank.extreme} {bucket} in {_rank_period(u).describe()} on {_grid(u)}"
+        return f"the {u.rank.extreme} {bucket} in {rank_period(u).describe()} on {_grid(u)}"
     if intent is Intent.GRID_HISTORY:
         return f"grid carbon intensity for {when} on {_grid(u)}"
     if intent is Intent.GRID_COMPARE:
@@ -392,15 +393,11 @@ def describe(u: Understanding) -> str:
     return "a question outside sustainability and business data"
 
 
-def _rank_period(u: Understanding) -> DateRange:
+def rank_period(u: Understanding) -> DateRange:
     """The period a ranking covers: the one named, else the past 7 days (stated)."""
     if u.dates:
         return u.dates[0]
     return DateRange(u.today - timedelta(days=7), u.today - timedelta(days=1), "the past 7 days")
-
-
-def rank_period(u: Understanding) -> DateRange:
-    return _rank_period(u)
 
 
 def _correction_notice(c: Correction, today: date) -> str:
