@@ -40,7 +40,7 @@ _VALUE_LABELS = {"revenue_eur": "revenue (EUR)", "units": "units sold", "orders"
 
 def analysis_policy(s: StepInput) -> Decision:
     u = s.understanding
-    if u.intent is Intent.FOOTPRINT:
+    if u.intent in (Intent.FOOTPRINT, Intent.COMPANY_REPORT):
         return _emissions_policy(s)
     if u.dataset is not None:
         return _dataset_policy(s)

@@ -7,14 +7,11 @@ docs/offline-engine.md), always labelled synthetic.
 
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
 from typing import Any
 
 from orchestrator.providers._offline import fmt
 from orchestrator.providers._offline.extract import (
     REGION_NAMES,
-    DateRange,
     extract_category,
     extract_levers,
 )
@@ -25,8 +22,8 @@ from orchestrator.providers._offline.findings import (
     render_step_text,
 )
 from orchestrator.providers._offline.grid import sources_of
-from orchestrator.providers._offline.intent import Intent, Understanding
-from orchestrator.providers._offline.interpretation import activities_text
+from orchestrator.providers._offline.intent import Understanding
+from orchestrator.providers._offline.interpretation import activities_text, report_period
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput, ToolResult
 
 __all__ = [
@@ -61,25 +58,6 @@ _ACTIONS: dict[str, str] = {
     "petrol": "Fleet: replace petrol vehicles with battery-electric ones at renewal.",
     "road_freight": "Freight: consolidate deliveries and ask carriers for lower-carbon options.",
 }
-
-
-def report_period(u: Understanding) -> DateRange | None:
-    """The period a company report covers: the one named; else the last complete quarter
-    for a quarterly report and the last complete year for an annual one."""
-    if u.dates:
-        return u.dates[0]
-    if u.intent is not Intent.COMPANY_REPORT:
-        return None
-    today = u.today
-    if re.search(r"\bquarter|\bq[1-4]\b", u.question, re.IGNORECASE):
-        quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-        end = quarter_start - timedelta(days=1)
-        start = date(end.year, end.month - 2, 1)
-        return DateRange(start, end, "the last complete quarter")
-    if re.search(r"\bmonth", u.question, re.IGNORECASE):
-        end = today.replace(day=1) - timedelta(days=1)
-        return DateRange(end.replace(day=1), end, "the last complete month")
-    return DateRange(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31), "last year")
 
 
 def synthetic_profile(u: Understanding) -> dict[str, Any]:

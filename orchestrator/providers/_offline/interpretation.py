@@ -45,6 +45,7 @@ __all__ = [
     "Reading",
     "interpret",
     "rank_period",
+    "report_period",
 ]
 
 # Which step kind answers an ask of each intent (None: the report answers it in words).
@@ -153,8 +154,7 @@ class Reading:
     def notices(self) -> list[str]:
         out = [_correction_notice(c, self.today) for c in self.corrections]
         for u in self.asks:
-            out += [f"{p[0].upper()}{p[1:]}." for p in u.problems]
-            out += _assumptions(u)
+            out += _assumptions(u)  # an invalid ask's problems are its answer, said once
         return list(dict.fromkeys(out))
 
 
@@ -380,17 +380,41 @@ def describe(u: Understanding) -> str:
         return "reduction scenarios against a baseline footprint"
     if intent is Intent.COMPANY_REPORT:
         sector = u.profile.sector or "office"
-        return f"a report for a {sector} company on SYNTHETIC data (no figures of yours given)"
+        covered_period = report_period(u)
+        covered = f" for {covered_period.describe()}" if covered_period is not None else ""
+        return (
+            f"a report for a {sector} company{covered}, on SYNTHETIC data (no figures of yours "
+            "given)"
+        )
     if intent is Intent.ANALYSIS:
         source = f"your dataset '{u.dataset.name}'" if u.dataset else "SYNTHETIC business data"
         return f"an analysis of {source}"
     if intent is Intent.NEEDS:
         return f"a request the offline engine cannot answer (it needs {u.needs})"
     if intent is Intent.INVALID:
-        return "a question I cannot answer as written: " + "; ".join(u.problems)
+        return "a question I cannot answer as written (why below)"
     if intent is Intent.GREETING:
         return "a greeting or a request for help"
     return "a question outside sustainability and business data"
+
+
+def report_period(u: Understanding) -> DateRange | None:
+    """The period a company report covers: the one named; else the last complete quarter
+    for a quarterly report and the last complete year for an annual one."""
+    if u.dates:
+        return u.dates[0]
+    if u.intent is not Intent.COMPANY_REPORT:
+        return None
+    today = u.today
+    if re.search(r"\bquarter|\bq[1-4]\b", u.question, re.IGNORECASE):
+        quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+        end = quarter_start - timedelta(days=1)
+        start = date(end.year, end.month - 2, 1)
+        return DateRange(start, end, "the last complete quarter")
+    if re.search(r"\bmonth", u.question, re.IGNORECASE):
+        end = today.replace(day=1) - timedelta(days=1)
+        return DateRange(end.replace(day=1), end, "the last complete month")
+    return DateRange(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31), "last year")
 
 
 def rank_period(u: Understanding) -> DateRange:
