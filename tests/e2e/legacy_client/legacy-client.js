@@ -222,13 +222,11 @@
     const decoder = new TextDecoder();
     const events = [];
     let buffer = "";
-    let reads = 0;
     let conversationId = null;
     let content = "";
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      reads += 1;
       buffer += decoder.decode(value, { stream: true });
       const lines = buffer.split("\n");
       buffer = lines.pop();
@@ -247,7 +245,6 @@
     return {
       contentType: response.headers.get("content-type"),
       events,
-      reads,
       conversationId,
       content,
       finalResponse: events.at(-1)?.data?.final_response ?? null,
