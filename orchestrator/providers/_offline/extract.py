@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from tools.grid.model import REGION_NAMES as GRID_REGION_NAMES
 from tools.grid.zones import REGION_TIMEZONES as GRID_TIMEZONES
 
 __all__ = [
@@ -47,14 +48,10 @@ __all__ = [
 DEFAULT_REGION = "ie"
 DEFAULT_DURATION_H = 3.0
 
-REGION_NAMES: dict[str, str] = {
-    "ie": "Republic of Ireland",
-    "ni": "Northern Ireland",
-    "all": "all-island (Ireland and Northern Ireland)",
-    "gb": "Great Britain",
-}
-# The regions' local time, the grid tools' own table: "today", weekday names and hours like
-# "after 6pm" are read in it.
+# The grid tools' own names and zones (one table each, in ``tools.grid``): the engine's
+# text names a region exactly as the tools' results do.
+REGION_NAMES: dict[str, str] = {str(region): name for region, name in GRID_REGION_NAMES.items()}
+# "today", weekday names and hours like "after 6pm" are read in the region's local time.
 REGION_TIMEZONES: dict[str, str] = {str(region): zone for region, zone in GRID_TIMEZONES.items()}
 
 
