@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 if TYPE_CHECKING:
     from app.health import ComponentStatus
     from app.settings import Settings
-    from orchestrator.machine import Orchestrator
+    from orchestrator import Orchestrator
 
 __all__ = [
     "MAX_COUNTED_FILES",

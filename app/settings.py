@@ -26,8 +26,11 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from orchestrator.assistants import ASSISTANT_NAMES, NAME_RULE, RESERVED_NAMES, is_assistant_name
-from orchestrator.config import (
+from orchestrator import (
+    ASSISTANT_NAMES,
+    MAX_QUESTION_CHARS,
+    NAME_RULE,
+    RESERVED_NAMES,
     WATTS_PER_CORE_MAX,
     AccountingConfig,
     AssistantConfig,
@@ -36,10 +39,10 @@ from orchestrator.config import (
     ExtraAssistantConfig,
     LLMConfig,
     OrchestratorSettings,
+    ToolRegistry,
     ToolsConfig,
+    is_assistant_name,
 )
-from orchestrator.questions import MAX_QUESTION_CHARS
-from orchestrator.registry import ToolRegistry
 from tools.catalog_types import ToolError
 from tools.footprint import load_factor_table
 from tools.grid.file import parse_series_file
@@ -782,7 +785,7 @@ def _assistant_tool_problems(assistants: AssistantsConfig) -> list[str]:
     hosted: Mapping[str, object] = {}
     if any(spec.hosted_tools for spec in specs.values()):
         # Lazy: the OpenAI SDK is imported only when hosted tools are configured at all.
-        from orchestrator.providers.openai_responses import HOSTED_TOOLS
+        from orchestrator import HOSTED_TOOLS
 
         hosted = HOSTED_TOOLS
     for table, spec in specs.items():

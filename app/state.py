@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from app.db.engine import Database
     from app.health import HealthRegistry
     from app.settings import Settings
-    from orchestrator.machine import Orchestrator
+    from orchestrator import Orchestrator
 
 __all__ = [
     "DATABASE_KEY",

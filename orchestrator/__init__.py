@@ -10,12 +10,21 @@ Usable on its own (no web framework, no database)::
 
 from __future__ import annotations
 
-from orchestrator.assistants import AssistantSpec, build_assistants
+from orchestrator.assistants import (
+    ASSISTANT_NAMES,
+    NAME_RULE,
+    RESERVED_NAMES,
+    AssistantSpec,
+    build_assistants,
+    is_assistant_name,
+)
 from orchestrator.config import (
+    WATTS_PER_CORE_MAX,
     AccountingConfig,
     AssistantConfig,
     AssistantsConfig,
     BudgetConfig,
+    ExtraAssistantConfig,
     LLMConfig,
     ModelPrice,
     OrchestratorSettings,
@@ -23,21 +32,30 @@ from orchestrator.config import (
 )
 from orchestrator.context import HistoryPair, RequestHints, RunContext
 from orchestrator.events import (
+    TERMINAL_EVENT_TYPES,
     AgentResponse,
+    AgentResponseData,
     AgentThinking,
+    AgentThinkingData,
     ChartRef,
     Completed,
+    CompletedData,
     DataSourceRef,
+    ErrorData,
     ErrorEvent,
     Event,
+    PlanStepRef,
     RunUsage,
     Started,
+    StartedData,
     StepUsage,
     ToolExecution,
+    ToolExecutionData,
     decode_envelope,
     decode_event,
     encode_envelope,
     encode_event,
+    utc_timestamp,
 )
 from orchestrator.machine import (
     ERROR_CODES,
@@ -57,26 +75,53 @@ from orchestrator.plan import (
     plan_json_schema,
 )
 from orchestrator.providers import build_provider
-from orchestrator.providers.base import Provider, ProviderError
-from orchestrator.registry import ToolRegistry
+from orchestrator.providers.base import (
+    AuthenticationFailed,
+    BadResponse,
+    Provider,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    Refusal,
+)
+from orchestrator.providers.openai_responses import HOSTED_TOOLS
+from orchestrator.providers.scripted import ScriptedProvider, ScriptExhausted
+from orchestrator.questions import MAX_QUESTION_CHARS, question_problem
+from orchestrator.registry import ToolRegistry, build_tool_services
+from tools.catalog_types import ToolError
 
 __all__ = [
+    "ASSISTANT_NAMES",
     "DEFAULT_PLAN",
     "ERROR_CODES",
+    "HOSTED_TOOLS",
+    "MAX_QUESTION_CHARS",
+    "NAME_RULE",
     "PLAN_JSON_SCHEMA",
+    "RESERVED_NAMES",
+    "TERMINAL_EVENT_TYPES",
     "TRANSITIONS",
+    "WATTS_PER_CORE_MAX",
     "AccountingConfig",
     "AgentResponse",
+    "AgentResponseData",
     "AgentThinking",
+    "AgentThinkingData",
     "AssistantConfig",
     "AssistantSpec",
     "AssistantsConfig",
+    "AuthenticationFailed",
+    "BadResponse",
     "BudgetConfig",
     "ChartRef",
     "Completed",
+    "CompletedData",
     "DataSourceRef",
+    "ErrorData",
     "ErrorEvent",
     "Event",
+    "ExtraAssistantConfig",
     "HistoryPair",
     "IllegalTransition",
     "LLMConfig",
@@ -86,24 +131,38 @@ __all__ = [
     "Plan",
     "PlanInvalid",
     "PlanStep",
+    "PlanStepRef",
     "Provider",
     "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimited",
+    "Refusal",
     "RequestHints",
     "RunContext",
     "RunResult",
     "RunUsage",
+    "ScriptExhausted",
+    "ScriptedProvider",
     "Started",
+    "StartedData",
     "State",
     "StepUsage",
+    "ToolError",
     "ToolExecution",
+    "ToolExecutionData",
     "ToolRegistry",
     "ToolsConfig",
     "build_assistants",
     "build_provider",
+    "build_tool_services",
     "decode_envelope",
     "decode_event",
     "encode_envelope",
     "encode_event",
+    "is_assistant_name",
     "parse_plan",
     "plan_json_schema",
+    "question_problem",
+    "utc_timestamp",
 ]

@@ -23,6 +23,7 @@ from tools.footprint import (
     ActivityRecord,
     EmissionFactor,
     FactorTable,
+    UnitError,
     load_factor_table,
 )
 from tools.grid import (
@@ -58,6 +59,7 @@ __all__ = [
     "ToolDefinition",
     "ToolError",
     "ToolOutput",
+    "UnitError",
     "UploadError",
     "build_source",
     "generate_business_data",

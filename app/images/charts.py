@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.images.models import RunChart
-from orchestrator.events import ChartRef, Completed
+from orchestrator import ChartRef, Completed
 
 __all__ = [
     "CHART_IMAGE_ID",

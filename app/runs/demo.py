@@ -30,7 +30,7 @@ from app.openapi_errors import SSE_ERRORS, error_responses
 from app.runs.frames import event_frame
 from app.runs.http import SSE_MEDIA_TYPE, sse_response
 from app.runs.store import event_type_of
-from orchestrator.events import (
+from orchestrator import (
     AgentResponse,
     AgentResponseData,
     AgentThinking,

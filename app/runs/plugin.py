@@ -35,8 +35,7 @@ from app.runs.service import RunService
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
 from app.state import ORCHESTRATOR_KEY, get_health
-from orchestrator.machine import Orchestrator
-from orchestrator.registry import build_tool_services
+from orchestrator import Orchestrator, build_tool_services
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from orchestrator.events import DataSourceRef, PlanStepRef, RunUsage
+from orchestrator import DataSourceRef, PlanStepRef, RunUsage
 
 __all__ = [
     "AskRequest",

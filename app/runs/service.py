@@ -44,16 +44,17 @@ from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
 from app.settings import RunSettings
-from orchestrator.context import HistoryPair, RunContext
-from orchestrator.events import (
+from orchestrator import (
     Completed,
     ErrorData,
     ErrorEvent,
     Event,
+    HistoryPair,
+    Orchestrator,
+    RunContext,
+    question_problem,
     utc_timestamp,
 )
-from orchestrator.machine import Orchestrator
-from orchestrator.questions import question_problem
 from tools.catalog_types import Dataset
 
 __all__ = ["RunService", "StartedRun", "channel_for"]

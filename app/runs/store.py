@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.models import Conversation, Message
 from app.runs.models import Run, RunEvent
-from orchestrator.context import HistoryPair
-from orchestrator.events import Completed, ErrorEvent, Event, encode_event
+from orchestrator import Completed, ErrorEvent, Event, HistoryPair, encode_event
 
 __all__ = [
     "StoredEvent",

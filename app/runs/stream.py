@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.runs import store
 from app.runs.frames import KEEPALIVE_FRAME, frame_head, payload_frame
 from app.runs.service import channel_for
-from orchestrator.events import TERMINAL_EVENT_TYPES
+from orchestrator import TERMINAL_EVENT_TYPES
 
 __all__ = ["run_event_stream"]
 

@@ -12,7 +12,7 @@ from app.conversations.models import Message
 from app.errors import DomainError
 from app.runs.models import Run
 from app.runs.schemas import AskResponse, AssistantReply, RunError, RunStatus, RunView
-from orchestrator.events import DataSourceRef, PlanStepRef, RunUsage
+from orchestrator import DataSourceRef, PlanStepRef, RunUsage
 
 __all__ = ["ask_response", "owned_run", "run_view"]
 
