@@ -342,6 +342,47 @@ def _absolute(text: str, today: date, past: bool) -> list[_Mention]:
         year = today.year if month <= today.month else today.year - 1
         label = f"{calendar.month_name[month]} {year}"
         out.append(_Mention(m.start(1), m.end(), _month_range(year, month, label, today)))
+    span = (
+        r"\b(\d{1,2})(?:st|nd|rd|th)?\s*(?:-|\u2013|to|and|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?"
+        r"\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(\d{4}))?\b"
+    )
+    for m in re.finditer(span, text, re.IGNORECASE):
+        month = _MONTHS[m.group(3).lower()]
+        year = int(m.group(4)) if m.group(4) else today.year
+        if not m.group(4) and date(year, month, 1) > today:
+            year -= 1
+        first, last = (
+            _safe_date(year, month, int(m.group(1))),
+            _safe_date(year, month, int(m.group(2))),
+        )
+        if first is not None and last is not None and first <= last:
+            label = f"{first.isoformat()} to {last.isoformat()}"
+            out.append(_Mention(m.start(), m.end(), DateRange(first, last, label)))
+    nth = (
+        r"\b(first|1st|second|2nd|third|3rd|fourth|4th|last|final)\s+week\s+of\s+"
+        + _MONTH
+        + r"(?:,?\s+(\d{4}))?\b"
+    )
+    for m in re.finditer(nth, text, re.IGNORECASE):
+        month = _MONTHS[m.group(2).lower()]
+        year = int(m.group(3)) if m.group(3) else today.year
+        if not m.group(3) and date(year, month, 1) > today:
+            year -= 1
+        days = calendar.monthrange(year, month)[1]
+        which = m.group(1).lower()[:2]
+        start_day = {
+            "fi": 1,
+            "1s": 1,
+            "se": 8,
+            "2n": 8,
+            "th": 15,
+            "3r": 15,
+            "fo": 22,
+            "4t": 22,
+        }.get(which, days - 6)
+        first = date(year, month, start_day)
+        label = f"the {m.group(1).lower()} week of {calendar.month_name[month]} {year}"
+        out.append(_Mention(m.start(), m.end(), DateRange(first, first + timedelta(days=6), label)))
     weekday = r"\b(?:(next|last|this|on|coming)\s+)?" + _WEEKDAY + r"\b"
     for m in re.finditer(weekday, text, re.IGNORECASE):
         target = _WEEKDAYS.index(m.group(2).lower())
@@ -652,7 +693,7 @@ _CATEGORIES: list[tuple[str, str]] = [
     (r"\bbus\b", "bus"),
     (r"\bwater\b", "water"),
     (r"\bwaste\b|\blandfill\b|\brecycling\b", "waste"),
-    (r"\belectricity\b|\bpower\b", "electricity"),
+    (r"\belectricity\b|\bpower\b|\bev\b|\bcharg\w*|\btesla\b|\belectric car", "electricity"),
 ]
 
 

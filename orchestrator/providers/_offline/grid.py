@@ -22,7 +22,7 @@ from orchestrator.providers._offline.findings import (
     render_step_text,
 )
 from orchestrator.providers._offline.intent import Understanding
-from orchestrator.providers._offline.interpretation import rank_period
+from orchestrator.providers._offline.interpretation import future_part, rank_period
 from orchestrator.providers._offline.turns import Answer, Call, Decision, StepInput, ToolResult
 
 __all__ = ["grid_compare_policy", "grid_history_policy", "grid_timing_policy", "sources_of"]
@@ -76,7 +76,7 @@ def grid_timing_policy(s: StepInput) -> Decision:
     if not s.can("grid_best_window"):
         return _unavailable("grid_best_window", "search for the cleanest window")
     best = s.last("grid_best_window")
-    period = _future_part(u.period(), u.today)
+    period = future_part(u.period(), u.today)
     if best is None:
         calls = [_best_window_call(s, period)]
         if s.can("grid_intensity") and period.days <= 7:
@@ -108,19 +108,6 @@ def grid_timing_policy(s: StepInput) -> Decision:
 
 def _same_range(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a.get("start_date"), a.get("end_date")) == (b.get("start_date"), b.get("end_date"))
-
-
-def _future_part(period: DateRange, today: date) -> DateRange:
-    """A load can only be scheduled from today on: "this week" means today to Sunday and
-    "this month" today to the month's last day."""
-    if not period.start <= today <= period.end:
-        return period
-    end = period.end
-    if period.label == "this week so far":
-        end = today + timedelta(days=6 - today.weekday())
-    elif period.label == "this month":
-        end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return DateRange(today, end, period.label.replace(" so far", ""))
 
 
 def _best_window_call(s: StepInput, period: DateRange) -> Call:
@@ -873,7 +860,7 @@ def shift_savings_policy(s: StepInput) -> Decision:
     moved = None
     if energy:
         moved = energy[0] * (u.shares[0] / 100.0 if u.shares else 1.0)
-    period = _future_part(u.period(), u.today)
+    period = future_part(u.period(), u.today)
     best = s.last("grid_best_window")
     if best is None:
         return (_shift_call(s, period, moved),)

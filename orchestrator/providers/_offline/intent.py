@@ -161,7 +161,8 @@ _ANALYSIS = re.compile(
 _TIMING = re.compile(
     r"\bwhen\b|\bbest time\b|\bcleanest\b|\bgreenest\b|\blowest\b|\bschedul\w*|"
     r"\bcharge\b|\bcharging\b|\brun (?:my|the|our)\b|\bdish ?washer\b|\bwashing machine\b|"
-    r"\bdryer\b|\bwindow\b|\bshould i\b|\bideal time\b",
+    r"\bdryer\b|\bwindow\b|\bshould i\b|\bideal time\b|\bwhat time\b|\bbest for\b|"
+    r"\bimmersion\b|\bheat pump\b|\bhot water\b|\blaundry\b|\btumble\b",
     re.IGNORECASE,
 )
 _COMPARE = re.compile(
@@ -345,10 +346,24 @@ _RANK = re.compile(
     r"worst)\b",
     re.IGNORECASE,
 )
+_BEFORE = re.compile(
+    r"\b(?:the )?(?:\d+ days|days?|weeks?|months?|period|year) (?:before|prior)\b|\bprevious "
+    r"(?:\d+ days|period)\b",
+    re.IGNORECASE,
+)
 _DIRTY = ("dirtiest", "worst", "highest", "highest-carbon", "highest carbon", "most polluting")
 
 
+_DAYPART = re.compile(
+    r"\b(?:greener|cleaner|dirtier|lower|higher|better|worse)\b[^?]*\b(?:at night|overnight|"
+    r"during the day|by day|in the (?:morning|evening|afternoon)|at (?:lunch|midday|noon))\b",
+    re.IGNORECASE,
+)
+
+
 def _rank(question: str) -> Rank | None:
+    if _DAYPART.search(question):
+        return Rank("greenest", "hour")  # "is it greener at night?": rank the hours of the day
     m = _RANK.search(question)
     if m is None:
         return None
@@ -522,6 +537,17 @@ def classify(
         return Intent.FACTORS
     if quantities and (footprint or re.search(r"\bco2|\bcarbon|\bemission|\bghg\b", text, re.I)):
         return Intent.FOOTPRINT
+    if (
+        footprint
+        and not quantities
+        and not _COMPANY.search(text)
+        and not re.search(r"\b(?:our|my|we|us)\b", text, re.I)
+        and extract_category(text) is not None
+    ):
+        # "How much CO2 does charging a Tesla produce?": an activity without an amount is
+        # answered with its factor per unit (and the amount asked for), never with a synthetic
+        # company's footprint.
+        return Intent.CONVERSION
     if footprint or (
         _COMPANY.search(text) and re.search(r"\bemission|\bco2\b|\bcarbon\b", text, re.I)
     ):
@@ -539,7 +565,7 @@ def classify(
     if rank:
         return Intent.GRID_RANK
     compare = _COMPARE.search(text) is not None
-    if compare and dates > 1:
+    if compare and (dates > 1 or (dates == 1 and _BEFORE.search(text))):
         return Intent.GRID_COMPARE
     if grid or _TIMING.search(text) or regions:
         if compare or (dates > 0 and regions > 1) or dates > 1:
@@ -547,6 +573,10 @@ def classify(
         if _TIMING.search(text) and not re.search(r"\bhow (?:green|clean)\b", text, re.I):
             return Intent.GRID_TIMING
         return Intent.GRID_HISTORY
+    if any(q.activity is not None for q in quantities):
+        return Intent.FOOTPRINT  # "We used 2,000 therms of gas in 2025": the figures, counted
+    if dates and re.search(r"\bemissions?\b|\bco2\b|\bcarbon\b", text, re.I):
+        return Intent.GRID_HISTORY  # "What were emissions like last week?"
     return Intent.OFF_TOPIC
 
 

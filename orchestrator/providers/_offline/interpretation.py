@@ -28,7 +28,12 @@ from typing import Any
 
 import msgspec
 
-from orchestrator.providers._offline.extract import REGION_NAMES, DateRange, hours_label
+from orchestrator.providers._offline.extract import (
+    REGION_NAMES,
+    DateRange,
+    extract_category,
+    hours_label,
+)
 from orchestrator.providers._offline.intent import (
     Intent,
     Understanding,
@@ -43,6 +48,7 @@ __all__ = [
     "PeriodView",
     "QuantityView",
     "Reading",
+    "future_part",
     "interpret",
     "rank_period",
     "report_period",
@@ -331,6 +337,7 @@ def describe(u: Understanding) -> str:
     when = period.describe()
     intent = u.intent
     if intent is Intent.GRID_TIMING:
+        when = future_part(period, u.today).describe()
         load = f" to run the {u.appliance}" if u.appliance else ""
         limit = f", {u.hours.reason}" if u.hours else ""
         return (
@@ -365,7 +372,9 @@ def describe(u: Understanding) -> str:
     if intent is Intent.CONVERSION:
         if u.quantities:
             return f"the CO2e of {activities_text(u)}"
-        return "the emission factor (kgCO2e per unit) of the activity named"
+        category = extract_category(u.question)
+        what = category.replace("_", " ") if category else "the activity named"
+        return f"the emission factor of {what} (kgCO2e per unit; no amount given)"
     if intent is Intent.FACTORS:
         return "the emission factors of the activity named, with sources"
     if intent is Intent.SHIFT_SAVINGS:
@@ -417,6 +426,19 @@ def report_period(u: Understanding) -> DateRange | None:
     return DateRange(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31), "last year")
 
 
+def future_part(period: DateRange, today: date) -> DateRange:
+    """A load can only be scheduled from today on: "this week" means today to Sunday and
+    "this month" today to the month's last day."""
+    if not period.start <= today <= period.end:
+        return period
+    end = period.end
+    if period.label == "this week so far":
+        end = today + timedelta(days=6 - today.weekday())
+    elif period.label == "this month":
+        end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return DateRange(today, end, period.label.replace(" so far", ""))
+
+
 def rank_period(u: Understanding) -> DateRange:
     """The period a ranking covers: the one named, else the past 7 days (stated)."""
     if u.dates:
@@ -450,6 +472,11 @@ def _assumptions(u: Understanding) -> list[str]:
         out.append(f"No load length given: assuming {hours_label(u.duration.hours)} (the default).")
     if u.intent is Intent.GRID_RANK and not u.dates:
         out.append("No period named: ranking the past 7 days.")
+    if u.intent is Intent.CONVERSION and not u.quantities:
+        out.append(
+            "No amount given: showing the factor per unit; give the amount (kWh, litres, km) "
+            "for a total."
+        )
     missing = [q for q in u.quantities if q.activity is None]
     for q in missing:
         out.append(

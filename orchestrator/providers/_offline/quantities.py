@@ -156,17 +156,20 @@ def _dimension(unit: Any) -> str | None:
     return None
 
 
-def _activity_near(text: str, start: int, end: int) -> str | None:
-    """The activity named right after the quantity ("of diesel"), else just before it."""
+def _activities_near(text: str, start: int, end: int) -> list[str]:
+    """The activities named right after the quantity ("of diesel"), then just before it, most
+    specific first; the caller takes the first whose unit fits ("15,000 km in a diesel car" is
+    car-km, not litres of diesel)."""
     after = text[end : end + 40].lower()
     after = re.split(r"[,;.?!]| and | plus ", after, maxsplit=1)[0]
     before = text[max(0, start - 40) : start].lower()
     before = re.split(r"[,;.?!]| and | plus ", before)[-1]
+    found: list[str] = []
     for window in (after, before):
         for pattern, category in _ACTIVITIES:
-            if re.search(pattern, window):
-                return category
-    return None
+            if re.search(pattern, window) and category not in found:
+                found.append(category)
+    return found
 
 
 def _convert(amount: float, pint_unit: str, activity: str | None) -> tuple[float, str] | None:
@@ -199,6 +202,18 @@ def _convert(amount: float, pint_unit: str, activity: str | None) -> tuple[float
     return float(quantity.to(pint_target).magnitude), target
 
 
+_DISTANCE_ACTIVITIES = ("car_", "van_", "flight_", "rail", "bus")
+
+
+def _fits(activity: str, unit: str) -> bool:
+    """Whether an activity without a fuel unit table is counted in ``unit``."""
+    if unit in ("km", "passenger_km"):
+        return activity.startswith(_DISTANCE_ACTIVITIES)
+    if unit == "tonne":
+        return activity.startswith("waste_")
+    return False
+
+
 def extract_quantities(text: str) -> list[StatedQuantity]:
     """Every number-with-a-unit in ``text``, in order, converted to its activity's unit."""
     out: list[StatedQuantity] = []
@@ -208,15 +223,24 @@ def extract_quantities(text: str) -> list[StatedQuantity]:
         if amount <= 0:
             continue
         pint_unit = _UNITS[written.lower()]
-        activity = _activity_near(text, m.start(), m.end())
-        if pint_unit.endswith("watt_hour") and activity not in _FACTOR_UNITS:
+        candidates = _activities_near(text, m.start(), m.end())
+        if pint_unit.endswith("watt_hour") and not any(c in _FACTOR_UNITS for c in candidates):
             # An energy amount is electricity unless a fuel is named ("kWh of gas"): "50 kWh
             # of EV charging" is electricity, not car-km.
-            activity = "electricity"
-        converted = _convert(amount, pint_unit, activity)
+            candidates = ["electricity"]
+        activity: str | None = None
+        converted = None
+        for candidate in candidates:
+            converted = _convert(amount, pint_unit, candidate)
+            if converted is not None and (
+                candidate in _FACTOR_UNITS or _fits(candidate, converted[1])
+            ):
+                activity = candidate
+                break
+            converted = None
         if converted is None:
+            # No named activity fits the unit ("litres of electricity"), or none is named.
             converted = _convert(amount, pint_unit, None)
-            activity = None  # e.g. "litres of electricity": the words and the unit disagree
         if converted is None:
             continue
         value, unit = converted
