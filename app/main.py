@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -31,6 +30,7 @@ from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
 from app.openapi_errors import document_error_headers
+from app.proxy import ProxyHeadersMiddleware
 from app.redis import create_redis, redis_key, redis_lifespan
 from app.runs.plugin import RunsPlugin
 from app.settings import Settings, load_settings
@@ -134,10 +134,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document_error_headers(app)
     if settings.server.trusted_proxies:
-        # The client address and scheme from X-Forwarded-For/-Proto, only from these peers.
-        app.asgi_handler = wrap_asgi_with_proxy_headers(
-            app.asgi_handler, list(settings.server.trusted_proxies)
-        )
+        # The client address (right-most untrusted hop) and scheme from X-Forwarded-For/-Proto,
+        # only when the peer is one of these proxies (app.proxy).
+        app.asgi_handler = ProxyHeadersMiddleware(app.asgi_handler, settings.server.trusted_proxies)
     # Outermost wrapper (around routing and exception handling), so unknown routes and
     # errors are logged and carry X-Request-ID too; Litestar's middleware runs per route.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
