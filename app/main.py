@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -26,14 +25,16 @@ from litestar.types import ControllerRouterHandler
 from app.auth.plugin import AuthPlugin
 from app.db.engine import Database
 from app.db.migrate import migrate
-from app.docs import DocsController, docs_assets_router, openapi_config
+from app.docs import DocsController, docs_assets_router, docs_ui_router, openapi_config
 from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
 from app.images.plugin import ImagesPlugin
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
 from app.openapi_errors import document_error_headers
+from app.proxy import ProxyHeadersMiddleware
 from app.redis import create_redis, redis_key, redis_lifespan
 from app.runs.plugin import RunsPlugin
+from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
 from app.state import DATABASE_KEY, HEALTH_KEY, REDIS_KEY, SETTINGS_KEY
 from app.web import web_router
@@ -50,6 +51,7 @@ def _route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     handlers: list[ControllerRouterHandler] = [
         HealthController,
         DocsController,
+        docs_ui_router,
         # --- domain routers: one line each -------------------------------------------------
         web_router,
     ]
@@ -135,11 +137,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_error_headers(app)
+    # Around routing and exception handling, so 404s and errors carry the headers too; inside
+    # the proxy wrapper, which sets the scheme that decides HSTS.
+    app.asgi_handler = SecurityHeadersMiddleware(app.asgi_handler)
     if settings.server.trusted_proxies:
-        # The client address and scheme from X-Forwarded-For/-Proto, only from these peers.
-        app.asgi_handler = wrap_asgi_with_proxy_headers(
-            app.asgi_handler, list(settings.server.trusted_proxies)
-        )
+        # The client address (right-most untrusted hop) and scheme from X-Forwarded-For/-Proto,
+        # only when the peer is one of these proxies (app.proxy).
+        app.asgi_handler = ProxyHeadersMiddleware(app.asgi_handler, settings.server.trusted_proxies)
     # Outermost wrapper (around routing and exception handling), so unknown routes and
     # errors are logged and carry X-Request-ID too; Litestar's middleware runs per route.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)

@@ -1,8 +1,8 @@
 """Routes for the web client: the page at ``/client`` and its assets at ``/client/static``.
 
-Both are public (the page signs users in itself). The page gets a strict Content-Security-Policy
-so that even a rendering bug cannot run injected script: only our own modules execute, images
-may be ``data:`` URIs (how charts are shown), and fetches go to this origin only.
+Both are public (the page signs users in itself). The page, and ``/client/static/index.html``
+too, gets the strict Content-Security-Policy of :mod:`app.security_headers` so that even a
+rendering bug cannot run injected script.
 """
 
 from __future__ import annotations
@@ -14,30 +14,16 @@ from litestar import Response, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
+from app.security_headers import CONTENT_SECURITY_POLICY
+
 __all__ = ["CONTENT_SECURITY_POLICY", "STATIC_DIR", "web_router"]
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 
-CONTENT_SECURITY_POLICY: Final = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "manifest-src 'self'",
-        "form-action 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    )
-)
-
-_SECURITY_HEADERS: Final = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+# The page's policy is the one every response gets (app.security_headers): only our own
+# modules execute, images may be ``data:`` URIs (how charts are shown), fetches stay on this
+# origin, and no other site may frame the page.
+_PAGE_HEADERS: Final = {"Cache-Control": "no-cache"}
 
 
 @get(
@@ -52,7 +38,7 @@ def client_page() -> Response[bytes]:
     return Response(
         (STATIC_DIR / "index.html").read_bytes(),
         media_type="text/html",
-        headers=_SECURITY_HEADERS,
+        headers=_PAGE_HEADERS,
     )
 
 

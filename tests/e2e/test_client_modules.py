@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from app.web.routes import CONTENT_SECURITY_POLICY, STATIC_DIR
+from bench.markdown import cases
 
 pytestmark = [pytest.mark.browser]
 
@@ -196,6 +197,91 @@ def test_markdown_html_is_text_and_never_runs(harness: Page) -> None:
     assert '<script>window.pwned = "script"</script>' in text
     assert "<img src=x onerror=" in text
     assert "<b onmouseover=x>cell</b>" in text
+
+
+# Inputs that made the old renderer quadratic (or overflow its stack) must render correctly,
+# and in time proportional to their size: each within a generous multiple of a normal report
+# of the same size rendered in the same page (the figures themselves: python -m bench.markdown).
+PATHOLOGICAL_SIZE = 48_000
+TIME_RATIO_BOUND = 20
+
+
+def test_markdown_pathological_inputs_render_in_linear_time(harness: Page) -> None:
+    inputs = cases(PATHOLOGICAL_SIZE)
+    timings: dict[str, float] = harness.evaluate(
+        """inputs => {
+          const out = {};
+          for (const [name, src] of Object.entries(inputs)) {
+            let best = Infinity;
+            for (let k = 0; k < 3; k += 1) {
+              const holder = document.createElement("div");
+              const start = performance.now();
+              holder.append(md.renderMarkdown(src));
+              best = Math.min(best, performance.now() - start);
+            }
+            out[name] = best;
+          }
+          return out;
+        }""",
+        inputs,
+    )
+    baseline = max(timings.pop("normal report"), 1.0)  # performance.now() is coarse
+    slow = {name: round(ms / baseline, 1) for name, ms in timings.items()}
+    assert {n: r for n, r in slow.items() if r > TIME_RATIO_BOUND} == {}, (baseline, slow)
+
+
+def test_markdown_pathological_inputs_keep_their_text(harness: Page) -> None:
+    underscores = "_a " * 8000
+    assert render(harness, underscores) == f"<p>{underscores.strip()}</p>"
+    spaced = "a * " * 100
+    assert render(harness, spaced) == f"<p>{spaced.strip()}</p>"
+    brackets = "[" * 5000 + "x"
+    assert render(harness, brackets) == f"<p>{brackets}</p>"
+
+
+def test_markdown_deep_quotes_nest_eight_levels_then_are_text(harness: Page) -> None:
+    html = render(harness, ">" * 5000 + " a")
+    assert html == "<blockquote>" * 8 + "<p>" + "&gt;" * 4992 + " a</p>" + "</blockquote>" * 8
+
+
+def test_markdown_nested_spans_share_one_walk(harness: Page) -> None:
+    assert render(harness, "**bold _em ~~del `code`~~_** [a *b*](https://e.org) c_") == (
+        "<p><strong>bold <em>em <del>del <code>code</code></del></em></strong> "
+        '<a href="https://e.org/" rel="noopener noreferrer" target="_blank">a <em>b</em></a>'
+        " c_</p>"
+    )
+    # An opener whose first closer lies outside its enclosing span stays literal.
+    assert render(harness, "*a _b* c_") == "<p><em>a _b</em> c_</p>"
+
+
+def test_markdown_heading_and_fence_without_backtracking_patterns(harness: Page) -> None:
+    assert render(harness, "## Title ##") == "<h3>Title</h3>"
+    assert render(harness, "# C# and F#") == "<h2>C# and F#</h2>"
+    assert render(harness, "#hashtag") == "<p>#hashtag</p>"
+    assert render(harness, "#") == "<h2></h2>"
+    assert render(harness, "# a" + " " * 20 + "b   ") == "<h2>a" + " " * 20 + "b</h2>"
+    assert render(harness, "```py extra\ncode\n```") == (
+        '<pre tabindex="0"><code data-language="py">code</code></pre>'
+    )
+    assert render(harness, "```a`b") == "<p>```a`b</p>"
+
+
+def test_markdown_code_spans_close_on_an_equal_run(harness: Page) -> None:
+    assert render(harness, "``a ` b`` and `c`") == "<p><code>a ` b</code> and <code>c</code></p>"
+    assert render(harness, "`a``") == "<p>`a``</p>"
+
+
+def test_markdown_tables_wider_than_64_columns_are_text(harness: Page) -> None:
+    wide = "|".join(["h"] * 65) + "\n" + "|".join(["-"] * 65)
+    assert render(harness, wide).startswith("<p>h|h|")
+    narrow = "|".join(["h"] * 64) + "\n" + "|".join(["-"] * 64)
+    assert render(harness, narrow).count("<th ") == 64
+
+
+def test_markdown_unusable_bare_url_is_text(harness: Page) -> None:
+    assert (
+        render(harness, "see (http://[bad(http://x.org") == "<p>see (http://[bad(http://x.org</p>"
+    )
 
 
 # ---- SSE parser ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// A small, sanitizing Markdown renderer.
+// A small, sanitizing, linear-time Markdown renderer.
 //
 // Reports are written by a language model, so their text is untrusted. This renderer never
 // parses HTML: it builds DOM nodes with createElement/createTextNode only, so any "<script>" or
@@ -6,13 +6,28 @@
 // and open with rel="noopener noreferrer". Supported: ATX headings, paragraphs, emphasis
 // (bold, italic, strikethrough), inline code, links, bare URLs, lists (nested by indentation),
 // block quotes, tables (GFM pipes with alignment), fenced code blocks and horizontal rules.
+//
+// Time is linear in the input, whatever the input (a hostile report must not freeze the tab):
+// - no regular expression can backtrack over a line more than once (the heading, fence and
+//   table-separator grammars are read by hand; the others are anchored and unambiguous);
+// - closing delimiters are found in tables built once per text (the next valid closer of each
+//   kind, matching brackets, backtick runs by length), never by scanning ahead per opener;
+// - inline text is walked once: nested spans are ranges of the same text, not copies;
+// - nesting is bounded (quotes, emphasis, links), and so are link targets, URLs and tables.
+// bench/markdown.py times it against a normal report and against markdown-it + DOMPurify.
 
-const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)[^`]*$/;
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})/;
+const FENCE_LANGUAGE = /^\s*([\w+#.-]*)/;
+const HEADING_OPEN = /^ {0,3}(#{1,6})(?=[ \t]|$)/;
 const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const LIST_ITEM = /^([ \t]*)([-*+]|\d{1,9}[.)])[ \t]+(.*)$/;
 const QUOTE = /^ {0,3}>[ ]?(.*)$/;
-const TABLE_SEPARATOR = /^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
+const SEPARATOR_CELL = /^:?-+:?$/;
+
+const MAX_QUOTE_DEPTH = 8; // deeper ">" markers are text
+const MAX_INLINE_DEPTH = 16; // deeper emphasis/link delimiters are text
+const MAX_TABLE_COLUMNS = 64; // wider "tables" are paragraphs (rows x columns stays linear)
+const MAX_URL_LENGTH = 2048; // link targets and bare URLs longer than this are text
 
 /**
  * Render Markdown text to a DocumentFragment.
@@ -24,7 +39,7 @@ export function renderMarkdown(source, options = {}) {
   const offset = options.headingOffset ?? 1;
   const lines = String(source ?? "").replace(/\r\n?/g, "\n").split("\n");
   const fragment = document.createDocumentFragment();
-  renderBlocks(lines, fragment, offset);
+  renderBlocks(lines, fragment, offset, 0);
   return fragment;
 }
 
@@ -33,6 +48,38 @@ export function renderInline(text) {
   const fragment = document.createDocumentFragment();
   appendInline(fragment, String(text ?? ""));
   return fragment;
+}
+
+/** `{marker, language}` if the line opens a fenced code block, else null. */
+function parseFence(line) {
+  const open = FENCE_OPEN.exec(line);
+  if (!open) return null;
+  const info = line.slice(open[0].length);
+  if (info.includes("`")) return null;
+  return { marker: open[1], language: FENCE_LANGUAGE.exec(info)[1] };
+}
+
+/** `{level, text}` if the line is an ATX heading, else null. */
+function parseHeading(line) {
+  const open = HEADING_OPEN.exec(line);
+  if (!open) return null;
+  let text = line.slice(open[0].length).trim();
+  // An optional closing sequence: "## Title ##" (a "#" run that is the whole text or follows
+  // a space), read from the end without a backtracking pattern.
+  let end = text.length;
+  while (end > 0 && text[end - 1] === "#") end -= 1;
+  if (end === 0) text = "";
+  else if (end < text.length && (text[end - 1] === " " || text[end - 1] === "\t")) {
+    text = text.slice(0, end).trimEnd();
+  }
+  return { level: open[1].length, text };
+}
+
+function isTableSeparator(line) {
+  let row = line.trim();
+  if (row.startsWith("|")) row = row.slice(1);
+  if (row.endsWith("|")) row = row.slice(0, -1);
+  return row.split("|").every((cell) => SEPARATOR_CELL.test(cell.trim()));
 }
 
 function el(tag, text) {
@@ -49,16 +96,17 @@ function isTableStart(lines, i) {
   return (
     i + 1 < lines.length &&
     lines[i].includes("|") &&
-    TABLE_SEPARATOR.test(lines[i + 1]) &&
-    lines[i + 1].includes("-")
+    lines[i + 1].includes("-") &&
+    isTableSeparator(lines[i + 1]) &&
+    splitRow(lines[i]).length <= MAX_TABLE_COLUMNS
   );
 }
 
 function startsBlock(lines, i) {
   const line = lines[i];
   return (
-    FENCE.test(line) ||
-    HEADING.test(line) ||
+    parseFence(line) !== null ||
+    parseHeading(line) !== null ||
     RULE.test(line) ||
     QUOTE.test(line) ||
     LIST_ITEM.test(line) ||
@@ -66,7 +114,7 @@ function startsBlock(lines, i) {
   );
 }
 
-function renderBlocks(lines, parent, offset) {
+function renderBlocks(lines, parent, offset, depth) {
   let i = 0;
   while (i < lines.length) {
     const line = lines[i];
@@ -74,16 +122,16 @@ function renderBlocks(lines, parent, offset) {
       i += 1;
       continue;
     }
-    const fence = FENCE.exec(line);
+    const fence = parseFence(line);
     if (fence) {
       i = renderFence(lines, i, fence, parent);
       continue;
     }
-    const heading = HEADING.exec(line);
+    const heading = parseHeading(line);
     if (heading) {
-      const level = Math.min(6, heading[1].length + offset);
+      const level = Math.min(6, heading.level + offset);
       const node = el(`h${level}`);
-      appendInline(node, heading[2] ?? "");
+      appendInline(node, heading.text);
       parent.append(node);
       i += 1;
       continue;
@@ -93,7 +141,7 @@ function renderBlocks(lines, parent, offset) {
       i += 1;
       continue;
     }
-    if (QUOTE.test(line)) {
+    if (depth < MAX_QUOTE_DEPTH && QUOTE.test(line)) {
       const inner = [];
       while (i < lines.length && !isBlank(lines[i])) {
         const quoted = QUOTE.exec(lines[i]);
@@ -101,7 +149,7 @@ function renderBlocks(lines, parent, offset) {
         i += 1;
       }
       const node = el("blockquote");
-      renderBlocks(inner, node, offset);
+      renderBlocks(inner, node, offset, depth + 1);
       parent.append(node);
       continue;
     }
@@ -124,13 +172,13 @@ function renderBlocks(lines, parent, offset) {
   }
 }
 
-function renderFence(lines, start, match, parent) {
-  const marker = match[1];
+function renderFence(lines, start, fence, parent) {
+  const marker = fence.marker;
   const body = [];
   let i = start + 1;
   while (i < lines.length) {
     const trimmed = lines[i].trim();
-    if (trimmed.startsWith(marker[0].repeat(marker.length)) && /^([`~])\1*$/.test(trimmed)) {
+    if (trimmed.startsWith(marker) && /^([`~])\1*$/.test(trimmed)) {
       i += 1;
       break;
     }
@@ -139,7 +187,7 @@ function renderFence(lines, start, match, parent) {
   }
   const pre = el("pre");
   const code = el("code", body.join("\n"));
-  if (match[2]) code.dataset.language = match[2];
+  if (fence.language) code.dataset.language = fence.language;
   pre.append(code);
   pre.tabIndex = 0; // wide dashboards scroll horizontally: let keyboard users reach them
   parent.append(pre);
@@ -289,62 +337,131 @@ export function safeUrl(raw) {
   }
 }
 
-function link(href, label, { literal = false } = {}) {
+function anchor(href) {
   const a = el("a");
   a.href = href;
   a.rel = "noopener noreferrer";
   a.target = "_blank";
-  if (literal) a.textContent = label;
-  else appendInline(a, label, { inLink: true });
   return a;
 }
 
-// Find the closing delimiter for emphasis starting after `from`; the content may not be empty
-// or start/end with whitespace (so "2 * 3 * 4" stays literal).
-function findClose(text, delim, from) {
-  let k = from;
-  while (k < text.length) {
-    const at = text.indexOf(delim, k);
-    if (at < 0) return -1;
-    const inner = text.slice(from, at);
-    if (inner.length > 0 && !/^\s/.test(inner) && !/\s$/.test(inner)) {
-      if (delim.length === 1 && text[at + 1] === delim) {
-        k = at + 2; // part of a stronger delimiter
-        continue;
+/** A link whose text is the URL itself (bare URLs, autolinks, empty labels). */
+function literalLink(href, text) {
+  const a = anchor(href);
+  a.textContent = text;
+  return a;
+}
+
+const WHITESPACE = /\s/;
+const WORD = /\w/;
+const ESCAPABLE = /[\\`*_{}[\]()#+\-.!|~<>]/;
+const LINK_TARGET = /^\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))*)>?(?:\s+"[^"]*")?\s*\)/;
+const AUTOLINK = /^<(https?:\/\/[^\s<>]+)>/i;
+const BARE_URL = /^https?:\/\/[^\s<>]+/i;
+
+function isSpace(ch) {
+  return ch !== undefined && WHITESPACE.test(ch);
+}
+
+/**
+ * Everything the inline pass needs to find a closing delimiter in O(1), built lazily once per
+ * text (a paragraph, a heading, a table cell): each table is one linear pass.
+ */
+class InlineText {
+  constructor(text) {
+    this.text = text;
+    this.closers = new Map();
+    this.brackets = null;
+    this.ticks = null;
+  }
+
+  /** Whether `delim` at `at` can close emphasis: after a non-space, not escaped, and a single
+   * "*"/"_" not part of a longer run ("_" also not inside a word: snake_case_name). */
+  canClose(delim, at) {
+    const text = this.text;
+    const before = text[at - 1];
+    if (at === 0 || isSpace(before) || before === "\\") return false;
+    if (delim.length === 2) return true;
+    const after = text[at + 1];
+    if (after === delim || before === delim) return false;
+    return !(delim === "_" && after !== undefined && WORD.test(after));
+  }
+
+  /** The first position >= `from` where `delim` can close, or -1. */
+  nextCloser(delim, from) {
+    let table = this.closers.get(delim);
+    if (table === undefined) {
+      const text = this.text;
+      table = new Int32Array(text.length + 1).fill(-1);
+      for (let k = text.length - 1; k >= 0; k -= 1) {
+        table[k] = text.startsWith(delim, k) && this.canClose(delim, k) ? k : table[k + 1];
       }
-      return at;
+      this.closers.set(delim, table);
     }
-    k = at + 1;
+    return from < table.length ? table[from] : -1;
   }
-  return -1;
+
+  /** The "]" matching the "[" at `open` (nesting and backslash escapes honoured), or -1. */
+  matchingBracket(open) {
+    if (this.brackets === null) {
+      const text = this.text;
+      this.brackets = new Int32Array(text.length).fill(-1);
+      const stack = [];
+      for (let k = 0; k < text.length; k += 1) {
+        const ch = text[k];
+        if (ch === "\\") k += 1;
+        else if (ch === "[") stack.push(k);
+        else if (ch === "]" && stack.length > 0) this.brackets[stack.pop()] = k;
+      }
+    }
+    return this.brackets[open];
+  }
+
+  /** The start of the next run of exactly `length` backticks after `from`, or -1. Runs are
+   * indexed by length once; each length's cursor only moves forward (the walk is in order). */
+  nextTickRun(length, from) {
+    if (this.ticks === null) {
+      this.ticks = new Map();
+      const text = this.text;
+      for (let k = 0; k < text.length; ) {
+        if (text[k] !== "`") {
+          k += 1;
+          continue;
+        }
+        let end = k;
+        while (text[end] === "`") end += 1;
+        const runs = this.ticks.get(end - k) ?? { starts: [], cursor: 0 };
+        runs.starts.push(k);
+        this.ticks.set(end - k, runs);
+        k = end;
+      }
+    }
+    const runs = this.ticks.get(length);
+    if (runs === undefined) return -1;
+    while (runs.cursor < runs.starts.length && runs.starts[runs.cursor] <= from) runs.cursor += 1;
+    return runs.cursor < runs.starts.length ? runs.starts[runs.cursor] : -1;
+  }
 }
 
-// Find the matching "]" for a "[" at `open`, honouring nesting and escapes.
-function findBracket(text, open) {
-  let depth = 0;
-  for (let k = open; k < text.length; k += 1) {
-    const ch = text[k];
-    if (ch === "\\") k += 1;
-    else if (ch === "[") depth += 1;
-    else if (ch === "]") {
-      depth -= 1;
-      if (depth === 0) return k;
-    }
-  }
-  return -1;
+function appendInline(parent, text) {
+  const ctx = new InlineText(text);
+  appendRange(parent, ctx, 0, text.length, 0, false);
 }
 
-function appendInline(parent, text, { inLink = false } = {}) {
+// Render text[start, end) into parent. Nested spans recurse on sub-ranges of the same text and
+// the caller resumes after them, so every character is visited once at one depth.
+function appendRange(parent, ctx, start, end, depth, inLink) {
+  const text = ctx.text;
+  const nest = depth < MAX_INLINE_DEPTH;
   let buffer = "";
   const flush = () => {
     if (buffer) parent.append(document.createTextNode(buffer));
     buffer = "";
   };
-  let i = 0;
-  while (i < text.length) {
+  let i = start;
+  while (i < end) {
     const ch = text[i];
-    const rest = text.slice(i);
-    if (ch === "\\" && i + 1 < text.length && /[\\`*_{}[\]()#+\-.!|~<>]/.test(text[i + 1])) {
+    if (ch === "\\" && i + 1 < end && ESCAPABLE.test(text[i + 1])) {
       buffer += text[i + 1];
       i += 2;
       continue;
@@ -356,83 +473,98 @@ function appendInline(parent, text, { inLink = false } = {}) {
       continue;
     }
     if (ch === "`") {
-      const run = /^`+/.exec(rest)[0];
-      const close = text.indexOf(run, i + run.length);
-      if (close > 0) {
+      let runEnd = i;
+      while (runEnd < end && text[runEnd] === "`") runEnd += 1;
+      const length = runEnd - i;
+      const close = ctx.nextTickRun(length, i);
+      if (close > 0 && close + length <= end && text[close + length] !== "`") {
         flush();
-        parent.append(el("code", text.slice(i + run.length, close).trim() || " "));
-        i = close + run.length;
+        parent.append(el("code", text.slice(runEnd, close).trim() || " "));
+        i = close + length;
         continue;
       }
-      buffer += run;
-      i += run.length;
+      buffer += text.slice(i, runEnd);
+      i = runEnd;
       continue;
     }
-    if (rest.startsWith("**") || rest.startsWith("__") || rest.startsWith("~~")) {
-      const delim = rest.slice(0, 2);
-      const close = findClose(text, delim, i + 2);
-      const wordUnderscore = delim === "__" && i > 0 && /\w/.test(text[i - 1]);
+    if (nest && (ch === "*" || ch === "_" || ch === "~") && text[i + 1] === ch && i + 2 <= end) {
+      const pair = ch + ch;
+      const close = findClose(ctx, pair, i + 2, end);
+      const wordUnderscore = pair === "__" && i > start && WORD.test(text[i - 1]);
       if (close > 0 && !wordUnderscore) {
         flush();
-        const node = el(delim === "~~" ? "del" : "strong");
-        appendInline(node, text.slice(i + 2, close), { inLink });
+        const node = el(pair === "~~" ? "del" : "strong");
+        appendRange(node, ctx, i + 2, close, depth + 1, inLink);
         parent.append(node);
         i = close + 2;
         continue;
       }
     }
-    if (ch === "*" || ch === "_") {
-      const close = findClose(text, ch, i + 1);
-      const wordUnderscore =
-        ch === "_" && ((i > 0 && /\w/.test(text[i - 1])) || /\w/.test(text[close + 1] ?? ""));
+    if (nest && (ch === "*" || ch === "_")) {
+      const close = findClose(ctx, ch, i + 1, end);
+      const wordUnderscore = ch === "_" && i > start && WORD.test(text[i - 1]);
       if (close > 0 && !wordUnderscore) {
         flush();
         const node = el("em");
-        appendInline(node, text.slice(i + 1, close), { inLink });
+        appendRange(node, ctx, i + 1, close, depth + 1, inLink);
         parent.append(node);
         i = close + 1;
         continue;
       }
     }
-    if (!inLink && (ch === "[" || (ch === "!" && text[i + 1] === "["))) {
+    if (nest && !inLink && (ch === "[" || (ch === "!" && text[i + 1] === "["))) {
       const open = ch === "!" ? i + 1 : i;
-      const close = findBracket(text, open);
-      const target = close > 0 ? /^\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))*)>?(?:\s+"[^"]*")?\s*\)/.exec(text.slice(close + 1)) : null;
+      const close = open < end ? ctx.matchingBracket(open) : -1;
+      const target =
+        close > 0 && close + 1 < end && text[close + 1] === "("
+          ? LINK_TARGET.exec(text.slice(close + 1, Math.min(end, close + 1 + MAX_URL_LENGTH)))
+          : null;
       if (target) {
         flush();
-        const label = text.slice(open + 1, close);
         const href = safeUrl(target[1]);
-        if (href) parent.append(link(href, label || href));
-        else appendInline(parent, label);
+        if (href && close > open + 1) {
+          const a = anchor(href);
+          appendRange(a, ctx, open + 1, close, depth + 1, true);
+          parent.append(a);
+        } else if (href) parent.append(literalLink(href, href));
+        else appendRange(parent, ctx, open + 1, close, depth + 1, inLink);
         i = close + 1 + target[0].length;
         continue;
       }
     }
     if (!inLink && ch === "<") {
-      const auto = /^<(https?:\/\/[^\s<>]+)>/i.exec(rest);
+      const auto = AUTOLINK.exec(text.slice(i, Math.min(end, i + MAX_URL_LENGTH + 2)));
       const href = auto ? safeUrl(auto[1]) : null;
       if (href) {
         flush();
-        parent.append(link(href, auto[1], { literal: true }));
+        parent.append(literalLink(href, auto[1]));
         i += auto[0].length;
         continue;
       }
     }
-    if (!inLink && (ch === "h" || ch === "H") && (i === 0 || /[\s(]/.test(text[i - 1]))) {
-      const bare = /^https?:\/\/[^\s<>]+/i.exec(rest);
+    if (!inLink && (ch === "h" || ch === "H") && (i === start || /[\s(]/.test(text[i - 1]))) {
+      const bare = BARE_URL.exec(text.slice(i, Math.min(end, i + MAX_URL_LENGTH)));
       if (bare) {
         const url = bare[0].replace(/[.,;:!?)\]'"]+$/, "");
         const href = safeUrl(url);
-        if (href) {
-          flush();
-          parent.append(link(href, url, { literal: true }));
-          i += url.length;
-          continue;
-        }
+        flush();
+        // Not a usable URL: the whole run is text, so nothing inside it is looked at again.
+        if (href) parent.append(literalLink(href, url));
+        else buffer += url;
+        i += Math.max(url.length, 1);
+        continue;
       }
     }
     buffer += ch;
     i += 1;
   }
   flush();
+}
+
+// The closing delimiter of emphasis opened just before `from`: the content may not be empty
+// or start/end with whitespace (so "2 * 3 * 4" stays literal), and must end inside the range.
+function findClose(ctx, delim, from, end) {
+  if (from >= end || isSpace(ctx.text[from])) return -1;
+  const at = ctx.nextCloser(delim, from + 1);
+  return at > 0 && at + delim.length <= end ? at : -1;
 }

@@ -35,7 +35,7 @@ PUBLIC = {
     ("GET", "/images/{name:str}"),
 }
 # Static files and Litestar's own schema pages (documentation only).
-PUBLIC_TREES = ("/client/static/", "/docs/assets/", "/schema")
+PUBLIC_TREES = ("/client/static/", "/docs/assets/", "/docs/ui/", "/schema")
 MUST_EXIST = {p for p in PUBLIC if p[1].startswith(("/auth", "/health", "/openapi"))}
 
 
