@@ -32,6 +32,7 @@ from app.health import VERSION, HealthController, HealthRegistry
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
 from app.openapi_errors import document_error_headers
 from app.redis import create_redis, redis_key, redis_lifespan
+from app.request_body import JSONBodyRequest
 from app.runs.plugin import RunsPlugin
 from app.settings import Settings, load_settings
 from app.state import DATABASE_KEY, HEALTH_KEY, REDIS_KEY, SETTINGS_KEY
@@ -129,6 +130,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi_config(VERSION),
         cors_config=_cors(settings),
         request_max_body_size=settings.server.max_request_body_bytes,
+        # Every JSON body decodes through app.request_body (depth, UTF-8, NUL, huge numbers).
+        request_class=JSONBodyRequest,
         logging_config=None,
         debug=False,
     )

@@ -1,20 +1,67 @@
-"""Request-body policy shared by every endpoint that takes a body: the declared content type.
+"""Request-body policy shared by every endpoint that takes a body: content type and decoding.
 
 A body sent with the wrong ``Content-Type`` is refused with 415 before anything reads it, so a
 form post or ``text/plain`` never reaches a JSON decoder (and a cross-site "simple" request
-cannot drive a JSON endpoint). Malformed JSON is rendered by :mod:`app.errors`.
+cannot drive a JSON endpoint).
+
+Every JSON body is decoded by ONE function, :func:`decode_json_body`, reached through
+:class:`JSONBodyRequest` (the app's request class, whose ``json()`` Litestar calls for every
+``JSONBody[...]`` parameter) and by handlers that read their body themselves. It refuses,
+with a 400 before any handler or database sees the value:
+
+- ``malformed_json``: not JSON text (syntax, invalid UTF-8 inside a string);
+- ``invalid_input``: JSON the service will not take — arrays and objects nested deeper than
+  ``server.max_json_depth`` (msgspec alone raised ``RecursionError`` near 1,000 levels: a
+  500), an integer beyond 64 bits or a float beyond a double, or a NUL (``\\u0000``) in any
+  string or key (PostgreSQL text cannot hold it: a 500 with the SQL parameters in the log).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from app.errors import DomainError
+from app.state import get_settings
+from tools.untrusted_json import RejectedJSON, decode_untrusted_json
 
-__all__ = ["require_json", "require_json_if_body", "require_multipart"]
+__all__ = [
+    "JSONBodyRequest",
+    "decode_json_body",
+    "require_json",
+    "require_json_if_body",
+    "require_multipart",
+]
+
+
+def decode_json_body(body: bytes, max_depth: int) -> Any:
+    """The decoded body; a 400 ``malformed_json`` or ``invalid_input`` :class:`DomainError`."""
+    try:
+        return decode_untrusted_json(body, max_depth=max_depth)
+    except RejectedJSON as exc:
+        if exc.malformed:
+            raise DomainError(
+                400, "malformed_json", f"Malformed JSON body: {exc.reason}."
+            ) from None
+        raise DomainError(400, "invalid_input", f"Invalid JSON body: {exc.reason}.") from None
+
+
+class JSONBodyRequest(Request[Any, Any, Any]):
+    """The app's request class: ``json()`` decodes through :func:`decode_json_body`."""
+
+    _decoded: Any = None
+    _has_decoded = False
+
+    async def json(self) -> Any:
+        if not self._has_decoded:
+            body = await self.body()
+            depth = get_settings(self.app.state).server.max_json_depth
+            self._decoded = decode_json_body(body or b"null", depth)
+            self._has_decoded = True
+        return self._decoded
 
 
 def _media_type(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

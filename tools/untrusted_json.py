@@ -42,7 +42,7 @@ class RejectedJSON(ValueError):
 def _malformed_reason(message: str) -> str:
     reason = message.removeprefix("JSON is malformed: ").strip().rstrip(".")
     if reason == "Input data was truncated":
-        return "the JSON value ends early or holds an invalid escape"
+        return "the text ends before the JSON value is complete, or holds an invalid \\u escape"
     return reason or "not JSON"
 
 

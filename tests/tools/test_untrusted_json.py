@@ -32,9 +32,9 @@ def test_plain_json_decodes_unchanged() -> None:
         (b'{"question": "a\\u0000b"}', False, "NUL"),
         (b'{"a\\u0000": 1}', False, "NUL"),
         (b'[["\\u0000"]]', False, "NUL"),
-        (b'{"a": "\\ud800"}', True, "invalid escape"),
+        (b'{"a": "\\ud800"}', True, "invalid \\\\u escape"),
         (b"{bad", True, "object keys must be strings"),
-        (b"", True, "ends early"),
+        (b"", True, "ends before the JSON value is complete"),
     ],
 )
 def test_harmful_json_is_rejected_with_its_kind(text: bytes, malformed: bool, reason: str) -> None:
