@@ -36,6 +36,7 @@ from app.request_body import JSONBodyRequest
 from app.runs.plugin import RunsPlugin
 from app.settings import Settings, load_settings
 from app.state import DATABASE_KEY, HEALTH_KEY, REDIS_KEY, SETTINGS_KEY
+from app.url_policy import refuse_nul_in_url
 from app.web import web_router
 
 if TYPE_CHECKING:
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.server.max_request_body_bytes,
         # Every JSON body decodes through app.request_body (depth, UTF-8, NUL, huge numbers).
         request_class=JSONBodyRequest,
+        # No NUL in path or query parameters (PostgreSQL text cannot hold it).
+        guards=[refuse_nul_in_url],
         logging_config=None,
         debug=False,
     )
