@@ -2,7 +2,7 @@
 
 A body sent with the wrong ``Content-Type`` is refused with 415 before anything reads it, so a
 form post or ``text/plain`` never reaches a JSON decoder (and a cross-site "simple" request
-cannot drive a JSON endpoint).
+cannot drive a JSON endpoint). A multipart form whose text fields are not UTF-8 is a 400.
 
 Every JSON body is decoded by ONE function, :func:`decode_json_body`, reached through
 :class:`JSONBodyRequest` (the app's request class, whose ``json()`` Litestar calls for every
@@ -23,6 +23,12 @@ from typing import Any
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from multipart import (  # type: ignore[import-untyped]
+    MultipartSegment,
+    ParserError,
+    ParserLimitReached,
+    PushMultipartParser,
+)
 
 from app.errors import DomainError
 from app.state import get_settings
@@ -105,8 +111,51 @@ def require_json_if_body(
         raise _unsupported("application/json", media_type)
 
 
-def require_multipart(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: a file upload must be ``multipart/form-data`` (415 otherwise)."""
+async def require_multipart(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: a file upload must be ``multipart/form-data`` (415 otherwise), and its text
+    fields UTF-8 (400 ``invalid_input``)."""
     media_type = _media_type(connection)
     if media_type != "multipart/form-data":
         raise _unsupported("multipart/form-data", media_type)
+    if isinstance(connection, Request) and not await _text_fields_are_utf8(connection):
+        raise DomainError(
+            400, "invalid_input", "A text field of the form cannot be decoded; send it as UTF-8."
+        )
+
+
+async def _text_fields_are_utf8(request: Request[Any, Any, Any]) -> bool:
+    """Whether every non-file part of the form decodes (as UTF-8, or its declared charset).
+
+    Litestar decodes each text field with ``bytes.decode`` and lets a ``UnicodeDecodeError``
+    out as a 500 (leaving the parsed files unclosed), so the form is checked first, on the
+    body it then parses from (read once, within the route's body limit). A form the parser
+    rejects passes here: Litestar's own parse answers it with its 400.
+    """
+    body = await request.body()
+    boundary = request.content_type[1].get("boundary", "").encode()
+    if not boundary:
+        return True
+    text: bytearray | None = None
+    charset = "utf-8"
+    try:
+        with PushMultipartParser(
+            boundary, max_segment_count=request.app.multipart_form_part_limit
+        ) as parser:
+            for chunk in (body, b""):
+                for part in parser.parse(chunk):
+                    if isinstance(part, MultipartSegment):
+                        # What Litestar will decode the field with (files stay bytes).
+                        text = None if part.filename else bytearray()
+                        charset = part.charset or "utf-8"
+                    elif part and text is not None:
+                        text.extend(part)
+                    elif part is None and text is not None:
+                        text.decode(charset)
+                        text = None
+    except (UnicodeDecodeError, LookupError):  # not in its charset, or an unknown charset
+        return False
+    except (ParserError, ParserLimitReached):
+        return True
+    return True

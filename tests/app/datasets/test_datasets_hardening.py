@@ -172,3 +172,44 @@ async def test_a_nul_in_the_dataset_name_is_400(
             "code": "invalid_input",
             "request_id": None,
         }
+
+
+UNKNOWN_CHARSET = multipart(b"a.csv", CSV).replace(
+    b"--B--",
+    b'--B\r\nContent-Disposition: form-data; name="name"\r\n'
+    b"Content-Type: text/plain; charset=no-such-charset\r\n\r\nq1\r\n--B--",
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        multipart(b"a.csv", CSV, name=b"\xff\xfe"),
+        multipart(b"a.csv", CSV, name=b"\xed\xa0\x80"),  # an encoded lone surrogate
+        UNKNOWN_CHARSET,
+    ],
+    ids=["invalid-utf8", "surrogate", "unknown-charset"],
+)
+async def test_a_form_field_that_is_not_text_is_400(client_with: ClientWith, body: bytes) -> None:
+    async with client_with() as (client, alice):
+        response = await client.post(
+            "/datasets",
+            content=body,
+            headers={**alice.headers, "Content-Type": "multipart/form-data; boundary=B"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "invalid_input"
+        assert (
+            response.json()["detail"]
+            == "A text field of the form cannot be decoded; send it as UTF-8."
+        )
+        listed = (await client.get("/datasets", headers=alice.headers)).json()
+        assert listed == {"datasets": []}
+        # The same form with a readable name is stored.
+        fine = await client.post(
+            "/datasets",
+            content=multipart(b"a.csv", CSV, name="Q1 \u00e9nergie".encode()),
+            headers={**alice.headers, "Content-Type": "multipart/form-data; boundary=B"},
+        )
+        assert fine.status_code == 201, fine.text
+        assert fine.json()["name"] == "Q1 \u00e9nergie"
