@@ -85,8 +85,8 @@ class _Budget:
             )
 
 
-class _Reader:
-    """One parse: the limits, the budget, and the cell checks both formats share."""
+class _Caps:
+    """One parse's caps and CPU budget, with the checks both formats share."""
 
     def __init__(self, max_rows: int, limits: UploadLimits) -> None:
         self.max_rows = max_rows
@@ -132,7 +132,7 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _read_csv(text: str, reader_: _Reader) -> tuple[list[str], list[tuple[int, list[str]]], int]:
+def _read_csv(text: str, caps: _Caps) -> tuple[list[str], list[tuple[int, list[str]]], int]:
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
@@ -140,18 +140,18 @@ def _read_csv(text: str, reader_: _Reader) -> tuple[list[str], list[tuple[int, l
     try:
         for fields in reader:
             line = reader.line_num
-            reader_.budget.tick()
+            caps.budget.tick()
             if not any(f.strip() for f in fields):
                 blank += header is not None
                 continue
-            reader_.check_cell_length(f"line {line}", fields)
+            caps.check_cell_length(f"line {line}", fields)
             if header is None:
-                reader_.check_width(len(fields))
+                caps.check_width(len(fields))
                 header = [_column_name(f) for f in fields]
                 continue
             if len(fields) != len(header):
                 raise UploadError(f"line {line}: expected {len(header)} fields, got {len(fields)}")
-            reader_.check_cells(len(rows) + 1, len(header))
+            caps.check_cells(len(rows) + 1, len(header))
             rows.append((line, fields))
     except csv.Error as exc:
         raise UploadError(f"line {reader.line_num}: malformed CSV ({exc})") from exc
@@ -169,11 +169,9 @@ def _json_line(content: bytes, reason: str) -> str:
     return f"line {line}: "
 
 
-def _read_json(
-    content: bytes, reader_: _Reader
-) -> tuple[list[str], list[tuple[int, list[str]]], int]:
+def _read_json(content: bytes, caps: _Caps) -> tuple[list[str], list[tuple[int, list[str]]], int]:
     try:
-        data = decode_untrusted_json(content, max_depth=reader_.limits.max_json_depth)
+        data = decode_untrusted_json(content, max_depth=caps.limits.max_json_depth)
     except RejectedJSON as exc:
         where = _json_line(content, exc.reason) if exc.malformed else ""
         raise UploadError(f"{where}invalid JSON ({exc.reason})") from exc
@@ -181,13 +179,13 @@ def _read_json(
         data = data["rows"]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise UploadError('JSON upload must be a list of objects (or {"rows": [...]})')
-    if len(data) > reader_.max_rows:
-        raise UploadError(f"too many rows: the limit is {reader_.max_rows}")
+    if len(data) > caps.max_rows:
+        raise UploadError(f"too many rows: the limit is {caps.max_rows}")
     # Insertion-ordered dict as an ordered set: one lookup per key, not one scan per key.
     seen: dict[str, None] = {}
     named: list[dict[str, Any]] = []
     for index, item in enumerate(data, start=1):
-        reader_.budget.tick()
+        caps.budget.tick()
         by_name: dict[str, Any] = {}
         for key, value in item.items():
             name = _column_name(key)
@@ -195,15 +193,15 @@ def _read_json(
                 raise UploadError(f"row {index}: column {name!r} must be a plain value")
             by_name[name] = value
             seen[name] = None
-        reader_.check_width(len(seen))
+        caps.check_width(len(seen))
         named.append(by_name)
     header = list(seen)
-    reader_.check_cells(len(named), len(header))
+    caps.check_cells(len(named), len(header))
     rows: list[tuple[int, list[str]]] = []
     for index, by_name in enumerate(named, start=1):
-        reader_.budget.tick()
+        caps.budget.tick()
         cells = ["" if by_name.get(c) is None else str(by_name[c]) for c in header]
-        reader_.check_cell_length(f"row {index}", cells)
+        caps.check_cell_length(f"row {index}", cells)
         rows.append((index, cells))
     return header, rows, 0
 
@@ -229,7 +227,7 @@ def parse_upload(
     """Parse ``content``; ``.json`` files as JSON, everything else as CSV (UTF-8, BOM ok)."""
     if max_bytes is not None and len(content) > max_bytes:
         raise UploadError(f"the file is {len(content):,} bytes; the limit is {max_bytes:,}")
-    reader = _Reader(max_rows, limits or UploadLimits())
+    caps = _Caps(max_rows, limits or UploadLimits())
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -238,9 +236,9 @@ def parse_upload(
         line = text[: text.index("\x00")].count("\n") + 1
         raise UploadError(f"line {line}: the file contains a NUL character, which text cannot hold")
     if filename.lower().endswith(".json"):
-        header, raw_rows, blank = _read_json(content.removeprefix(b"\xef\xbb\xbf"), reader)
+        header, raw_rows, blank = _read_json(content.removeprefix(b"\xef\xbb\xbf"), caps)
     else:
-        header, raw_rows, blank = _read_csv(text, reader)
+        header, raw_rows, blank = _read_csv(text, caps)
     _check_header(header)
     if not raw_rows:
         raise UploadError("the file has a header but no data rows")
@@ -248,8 +246,8 @@ def parse_upload(
     if blank:
         warnings.append(f"{blank} blank line(s) skipped")
     if set(ACTIVITY_COLUMNS).issubset(header):
-        return _activity(header, raw_rows, warnings, reader.budget)
-    return _numeric(header, raw_rows, warnings, reader.budget)
+        return _activity(header, raw_rows, warnings, caps.budget)
+    return _numeric(header, raw_rows, warnings, caps.budget)
 
 
 def _activity(
