@@ -12,8 +12,9 @@ with a 400 before any handler or database sees the value:
 - ``malformed_json``: not JSON text (syntax, invalid UTF-8 inside a string);
 - ``invalid_input``: JSON the service will not take — arrays and objects nested deeper than
   ``server.max_json_depth`` (msgspec alone raised ``RecursionError`` near 1,000 levels: a
-  500), an integer beyond 64 bits or a float beyond a double, or a NUL (``\\u0000``) in any
-  string or key (PostgreSQL text cannot hold it: a 500 with the SQL parameters in the log).
+  500), an integer longer than 4,300 digits or a float beyond a double, or a NUL
+  (``\\u0000``) in any string or key (PostgreSQL text cannot hold it: a 500 with the SQL
+  parameters in the log).
 """
 
 from __future__ import annotations

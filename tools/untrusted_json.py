@@ -1,12 +1,17 @@
 """Decode JSON that comes from outside (request bodies, uploaded files) so its shape cannot hurt.
 
-msgspec decodes in linear time, but on its own it lets four kinds of input through to the
+msgspec decodes in linear time, but on its own it lets three kinds of input through to the
 caller as the wrong kind of failure, or as no failure at all:
 
 - nesting deeper than the interpreter's recursion limit raises ``RecursionError``;
 - invalid UTF-8 inside a string raises ``UnicodeDecodeError`` (not ``msgspec.DecodeError``);
-- a NUL character (``"\\u0000"``) decodes fine, and PostgreSQL text columns then refuse it;
-- integers beyond 64 bits decode fine, and every column and tool downstream is 64-bit at most.
+- a NUL character (``"\\u0000"``) decodes fine, and PostgreSQL text columns then refuse it.
+
+Integers longer than 4,300 digits (Python's int/str conversion limit, which ``json.loads``
+hit with a ``ValueError``) and floats beyond a double are refused by msgspec itself; this
+reports them as :class:`RejectedJSON` too. Smaller integers beyond 64 bits decode: each
+typed field bounds its own (a conversation id that large is a well-formed id no conversation
+has, a 404 by contract).
 
 :func:`decode_untrusted_json` turns all of them into one :class:`RejectedJSON` whose
 ``malformed`` flag separates "this is not JSON text" (syntax, encoding) from "this is JSON the
@@ -21,17 +26,14 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["INT_RANGE", "RejectedJSON", "decode_untrusted_json"]
-
-# Signed and unsigned 64-bit integers: what a database column or a msgspec int field holds.
-INT_RANGE = range(-(2**63), 2**64)
+__all__ = ["RejectedJSON", "decode_untrusted_json"]
 
 _decoder = msgspec.json.Decoder()
 
 
 class RejectedJSON(ValueError):
     """The input cannot be used. ``malformed``: it is not JSON text at all (else: it is JSON,
-    but nested too deeply or holding a NUL or an out-of-range number)."""
+    but nested too deeply, holding a NUL, or a number out of range)."""
 
     def __init__(self, reason: str, *, malformed: bool) -> None:
         super().__init__(reason)
@@ -71,7 +73,7 @@ def _too_deep(max_depth: int) -> str:
 
 
 def _out_of_range() -> str:
-    return "a number is out of range (integers must fit in 64 bits, floats in a double)"
+    return "a number is out of range (integers have at most 4,300 digits, floats fit a double)"
 
 
 def _check_text(text: str) -> None:
@@ -83,7 +85,7 @@ def _check_text(text: str) -> None:
 
 
 def _check(value: Any, max_depth: int) -> None:
-    """One iterative pass (no recursion, whatever the depth): depth, NUL, integer range."""
+    """One iterative pass (no recursion, whatever the depth): depth and NUL."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -99,5 +101,3 @@ def _check(value: Any, max_depth: int) -> None:
             if depth >= max_depth:
                 raise RejectedJSON(_too_deep(max_depth), malformed=False)
             stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, int) and not isinstance(item, bool) and item not in INT_RANGE:
-            raise RejectedJSON(_out_of_range(), malformed=False)
