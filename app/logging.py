@@ -8,9 +8,9 @@ the statement's parameters, PostgreSQL's ``DETAIL`` quotes the offending value (
 question). The engine hides parameters (``hide_parameters``, which also covers
 ``database.echo``), and :func:`_redact_database_errors` renders any traceback whose chain
 holds a database error with that error's class, SQLSTATE, constraint and SQL statement but
-never its message. Streaming
-(SSE) responses are logged once, when the stream ends, not per chunk. Every line carries
-the ``pid`` of the process that wrote it (several granian workers share one log stream).
+never its message (nor the message of an exception that quotes it). Streaming (SSE)
+responses are logged once, when the stream ends, not per chunk. Every line carries the
+``pid`` of the process that wrote it (several granian workers share one log stream).
 """
 
 from __future__ import annotations
@@ -150,6 +150,8 @@ def _redact_database_errors(
     chain = _exception_chain(exc)
     if not any(_is_database_error(e) for e in chain):
         return event_dict
+    # A wrapper (e.g. a repository error) may quote a database error's text in its own.
+    quoted = [text for e in chain if _is_database_error(e) and len(text := str(e)) >= 8]
     parts: list[str] = []
     for index, link in enumerate(chain):
         if index:
@@ -158,6 +160,9 @@ def _redact_database_errors(
         parts.extend(traceback.format_tb(link.__traceback__))
         if _is_database_error(link):
             parts.append(_database_error_line(link))
+        elif any(text in str(link) for text in quoted):
+            name = f"{type(link).__module__}.{type(link).__qualname__}"
+            parts.append(f"{name}: [message withheld: it quotes a database error]\n")
         else:
             parts.extend(traceback.format_exception_only(type(link), link))
     del event_dict["exc_info"]

@@ -14,6 +14,7 @@ import traceback
 from typing import Literal
 
 import pytest
+from advanced_alchemy.exceptions import RepositoryError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -63,6 +64,10 @@ async def test_a_database_error_is_logged_without_its_values(
             raise RuntimeError("while storing a dataset") from error
         except RuntimeError:
             logging.getLogger("some.library").exception("stdlib logger with a chained error")
+        try:
+            raise RepositoryError(f"An integrity error occurred: {error.orig}") from error
+        except RepositoryError as wrapper:
+            get_logger("app.errors").error("repository error", exc_info=wrapper)
     finally:
         configure_logging(LoggingSettings(level="WARNING", format="json"))
     logged = out.getvalue()
@@ -70,6 +75,7 @@ async def test_a_database_error_is_logged_without_its_values(
     assert "IntegrityError" in logged
     assert "INSERT INTO log_probe (email) VALUES" in logged
     assert "while storing a dataset" in logged  # other exceptions keep their message
+    assert "RepositoryError: [message withheld: it quotes a database error]" in logged
     if database.backend == "postgresql":
         assert "sqlstate 23505" in logged
         assert "constraint_name log_probe_email_key" in logged
