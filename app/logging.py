@@ -2,9 +2,15 @@
 
 The access line carries method, path (never the query string: it may hold tickets), status,
 duration_ms and request_id. Bodies, headers, cookies and tokens are never logged; a last
-processor masks well-known secret keys in case a caller passes one by mistake. Streaming
-(SSE) responses are logged once, when the stream ends, not per chunk. Every line carries
-the ``pid`` of the process that wrote it (several granian workers share one log stream).
+processor masks well-known secret keys in case a caller passes one by mistake. Database
+errors are the one place values would leak through an exception's text: SQLAlchemy appends
+the statement's parameters, PostgreSQL's ``DETAIL`` quotes the offending value (an email, a
+question). The engine hides parameters (``hide_parameters``, which also covers
+``database.echo``), and :func:`_redact_database_errors` renders any traceback whose chain
+holds a database error with that error's class, SQLSTATE, constraint and SQL statement but
+never its message (nor the message of an exception that quotes it). Streaming (SSE)
+responses are logged once, when the stream ends, not per chunk. Every line carries the
+``pid`` of the process that wrote it (several granian workers share one log stream).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import re
 import sys
 import time
+import traceback
 import uuid
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -79,6 +86,90 @@ def _mask_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dic
     return event_dict
 
 
+# Where a database error class comes from: its text may quote the values of the statement.
+_DATABASE_MODULES = ("asyncpg", "sqlite3", "aiosqlite", "psycopg", "sqlalchemy.dialects")
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import StatementError
+
+    if isinstance(exc, StatementError):
+        return True
+    module = type(exc).__module__
+    return any(module == m or module.startswith(m + ".") for m in _DATABASE_MODULES)
+
+
+def _database_error_line(exc: BaseException) -> str:
+    """``Class: [sqlstate …] [constraint …] [SQL: …]``: what an operator needs, no values."""
+    from sqlalchemy.exc import StatementError
+
+    driver: BaseException | None = exc.orig if isinstance(exc, StatementError) else exc
+    facts: list[str] = ["message withheld: database errors can quote values"]
+    for source in (driver, getattr(driver, "__cause__", None)):
+        for attribute in ("sqlstate", "pgcode", "constraint_name"):
+            value = getattr(source, attribute, None)
+            if isinstance(value, str) and value:
+                facts.append(f"{attribute} {value}")
+    if isinstance(exc, StatementError) and exc.statement:
+        facts.append(f"SQL: {exc.statement}")
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return f"{name}: [{'] ['.join(dict.fromkeys(facts))}]\n"
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes/contexts, oldest first (as Python prints them)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        cause = current.__cause__
+        current = (
+            cause
+            if cause is not None
+            else (None if current.__suppress_context__ else current.__context__)
+        )
+    return chain[::-1]
+
+
+def _redact_database_errors(
+    _logger: Any, _method: str, event_dict: dict[str, Any]
+) -> dict[str, Any]:
+    """Render a traceback that involves a database error without any error's message text
+    from the database layer (other exceptions of the chain keep theirs)."""
+    exc_info = event_dict.get("exc_info")
+    if exc_info is True:
+        exc: BaseException | None = sys.exc_info()[1]
+    elif isinstance(exc_info, tuple):
+        exc = exc_info[1]
+    elif isinstance(exc_info, BaseException):
+        exc = exc_info
+    else:
+        return event_dict
+    if exc is None:
+        return event_dict
+    chain = _exception_chain(exc)
+    if not any(_is_database_error(e) for e in chain):
+        return event_dict
+    # A wrapper (e.g. a repository error) may quote a database error's text in its own.
+    quoted = [text for e in chain if _is_database_error(e) and len(text := str(e)) >= 8]
+    parts: list[str] = []
+    for index, link in enumerate(chain):
+        if index:
+            parts.append("\nThe above exception led to the following exception:\n\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(link.__traceback__))
+        if _is_database_error(link):
+            parts.append(_database_error_line(link))
+        elif any(text in str(link) for text in quoted):
+            name = f"{type(link).__module__}.{type(link).__qualname__}"
+            parts.append(f"{name}: [message withheld: it quotes a database error]\n")
+        else:
+            parts.extend(traceback.format_exception_only(type(link), link))
+    del event_dict["exc_info"]
+    event_dict["exception"] = "".join(parts)
+    return event_dict
+
+
 def _add_pid(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """Which process wrote the line: with several granian workers, requests of one client
     land on different processes, and an operator needs to tell them apart."""
@@ -100,6 +191,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_pid,
         _mask_secrets,
+        _redact_database_errors,
     ]
     renderer: Any
     if console:

@@ -33,10 +33,12 @@ from app.logging import RequestLogMiddleware, configure_logging, get_logger
 from app.openapi_errors import document_error_headers
 from app.proxy import ProxyHeadersMiddleware
 from app.redis import create_redis, redis_key, redis_lifespan
+from app.request_body import JSONBodyRequest
 from app.runs.plugin import RunsPlugin
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
 from app.state import DATABASE_KEY, HEALTH_KEY, REDIS_KEY, SETTINGS_KEY
+from app.url_policy import refuse_nul_in_url
 from app.web import web_router
 
 if TYPE_CHECKING:
@@ -133,6 +135,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi_config(VERSION),
         cors_config=_cors(settings),
         request_max_body_size=settings.server.max_request_body_bytes,
+        # Every JSON body decodes through app.request_body (depth, UTF-8, NUL, huge numbers).
+        request_class=JSONBodyRequest,
+        # No NUL in path or query parameters (PostgreSQL text cannot hold it).
+        guards=[refuse_nul_in_url],
         logging_config=None,
         debug=False,
     )

@@ -114,6 +114,9 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # empty: the socket peer is the client (the rate limit would count a proxy as one client).
     trusted_proxies: tuple[str, ...] = ()
     max_request_body_bytes: int = 1_048_576
+    # Deepest nesting of arrays/objects a JSON body may have (app.request_body); no request
+    # of the API nests more than 4 levels, and msgspec's recursion fails near 1,000.
+    max_json_depth: int = 32
     graceful_shutdown_s: float = 10.0
     # TCP accept queue (granian's backlog; the kernel caps it at somaxconn). Granian's 1024
     # overflowed when 1,000 SSE clients (re)connected at once: dropped SYNs, 15 s stragglers.
@@ -209,6 +212,17 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 class DatasetSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_bytes: int = 5_242_880
     max_rows: int = 100_000
+    # Caps on what a small file could still blow up (tools.analysis.upload.UploadLimits).
+    max_columns: int = 1_000
+    max_cell_chars: int = 10_000
+    max_cells: int = 2_000_000
+    max_json_depth: int = 8
+    # CPU seconds one parse may use (in a worker thread), and parses at once per worker.
+    parse_cpu_s: float = 10.0
+    max_concurrent_parses: int = 2
+    # Per-user quota: datasets kept, and the sum of their file sizes.
+    max_per_user: int = 100
+    max_total_bytes_per_user: int = 104_857_600
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -577,6 +591,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "server.port": _int_in(1, 65535),
     "server.workers": _int_in(1),
     "server.max_request_body_bytes": _int_in(1),
+    "server.max_json_depth": _int_in(1, 500),
     "server.graceful_shutdown_s": _num_ge(0),
     "server.backlog": _int_in(128, 65535),
     "server.host": ((lambda v: bool(v.strip())), "non-empty string"),
@@ -629,6 +644,16 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "runs.heartbeat_s": _num_gt(0),
     "datasets.max_bytes": _int_in(1),
     "datasets.max_rows": _int_in(1),
+    "datasets.max_columns": _int_in(1, 1_000_000),
+    # csv's own field limit is 131,072 characters: a larger cap would never apply to CSV.
+    "datasets.max_cell_chars": _int_in(1, 131_072),
+    "datasets.max_cells": _int_in(1),
+    # A JSON upload needs 3 levels ({"rows": [{...}]}); the decoder's recursion fails near 1,000.
+    "datasets.max_json_depth": _int_in(3, 500),
+    "datasets.parse_cpu_s": _num_gt(0),
+    "datasets.max_concurrent_parses": _int_in(1),
+    "datasets.max_per_user": _int_in(1),
+    "datasets.max_total_bytes_per_user": _int_in(1),
     "llm.base_url": (
         (lambda v: _url_ok(v, ("http", "https"))),
         'URL like "http://127.0.0.1:11434/v1"',

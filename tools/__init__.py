@@ -5,7 +5,7 @@ Callers reach the tools through :data:`CATALOG` / :func:`get_tool`; the modules 
 also usable directly (e.g. ``parse_upload`` for the service's dataset uploads).
 """
 
-from tools.analysis.upload import ParsedUpload, UploadError, parse_upload
+from tools.analysis.upload import ParsedUpload, UploadError, UploadLimits, parse_upload
 from tools.catalog import CATALOG, TOOL_NAMES, get_tool
 from tools.catalog_types import (
     ChartOutput,
@@ -61,6 +61,7 @@ __all__ = [
     "ToolOutput",
     "UnitError",
     "UploadError",
+    "UploadLimits",
     "build_source",
     "generate_business_data",
     "get_tool",

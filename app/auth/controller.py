@@ -41,9 +41,9 @@ from app.auth.security import (
 )
 from app.auth.services import AuthServices, get_auth_services
 from app.auth.tokens import AccessToken, IssuedTokens
-from app.errors import malformed_json
 from app.openapi_errors import BAD_PARAMETER, ErrorHeadersOperation, error_responses
-from app.request_body import require_json, require_json_if_body
+from app.request_body import decode_json_body, require_json, require_json_if_body
+from app.state import get_settings
 
 __all__ = ["CEREMONY_MAX_BODY_BYTES", "AuthController", "CredentialsController", "auth_router"]
 
@@ -103,16 +103,13 @@ async def rate_limit_guard(
         await get_auth_services(connection.app.state).limiter.check(_client_ip(connection))
 
 
-def _login_email(body: bytes) -> str | None:
+def _login_email(body: bytes, max_json_depth: int) -> str | None:
     """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None.
 
     Other keys are ignored, as the predecessor's clients may send them."""
     if not body.strip():
         return None
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise malformed_json(str(exc)) from exc
+    data = decode_json_body(body, max_json_depth)
     if not isinstance(data, dict):
         raise AuthError.bad_request(
             "validation_error", "Invalid request: the body must be a JSON object"
@@ -251,7 +248,8 @@ class AuthController(Controller):
     async def login_begin(
         self, request: Request[Any, Any, Any], auth_services: NamedDependency[AuthServices]
     ) -> dict[str, Any]:
-        email = _login_email(await request.body())
+        depth = get_settings(request.app.state).server.max_json_depth
+        email = _login_email(await request.body(), depth)
         return await auth_services.ceremonies.authentication_options(email)
 
     @post(

@@ -1,12 +1,13 @@
 """Dataset uploads: ``POST /datasets`` (multipart CSV/JSON), list, read and delete.
 
 Parsing is the domain's job (``tools.analysis.upload``): it decides whether the file is
-activity records or a numeric table and names the line of any bad row (422 here).
+activity records or a numeric table and names the line of any bad row (422 here). It runs
+off the event loop within caps and a CPU budget (:mod:`app.datasets.parsing`), and only
+when the user's quota has room for the file (:mod:`app.datasets.quota`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,13 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.datasets.models import DatasetRow
+from app.datasets.parsing import ParseSlots, parse_off_loop
+from app.datasets.quota import check_dataset_quota
 from app.errors import DomainError
 from app.openapi_errors import BAD_PARAMETER, error_responses
 from app.request_body import require_multipart
 from app.runs.http import current_user_id
 from app.runs.runtime import RunsRuntime
 from app.settings import DatasetSettings, Settings
-from tools.analysis.upload import UploadError, parse_upload
 
 __all__ = ["DatasetUpload", "DatasetView", "DatasetsController", "datasets_controller"]
 
@@ -103,6 +105,8 @@ async def _owned(session: AsyncSession, dataset_id: str, user_id: str) -> Datase
 class DatasetsController(Controller):
     path = "/datasets"
     tags = ["datasets"]
+    # This worker's parses in flight (set per app by :func:`datasets_controller`).
+    parse_slots: ParseSlots = ParseSlots(1)
 
     @post(
         ["/", ""],
@@ -115,14 +119,24 @@ class DatasetsController(Controller):
                 "(`bad_request`, `validation_error`)",
             ),
             401,
+            (
+                409,
+                "The account's dataset quota (count or total bytes) has no room for this file "
+                "(`dataset_quota_exceeded`)",
+            ),
             (413, "The body or the file is larger than the limit (`payload_too_large`)"),
             (415, "Content-Type is not multipart/form-data (`unsupported_media_type`)"),
             (
                 422,
-                "The file is not a valid CSV or JSON dataset; `detail` names the bad line "
+                "The file is not a valid CSV or JSON dataset, passes a cap (columns, cells, "
+                "cell length, nesting) or its parse's CPU budget; `detail` names the fault "
                 "(`invalid_upload`)",
             ),
-            503,
+            (
+                503,
+                "This worker is parsing as many uploads as it may at once (`uploads_busy`), or "
+                "the database is unavailable; retry after `Retry-After` seconds",
+            ),
         ),
     )
     async def upload(
@@ -142,14 +156,20 @@ class DatasetsController(Controller):
                 f"The file has {len(content)} bytes; the limit is {limits.max_bytes}.",
             )
         filename = data.file.filename or "upload.csv"
-        try:
-            parsed = await asyncio.to_thread(parse_upload, content, filename, limits.max_rows)
-        except UploadError as exc:
-            raise DomainError(422, "invalid_upload", f"{filename}: {exc}") from exc
+        name = data.name or filename
+        if "\x00" in name:
+            # PostgreSQL text cannot hold NUL; say so instead of failing in the database.
+            field = "name" if data.name else "file name"
+            raise DomainError(400, "invalid_input", f"The {field} contains a NUL character.")
+        user_id = current_user_id(request)
+        sessions = runs_runtime.service.session_maker
+        async with sessions() as session:
+            await check_dataset_quota(session, user_id, len(content), limits, lock=False)
+        parsed = await parse_off_loop(content, filename, limits, self.parse_slots)
         now = datetime.now(UTC)
         row = DatasetRow(
-            user_id=current_user_id(request),
-            name=(data.name or filename)[:255],
+            user_id=user_id,
+            name=name[:255],
             kind=parsed.kind,
             columns=list(parsed.columns),
             rows=list(parsed.rows),
@@ -158,7 +178,8 @@ class DatasetsController(Controller):
             size_bytes=len(content),
             created_at=now,
         )
-        async with runs_runtime.service.session_maker() as session, session.begin():
+        async with sessions() as session, session.begin():
+            await check_dataset_quota(session, user_id, len(content), limits, lock=True)
             session.add(row)
         return _view(row)
 
@@ -211,9 +232,13 @@ class DatasetsController(Controller):
 
 
 def datasets_controller(settings: DatasetSettings) -> type[DatasetsController]:
-    """The controller with a body limit that fits the configured maximum upload size."""
+    """The controller with a body limit that fits the configured maximum upload size, and
+    this app's own count of parses in flight."""
     return type(
         "DatasetsController",
         (DatasetsController,),
-        {"request_max_body_size": settings.max_bytes + _MULTIPART_OVERHEAD},
+        {
+            "request_max_body_size": settings.max_bytes + _MULTIPART_OVERHEAD,
+            "parse_slots": ParseSlots(settings.max_concurrent_parses),
+        },
     )

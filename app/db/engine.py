@@ -2,9 +2,10 @@
 
 SQLite gets WAL, ``foreign_keys=ON`` and a busy timeout on every new connection (Advanced
 Alchemy sets no pragmas, and several granian workers may share the file). PostgreSQL gets the
-pool settings from config. The Litestar plugin (``db_session`` / ``db_engine`` dependencies)
-wraps the engine built here, so code outside requests (run tasks, health checks) can use
-:class:`Database` from ``app.state`` with the very same engine.
+pool settings from config. Statement parameters are never put in logs or error messages
+(``hide_parameters``): they hold emails and questions. The Litestar plugin (``db_session`` /
+``db_engine`` dependencies) wraps the engine built here, so code outside requests (run tasks,
+health checks) can use :class:`Database` from ``app.state`` with the very same engine.
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         return create_async_engine(
             url,
             echo=settings.echo,
+            hide_parameters=True,
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_pre_ping=settings.pool_pre_ping,
         )
     path = sqlite_file(url)
-    kwargs: dict[str, Any] = {"echo": settings.echo}
+    kwargs: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
     if path is None:
         # One shared connection, or every session would see its own empty database.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})

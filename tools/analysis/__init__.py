@@ -1,5 +1,5 @@
 """Statistics on tables and series, reduction scenarios, and upload parsing."""
 
-from tools.analysis.upload import ParsedUpload, UploadError, parse_upload
+from tools.analysis.upload import ParsedUpload, UploadError, UploadLimits, parse_upload
 
-__all__ = ["ParsedUpload", "UploadError", "parse_upload"]
+__all__ = ["ParsedUpload", "UploadError", "UploadLimits", "parse_upload"]
