@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from app.secret_strength import MIN_JWT_SECRET_BYTES, weak_secret_reason
 from orchestrator.assistants import ASSISTANT_NAMES, NAME_RULE, RESERVED_NAMES, is_assistant_name
 from orchestrator.config import (
     WATTS_PER_CORE_MAX,
@@ -74,7 +75,6 @@ CONVENTIONAL_ENV: dict[str, tuple[str, ...]] = {
     "JWT_SECRET": ("auth", "jwt_secret"),
 }
 DEFAULT_CONFIG_FILE = "config.toml"
-MIN_JWT_SECRET_BYTES = 32  # PyJWT warns below the SHA-256 block size (RFC 7518 §3.2).
 _REDACTED = "***"
 
 
@@ -736,6 +736,13 @@ def _cross_checks(settings: Settings) -> list[str]:
             "auth.jwt_secret: required in production mode (set JWT_SECRET, "
             f"at least {MIN_JWT_SECRET_BYTES} bytes)"
         )
+    elif settings.server.mode == "production" and auth.jwt_secret is not None:
+        weakness = weak_secret_reason(auth.jwt_secret)
+        if weakness is not None:
+            problems.append(
+                f"auth.jwt_secret: too weak for production mode: {weakness}. Generate one: "
+                'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
     if settings.auth.rp_id is not None and (
         "/" in settings.auth.rp_id or ":" in settings.auth.rp_id
     ):
