@@ -110,7 +110,7 @@ class AuthServices:
             token = self.tokens.decode_access(value.strip())
         except NotAuthorizedException:
             return None
-        if await self.tokens.is_revoked(token):
+        if await self.tokens.is_revoked(token) or await self.users.get(token.sub) is None:
             return None
         return token.sub
 
