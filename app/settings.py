@@ -164,6 +164,9 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     jwt_audience: str = "sustainable-city-ai"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 1_209_600
+    # Seconds during which a refresh token already used is answered with the same new pair
+    # (a client retrying a timed-out refresh) instead of revoking its login. 0: never.
+    refresh_grace_s: int = 10
     run_ticket_ttl_s: int = 60
 
     def __repr__(self) -> str:
@@ -597,6 +600,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "auth.dev_secret_file": ((lambda v: bool(v.strip())), "non-empty path"),
     "auth.access_token_ttl_s": _int_in(301),
     "auth.refresh_token_ttl_s": _int_in(1),
+    "auth.refresh_grace_s": _int_in(0, 60),
     "auth.run_ticket_ttl_s": _int_in(1),
     "auth.allowed_origins": (
         # WebAuthn compares the browser's origin with each entry as a whole string too.
