@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,29 @@ class AuthServices:
         if await self.tokens.is_revoked(token) or await self.users.get(token.sub) is None:
             return None
         return token.sub
+
+    async def redeem_run_ticket(
+        self, *, session: str, user_id: str, ticket_id: str, expires_at: datetime
+    ) -> str | None:
+        """Use a run ticket once; None when accepted, else why it is refused.
+
+        Refused when its sign-in ``session`` (``family:<id>`` or ``pat:<id>``) has ended,
+        its user is gone, or it was used before.
+        """
+        kind, _, session_id = session.partition(":")
+        if kind == "family":
+            if await self.tokens.family_revoked(session_id):
+                return "its sign-in has ended (signed out)"
+        elif kind == "pat":
+            if not await self.personal_tokens.is_active(session_id, user_id):
+                return "its personal access token was revoked or has expired"
+        else:
+            return "it is not bound to a sign-in"
+        if await self.users.get(user_id) is None:
+            return "its account no longer exists"
+        if not await self.tokens.use_once(f"ticket:{ticket_id}", expires_at):
+            return "it was already used (ask for a new ticket)"
+        return None
 
 
 def _limiter(settings: Settings, redis: Redis | None) -> RateLimiter:

@@ -380,6 +380,42 @@ class TokenService:
             family_key(token.sid), now + timedelta(seconds=self._settings.access_token_ttl_s)
         )
 
+    async def family_revoked(self, family_id: str) -> bool:
+        """True when the login family was signed out (or revoked as stolen)."""
+        key = family_key(family_id)
+        cached = self._revoked_cache.get(key)
+        if cached is not None and cached > _now():
+            return True
+        async with self._engine.connect() as conn:
+            expires_at = await conn.scalar(
+                select(RevokedToken.expires_at).where(RevokedToken.jti == key)
+            )
+        if expires_at is None:
+            return False
+        self._remember_revoked(key, expires_at)
+        return True
+
+    async def use_once(self, key: str, expires_at: datetime) -> bool:
+        """Record ``key`` as used until ``expires_at``; False if it already was (any worker).
+
+        Single-use credentials other than refresh tokens (run tickets) share the revocation
+        table: one atomic ``INSERT … ON CONFLICT DO NOTHING RETURNING`` decides the winner.
+        """
+        async with self._sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            values = {"jti": key, "expires_at": expires_at}
+            insert_stmt = (
+                pg_insert(RevokedToken) if dialect == "postgresql" else sqlite_insert(RevokedToken)
+            )
+            inserted = (
+                await session.execute(
+                    insert_stmt.values(values)
+                    .on_conflict_do_nothing(index_elements=[RevokedToken.jti])
+                    .returning(RevokedToken.jti)
+                )
+            ).one_or_none()
+        return inserted is not None
+
     async def is_revoked(self, token: AccessToken) -> bool:
         """True when the token's ``jti`` or its login family was revoked (one indexed query)."""
         jti = str(token.jti)

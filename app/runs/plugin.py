@@ -32,6 +32,7 @@ from app.runs.controller import RunsController
 from app.runs.demo import test_stream
 from app.runs.runtime import BearerAuthenticator, RunsRuntime
 from app.runs.service import RunService
+from app.runs.ticket_auth import redeem_ticket
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
 from app.state import get_health
@@ -162,6 +163,7 @@ class RunsPlugin(InitPluginProtocol):
                 _ticket_secret(self.settings), self.settings.auth.run_ticket_ttl_s
             ),
             authenticate_bearer=self.authenticate_bearer,
+            redeem_ticket=redeem_ticket,
         )
         log.info("runs.ready", worker_id=service.worker_id)
         try:
