@@ -153,6 +153,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     allowed_origins: tuple[str, ...] = ()
     user_verification: Literal["preferred", "required", "discouraged"] = "preferred"
     challenge_ttl_s: int = 300
+    # Pending WebAuthn challenges one client (IPv4 address or IPv6 /64) may hold at once.
+    max_pending_challenges_per_client: int = 20
+    # Pending challenges in all; when full, the heaviest client's oldest one is evicted.
+    max_pending_challenges: int = 10_000
     # JWT. Secret from JWT_SECRET (required in production mode). Never logged.
     jwt_secret: str | None = None
     # Development mode without jwt_secret: where ``python -m app`` keeps its generated secret.
@@ -179,7 +183,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     enabled: bool = True
+    # Ceremony and refresh calls per minute per client (IPv4 address or IPv6 /64).
     ceremony_per_minute: int = 30
+    # login/begin and register/begin calls per minute naming one email, from all clients.
+    account_per_minute: int = 10
 
 
 class CorsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -613,6 +620,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"string of at least {MIN_JWT_SECRET_BYTES} bytes",
     ),
     "rate_limit.ceremony_per_minute": _int_in(1),
+    "rate_limit.account_per_minute": _int_in(1),
+    "auth.max_pending_challenges_per_client": _int_in(1, 10_000),
+    "auth.max_pending_challenges": _int_in(100, 10_000_000),
     "cors.allow_origins": (
         (lambda v: all(_exact_origin_ok(o) for o in v)),
         'array of exact origins like "https://example.org" (scheme://host[:port] as browsers '
@@ -722,6 +732,12 @@ def _cross_checks(settings: Settings) -> list[str]:
         problems.append(
             f"runs.heartbeat_s: expected less than runs.lease_s ({runs.lease_s:g}), "
             f"got {runs.heartbeat_s:g}"
+        )
+    if auth.max_pending_challenges_per_client > auth.max_pending_challenges:
+        problems.append(
+            "auth.max_pending_challenges_per_client: expected at most "
+            f"auth.max_pending_challenges ({auth.max_pending_challenges}), "
+            f"got {auth.max_pending_challenges_per_client}"
         )
     if auth.refresh_token_ttl_s <= auth.access_token_ttl_s:
         problems.append(

@@ -67,7 +67,10 @@ async def assert_never_500(
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     """SQLite app without a practical ceremony rate limit (hundreds of calls follow)."""
-    settings = make_settings(tmp_path, rate_limit=RateLimitSettings(ceremony_per_minute=100_000))
+    settings = make_settings(
+        tmp_path,
+        rate_limit=RateLimitSettings(ceremony_per_minute=100_000, account_per_minute=100_000),
+    )
     async with AsyncTestClient(create_app(settings)) as test_client:
         yield test_client
 

@@ -184,7 +184,7 @@ async def test_no_grace_when_the_window_is_zero(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
         auth=AuthSettings(jwt_secret=TEST_JWT_SECRET, refresh_grace_s=0),
-        rate_limit=RateLimitSettings(ceremony_per_minute=10_000),
+        rate_limit=RateLimitSettings(ceremony_per_minute=10_000, account_per_minute=10_000),
     )
     async with AsyncTestClient(create_app(settings)) as client:
         ann = await signed_in_user(client, "ann@example.org")
@@ -356,7 +356,7 @@ async def test_es256_tokens(tmp_path: Path) -> None:
             jwt_private_key_file=str(private),
             jwt_public_key_file=str(public),
         ),
-        rate_limit=RateLimitSettings(ceremony_per_minute=10_000),
+        rate_limit=RateLimitSettings(ceremony_per_minute=10_000, account_per_minute=10_000),
     )
     async with AsyncTestClient(create_app(settings)) as client:
         ann = await signed_in_user(client, "ann@example.org")
