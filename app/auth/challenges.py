@@ -8,9 +8,10 @@ Expired rows are purged on every issue.
 Storage is bounded without a global lockout: each client (an IPv4 address or an IPv6 /64,
 see ``app.auth.clients``) may hold ``max_pending_per_client`` pending challenges, and when
 the whole table reaches ``max_pending`` a new challenge evicts the oldest one of the client
-holding the most, unless the asking client is itself among the heaviest. So a flood from
-many addresses fills the table with the flooders' challenges and then only ever refuses or
-evicts *them*; a user asking for their first challenge always gets one. Both caps are
+holding the most, unless the asking client holds as many itself. So a flood from many
+addresses fills the table with the flooders' challenges and then only ever refuses or evicts
+*them*: a user asking for their first challenge always gets one, and theirs is evicted only
+once every other client holds as few. Both caps are
 checked in the issuing transaction; two workers issuing at the same instant can overshoot a
 cap by one each, which bounds storage just the same.
 
@@ -132,16 +133,17 @@ class ChallengeStore:
         self, session: AsyncSession, client: str | None, mine: int, now: datetime
     ) -> None:
         """The table is full: drop the heaviest client's oldest challenge, or refuse the
-        asking client when nobody holds more than it does."""
+        asking client when nobody holds more than it does. A client holding none is thus
+        never refused here."""
         heaviest = (
             await session.execute(
                 select(WebAuthnChallenge.client, func.count().label("n"))
                 .group_by(WebAuthnChallenge.client)
-                .order_by(func.count().desc())
+                .order_by(func.count().desc(), func.min(WebAuthnChallenge.expires_at))
                 .limit(1)
             )
         ).one()
-        if heaviest.n <= mine + 1:
+        if heaviest.n <= mine:
             raise self._too_many(
                 "Too many sign-in ceremonies in progress; try again shortly",
                 await self._oldest_expiry(session, heaviest.client),
