@@ -154,7 +154,7 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     user_verification: Literal["preferred", "required", "discouraged"] = "preferred"
     challenge_ttl_s: int = 300
     # Pending WebAuthn challenges one client (IPv4 address or IPv6 /64) may hold at once.
-    max_pending_challenges_per_client: int = 20
+    max_pending_challenges_per_client: int = 100
     # Pending challenges in all; when full, the heaviest client's oldest one is evicted.
     max_pending_challenges: int = 10_000
     # JWT. Secret from JWT_SECRET (required in production mode). Never logged.

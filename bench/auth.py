@@ -11,7 +11,7 @@
 * **In-process**: µs per JWT decode+verify and per revocation lookup (the two parts of
   verification), without HTTP.
 * **Sign-in under a flood** (``--flood``): a second server with the default limits (30
-  ceremony calls per minute per client, 10 per account, 20 pending challenges per client)
+  ceremony calls per minute per client, 10 per account, 100 pending challenges per client)
   but a challenge table of ``--flood-table`` (2,000) so that the flood fills it within the
   run, trusting the bench as its proxy, so ``X-Forwarded-For`` sets each simulated
   client's address. ``--flood-clients`` addresses (1,000 by default) hammer
