@@ -397,7 +397,8 @@ class CredentialsController(Controller):
             401,
             (
                 403,
-                "The ceremony was started by another user (`challenge_not_yours`), or the "
+                "The ceremony was started by another user or another sign-in "
+                "(`challenge_not_yours`), or the "
                 "call used a personal access token (`personal_token_not_allowed`)",
             ),
             _REGISTRATION_409,
