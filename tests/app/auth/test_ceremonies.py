@@ -324,6 +324,26 @@ async def test_concurrent_completes_with_one_challenge_only_one_wins(
     assert sorted(r.status_code for r in results) == [200, 400]
 
 
+async def test_two_registrations_of_one_new_email_racing_one_wins_cleanly(
+    auth_client: Client,
+) -> None:
+    """The loser gets the same answer as for a taken email (never a 500 or a vague 409),
+    whether it loses at the pre-check or on the unique index."""
+    first, second = (SoftAuthenticator(origin="http://localhost:8000") for _ in range(2))
+    options = [await begin_registration(auth_client, "twin@example.org") for _ in range(2)]
+    results = await asyncio.gather(
+        auth_client.post("/auth/register/complete", json=first.create(options[0])),
+        auth_client.post("/auth/register/complete", json=second.create(options[1])),
+    )
+    assert sorted(r.status_code for r in results) == [200, 400]
+    loser = next(r for r in results if r.status_code == 400)
+    assert loser.json()["code"] == "registration_failed"
+    winner = first if results[0].status_code == 200 else second
+    assert (await login(auth_client, winner, "twin@example.org"))["user"]["email"] == (
+        "twin@example.org"
+    )
+
+
 async def test_sign_count_regression_is_refused_and_logged(
     auth_client: Client, authenticator: SoftAuthenticator
 ) -> None:
