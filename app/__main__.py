@@ -117,7 +117,7 @@ def _share_dev_secret(settings: Settings) -> Settings:
         return settings
     from app.auth.dev_secret import DevSecretError, load_or_create_dev_secret
     from app.logging import get_logger
-    from app.settings import MIN_JWT_SECRET_BYTES
+    from app.secret_strength import MIN_JWT_SECRET_BYTES
 
     path = Path(settings.auth.dev_secret_file)
     try:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from app.secret_strength import MIN_JWT_SECRET_BYTES, weak_secret_reason
 from orchestrator import (
     ASSISTANT_NAMES,
     MAX_QUESTION_CHARS,
@@ -77,7 +78,6 @@ CONVENTIONAL_ENV: dict[str, tuple[str, ...]] = {
     "JWT_SECRET": ("auth", "jwt_secret"),
 }
 DEFAULT_CONFIG_FILE = "config.toml"
-MIN_JWT_SECRET_BYTES = 32  # PyJWT warns below the SHA-256 block size (RFC 7518 §3.2).
 _REDACTED = "***"
 
 
@@ -162,6 +162,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     allowed_origins: tuple[str, ...] = ()
     user_verification: Literal["preferred", "required", "discouraged"] = "preferred"
     challenge_ttl_s: int = 300
+    # Pending WebAuthn challenges one client (IPv4 address or IPv6 /64) may hold at once.
+    max_pending_challenges_per_client: int = 100
+    # Pending challenges in all; when full, the heaviest client's oldest one is evicted.
+    max_pending_challenges: int = 10_000
     # JWT. Secret from JWT_SECRET (required in production mode). Never logged.
     jwt_secret: str | None = None
     # Development mode without jwt_secret: where ``python -m app`` keeps its generated secret.
@@ -173,6 +177,9 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     jwt_audience: str = "sustainable-city-ai"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 1_209_600
+    # Seconds during which a refresh token already used is answered with the same new pair
+    # (a client retrying a timed-out refresh) instead of revoking its login. 0: never.
+    refresh_grace_s: int = 10
     run_ticket_ttl_s: int = 60
 
     def __repr__(self) -> str:
@@ -185,7 +192,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     enabled: bool = True
+    # Ceremony and refresh calls per minute per client (IPv4 address or IPv6 /64).
     ceremony_per_minute: int = 30
+    # login/begin and register/begin calls per minute naming one email, from all clients.
+    account_per_minute: int = 10
 
 
 class CorsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -618,6 +628,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "auth.dev_secret_file": ((lambda v: bool(v.strip())), "non-empty path"),
     "auth.access_token_ttl_s": _int_in(301),
     "auth.refresh_token_ttl_s": _int_in(1),
+    "auth.refresh_grace_s": _int_in(0, 60),
     "auth.run_ticket_ttl_s": _int_in(1),
     "auth.allowed_origins": (
         # WebAuthn compares the browser's origin with each entry as a whole string too.
@@ -630,6 +641,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"string of at least {MIN_JWT_SECRET_BYTES} bytes",
     ),
     "rate_limit.ceremony_per_minute": _int_in(1),
+    "rate_limit.account_per_minute": _int_in(1),
+    "auth.max_pending_challenges_per_client": _int_in(1, 10_000),
+    "auth.max_pending_challenges": _int_in(100, 10_000_000),
     "cors.allow_origins": (
         (lambda v: all(_exact_origin_ok(o) for o in v)),
         'array of exact origins like "https://example.org" (scheme://host[:port] as browsers '
@@ -750,6 +764,12 @@ def _cross_checks(settings: Settings) -> list[str]:
             f"runs.heartbeat_s: expected less than runs.lease_s ({runs.lease_s:g}), "
             f"got {runs.heartbeat_s:g}"
         )
+    if auth.max_pending_challenges_per_client > auth.max_pending_challenges:
+        problems.append(
+            "auth.max_pending_challenges_per_client: expected at most "
+            f"auth.max_pending_challenges ({auth.max_pending_challenges}), "
+            f"got {auth.max_pending_challenges_per_client}"
+        )
     if auth.refresh_token_ttl_s <= auth.access_token_ttl_s:
         problems.append(
             "auth.refresh_token_ttl_s: expected more than auth.access_token_ttl_s "
@@ -767,6 +787,13 @@ def _cross_checks(settings: Settings) -> list[str]:
             "auth.jwt_secret: required in production mode (set JWT_SECRET, "
             f"at least {MIN_JWT_SECRET_BYTES} bytes)"
         )
+    elif settings.server.mode == "production" and auth.jwt_secret is not None:
+        weakness = weak_secret_reason(auth.jwt_secret)
+        if weakness is not None:
+            problems.append(
+                f"auth.jwt_secret: too weak for production mode: {weakness}. Generate one: "
+                'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
     if settings.auth.rp_id is not None and (
         "/" in settings.auth.rp_id or ":" in settings.auth.rp_id
     ):

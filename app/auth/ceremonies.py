@@ -1,10 +1,18 @@
 """WebAuthn registration and authentication ceremonies on py_webauthn 3.
 
 Clients post the browser's JSON unchanged; the challenge is recovered from
-``clientDataJSON`` and consumed before anything is verified (see ``challenges``). Login for
-an unknown email is indistinguishable at ``begin`` (a deterministic decoy allow list derived
-with HMAC from a server secret) and fails at ``complete`` with the same generic error as a
-wrong credential. A signature counter that does not increase is refused and logged as a
+``clientDataJSON`` and consumed before anything is verified (see ``challenges``).
+
+Three ceremonies, three challenge kinds, each completed only by its own endpoint:
+*registration* creates an account (public), *add_credential* adds a passkey to the signed-in
+account (bearer; the challenge is bound to that user **and** that login, so it dies with a
+logout), *authentication* signs in (public).
+
+Neither ``begin`` tells whether an email has an account: login for an unknown email gets a
+deterministic decoy allow list (HMAC of a server secret) and fails at ``complete`` like a
+wrong passkey; registration for a taken email gets options like any new email and fails at
+``complete`` with the generic ``registration_failed`` (see docs/auth.md for what this does
+and does not hide). A signature counter that does not increase is refused and logged as a
 security event.
 """
 
@@ -49,6 +57,7 @@ from app.auth.challenges import ChallengeKind, ChallengeStore, PendingChallenge
 from app.auth.errors import AuthError
 from app.auth.models import Credential, User
 from app.db.base import new_id
+from app.db.integrity import ViolationKind, classify_integrity_error
 from app.logging import get_logger
 
 __all__ = [
@@ -57,6 +66,7 @@ __all__ = [
     "CeremonyService",
     "RegisteredCredential",
     "RelyingParty",
+    "SignedIn",
 ]
 
 # The same list is offered in the options and enforced at verification (py_webauthn 3).
@@ -66,6 +76,10 @@ ALGORITHMS = [
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
 GENERIC_LOGIN_FAILURE = "Authentication failed: unknown passkey for this account"
+GENERIC_REGISTRATION_REFUSAL = (
+    "Registration failed: this email cannot be registered with this passkey. If you already "
+    "have an account, sign in with its passkey (signed in, you can add another one)"
+)
 _DECOY_LABEL = b"webauthn-decoy-allow-list\x00"
 
 _log = get_logger("app.auth")
@@ -95,6 +109,13 @@ class RegisteredCredential(msgspec.Struct, frozen=True, kw_only=True):
 class AuthenticatedUser(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     email: str
+
+
+class SignedIn(msgspec.Struct, frozen=True, kw_only=True):
+    """The caller of an add-a-passkey ceremony: the account and its login (``family:<id>``)."""
+
+    user_id: str
+    session: str
 
 
 def _options_json(options: Any) -> dict[str, Any]:
@@ -157,38 +178,40 @@ class CeremonyService:
     # ----------------------------------------------------------------- registration
 
     async def registration_options(
-        self, email: str, *, signed_in_user_id: str | None = None
+        self, email: str, *, client: str, signed_in: SignedIn | None = None
     ) -> dict[str, Any]:
-        """Options to create an account for ``email`` (409 if it exists, unless the caller
-        is that signed-in user: then options to add a passkey to their account)."""
+        """Options to create an account for ``email``, the same whether or not it is taken.
+
+        Only the signed-in owner of ``email`` gets something else: options to add a passkey
+        to their account (completed at ``/auth/credentials/complete``).
+        """
         email = email.strip().lower()
-        async with self._sessions() as session:
-            existing = await session.scalar(select(User).where(User.email == email))
-        if existing is not None:
-            if existing.id == signed_in_user_id:
-                return await self.add_credential_options(existing.id)
-            raise AuthError(
-                409,
-                "email_taken",
-                "This email is already registered: sign in with its passkey "
-                "(signed in, you can add another passkey to the account)",
-            )
+        if signed_in is not None:
+            async with self._sessions() as session:
+                owner = await session.scalar(select(User.id).where(User.email == email))
+            if owner == signed_in.user_id:
+                return await self.add_credential_options(signed_in, client=client)
         user_handle = secrets.token_bytes(64)
         return await self._creation_options(
-            PendingChallenge(kind=ChallengeKind.REGISTRATION, email=email, user_handle=user_handle),
+            PendingChallenge(
+                kind=ChallengeKind.REGISTRATION,
+                email=email,
+                user_handle=user_handle,
+                client=client,
+            ),
             user_name=email,
             user_handle=user_handle,
             exclude=[],
         )
 
-    async def add_credential_options(self, user_id: str) -> dict[str, Any]:
-        """Options to add another passkey to the signed-in account ``user_id``."""
+    async def add_credential_options(self, signed_in: SignedIn, *, client: str) -> dict[str, Any]:
+        """Options to add another passkey to the signed-in account, bound to its login."""
         async with self._sessions() as session:
-            user = await session.get(User, user_id)
+            user = await session.get(User, signed_in.user_id)
             if user is None:
                 raise AuthError.unauthorized("unknown_user", "Account no longer exists")
             creds = (
-                await session.scalars(select(Credential).where(Credential.user_id == user_id))
+                await session.scalars(select(Credential).where(Credential.user_id == user.id))
             ).all()
         exclude = [
             PublicKeyCredentialDescriptor(
@@ -197,7 +220,12 @@ class CeremonyService:
             for c in creds
         ]
         return await self._creation_options(
-            PendingChallenge(kind=ChallengeKind.REGISTRATION, user_id=user.id),
+            PendingChallenge(
+                kind=ChallengeKind.ADD_CREDENTIAL,
+                user_id=user.id,
+                session=signed_in.session,
+                client=client,
+            ),
             user_name=user.email,
             user_handle=user.user_handle,
             exclude=exclude,
@@ -229,26 +257,46 @@ class CeremonyService:
         await self._challenges.issue(options.challenge, pending)
         return _options_json(options)
 
-    async def complete_registration(
-        self, payload: dict[str, Any], *, signed_in_user_id: str | None = None
-    ) -> RegisteredCredential:
-        """Verify an attestation and store the passkey (and the account, for a new email).
+    async def complete_registration(self, payload: dict[str, Any]) -> RegisteredCredential:
+        """Verify an attestation over a ``registration`` challenge; create the account."""
+        credential, challenge = self._registration_credential(payload)
+        pending = await self._challenges.consume(challenge, ChallengeKind.REGISTRATION)
+        if pending.email is None or pending.user_handle is None:
+            raise AuthError.bad_request(
+                "challenge_invalid", "Challenge carries no account to create"
+            )
+        verified = self._verify_registration(credential, challenge)
+        new_account = (pending.email, pending.user_handle)
+        return await self._store_passkey(payload, credential, verified, new_account=new_account)
 
-        With ``signed_in_user_id`` (the add-a-passkey endpoint) the challenge must have been
-        issued to that user.
-        """
+    async def complete_add_credential(
+        self, payload: dict[str, Any], signed_in: SignedIn
+    ) -> RegisteredCredential:
+        """Verify an attestation over an ``add_credential`` challenge issued to this very
+        login of this user; add the passkey to the account."""
+        credential, challenge = self._registration_credential(payload)
+        pending = await self._challenges.consume(challenge, ChallengeKind.ADD_CREDENTIAL)
+        if pending.user_id != signed_in.user_id or pending.session != signed_in.session:
+            raise AuthError(
+                403,
+                "challenge_not_yours",
+                "This challenge was not issued to this sign-in: start again from "
+                "/auth/credentials/begin",
+            )
+        verified = self._verify_registration(credential, challenge)
+        return await self._store_passkey(payload, credential, verified, user_id=signed_in.user_id)
+
+    @staticmethod
+    def _registration_credential(payload: dict[str, Any]) -> tuple[Any, bytes]:
         try:
             credential = parse_registration_credential_json(payload)
         except WebAuthnException as exc:
             raise AuthError.bad_request("malformed_credential", _library_detail(exc)) from exc
-        challenge = _signed_challenge(credential.response.client_data_json)
-        pending = await self._challenges.consume(challenge, ChallengeKind.REGISTRATION)
-        if signed_in_user_id is not None and pending.user_id != signed_in_user_id:
-            raise AuthError(
-                403, "challenge_not_yours", "This challenge was not issued to the signed-in user"
-            )
+        return credential, _signed_challenge(credential.response.client_data_json)
+
+    def _verify_registration(self, credential: Any, challenge: bytes) -> Any:
         try:
-            verified = verify_registration_response(
+            return verify_registration_response(
                 credential=credential,
                 expected_challenge=challenge,
                 expected_rp_id=self.rp.rp_id,
@@ -260,32 +308,36 @@ class CeremonyService:
             raise AuthError.bad_request(
                 "registration_failed", f"Registration failed: {_library_detail(exc)}"
             ) from exc
+
+    async def _store_passkey(
+        self,
+        payload: dict[str, Any],
+        credential: Any,
+        verified: Any,
+        *,
+        new_account: tuple[str, bytes] | None = None,
+        user_id: str | None = None,
+    ) -> RegisteredCredential:
+        """Store the verified passkey: on a new account (email, user handle) for a
+        registration, else on account ``user_id``."""
         now = datetime.now(UTC)
         name = payload.get("name")
+        created = new_account is not None
         try:
             async with self._sessions.begin() as session:
                 if await session.scalar(
                     select(Credential.id).where(Credential.credential_id == verified.credential_id)
                 ):
                     raise AuthError(409, "credential_exists", "This passkey is already registered")
-                created = pending.user_id is None
-                if created:
-                    if pending.email is None or pending.user_handle is None:
-                        raise AuthError.bad_request(
-                            "challenge_invalid", "Challenge carries no account to create"
-                        )
-                    if await session.scalar(select(User.id).where(User.email == pending.email)):
-                        raise AuthError(409, "email_taken", "This email is already registered")
-                    user = User(
-                        id=new_id(),
-                        email=pending.email,
-                        user_handle=pending.user_handle,
-                        created_at=now,
-                    )
+                if new_account is not None:
+                    email, user_handle = new_account
+                    if await session.scalar(select(User.id).where(User.email == email)):
+                        self._refuse_taken_email()
+                    user = User(id=new_id(), email=email, user_handle=user_handle, created_at=now)
                     session.add(user)
                     await session.flush()
                 else:
-                    found = await session.get(User, pending.user_id)
+                    found = await session.get(User, user_id)
                     if found is None:
                         raise AuthError.unauthorized("unknown_user", "Account no longer exists")
                     user = found
@@ -319,10 +371,7 @@ class CeremonyService:
                     created_account=created,
                 )
         except IntegrityError as exc:
-            # Lost a race with a concurrent registration of the same email or passkey.
-            raise AuthError(
-                409, "already_registered", "This email or passkey is already registered"
-            ) from exc
+            raise self._registration_conflict(exc) from exc
         _log.info(
             "auth.passkey_registered",
             user_id=result.user_id,
@@ -331,9 +380,28 @@ class CeremonyService:
         )
         return result
 
+    @staticmethod
+    def _refuse_taken_email() -> NoReturn:
+        """The same answer as for a passkey that cannot be registered: begin did not tell
+        whether the email has an account, complete does not say it outright either."""
+        _log.info("auth.registration_refused", reason="email_taken")
+        raise AuthError.bad_request("registration_failed", GENERIC_REGISTRATION_REFUSAL)
+
+    @classmethod
+    def _registration_conflict(cls, exc: IntegrityError) -> AuthError:
+        """A race lost to a concurrent registration: of this passkey, or of this email."""
+        violation = classify_integrity_error(exc)
+        if violation.kind is ViolationKind.UNIQUE:
+            where = (violation.constraint or "") + " ".join(violation.columns)
+            if "credential_id" in where:
+                return AuthError(409, "credential_exists", "This passkey is already registered")
+            if "email" in where:
+                cls._refuse_taken_email()
+        raise exc
+
     # --------------------------------------------------------------- authentication
 
-    async def authentication_options(self, email: str | None) -> dict[str, Any]:
+    async def authentication_options(self, email: str | None, *, client: str) -> dict[str, Any]:
         """Request options: the user's passkeys for an email, none for usernameless login.
 
         An unknown email gets a decoy allow list that is stable per email (so repeated calls
@@ -341,7 +409,7 @@ class CeremonyService:
         """
         if email is None:
             allow: list[PublicKeyCredentialDescriptor] = []
-            pending = PendingChallenge(kind=ChallengeKind.AUTHENTICATION)
+            pending = PendingChallenge(kind=ChallengeKind.AUTHENTICATION, client=client)
         else:
             email = email.strip().lower()
             async with self._sessions() as session:
@@ -359,11 +427,16 @@ class CeremonyService:
                     for _, cid, tr in rows
                 ]
                 pending = PendingChallenge(
-                    kind=ChallengeKind.AUTHENTICATION, user_id=rows[0][0], email=email
+                    kind=ChallengeKind.AUTHENTICATION,
+                    user_id=rows[0][0],
+                    email=email,
+                    client=client,
                 )
             else:
                 allow = self._decoy_allow_list(email)
-                pending = PendingChallenge(kind=ChallengeKind.AUTHENTICATION, email=email)
+                pending = PendingChallenge(
+                    kind=ChallengeKind.AUTHENTICATION, email=email, client=client
+                )
         options = generate_authentication_options(
             rp_id=self.rp.rp_id,
             timeout=self.rp.timeout_ms,

@@ -13,6 +13,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import FromHeader, FromPath, JSONBody
 
+from app.auth.ceremonies import SignedIn
+from app.auth.clients import client_key
 from app.auth.errors import AuthError
 from app.auth.personal_token_routes import PersonalTokensController
 from app.auth.ratelimit import RATE_LIMIT_OPT
@@ -40,7 +42,7 @@ from app.auth.security import (
     interactive_login_only,
 )
 from app.auth.services import AuthServices, get_auth_services
-from app.auth.tokens import AccessToken, IssuedTokens
+from app.auth.tokens import AccessToken, IssuedTokens, family_key
 from app.openapi_errors import BAD_PARAMETER, ErrorHeadersOperation, error_responses
 from app.request_body import decode_json_body, require_json, require_json_if_body
 from app.state import get_settings
@@ -58,15 +60,11 @@ _CHALLENGE_CODES = (
 )
 _REGISTRATION_400 = (
     400,
-    "Malformed JSON or passkey response, an unknown, used or expired challenge, or a failed "
-    f"verification (`malformed_json`, `validation_error`, {_CHALLENGE_CODES}, "
-    "`registration_failed`)",
+    "Malformed JSON or passkey response, an unknown, used or expired challenge, a challenge "
+    "of another ceremony, or a failed verification or refused email "
+    f"(`malformed_json`, `validation_error`, {_CHALLENGE_CODES}, `registration_failed`)",
 )
-_REGISTRATION_409 = (
-    409,
-    "The passkey or the email is already registered "
-    "(`credential_exists`, `email_taken`, `already_registered`)",
-)
+_REGISTRATION_409 = (409, "This passkey is already registered (`credential_exists`)")
 _REFRESH_401 = (
     401,
     "Missing, invalid, expired or reused refresh token "
@@ -91,16 +89,25 @@ def _token_result(issued: IssuedTokens) -> TokenResult:
     )
 
 
-def _client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    return connection.client.host if connection.client else "unknown"
+def _client(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The per-client limit key: the peer's IPv4 address or IPv6 /64."""
+    return client_key(connection.client.host if connection.client else None)
+
+
+def _signed_in(request: AuthedRequest) -> SignedIn:
+    """The caller of an account route as a ceremony owner: user and login family."""
+    token = request.auth
+    if not isinstance(token, AccessToken):  # interactive_login_only refuses the rest
+        raise AuthError.unauthorized("not_authenticated", "Sign in with a passkey first")
+    return SignedIn(user_id=request.user.id, session=family_key(token.sid))
 
 
 async def rate_limit_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """Count requests to handlers marked ``auth_rate_limited`` per client IP."""
+    """Count requests to handlers marked ``auth_rate_limited`` per client."""
     if handler.opt.get(RATE_LIMIT_OPT):
-        await get_auth_services(connection.app.state).limiter.check(_client_ip(connection))
+        await get_auth_services(connection.app.state).limiter.check(_client(connection))
 
 
 def _login_email(body: bytes, max_json_depth: int) -> str | None:
@@ -175,7 +182,6 @@ class AuthController(Controller):
         summary="Start passkey registration: WebAuthn creation options",
         responses=error_responses(
             (400, "Malformed JSON or an invalid email (`malformed_json`, `validation_error`)"),
-            (409, "The email is already registered: sign in instead (`email_taken`)"),
             413,
             415,
             429,
@@ -183,13 +189,18 @@ class AuthController(Controller):
     )
     async def register_begin(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[EmailRequest],
         auth_services: NamedDependency[AuthServices],
         authorization: FromHeader[str | None] = None,
     ) -> dict[str, Any]:
-        signed_in = await auth_services.bearer_user_id(authorization)
+        await auth_services.check_account_limit(data.email)
+        token = await auth_services.bearer_access(authorization)
+        signed_in = (
+            None if token is None else SignedIn(user_id=token.sub, session=family_key(token.sid))
+        )
         return await auth_services.ceremonies.registration_options(
-            data.email, signed_in_user_id=signed_in
+            data.email, client=_client(request), signed_in=signed_in
         )
 
     @post(
@@ -250,7 +261,9 @@ class AuthController(Controller):
     ) -> dict[str, Any]:
         depth = get_settings(request.app.state).server.max_json_depth
         email = _login_email(await request.body(), depth)
-        return await auth_services.ceremonies.authentication_options(email)
+        if email is not None:
+            await auth_services.check_account_limit(email)
+        return await auth_services.ceremonies.authentication_options(email, client=_client(request))
 
     @post(
         "/login/complete",
@@ -366,7 +379,9 @@ class CredentialsController(Controller):
     async def add_begin(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
     ) -> dict[str, Any]:
-        return await auth_services.ceremonies.add_credential_options(request.user.id)
+        return await auth_services.ceremonies.add_credential_options(
+            _signed_in(request), client=_client(request)
+        )
 
     @post(
         "/complete",
@@ -380,7 +395,8 @@ class CredentialsController(Controller):
             401,
             (
                 403,
-                "The ceremony was started by another user (`challenge_not_yours`), or the "
+                "The ceremony was started by another user or another sign-in "
+                "(`challenge_not_yours`), or the "
                 "call used a personal access token (`personal_token_not_allowed`)",
             ),
             _REGISTRATION_409,
@@ -395,9 +411,7 @@ class CredentialsController(Controller):
         data: JSONBody[dict[str, Any]],
         auth_services: NamedDependency[AuthServices],
     ) -> RegistrationResult:
-        result = await auth_services.ceremonies.complete_registration(
-            data, signed_in_user_id=request.user.id
-        )
+        result = await auth_services.ceremonies.complete_add_credential(data, _signed_in(request))
         return RegistrationResult(
             message="Passkey added", user_id=result.user_id, credential_id=result.credential_id
         )

@@ -60,10 +60,13 @@ class Credential(Base):
 class WebAuthnChallenge(Base):
     """A pending ceremony, deleted with ``DELETE … RETURNING`` on first use (single use).
 
-    ``kind`` is ``registration`` or ``authentication``. Registration: ``email`` and
-    ``user_handle`` describe the account to create, or ``user_id`` the signed-in account a
-    passkey is added to. Authentication: ``user_id`` binds an email login to that user;
-    ``email`` without ``user_id`` marks a login for an unknown email (it can only fail).
+    ``kind`` is ``registration``, ``add_credential`` or ``authentication``, and each
+    completes only on its own endpoint. Registration: ``email`` and ``user_handle`` describe
+    the account to create. Add-credential: ``user_id`` is the signed-in account and
+    ``session`` its login (``family:<id>``). Authentication: ``user_id`` binds an email
+    login to that user; ``email`` without ``user_id`` marks a login for an unknown email
+    (it can only fail). ``client`` is who asked (an IPv4 address or an IPv6 /64), for the
+    per-client cap on pending challenges.
     """
 
     __tablename__ = "webauthn_challenges"
@@ -75,6 +78,8 @@ class WebAuthnChallenge(Base):
     )
     email: Mapped[str | None] = mapped_column(String(254))
     user_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    client: Mapped[str | None] = mapped_column(String(64), index=True)
+    session: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
 

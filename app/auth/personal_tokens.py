@@ -266,6 +266,19 @@ class PersonalTokenService:
         if revoked is None:
             raise AuthError(404, "token_not_found", "No such token on your account")
 
+    async def is_active(self, token_id: str, user_id: str) -> bool:
+        """True while the token of ``user_id`` exists, is unrevoked and unexpired."""
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(
+                select(PersonalAccessToken.id).where(
+                    PersonalAccessToken.id == token_id,
+                    PersonalAccessToken.user_id == user_id,
+                    PersonalAccessToken.revoked_at.is_(None),
+                    PersonalAccessToken.expires_at > _now(),
+                )
+            )
+        return found is not None
+
     async def authenticate(self, raw: str) -> tuple[PersonalTokenAuth, str]:
         """The token's auth object and its owner's email; :class:`PersonalTokenRejected`
         (401) for an unknown, revoked or expired token."""

@@ -12,11 +12,18 @@ Two implementations of one :class:`RateLimiter` protocol, chosen by configuratio
   limit on its own share of the traffic, which is why more than one worker requires Redis.
   Memory is bounded: at most ``per_minute`` timestamps per client (about 200 bytes for a
   client seen once), idle clients are swept once per window, and the number of clients is
-  hard-capped.
+  capped. A full table never refuses a newcomer (that locked *everyone* out once a flood
+  from many addresses had filled it): it forgets the clients with the fewest recent calls
+  instead, whose logs are worth least, and keeps the heaviest, which stay refused.
 - :class:`RedisRateLimiter` (``redis.url`` set): the same log as a sorted set per client,
   trimmed, counted and appended by one Lua script, which Redis runs atomically, so the limit
   is exact across all workers and machines. Litestar's ``RedisStore`` was not used: it offers
   only get/set, and a read-modify-write through it races between workers.
+
+Keys are chosen by the caller: a client (IPv4 address or IPv6 /64, ``app.auth.clients``) for
+every ceremony call, and an account (a hash of the email, never the email itself) for the
+``begin`` calls that name one, with its own, lower limit, so many addresses together cannot
+hammer one account either.
 
 Refused calls are not counted: a client that keeps retrying is let in again as soon as its
 oldest accepted call leaves the window, which is exactly what ``Retry-After`` tells it.
@@ -24,6 +31,8 @@ oldest accepted call leaves the window, which is exactly what ``Retry-After`` te
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import math
 import secrets
 import time
@@ -36,11 +45,20 @@ from app.logging import get_logger
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RATE_LIMIT_OPT", "CeremonyRateLimiter", "RateLimiter", "RedisRateLimiter"]
+__all__ = [
+    "DEFAULT_MAX_CLIENTS",
+    "RATE_LIMIT_OPT",
+    "CeremonyRateLimiter",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "account_key",
+]
 
 RATE_LIMIT_OPT = "auth_rate_limited"
 _WINDOW_S = 60.0
-_MAX_CLIENTS = 100_000
+DEFAULT_MAX_CLIENTS = 100_000
+# Share of the table forgotten at once when it is full (amortises the selection).
+_EVICT_FRACTION = 0.1
 
 _log = get_logger("app.auth")
 
@@ -49,6 +67,12 @@ class RateLimiter(Protocol):
     """Counts one request of ``client``; raises a 429 :class:`AuthError` over the limit."""
 
     async def check(self, client: str) -> None: ...
+
+
+def account_key(email: str) -> str:
+    """The limit key of an account: a hash of the normalised email (no address kept)."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"account:{digest}"
 
 
 def _refuse(per_minute: int, retry_after_s: float) -> AuthError:
@@ -68,10 +92,12 @@ class CeremonyRateLimiter:
         *,
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
     ) -> None:
         self.per_minute = per_minute
         self.enabled = enabled
         self._clock = clock
+        self.max_clients = max_clients
         # A plain list per client (a deque preallocates ~600 bytes: 88 MB for 100k clients).
         self._calls: dict[str, list[float]] = {}
         self._swept_at = clock()
@@ -87,14 +113,28 @@ class CeremonyRateLimiter:
             self._sweep(now)
         calls = self._calls.get(client)
         if calls is None:
-            if len(self._calls) >= _MAX_CLIENTS:
-                raise _refuse(self.per_minute, self._swept_at + _WINDOW_S - now)
+            if len(self._calls) >= self.max_clients:
+                self._sweep(now)
+            if len(self._calls) >= self.max_clients:
+                self._forget_lightest()
             calls = self._calls[client] = []
         if len(calls) >= self.per_minute:
             if calls[0] > now - _WINDOW_S:
                 raise _refuse(self.per_minute, calls[0] + _WINDOW_S - now)
             del calls[0]  # the oldest call has left the window
         calls.append(now)
+
+    def _forget_lightest(self) -> None:
+        """Drop the clients with the fewest calls in the window (oldest last call first)."""
+        count = max(1, int(self.max_clients * _EVICT_FRACTION))
+        lightest = heapq.nsmallest(
+            count,
+            self._calls.items(),
+            key=lambda item: (len(item[1]), item[1][-1] if item[1] else 0.0),
+        )
+        for client, _ in lightest:
+            del self._calls[client]
+        _log.warning("auth.rate_limit_table_full", forgotten=len(lightest), kept=len(self._calls))
 
     def _sweep(self, now: float) -> None:
         """Forget clients whose last call has left the window."""

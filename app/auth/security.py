@@ -1,9 +1,8 @@
 """Bearer auth: every route needs an access token or a personal access token unless public.
 
 Public routes opt out with ``opt={"exclude_from_auth": True}`` (the ``PUBLIC`` constant).
-The JWT user lookup is cached per process (users never change email here), while revocation
-is checked against the database on every request through an async handler, so a logout on
-one worker takes effect on all of them.
+The JWT's user and its revocation are both read from the database on every request, so a
+logout, or an account deleted, on one worker takes effect on all of them at once.
 
 The same middleware accepts a personal access token (``sca_pat_…``, see
 :mod:`app.auth.personal_tokens`) wherever it accepts an access JWT: ``request.user`` is the
@@ -59,7 +58,6 @@ NO_AUTH: list[SecurityRequirement] = [{}]
 # A public operation that also accepts an access token (``register/begin`` adds a passkey
 # for the signed-in user; a run's events take a bearer token or a ``?ticket=``).
 OPTIONAL_AUTH: list[SecurityRequirement] = [{"BearerToken": []}, {}]
-_USER_CACHE_MAX = 10_000
 
 
 class AuthUser(msgspec.Struct, frozen=True):
@@ -73,28 +71,28 @@ class TokenRevoked(NotAuthorizedException):
     """401 for a token that decoded fine but was logged out (or its login family revoked)."""
 
 
+class AccountGone(NotAuthorizedException):
+    """401 for a valid token whose account was deleted since it was issued."""
+
+
 class UserDirectory:
-    """Id → user lookups with a bounded in-process cache."""
+    """Id -> user, read from the database on every call.
+
+    Deliberately uncached: a process-local cache kept serving a deleted account's token on
+    every worker that had seen it, and invalidating it on every worker would need a
+    broadcast. One primary-key lookup per request is cheap next to the revocation query the
+    middleware already makes (see BENCHMARKS.md, "auth").
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._engine = bound_engine(sessions)
-        self._cache: dict[str, AuthUser] = {}
 
     async def get(self, user_id: str) -> AuthUser | None:
-        cached = self._cache.get(user_id)
-        if cached is not None:
-            return cached
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(select(User.id, User.email).where(User.id == user_id))
             ).one_or_none()
-        if row is None:
-            return None
-        user = AuthUser(id=row[0], email=row[1])
-        if len(self._cache) >= _USER_CACHE_MAX:
-            self._cache.clear()
-        self._cache[user_id] = user
-        return user
+        return None if row is None else AuthUser(id=row[0], email=row[1])
 
 
 class _BearerJWTAuth(JWTAuth[AuthUser, AccessToken]):
@@ -147,7 +145,7 @@ def build_jwt_auth(
     async def retrieve_user(token: AccessToken, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser:
         user = await users.get(token.sub)
         if user is None:
-            raise NotAuthorizedException("Account no longer exists")
+            raise AccountGone("Account no longer exists")
         return user
 
     async def is_revoked(token: AccessToken, _: ASGIConnection[Any, Any, Any, Any]) -> bool:
@@ -182,6 +180,8 @@ def not_authorized_handler(
     code = "not_authenticated"
     if isinstance(exc, TokenRevoked):
         code = "token_revoked"
+    elif isinstance(exc, AccountGone):
+        code = "unknown_user"
     elif isinstance(exc, PersonalTokenRejected):
         code = exc.code
     detail = exc.detail

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,14 @@ from app.auth.personal_tokens import (
     PersonalTokenService,
     looks_like_personal_token,
 )
-from app.auth.ratelimit import CeremonyRateLimiter, RateLimiter, RedisRateLimiter
+from app.auth.ratelimit import (
+    CeremonyRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    account_key,
+)
 from app.auth.security import UserDirectory
-from app.auth.tokens import TokenService
+from app.auth.tokens import AccessToken, TokenService
 from app.db.engine import Database
 from app.redis import redis_key
 from app.settings import Settings
@@ -57,6 +63,7 @@ class AuthServices:
     users: UserDirectory
     limiter: RateLimiter
     personal_tokens: PersonalTokenService
+    account_limiter: RateLimiter
 
     @classmethod
     def create(
@@ -72,16 +79,41 @@ class AuthServices:
             user_verification=settings.auth.user_verification,
             timeout_ms=settings.auth.challenge_ttl_s * 1000,
         )
-        challenges = ChallengeStore(sessions, ttl_s=settings.auth.challenge_ttl_s)
+        challenges = ChallengeStore(
+            sessions,
+            ttl_s=settings.auth.challenge_ttl_s,
+            max_pending=settings.auth.max_pending_challenges,
+            max_pending_per_client=settings.auth.max_pending_challenges_per_client,
+        )
         decoy_secret = hashlib.sha256(b"webauthn-decoys\x00" + server_secret).digest()
         return cls(
             tokens=TokenService(sessions, settings.auth, signing_key=signing, verify_key=verify),
             ceremonies=CeremonyService(sessions, challenges, rp, decoy_secret=decoy_secret),
             credentials=CredentialService(sessions),
             users=UserDirectory(sessions),
-            limiter=_limiter(settings, redis),
+            limiter=_limiter(settings, redis, "ceremony", settings.rate_limit.ceremony_per_minute),
             personal_tokens=PersonalTokenService(sessions),
+            account_limiter=_limiter(
+                settings, redis, "account", settings.rate_limit.account_per_minute
+            ),
         )
+
+    async def bearer_access(self, authorization: str | None) -> AccessToken | None:
+        """The valid, unrevoked access token (of an existing account) in an optional
+        ``Authorization`` header; None for no header, a personal access token or a bad one."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.partition(" ")
+        value = value.strip()
+        if scheme.lower() != "bearer" or not value or looks_like_personal_token(value):
+            return None
+        try:
+            token = self.tokens.decode_access(value)
+        except NotAuthorizedException:
+            return None
+        if await self.tokens.is_revoked(token) or await self.users.get(token.sub) is None:
+            return None
+        return token
 
     async def bearer_user_id(
         self, authorization: str | None, *, accept_personal_tokens: bool = False
@@ -106,24 +138,43 @@ class AuthServices:
             except PersonalTokenRejected:
                 return None
             return auth.user_id
-        try:
-            token = self.tokens.decode_access(value.strip())
-        except NotAuthorizedException:
-            return None
-        if await self.tokens.is_revoked(token):
-            return None
-        return token.sub
+        token = await self.bearer_access(authorization)
+        return None if token is None else token.sub
+
+    async def check_account_limit(self, email: str) -> None:
+        """Count a ``begin`` call naming ``email``; 429 over the per-account limit."""
+        await self.account_limiter.check(account_key(email))
+
+    async def redeem_run_ticket(
+        self, *, session: str, user_id: str, ticket_id: str, expires_at: datetime
+    ) -> str | None:
+        """Use a run ticket once; None when accepted, else why it is refused.
+
+        Refused when its sign-in ``session`` (``family:<id>`` or ``pat:<id>``) has ended,
+        its user is gone, or it was used before.
+        """
+        kind, _, session_id = session.partition(":")
+        if kind == "family":
+            if await self.tokens.family_revoked(session_id):
+                return "its sign-in has ended (signed out)"
+        elif kind == "pat":
+            if not await self.personal_tokens.is_active(session_id, user_id):
+                return "its personal access token was revoked or has expired"
+        else:
+            return "it is not bound to a sign-in"
+        if await self.users.get(user_id) is None:
+            return "its account no longer exists"
+        if not await self.tokens.use_once(f"ticket:{ticket_id}", expires_at):
+            return "it was already used (ask for a new ticket)"
+        return None
 
 
-def _limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
-    limits = settings.rate_limit
+def _limiter(settings: Settings, redis: Redis | None, name: str, per_minute: int) -> RateLimiter:
+    enabled = settings.rate_limit.enabled
     if redis is None:
-        return CeremonyRateLimiter(limits.ceremony_per_minute, enabled=limits.enabled)
+        return CeremonyRateLimiter(per_minute, enabled=enabled)
     return RedisRateLimiter(
-        redis,
-        redis_key(settings.redis, "ratelimit", "ceremony"),
-        limits.ceremony_per_minute,
-        enabled=limits.enabled,
+        redis, redis_key(settings.redis, "ratelimit", name), per_minute, enabled=enabled
     )
 
 

@@ -3,14 +3,24 @@
 Access tokens are short-lived JWTs (``typ=access``) carrying ``sid``, the id of the login
 family they belong to; logging out revokes the token's ``jti`` and the whole family, so every
 access token of that login stops working on every worker (revocations live in the DB).
-Refresh tokens are opaque random strings stored only as SHA-256 hashes; each use rotates to a
-new token of the same family, and presenting a used one is treated as theft: the family is
+Refresh tokens are opaque strings stored only as SHA-256 hashes; each use rotates to a new
+token of the same family, and presenting a used one is treated as theft: the family is
 revoked.
+
+Except within ``auth.refresh_grace_s`` of its use: a client whose refresh answer was lost (a
+timeout, two tabs refreshing at once) presents the same token again and gets the *same* new
+pair back, not a logout. Nothing secret is stored for that: the successor refresh token and
+the new access token's ``jti`` are HMACs of the presented token under a key derived from the
+signing key, so only a holder of the old token can recompute them, and the access token's
+``iat`` is the time of first use. After the window, or once the successor itself was used,
+a replay revokes the family as before.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -141,17 +151,28 @@ class TokenService:
         self.algorithm = settings.jwt_algorithm
         self._revoked_cache: dict[str, datetime] = {}
         self._last_purge = 0.0
+        self._successor_key = hmac.new(
+            signing_key.encode(), b"sca-refresh-successor-v1", hashlib.sha256
+        ).digest()
+        self._grace = timedelta(seconds=settings.refresh_grace_s)
 
-    def encode_access(self, user_id: str, family_id: str) -> tuple[str, AccessToken]:
+    def encode_access(
+        self,
+        user_id: str,
+        family_id: str,
+        *,
+        issued_at: datetime | None = None,
+        jti: str | None = None,
+    ) -> tuple[str, AccessToken]:
         """Sign a new access token for ``user_id`` in login family ``family_id``."""
-        now = _now().replace(microsecond=0)
+        now = (issued_at or _now()).replace(microsecond=0)
         token = AccessToken(
             sub=user_id,
             exp=now + timedelta(seconds=self._settings.access_token_ttl_s),
             iat=now,
             iss=self._settings.jwt_issuer,
             aud=self._settings.jwt_audience,
-            jti=uuid.uuid4().hex,
+            jti=jti or uuid.uuid4().hex,
             sid=family_id,
         )
         return token.encode(self._signing_key, self.algorithm), token
@@ -178,10 +199,15 @@ class TokenService:
         return self._issued(user_id, family_id, refresh)
 
     async def _insert_refresh(
-        self, session: AsyncSession, user_id: str, family_id: str, now: datetime
+        self,
+        session: AsyncSession,
+        user_id: str,
+        family_id: str,
+        now: datetime,
+        refresh: str | None = None,
     ) -> str:
         """Store a new refresh token of the family (only its hash); return the raw token."""
-        refresh = secrets.token_urlsafe(32)
+        refresh = refresh or secrets.token_urlsafe(32)
         await session.execute(
             insert(RefreshToken).values(
                 id=str(uuid.uuid4()),
@@ -194,8 +220,23 @@ class TokenService:
         )
         return refresh
 
-    def _issued(self, user_id: str, family_id: str, refresh: str) -> IssuedTokens:
-        access, _ = self.encode_access(user_id, family_id)
+    def _successor(self, raw_refresh: str) -> tuple[str, str]:
+        """(next refresh token, next access ``jti``) of a rotation, recomputable from the
+        presented token alone so a retry within the grace window gets the same pair."""
+        mac = hmac.new(self._successor_key, raw_refresh.encode(), hashlib.sha256).digest()
+        jti = hmac.new(self._successor_key, b"jti\x00" + mac, hashlib.sha256).hexdigest()[:32]
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode(), jti
+
+    def _issued(
+        self,
+        user_id: str,
+        family_id: str,
+        refresh: str,
+        *,
+        issued_at: datetime | None = None,
+        jti: str | None = None,
+    ) -> IssuedTokens:
+        access, _ = self.encode_access(user_id, family_id, issued_at=issued_at, jti=jti)
         return IssuedTokens(
             access_token=access,
             refresh_token=refresh,
@@ -208,12 +249,14 @@ class TokenService:
         """Exchange a refresh token for a new pair; a reused token revokes its family.
 
         The old row is claimed with a conditional ``UPDATE … RETURNING`` so two concurrent
-        uses of one token cannot both succeed; the loser is treated as reuse.
+        uses of one token cannot both rotate; the loser gets the winner's pair if it comes
+        within the grace window, else it is treated as reuse.
         """
         if not raw_refresh or len(raw_refresh) > 512:
             raise AuthError.unauthorized("invalid_refresh_token", "Invalid refresh token")
         token_hash = _hash_refresh(raw_refresh)
-        now = _now()
+        successor, jti = self._successor(raw_refresh)
+        now = _now().replace(microsecond=0)
         async with self._sessions.begin() as session:
             claimed = (
                 await session.execute(
@@ -230,20 +273,41 @@ class TokenService:
             ).one_or_none()
             if claimed is not None:
                 user_id, family_id = claimed
-                refresh = await self._insert_refresh(session, user_id, family_id, now)
+                await self._insert_refresh(session, user_id, family_id, now, successor)
         if claimed is not None:
-            return self._issued(user_id, family_id, refresh)
-        return await self._refuse_refresh(token_hash, now)
+            return self._issued(user_id, family_id, successor, issued_at=now, jti=jti)
+        return await self._refuse_refresh(token_hash, successor, jti, now)
 
-    async def _refuse_refresh(self, token_hash: bytes, now: datetime) -> IssuedTokens:
+    async def _retry_within_grace(
+        self, session: AsyncSession, row: Any, successor: str, now: datetime
+    ) -> bool:
+        """True when ``row`` (a used token) was used less than the grace ago and its
+        successor is still unused and unrevoked: the caller is retrying, not replaying."""
+        if row.revoked_at is not None or row.used_at is None or now - row.used_at >= self._grace:
+            return False
+        successor_state = (
+            await session.execute(
+                select(RefreshToken.used_at, RefreshToken.revoked_at).where(
+                    RefreshToken.token_hash == _hash_refresh(successor),
+                    RefreshToken.family_id == row.family_id,
+                )
+            )
+        ).one_or_none()
+        return successor_state is not None and successor_state == (None, None)
+
+    async def _refuse_refresh(
+        self, token_hash: bytes, successor: str, jti: str, now: datetime
+    ) -> IssuedTokens:
         """Explain why a refresh token was not accepted; revoke its family if it was reused.
 
-        The family revocation is committed before the error is raised.
+        A retry within the grace window gets the pair its first use got instead. The family
+        revocation is committed before the error is raised.
         """
         async with self._sessions.begin() as session:
             row = (
                 await session.execute(
                     select(
+                        RefreshToken.user_id,
                         RefreshToken.family_id,
                         RefreshToken.used_at,
                         RefreshToken.revoked_at,
@@ -251,6 +315,10 @@ class TokenService:
                     ).where(RefreshToken.token_hash == token_hash)
                 )
             ).one_or_none()
+            if row is not None and await self._retry_within_grace(session, row, successor, now):
+                return self._issued(
+                    row.user_id, row.family_id, successor, issued_at=row.used_at, jti=jti
+                )
             reused = row is not None and (row.used_at is not None or row.revoked_at is not None)
             if row is not None and reused:
                 await self._revoke_family(session, row.family_id, now)
@@ -311,6 +379,42 @@ class TokenService:
         self._remember_revoked(
             family_key(token.sid), now + timedelta(seconds=self._settings.access_token_ttl_s)
         )
+
+    async def family_revoked(self, family_id: str) -> bool:
+        """True when the login family was signed out (or revoked as stolen)."""
+        key = family_key(family_id)
+        cached = self._revoked_cache.get(key)
+        if cached is not None and cached > _now():
+            return True
+        async with self._engine.connect() as conn:
+            expires_at = await conn.scalar(
+                select(RevokedToken.expires_at).where(RevokedToken.jti == key)
+            )
+        if expires_at is None:
+            return False
+        self._remember_revoked(key, expires_at)
+        return True
+
+    async def use_once(self, key: str, expires_at: datetime) -> bool:
+        """Record ``key`` as used until ``expires_at``; False if it already was (any worker).
+
+        Single-use credentials other than refresh tokens (run tickets) share the revocation
+        table: one atomic ``INSERT … ON CONFLICT DO NOTHING RETURNING`` decides the winner.
+        """
+        async with self._sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            values = {"jti": key, "expires_at": expires_at}
+            insert_stmt = (
+                pg_insert(RevokedToken) if dialect == "postgresql" else sqlite_insert(RevokedToken)
+            )
+            inserted = (
+                await session.execute(
+                    insert_stmt.values(values)
+                    .on_conflict_do_nothing(index_elements=[RevokedToken.jti])
+                    .returning(RevokedToken.jti)
+                )
+            ).one_or_none()
+        return inserted is not None
 
     async def is_revoked(self, token: AccessToken) -> bool:
         """True when the token's ``jti`` or its login family was revoked (one indexed query)."""

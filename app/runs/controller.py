@@ -25,6 +25,7 @@ from app.runs.models import Run
 from app.runs.runtime import RunsRuntime
 from app.runs.schemas import AskRequest, AskResponse, RunList, RunTicket, RunView
 from app.runs.stream import run_event_stream
+from app.runs.ticket_auth import ticket_session
 from app.runs.tickets import TicketError
 from app.runs.views import ask_response, owned_run, run_view
 
@@ -257,11 +258,15 @@ class RunsController(Controller):
         run_id: FromPath[str],
         runs_runtime: NamedDependency[RunsRuntime],
     ) -> RunTicket:
-        """A short-lived ticket for ``GET /runs/{id}/events?ticket=…`` (browser EventSource)."""
+        """A short-lived, single-use ticket for ``GET /runs/{id}/events?ticket=…`` (browser
+        EventSource), good only while this sign-in lasts: a reconnect needs a new one."""
         user_id = current_user_id(request)
+        signed_in_as = ticket_session(request.auth)
+        if signed_in_as is None:
+            raise DomainError(401, "not_authenticated", "Sign in first.")
         async with runs_runtime.service.session_maker() as session:
             await owned_run(session, run_id, user_id)
-        ticket, expires = runs_runtime.tickets.issue(run_id, user_id)
+        ticket, expires = runs_runtime.tickets.issue(run_id, user_id, signed_in_as)
         return RunTicket(
             ticket=ticket,
             expires_at=datetime.fromtimestamp(expires, UTC),
@@ -325,9 +330,11 @@ class RunsController(Controller):
     ) -> str:
         if ticket is not None:
             try:
-                return runtime.tickets.verify(ticket, run_id)
+                claims = runtime.tickets.verify(ticket, run_id)
+                await runtime.redeem_ticket(request, claims)
             except TicketError as exc:
                 raise DomainError(401, "invalid_ticket", f"Invalid run ticket: {exc}.") from exc
+            return claims.user_id
         user_id = await runtime.authenticate_bearer(request)
         if user_id is None:
             raise DomainError(

@@ -32,6 +32,7 @@ from app.runs.controller import RunsController
 from app.runs.demo import demo_stream
 from app.runs.runtime import BearerAuthenticator, RunsRuntime
 from app.runs.service import RunService
+from app.runs.ticket_auth import redeem_ticket
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
 from app.state import ORCHESTRATOR_KEY, get_health
@@ -163,6 +164,7 @@ class RunsPlugin(InitPluginProtocol):
             ),
             authenticate_bearer=self.authenticate_bearer,
             tool_services=services,
+            redeem_ticket=redeem_ticket,
         )
         app.state[ORCHESTRATOR_KEY] = orchestrator
         log.info("runs.ready", worker_id=service.worker_id)

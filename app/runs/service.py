@@ -30,9 +30,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.models import User
 from app.conversations.ids import conversation_not_found
 from app.conversations.models import Conversation
 from app.datasets.models import DatasetRow
+from app.db.integrity import Violation, ViolationKind, classify_integrity_error
 from app.errors import DomainError
 from app.health import HealthRegistry
 from app.health_compat import api_status_of_failure
@@ -270,11 +272,7 @@ class RunService:
                 await session.flush()
                 await store.append_message(session, conversation.id, "user", question, run.id, now)
         except IntegrityError as exc:
-            raise DomainError(
-                409,
-                "conversation_busy",
-                "This conversation already has a question in progress; wait for it to finish.",
-            ) from exc
+            raise await self._create_conflict(exc, user_id, conversation_id, dataset_id) from exc
         context = RunContext(
             run_id=run.id,
             conversation_id=conversation.id,
@@ -284,6 +282,38 @@ class RunService:
             metadata={"conversation_id": conversation.id},
         )
         return StartedRun(run.id, conversation.id), context
+
+    async def _create_conflict(
+        self,
+        exc: IntegrityError,
+        user_id: str,
+        conversation_id: int | None,
+        dataset_id: str | None,
+    ) -> DomainError:
+        """The client-facing cause of an integrity error while creating a run.
+
+        A second run (or message) in a conversation that has one going is ``conversation_busy``;
+        a row that vanished meanwhile (the account deleted, the conversation or dataset
+        deleted by another request) is said as such. Anything else is a bug: re-raised.
+        """
+        violation = classify_integrity_error(exc)
+        if violation.kind is ViolationKind.UNIQUE and _is_one_run_per_conversation(violation):
+            return DomainError(
+                409,
+                "conversation_busy",
+                "This conversation already has a question in progress; wait for it to finish.",
+            )
+        if violation.kind is ViolationKind.FOREIGN_KEY:
+            async with self.session_maker() as session:
+                if await session.get(User, user_id) is None:
+                    return DomainError(401, "unknown_user", "Account no longer exists.")
+                if conversation_id is not None and (
+                    await session.get(Conversation, conversation_id) is None
+                ):
+                    return conversation_not_found()
+                if dataset_id is not None and await session.get(DatasetRow, dataset_id) is None:
+                    return DomainError(404, "dataset_not_found", "Dataset not found.")
+        raise exc
 
     async def _dataset(
         self, session: AsyncSession, user_id: str, dataset_id: str | None
@@ -585,3 +615,10 @@ class RunService:
 
 class _RunClosedElsewhere(Exception):
     """The run row is no longer ``running``: another process closed it (stale lease)."""
+
+
+def _is_one_run_per_conversation(violation: Violation) -> bool:
+    """The partial unique index on running runs, or a message position taken concurrently."""
+    if violation.constraint is not None:
+        return violation.constraint.startswith(("uq_runs_one_running", "uq_messages", "messages_"))
+    return bool(violation.columns) and violation.columns[0].startswith(("runs.", "messages."))

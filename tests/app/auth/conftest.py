@@ -34,7 +34,10 @@ def auth_postgres_dsn() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def auth_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Test settings on the parametrized backend; ceremony rate limit high enough for tests."""
-    settings = make_settings(tmp_path, rate_limit=RateLimitSettings(ceremony_per_minute=10_000))
+    settings = make_settings(
+        tmp_path,
+        rate_limit=RateLimitSettings(ceremony_per_minute=10_000, account_per_minute=10_000),
+    )
     if request.param == "postgres":
         return on_postgres(settings, request.getfixturevalue("auth_postgres_dsn"))
     return settings

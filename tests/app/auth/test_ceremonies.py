@@ -187,22 +187,98 @@ async def test_register_begin_for_own_email_while_signed_in_adds_a_passkey(
     options = await begin_registration(auth_client, "ann@example.org", headers=ann.headers)
     assert len(options["excludeCredentials"]) == 1
     second = SoftAuthenticator(origin=ann.authenticator.origin)
-    done = await auth_client.post("/auth/register/complete", json=second.create(options))
+    done = await auth_client.post(
+        "/auth/credentials/complete", json=second.create(options), headers=ann.headers
+    )
     assert done.status_code == 200, done.text
     assert done.json()["user_id"] == ann.user_id
     me = await auth_client.get("/auth/me", headers=ann.headers)
     assert me.json()["credential_count"] == 2
 
 
-async def test_duplicate_email_is_a_conflict(auth_client: Client) -> None:
+async def test_an_add_passkey_challenge_does_not_complete_on_the_public_endpoint(
+    auth_client: Client,
+) -> None:
+    """A stolen short-lived access token must not become a permanent passkey."""
+    ann = await signed_in_user(auth_client, "ann@example.org")
+    for begin in (
+        auth_client.post("/auth/credentials/begin", headers=ann.headers),
+        auth_client.post(
+            "/auth/register/begin", json={"email": "ann@example.org"}, headers=ann.headers
+        ),
+    ):
+        options = (await begin).json()
+        attacker = SoftAuthenticator(origin=ann.authenticator.origin)
+        done = await auth_client.post("/auth/register/complete", json=attacker.create(options))
+        assert_error(done, 400, "challenge_wrong_ceremony", "issued for add_credential")
+    me = await auth_client.get("/auth/me", headers=ann.headers)
+    assert me.json()["credential_count"] == 1
+
+
+async def test_an_add_passkey_challenge_dies_with_the_login_that_began_it(
+    auth_client: Client,
+) -> None:
+    ann = await signed_in_user(auth_client, "ann@example.org")
+    other_login = await login(auth_client, ann.authenticator, "ann@example.org")
+    other_headers = {"Authorization": f"Bearer {other_login['access_token']}"}
+    options = (await auth_client.post("/auth/credentials/begin", headers=ann.headers)).json()
+    attacker = SoftAuthenticator(origin=ann.authenticator.origin)
+    assert (await auth_client.post("/auth/logout", headers=ann.headers)).status_code == 200
+
+    # Neither with the logged-out token, nor with the same user's other login.
+    after_logout = await auth_client.post(
+        "/auth/credentials/complete", json=attacker.create(options), headers=ann.headers
+    )
+    assert_error(after_logout, 401, "token_revoked")
+    options = (await auth_client.post("/auth/credentials/begin", headers=other_headers)).json()
+    assert (await auth_client.post("/auth/logout", headers=other_headers)).status_code == 200
+    third = await login(auth_client, ann.authenticator, "ann@example.org")
+    third_headers = {"Authorization": f"Bearer {third['access_token']}"}
+    elsewhere = await auth_client.post(
+        "/auth/credentials/complete", json=attacker.create(options), headers=third_headers
+    )
+    assert_error(elsewhere, 403, "challenge_not_yours")
+    me = await auth_client.get("/auth/me", headers=third_headers)
+    assert me.json()["credential_count"] == 1
+
+
+async def test_a_registration_challenge_does_not_complete_as_an_added_passkey(
+    auth_client: Client,
+) -> None:
+    ann = await signed_in_user(auth_client, "ann@example.org")
+    options = await begin_registration(auth_client, "new@example.org")
+    done = await auth_client.post(
+        "/auth/credentials/complete",
+        json=SoftAuthenticator(origin=ann.authenticator.origin).create(options),
+        headers=ann.headers,
+    )
+    assert_error(done, 400, "challenge_wrong_ceremony", "issued for registration")
+
+
+async def test_register_begin_does_not_reveal_a_taken_email(auth_client: Client) -> None:
     ann = await signed_in_user(auth_client, "ann@example.org")
     bob = await signed_in_user(auth_client, "bob@example.org")
+    fresh = await begin_registration(auth_client, "nobody@example.org")
     for headers in ({}, bob.headers, {"Authorization": "Bearer not-a-token"}):
         response = await auth_client.post(
             "/auth/register/begin", json={"email": "ANN@example.org"}, headers=headers
         )
-        assert_error(response, 409, "email_taken", "already registered")
+        assert response.status_code == 200, response.text
+        taken = response.json()
+        # The same shape as for a new email: no passkeys excluded, a fresh random user id.
+        assert set(taken) == set(fresh)
+        assert taken["excludeCredentials"] == fresh["excludeCredentials"] == []
+        assert taken["user"]["name"] == "ann@example.org"
+        assert len(taken["user"]["id"]) == len(fresh["user"]["id"])
+        # The ceremony then fails with the generic registration failure, creating nothing.
+        done = await auth_client.post(
+            "/auth/register/complete",
+            json=SoftAuthenticator(origin=ann.authenticator.origin).create(taken),
+        )
+        assert_error(done, 400, "registration_failed", "cannot be registered")
     assert ann.user_id != bob.user_id
+    me = await auth_client.get("/auth/me", headers=ann.headers)
+    assert me.json()["credential_count"] == 1
 
 
 async def test_other_users_passkeys_are_invisible(auth_client: Client) -> None:
@@ -248,6 +324,26 @@ async def test_concurrent_completes_with_one_challenge_only_one_wins(
     assert sorted(r.status_code for r in results) == [200, 400]
 
 
+async def test_two_registrations_of_one_new_email_racing_one_wins_cleanly(
+    auth_client: Client,
+) -> None:
+    """The loser gets the same answer as for a taken email (never a 500 or a vague 409),
+    whether it loses at the pre-check or on the unique index."""
+    first, second = (SoftAuthenticator(origin="http://localhost:8000") for _ in range(2))
+    options = [await begin_registration(auth_client, "twin@example.org") for _ in range(2)]
+    results = await asyncio.gather(
+        auth_client.post("/auth/register/complete", json=first.create(options[0])),
+        auth_client.post("/auth/register/complete", json=second.create(options[1])),
+    )
+    assert sorted(r.status_code for r in results) == [200, 400]
+    loser = next(r for r in results if r.status_code == 400)
+    assert loser.json()["code"] == "registration_failed"
+    winner = first if results[0].status_code == 200 else second
+    assert (await login(auth_client, winner, "twin@example.org"))["user"]["email"] == (
+        "twin@example.org"
+    )
+
+
 async def test_sign_count_regression_is_refused_and_logged(
     auth_client: Client, authenticator: SoftAuthenticator
 ) -> None:
@@ -271,7 +367,7 @@ async def test_sign_count_regression_is_refused_and_logged(
 
 async def test_decoys_are_stable_across_instances_and_secret_bound(tmp_path: Path) -> None:
     """Every worker (same secret) answers an unknown email the same; another secret differs."""
-    rate = RateLimitSettings(ceremony_per_minute=10_000)
+    rate = RateLimitSettings(ceremony_per_minute=10_000, account_per_minute=10_000)
     settings = make_settings(tmp_path, rate_limit=rate)
     other_secret = make_settings(
         tmp_path, rate_limit=rate, auth=AuthSettings(jwt_secret="another-secret-" + "z" * 40)

@@ -260,7 +260,7 @@ async def test_user_verification_required(tmp_path: Path) -> None:
             jwt_secret="uv-test-secret-0123456789abcdef0123456789",
             user_verification="required",
         ),
-        rate_limit=RateLimitSettings(ceremony_per_minute=10_000),
+        rate_limit=RateLimitSettings(ceremony_per_minute=10_000, account_per_minute=10_000),
     )
     async with AsyncTestClient(create_app(settings)) as client:
         origin = settings.allowed_origins()[0]

@@ -1,4 +1,5 @@
-"""The challenge store on a real database: single use, expiry purge, bounded size."""
+"""The challenge store on a real database: single use, expiry purge, bounded size without a
+global lockout (per-client caps, eviction from the heaviest client)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,59 @@ async def test_pending_challenges_are_bounded(database: Database) -> None:
     assert full.value.status == 429
     assert full.value.headers["Retry-After"] == "300"
     assert await _count(database) == 3
+
+
+def _from(client: str) -> PendingChallenge:
+    return PendingChallenge(kind=ChallengeKind.AUTHENTICATION, client=client)
+
+
+async def _pending_by_client(db: Database) -> dict[str | None, int]:
+    async with db.session_maker() as session:
+        rows = await session.execute(
+            select(WebAuthnChallenge.client, func.count()).group_by(WebAuthnChallenge.client)
+        )
+        return {client: int(n) for client, n in rows}
+
+
+async def test_pending_challenges_are_capped_per_client(database: Database) -> None:
+    store = ChallengeStore(database.session_maker, ttl_s=300, max_pending_per_client=3)
+    for _ in range(3):
+        await store.issue(os.urandom(64), _from("2001:db8::/64"))
+    with pytest.raises(AuthError) as capped:
+        await store.issue(os.urandom(64), _from("2001:db8::/64"))
+    assert capped.value.status == 429
+    assert "from your network" in capped.value.detail
+    assert 298 <= int(capped.value.headers["Retry-After"]) <= 300
+    await store.issue(os.urandom(64), _from("198.51.100.7"))  # others are unaffected
+    assert await _pending_by_client(database) == {"2001:db8::/64": 3, "198.51.100.7": 1}
+
+
+async def test_a_full_table_evicts_from_the_heaviest_client_not_the_newcomer(
+    database: Database,
+) -> None:
+    """The audit's global lockout: a flood filled the table and every user got 429."""
+    store = ChallengeStore(
+        database.session_maker, ttl_s=300, max_pending=6, max_pending_per_client=4
+    )
+    flood_first = os.urandom(64)
+    await store.issue(flood_first, _from("flooder-a"))
+    for _ in range(3):
+        await store.issue(os.urandom(64), _from("flooder-a"))
+    for _ in range(2):
+        await store.issue(os.urandom(64), _from("flooder-b"))
+    user_challenge = os.urandom(64)
+    await store.issue(user_challenge, _from("user"))
+    # The heaviest client's oldest challenge made room.
+    assert await _pending_by_client(database) == {"flooder-a": 3, "flooder-b": 2, "user": 1}
+    with pytest.raises(AuthError) as evicted:
+        await store.consume(flood_first, ChallengeKind.AUTHENTICATION)
+    assert evicted.value.code == "challenge_invalid"
+    await store.issue(os.urandom(64), _from("flooder-b"))  # a is still heavier than b
+    assert await _pending_by_client(database) == {"flooder-a": 2, "flooder-b": 3, "user": 1}
+    # A flooder as heavy as the heaviest is refused rather than evicting others.
+    with pytest.raises(AuthError) as refused:
+        await store.issue(os.urandom(64), _from("flooder-b"))
+    assert refused.value.status == 429
+    # The user's own challenge survived the flood and completes.
+    pending = await store.consume(user_challenge, ChallengeKind.AUTHENTICATION)
+    assert pending.kind is ChallengeKind.AUTHENTICATION

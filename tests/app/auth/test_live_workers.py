@@ -44,6 +44,20 @@ async def test_sign_in_refresh_and_logout_across_two_workers(http: httpx.AsyncCl
 
     rotated = await http.post("/auth/refresh-token", json={"refresh_token": ann.refresh_token})
     assert rotated.status_code == 200
+    # Retries within the grace window, on either worker, get the very same pair…
+    retries = await asyncio.gather(
+        *(
+            http.post("/auth/refresh-token", json={"refresh_token": ann.refresh_token})
+            for _ in range(4)
+        )
+    )
+    assert {r.status_code for r in retries} == {200}
+    assert {r.json()["refresh_token"] for r in retries} == {rotated.json()["refresh_token"]}
+    onward = await http.post(
+        "/auth/refresh-token", json={"refresh_token": rotated.json()["refresh_token"]}
+    )
+    assert onward.status_code == 200
+    # …but once the successor is used, presenting the old token is theft on every worker.
     replays = await asyncio.gather(
         *(
             http.post("/auth/refresh-token", json={"refresh_token": ann.refresh_token})

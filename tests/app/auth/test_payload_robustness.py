@@ -18,9 +18,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.main import create_app
-from app.settings import RateLimitSettings
+from app.settings import AuthSettings, RateLimitSettings
 from app.state import get_settings
 from tests.conftest import make_settings
+from tests.live_server import TEST_JWT_SECRET
 from tests.support.webauthn import SoftAuthenticator, register
 
 Client = AsyncTestClient[Litestar]
@@ -66,8 +67,13 @@ async def assert_never_500(
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    """SQLite app without a practical ceremony rate limit (hundreds of calls follow)."""
-    settings = make_settings(tmp_path, rate_limit=RateLimitSettings(ceremony_per_minute=100_000))
+    """SQLite app without a practical ceremony rate limit or per-client challenge cap
+    (hundreds of calls follow, most leaving their challenge pending)."""
+    settings = make_settings(
+        tmp_path,
+        auth=AuthSettings(jwt_secret=TEST_JWT_SECRET, max_pending_challenges_per_client=10_000),
+        rate_limit=RateLimitSettings(ceremony_per_minute=100_000, account_per_minute=100_000),
+    )
     async with AsyncTestClient(create_app(settings)) as test_client:
         yield test_client
 

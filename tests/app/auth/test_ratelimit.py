@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
+from app.auth.clients import client_key
 from app.auth.errors import AuthError
-from app.auth.ratelimit import CeremonyRateLimiter
+from app.auth.ratelimit import CeremonyRateLimiter, account_key
 from app.main import create_app
 from app.settings import RateLimitSettings
 from tests.conftest import make_settings
@@ -70,6 +71,42 @@ def test_idle_clients_are_forgotten() -> None:
     clock.now = 100.0  # a, b, c called more than a minute ago; d did not
     limiter.hit("e")
     assert sorted(limiter._calls) == ["d", "e"]
+
+
+def test_a_full_table_forgets_the_lightest_clients_never_refuses_a_newcomer() -> None:
+    """A flood from many addresses used to fill the table and lock every new client out."""
+    clock = FakeClock(0.0)
+    limiter = CeremonyRateLimiter(3, clock=clock, max_clients=100)
+    for i in range(100):  # 100 flooders, each at its limit, the last ones most recent
+        clock.now = i * 0.1
+        for _ in range(3):
+            limiter.hit(f"flooder-{i}")
+    clock.now = 11.0
+    for n in range(300):  # newcomers keep arriving while the flood holds the table
+        limiter.hit(f"user-{n}")
+        assert len(limiter._calls) <= 100
+    # The newest flooders were never the lightest: they are still refused.
+    with pytest.raises(AuthError) as refused:
+        limiter.hit("flooder-99")
+    assert refused.value.status == 429
+
+
+def test_clients_are_ipv4_addresses_or_ipv6_64s() -> None:
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:198.51.100.4") == "198.51.100.4"
+    assert client_key("[2001:db8::1]") == "2001:db8::/64"
+    assert client_key("testclient") == "testclient"
+    assert client_key(None) == client_key("") == "unknown"
+    assert len(client_key("x" * 500)) == 64
+
+
+def test_accounts_are_keyed_by_a_hash_of_the_normalised_email() -> None:
+    assert account_key(" Ann@Example.org") == account_key("ann@example.org")
+    assert "ann" not in account_key("ann@example.org")
+    assert account_key("ann@example.org") != account_key("bob@example.org")
 
 
 def test_disabled_limiter_never_refuses() -> None:

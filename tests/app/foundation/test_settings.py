@@ -14,6 +14,8 @@ from orchestrator.registry import ToolRegistry
 from tests.live_server import run_app
 
 SECRET = "s" * 40
+# What `secrets.token_urlsafe(48)` prints: the kind of secret production accepts.
+STRONG_SECRET = "Qm7vR2xKp9LwT4hZsN8cYbF3jD6gAeU1oV5iXqE0rWtHyPkM"
 
 
 @pytest.fixture(autouse=True)
@@ -263,14 +265,52 @@ def test_production_requires_jwt_secret_and_development_generates_one() -> None:
     assert "auth.jwt_secret: required in production mode (set JWT_SECRET, at least 32 bytes)" in (
         problems_of({"APP__SERVER__MODE": "production"})
     )
-    production = load_settings(None, {"APP__SERVER__MODE": "production", "JWT_SECRET": SECRET})
-    assert production.auth.jwt_secret == SECRET
+    production = load_settings(
+        None, {"APP__SERVER__MODE": "production", "JWT_SECRET": STRONG_SECRET}
+    )
+    assert production.auth.jwt_secret == STRONG_SECRET
     first = load_settings(None, {})
     second = load_settings(None, {})
     assert first.auth.jwt_secret is not None
     assert len(first.auth.jwt_secret) >= 32
     assert first.auth.jwt_secret != second.auth.jwt_secret
     assert load_settings(None, {}, generate_dev_secret=False).auth.jwt_secret is None
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("a" * 32, "the pattern 'a' repeated"),
+        ("a" * 64, "the pattern 'a' repeated"),
+        ("changeme-changeme-changeme-1234567", 'placeholder "changeme"'),
+        ("CHANGE_ME_" + "x9Tq2" * 6, 'placeholder "changeme"'),
+        ("my-super-secret-jwt-key-for-prod-2026", 'placeholder "supersecret"'),
+        ("0123456789" * 4, "the pattern '01234567'… repeated"),
+        ("abababababababababababababababab9", "only 3 different characters"),
+        ("aaaaaaaaaaaaaaaaaaaaaaaabcdefghijk", "estimated strength"),
+    ],
+)
+def test_production_refuses_weak_jwt_secrets(secret: str, reason: str) -> None:
+    [problem] = problems_of({"APP__SERVER__MODE": "production", "JWT_SECRET": secret})
+    assert problem.startswith("auth.jwt_secret: too weak for production mode: "), problem
+    assert reason in problem
+    assert "secrets.token_urlsafe(48)" in problem
+    assert secret not in problem  # the refusal never echoes the secret
+    # Development still starts with it (only tokens for local accounts are at stake).
+    assert load_settings(None, {"JWT_SECRET": secret}).auth.jwt_secret == secret
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        STRONG_SECRET,
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",  # openssl rand -hex 32
+        "3q2+7w==Zk1pT0xYbG9wZXJhdGlvbnM6dW5pcXVlIGtleQ",  # base64 of 32 random-looking bytes
+    ],
+)
+def test_production_accepts_generated_secrets(secret: str) -> None:
+    settings = load_settings(None, {"APP__SERVER__MODE": "production", "JWT_SECRET": secret})
+    assert settings.auth.jwt_secret == secret
 
 
 def test_origin_and_rp_id_derivation() -> None:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.conversations.models import Conversation, Message
+from app.db.base import new_id
 from app.db.engine import Database
 from app.errors import DomainError
 from app.runs import store
@@ -225,6 +226,17 @@ async def test_a_conversation_runs_one_question_at_a_time(database: Database) ->
         assert caught.value.code == "conversation_busy"
     roles = [role for role, _ in await _messages(database, first.conversation_id)]
     assert roles == ["user", "assistant"]
+
+
+async def test_a_run_for_a_vanished_account_says_so_not_conversation_busy(
+    database: Database,
+) -> None:
+    """The insert fails on the missing user's foreign key: the cause is the account."""
+    orchestrator, _ = scripted_orchestrator(runs=1)
+    async with running_service(database, orchestrator) as service:
+        with pytest.raises(DomainError) as caught:
+            await service.start(user_id=new_id(), question="Hello?")
+    assert (caught.value.status, caught.value.code) == (401, "unknown_user")
 
 
 async def test_concurrency_limits_answer_429(database: Database) -> None:

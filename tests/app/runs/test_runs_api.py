@@ -390,6 +390,50 @@ async def test_cancelling_a_finished_run_is_a_conflict(client: Client, alice: Au
     assert "completed" in _assert_error(response, 409, "run_finished")["detail"]
 
 
+async def _ticket_url(client: Client, run_id: str, headers: dict[str, str]) -> str:
+    response = await client.post(f"/runs/{run_id}/ticket", headers=headers)
+    assert response.status_code == 200, response.text
+    url: str = response.json()["events_url"]
+    return url
+
+
+async def test_a_ticket_opens_one_stream_once(client: Client, alice: AuthedUser) -> None:
+    run_id = (await _ask(client, alice))["run_id"]
+    url = await _ticket_url(client, run_id, alice.headers)
+    first = await client.get(url)
+    assert first.status_code == 200, first.text
+    assert _events(parse_sse(first.text))
+    replayed = _assert_error(await client.get(url), 401, "invalid_ticket")
+    assert "already used" in replayed["detail"]
+
+
+async def test_a_ticket_dies_with_the_sign_in_it_was_issued_under(
+    client: Client, alice: AuthedUser
+) -> None:
+    run_id = (await _ask(client, alice))["run_id"]
+    url = await _ticket_url(client, run_id, alice.headers)
+    assert (await client.post("/auth/logout", headers=alice.headers)).status_code == 200
+    refused = _assert_error(await client.get(url), 401, "invalid_ticket")
+    assert "signed out" in refused["detail"]
+
+
+async def test_a_personal_token_ticket_dies_with_the_token(
+    client: Client, alice: AuthedUser
+) -> None:
+    created = await client.post("/auth/tokens", json={"name": "script"}, headers=alice.headers)
+    assert created.status_code == 201, created.text
+    pat = {"Authorization": f"Bearer {created.json()['token']}"}
+    run_id = (await _ask(client, alice))["run_id"]
+    url = await _ticket_url(client, run_id, pat)
+    revoked = await client.delete(f"/auth/tokens/{created.json()['id']}", headers=alice.headers)
+    assert revoked.status_code == 200, revoked.text
+    refused = _assert_error(await client.get(url), 401, "invalid_ticket")
+    assert "revoked" in refused["detail"]
+    # An unrevoked token's ticket works, once.
+    url = await _ticket_url(client, run_id, alice.headers)
+    assert (await client.get(url)).status_code == 200
+
+
 async def test_events_replay_honours_last_event_id_after_and_tickets(
     client: Client, alice: AuthedUser, bob: AuthedUser
 ) -> None:
