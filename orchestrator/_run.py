@@ -7,8 +7,8 @@ token and tool usage, the steps' outputs, and the provenance and charts of the t
 results. It also holds the two cooperative-cancellation flags :meth:`Orchestrator.cancel`
 sets, because only the record knows when an ``emit`` has returned.
 
-It knows nothing of the states or the transition table: the machine's subclass owns
-``state`` and moves it, so the table stays in one place. It is kept apart so the machine
+It never moves the run between states: the machine's subclass does, along its transition
+table, so the states and the table stay in one place. The record is kept apart so the machine
 module reads as the states and the loop, not as event plumbing.
 
 :class:`RunFailure` and :data:`ERROR_CODES` live here too: a failure is what the record's
@@ -124,7 +124,7 @@ class EmitFailed(Exception):
 class RunRecord(ABC):
     """Mutable state of one run: seq/progress counters, usage, events, collected outputs."""
 
-    # Where the run is (:class:`orchestrator.machine.State`): set and moved by the machine.
+    # Where the run is (:class:`orchestrator.machine.State`): only the machine moves it.
     state: State
 
     def __init__(
@@ -144,6 +144,7 @@ class RunRecord(ABC):
         self._emit = emit
         self._clock = clock
         self.started = time.perf_counter()
+        self.state_since = self.started  # when the run entered its current state
         self.seq = 0
         self.progress = 0
         self.events: list[Event] = []

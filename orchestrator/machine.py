@@ -7,13 +7,14 @@ terminal one on cancellation), :meth:`Orchestrator.stream` (async iterator of ev
 :meth:`Orchestrator.ask` (the final :class:`RunResult`). Every path ends in exactly one
 terminal event (``completed`` or ``error``): budgets and timeouts guarantee it never hangs.
 
-Each state's work is one method here: planning asks the planner until its plan is valid, a
+Each state's work is one method here: planning asks the planner until its plan is valid; a
 step asks its model, stops at the final answer, else runs the tools it asked for and asks
 again. What that work leans on lives in private modules, so this one reads as the states and
-the loop: the run's record and events in :mod:`orchestrator._run`, what the model is told in
-:mod:`orchestrator._prompts` (the question, a history summary and the earlier steps'
-outputs, not the transcript: that keeps tokens low and steps independent), and executing a
-round of tool calls in :mod:`orchestrator._tool_round`.
+the loop: the run's record and its events in :mod:`orchestrator._run`, what the model is told
+in :mod:`orchestrator._prompts` (the question, a history summary and the earlier steps'
+outputs, not the transcript: that keeps tokens low and steps independent), one model call
+with its retries in :mod:`orchestrator._model_call`, and a round of tool calls in
+:mod:`orchestrator._tool_round`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from orchestrator._model_call import call_model
 from orchestrator._prompts import StepTranscript, hints, planner_input, step_input
 from orchestrator._run import (
     AGENT_LABELS,
@@ -41,7 +43,7 @@ from orchestrator._run import (
     agent_label,
 )
 from orchestrator._tool_round import StepTools
-from orchestrator.accounting import add_turn, finish_run_usage, turn_cost_usd
+from orchestrator.accounting import finish_run_usage
 from orchestrator.assistants import (
     ASSISTANT_NAMES,
     PLANNER,
@@ -83,10 +85,6 @@ from orchestrator.providers.base import (
     ModelRequest,
     ModelTurn,
     Provider,
-    ProviderError,
-    ProviderUnavailable,
-    TextDelta,
-    ToolCallRequest,
     UserMessage,
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
@@ -145,23 +143,9 @@ class IllegalTransition(RuntimeError):
 
 class _Run(RunRecord):
     """One run's record (:class:`orchestrator._run.RunRecord`) and its place in the machine:
-    its state moves only along :data:`TRANSITIONS`, and every move is logged."""
+    it starts PENDING and moves only along :data:`TRANSITIONS`, every move logged."""
 
-    def __init__(
-        self,
-        *,
-        run_id: str,
-        question: str,
-        context: RunContext,
-        now: datetime,
-        emit: Emit | None,
-        clock: Clock,
-    ) -> None:
-        super().__init__(
-            run_id=run_id, question=question, context=context, now=now, emit=emit, clock=clock
-        )
-        self.state = State.PENDING
-        self.state_since = self.started
+    state: State = State.PENDING
 
     @property
     def ended(self) -> bool:
@@ -468,8 +452,6 @@ class Orchestrator:
         finish_run_usage(self.accounting, run.usage)
         run.usage.wall_ms = round((time.perf_counter() - run.started) * 1000, 3)
 
-    # -- planner ---------------------------------------------------------------------------
-
     # -- planning --------------------------------------------------------------------------
 
     async def _plan(self, run: _Run) -> Plan:
@@ -589,8 +571,9 @@ class Orchestrator:
         """
         kind = step.kind
         spec = self.assistants[kind]
+        history = self.budgets.max_history_pairs
         transcript = StepTranscript(
-            step_input(run, index, step, max_history_pairs=self.budgets.max_history_pairs),
+            step_input(run, index, step, max_history_pairs=history),
             chain_responses=self._use_previous_response_id,
         )
         tools = StepTools(
@@ -611,13 +594,7 @@ class Orchestrator:
                 input=transcript.request_input(),
                 tools=self._schemas[kind],
                 previous_response_id=transcript.previous_response_id,
-                hints=hints(
-                    run,
-                    kind,
-                    max_history_pairs=self.budgets.max_history_pairs,
-                    step=step,
-                    index=index,
-                ),
+                hints=hints(run, kind, max_history_pairs=history, step=step, index=index),
             )
             turn = await self._call_model(run, kind, index, request, usage)
             if not turn.tool_calls:
@@ -666,83 +643,17 @@ class Orchestrator:
         request: ModelRequest,
         usage: StepUsage,
     ) -> ModelTurn:
-        """One logical model call, retried with backoff on retryable provider errors."""
-        run.count_messages(1, agent, self.budgets.max_messages_per_run)
-        # A provider that computes its turn without I/O (the offline engine, a scripted or
-        # cached one) never suspends, so a run would hold the loop from one tool thread hop to
-        # the next: yield once per model call so concurrent runs and other clients take turns.
-        await asyncio.sleep(0)
-        attempt = 0
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                turn = await self._consume(run, agent, step_index, request)
-            except ProviderError as exc:
-                if not exc.retryable or attempt >= self.budgets.provider_retries:
-                    raise RunFailure(
-                        exc.code, exc.message, step=agent, retryable=exc.retryable
-                    ) from None
-                delay = (
-                    exc.retry_after
-                    if exc.retry_after is not None
-                    else self.budgets.retry_backoff_s * 2**attempt
-                )
-                if loop.time() + delay >= run.deadline:
-                    raise RunFailure(
-                        exc.code,
-                        f"{exc.message} (retry in {delay:g} s would exceed the run time limit)",
-                        step=agent,
-                        retryable=True,
-                    ) from None
-                attempt += 1
-                run.log.info("run.provider_retry", code=exc.code, attempt=attempt, delay_s=delay)
-                await run.thinking(
-                    agent,
-                    f"{ERROR_CODES.get(exc.code, exc.code)}; retrying in {delay:g} s "
-                    f"(attempt {attempt + 1})",
-                    step_index=step_index,
-                )
-                await asyncio.sleep(delay)
-                continue
-            model = turn.model or request.assistant.model
-            cost = turn_cost_usd(self.accounting, model, turn.usage)
-            add_turn(usage, turn.usage, cost)
-            add_turn(run.usage, turn.usage, cost)
-            return turn
-
-    async def _consume(
-        self, run: _Run, agent: str, step_index: int | None, request: ModelRequest
-    ) -> ModelTurn:
-        """Read one provider stream: coalesce text deltas into thinking events, get the turn.
-
-        Tool calls are executed only after the turn completes, so retrying a stream that
-        failed part-way never repeats a tool's side effect.
-        """
-        parts: list[str] = []
-        streamed: list[ToolCallRequest] = []
-        last_emit = time.perf_counter()
-        stream = self.provider.stream(request)
-        try:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    now = time.perf_counter()
-                    # The planner's text is the JSON plan: not worth streaming to people.
-                    if agent != "planner" and now - last_emit >= self._delta_interval_s:
-                        last_emit = now
-                        await run.thinking(
-                            agent, "writing…", step_index=step_index, partial_text="".join(parts)
-                        )
-                elif isinstance(event, ToolCallRequest):
-                    streamed.append(event)
-                else:
-                    if not event.tool_calls and streamed:
-                        return msgspec.structs.replace(event, tool_calls=tuple(streamed))
-                    return event
-        finally:
-            if isinstance(stream, AsyncGenerator):
-                await stream.aclose()
-        raise ProviderUnavailable("the provider stream ended without a final turn")
+        return await call_model(
+            run,
+            agent,
+            step_index,
+            request,
+            usage,
+            provider=self.provider,
+            budgets=self.budgets,
+            accounting=self.accounting,
+            delta_interval_s=self._delta_interval_s,
+        )
 
 
 def _final_answer(turn: ModelTurn, step: str) -> str:
