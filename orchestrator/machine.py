@@ -22,11 +22,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -131,6 +130,8 @@ TRANSITIONS: Final[Mapping[State, frozenset[State]]] = {
     State.FAILED: frozenset(),
     State.CANCELLED: frozenset(),
 }
+
+_T = TypeVar("_T")
 
 _PLANNING_PROGRESS: Final = 1
 _PLANNED_PROGRESS: Final = 10
@@ -461,8 +462,7 @@ class Orchestrator:
         )
         usage = StepUsage()
         started = time.perf_counter()
-        async with self._step_time_limit("planner"):
-            plan = await self._ask_for_plan(run, usage)
+        plan = await self._within_step_time("planner", self._ask_for_plan(run, usage))
         run.plan = plan
         usage.wall_ms = round((time.perf_counter() - started) * 1000, 3)
         await run.response(
@@ -547,8 +547,9 @@ class Orchestrator:
         await run.thinking(kind, step.task, progress=start, step_index=index, with_plan=True)
         usage = StepUsage()
         started = time.perf_counter()
-        async with self._step_time_limit(kind):
-            output = await self._converse(run, index, step, step_state, usage, (start, end))
+        output = await self._within_step_time(
+            kind, self._converse(run, index, step, step_state, usage, (start, end))
+        )
         usage.wall_ms = round((time.perf_counter() - started) * 1000, 3)
         await run.response(
             kind, output, usage, progress=end, step_index=index, duration_ms=usage.wall_ms
@@ -614,16 +615,13 @@ class Orchestrator:
                 step=step,
             )
 
-    @asynccontextmanager
-    async def _step_time_limit(self, step: str) -> AsyncIterator[None]:
-        """The planner's or a step's time limit: running out ends the run (``step_timeout``).
-
-        A ``TimeoutError`` that is not this limit's own (raised inside) passes through.
-        """
+    async def _within_step_time(self, step: str, work: Awaitable[_T]) -> _T:
+        """``work``'s result, unless the planner's or step's time limit ends the run first
+        (``step_timeout``). A ``TimeoutError`` that is not this limit's own passes through."""
         timeout = asyncio.timeout(self.budgets.step_timeout_s)
         try:
             async with timeout:
-                yield
+                return await work
         except TimeoutError:
             if timeout.expired():
                 raise RunFailure(
