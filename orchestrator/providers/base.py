@@ -107,7 +107,7 @@ class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
     previous_response_id: str | None = None
     # Structured facts about the run that the input text also states (question, step kind,
     # task, now, dataset summary, history). Network providers ignore them; the offline
-    # engine reads them instead of parsing prose. Keys: see orchestrator.machine.
+    # engine reads them instead of parsing prose. Keys: orchestrator.context.RequestHints.
     hints: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

@@ -1,0 +1,377 @@
+"""The record of one run: its counters, its events, and what its tools produced.
+
+A :class:`RunRecord` is the bookkeeping the state machine (:mod:`orchestrator.machine`) keeps
+while it drives a run: the ``seq`` and never-decreasing ``progress`` every event carries, the
+events themselves (built here, so every one has the same head and the same agent labels),
+token and tool usage, the steps' outputs, and the provenance and charts of the tools'
+results. It also holds the two cooperative-cancellation flags :meth:`Orchestrator.cancel`
+sets, because only the record knows when an ``emit`` has returned.
+
+It never moves the run between states: the machine's subclass does, along its transition
+table, so the states and the table stay in one place. The record is kept apart so the machine
+module reads as the states and the loop, not as event plumbing.
+
+:class:`RunFailure` and :data:`ERROR_CODES` live here too: a failure is what the record's
+terminal ``error`` event reports, by one of these stable codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from orchestrator.context import RunContext
+from orchestrator.events import (
+    AgentResponse,
+    AgentResponseData,
+    AgentThinking,
+    AgentThinkingData,
+    ChartRef,
+    Completed,
+    CompletedData,
+    DataSourceRef,
+    ErrorData,
+    ErrorEvent,
+    Event,
+    RunUsage,
+    Started,
+    StartedData,
+    StepUsage,
+    ToolExecution,
+    ToolExecutionData,
+    utc_timestamp,
+)
+from orchestrator.plan import Plan, plan_refs
+from tools.catalog_types import ChartOutput, ToolOutput
+
+if TYPE_CHECKING:
+    from orchestrator.machine import State
+
+__all__ = [
+    "AGENT_LABELS",
+    "ERROR_CODES",
+    "Clock",
+    "Emit",
+    "EmitFailed",
+    "RunFailure",
+    "RunRecord",
+    "agent_label",
+]
+
+log = structlog.get_logger("orchestrator")
+
+ERROR_CODES: Final[dict[str, str]] = {
+    "planner_invalid": "the planner did not produce a valid plan",
+    "budget_exhausted": "a run budget was exhausted",
+    "step_timeout": "a step took longer than its time limit",
+    "run_timeout": "the run took longer than its time limit",
+    "tool_failed": "tool calls kept failing",
+    "cancelled": "the run was cancelled",
+    "llm_rate_limited": "the language model provider is rate limiting requests",
+    "llm_timeout": "the language model provider timed out",
+    "llm_unavailable": "the language model provider is unavailable",
+    "llm_bad_response": "the language model returned an unusable response",
+    "llm_auth_failed": "the language model provider rejected the credentials",
+    "llm_refusal": "the language model refused to answer",
+    "internal_error": "an internal error occurred",
+}
+
+AGENT_LABELS: Final[dict[str, str]] = {
+    "system": "System",
+    "planner": "Planner",
+    "carbon": "Carbon assistant",
+    "analysis": "Analysis assistant",
+    "report": "Report assistant",
+}
+
+
+def agent_label(agent: str) -> str:
+    """The name events use for an agent (``water`` -> ``Water assistant`` for an added one)."""
+    return AGENT_LABELS.get(agent) or f"{agent.replace('_', ' ').capitalize()} assistant"
+
+
+Emit = Callable[[Event], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+
+class RunFailure(Exception):
+    """Ends the run with an ``error`` event carrying ``code``."""
+
+    def __init__(
+        self, code: str, detail: str, *, step: str | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.step = step
+        self.retryable = retryable
+
+
+class EmitFailed(Exception):
+    """The consumer's ``emit`` raised: the run cannot report, so its error propagates as is."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+class RunRecord(ABC):
+    """Mutable state of one run: seq/progress counters, usage, events, collected outputs."""
+
+    # Where the run is (:class:`orchestrator.machine.State`): only the machine moves it.
+    state: State
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        question: str,
+        context: RunContext,
+        now: datetime,
+        emit: Emit | None,
+        clock: Clock,
+    ) -> None:
+        self.run_id = run_id
+        self.question = question
+        self.context = context
+        self.now_iso = now.astimezone(UTC).isoformat()
+        self._emit = emit
+        self._clock = clock
+        self.started = time.perf_counter()
+        self.state_since = self.started  # when the run entered its current state
+        self.seq = 0
+        self.progress = 0
+        self.events: list[Event] = []
+        self.usage = RunUsage()
+        self.plan: Plan | None = None
+        self.outputs: list[tuple[str, str]] = []
+        self.sources: dict[tuple[str, str, bool, str, str | None], DataSourceRef] = {}
+        self.charts: dict[str, ChartRef] = {}
+        self.cancel_requested = False
+        self.cancel_pending = False
+        self.task: asyncio.Task[Any] | None = None
+        self.deadline = 0.0  # loop time when the run's time limit ends (set when it starts)
+        self.log = log.bind(
+            **{
+                **{key: value for key, value in context.metadata.items() if key != "event"},
+                "run_id": run_id,
+                "conversation_id": context.conversation_id,
+                "user_id": context.user_id,
+            }
+        )
+
+    @property
+    @abstractmethod
+    def ended(self) -> bool:
+        """Whether the run is in a terminal state (a pending cancellation no longer applies)."""
+
+    # -- budgets ---------------------------------------------------------------------------
+
+    def count_messages(self, count: int, step: str, limit: int) -> None:
+        """Count model calls and tool results against the run's budget of ``limit``."""
+        if self.usage.messages + count > limit:
+            raise RunFailure(
+                "budget_exhausted",
+                f"the run exceeded its budget of {limit} messages",
+                step=step,
+            )
+        self.usage.messages += count
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def emit(self, event: Event) -> None:
+        self.events.append(event)
+        if self._emit is not None:
+            try:
+                await self._emit(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                raise EmitFailed(exc) from exc
+            if self.cancel_pending and not self.ended:
+                # Orchestrator.cancel() was called from inside this run's own emit callback.
+                self.cancel_pending = False
+                raise asyncio.CancelledError
+
+    def _head(self, progress: int) -> tuple[int, str, int]:
+        self.seq += 1
+        self.progress = max(self.progress, min(progress, 100))
+        return self.seq, utc_timestamp(self._clock()), self.progress
+
+    async def started_event(self) -> None:
+        seq, ts, progress = self._head(0)
+        await self.emit(
+            Started(
+                run_id=self.run_id,
+                seq=seq,
+                timestamp=ts,
+                agent_name="system",
+                message="Run started",
+                data=StartedData(
+                    progress=progress,
+                    run_id=self.run_id,
+                    conversation_id=self.context.conversation_id,
+                    question=self.question,
+                    user_id=self.context.user_id,
+                    metadata=dict(self.context.metadata),
+                ),
+            )
+        )
+
+    async def thinking(
+        self,
+        agent: str,
+        message: str,
+        *,
+        progress: int | None = None,
+        step_index: int | None = None,
+        partial_text: str | None = None,
+        with_plan: bool = False,
+    ) -> None:
+        seq, ts, current = self._head(self.progress if progress is None else progress)
+        step = agent if agent != "planner" else None
+        await self.emit(
+            AgentThinking(
+                run_id=self.run_id,
+                seq=seq,
+                timestamp=ts,
+                agent_name=agent,
+                message=f"{agent_label(agent)}: {message}",
+                data=AgentThinkingData(
+                    progress=current,
+                    state=str(self.state),
+                    step=step,
+                    step_index=step_index,
+                    partial_text=partial_text,
+                    plan=plan_refs(self.plan) if with_plan and self.plan is not None else None,
+                ),
+            )
+        )
+
+    async def response(
+        self,
+        agent: str,
+        output: str,
+        usage: StepUsage,
+        *,
+        progress: int,
+        step_index: int | None,
+        duration_ms: float,
+        summary: str | None = None,
+        interpretation: dict[str, Any] | None = None,
+    ) -> None:
+        seq, ts, current = self._head(progress)
+        what = summary or f"finished in {duration_ms / 1000:.1f} s"
+        await self.emit(
+            AgentResponse(
+                run_id=self.run_id,
+                seq=seq,
+                timestamp=ts,
+                agent_name=agent,
+                message=f"{agent_label(agent)}: {what}",
+                data=AgentResponseData(
+                    progress=current,
+                    step=agent,
+                    step_index=step_index,
+                    output=output,
+                    usage=usage,
+                    duration_ms=round(duration_ms, 3),
+                    interpretation=interpretation,
+                ),
+            )
+        )
+
+    async def tool_event(self, agent: str, message: str, data: ToolExecutionData) -> None:
+        seq, ts, current = self._head(data.progress)
+        data.progress = current
+        await self.emit(
+            ToolExecution(
+                run_id=self.run_id,
+                seq=seq,
+                timestamp=ts,
+                agent_name=agent,
+                message=f"{agent_label(agent)}: {message}",
+                data=data,
+            )
+        )
+
+    async def completed_event(self, report: str, plan: Plan) -> None:
+        seq, ts, current = self._head(100)
+        duration_ms = (time.perf_counter() - self.started) * 1000
+        await self.emit(
+            Completed(
+                run_id=self.run_id,
+                seq=seq,
+                timestamp=ts,
+                agent_name="system",
+                message=f"Run completed in {duration_ms / 1000:.1f} s",
+                data=CompletedData(
+                    progress=current,
+                    full_content=report,
+                    final_response=report,
+                    plan=plan_refs(plan),
+                    usage=self.usage,
+                    sources=list(self.sources.values()),
+                    charts=list(self.charts.values()),
+                    duration_ms=round(duration_ms, 3),
+                ),
+            )
+        )
+
+    async def error_event(self, failure: RunFailure) -> ErrorData:
+        """Emit the terminal ``error`` event; ``self.usage`` must be finished first."""
+        seq, ts, current = self._head(self.progress)
+        data = ErrorData(
+            progress=current,
+            code=failure.code,
+            error=failure.detail,
+            step=failure.step,
+            retryable=failure.retryable,
+            plan=plan_refs(self.plan) if self.plan is not None else None,
+            usage=self.usage,
+        )
+        summary = ERROR_CODES.get(failure.code, failure.code)
+        await self.emit(
+            ErrorEvent(
+                run_id=self.run_id,
+                seq=seq,
+                timestamp=ts,
+                agent_name="system",
+                message=f"Run {'cancelled' if failure.code == 'cancelled' else 'failed'}: "
+                f"{summary} ({failure.code})",
+                data=data,
+            )
+        )
+        return data
+
+    # -- collected outputs -----------------------------------------------------------------
+
+    def collect(self, result: object) -> str | None:
+        """Record provenance and charts of a tool result; return its one-line summary."""
+        summary: str | None = None
+        if isinstance(result, ToolOutput):
+            summary = result.summary()
+            for source in result.data_sources():
+                key = (source.name, source.kind, source.synthetic, source.detail, source.url)
+                self.sources.setdefault(
+                    key,
+                    DataSourceRef(
+                        name=source.name,
+                        kind=source.kind,
+                        synthetic=source.synthetic,
+                        detail=source.detail,
+                        url=source.url,
+                    ),
+                )
+        if isinstance(result, ChartOutput):
+            self.charts[result.chart_id] = ChartRef(
+                id=result.chart_id, title=result.title, svg=result.svg
+            )
+            summary = summary or f"chart '{result.title}'"
+        return summary
