@@ -6,13 +6,11 @@ Each test asserts the exact event sequence, the seq/progress invariants and the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import msgspec
 import pytest
-import structlog
-import structlog.testing
 
 from orchestrator import BudgetConfig, Orchestrator, RunContext
 from orchestrator.config import AccountingConfig, ModelPrice
@@ -51,12 +49,7 @@ from tests.support.machine import (
     tokens,
 )
 
-
-@pytest.fixture(autouse=True)
-def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Capture structlog output instead of rendering it (rendering tracebacks is slow)."""
-    with structlog.testing.capture_logs() as logs:
-        yield logs
+pytestmark = pytest.mark.usefixtures("captured_logs")
 
 
 PLAN_3 = plan_reply(

@@ -10,12 +10,8 @@ as ``internal_error``), and the result agrees with the terminal event.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, MutableMapping
-from typing import Any
 
 import pytest
-import structlog
-import structlog.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,12 +29,7 @@ from orchestrator.providers.base import (
 from orchestrator.providers.scripted import Fail, Reply, ScriptItem, plan_reply, tool_call
 from tests.support.machine import build, check_invariants
 
-
-@pytest.fixture(autouse=True)
-def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Capture structlog output instead of rendering it (rendering tracebacks is slow)."""
-    with structlog.testing.capture_logs() as logs:
-        yield logs
+pytestmark = pytest.mark.usefixtures("captured_logs")
 
 
 KINDS = ("carbon", "analysis", "report")

@@ -9,12 +9,9 @@ and the orchestrator must forget finished runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, MutableMapping
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-import structlog
-import structlog.testing
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -32,12 +29,7 @@ from orchestrator.providers.scripted import (
 )
 from tests.support.machine import FIXED_NOW, check_invariants, make_assistants, make_registry
 
-
-@pytest.fixture(autouse=True)
-def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Capture structlog output instead of rendering it (rendering tracebacks is slow)."""
-    with structlog.testing.capture_logs() as logs:
-        yield logs
+pytestmark = pytest.mark.usefixtures("captured_logs")
 
 
 class RoutingProvider:
