@@ -110,7 +110,9 @@ def _same_range(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a.get("start_date"), a.get("end_date")) == (b.get("start_date"), b.get("end_date"))
 
 
-def _best_window_call(s: StepInput, period: DateRange) -> Call:
+def _best_window_call(s: StepInput, period: DateRange, energy_kwh: float | None = None) -> Call:
+    """``grid_best_window`` for ``period`` with the ask's load; ``energy_kwh`` overrides the
+    stated energy (a shifted share of it)."""
     u = s.understanding
     if period.days == 1:
         dates: dict[str, str | None] = {"date": period.start.isoformat()}
@@ -120,7 +122,7 @@ def _best_window_call(s: StepInput, period: DateRange) -> Call:
         "grid_best_window",
         region=u.region,
         duration_hours=u.duration.hours,
-        energy_kwh=u.energy_kwh,
+        energy_kwh=round(energy_kwh, 6) if energy_kwh else u.energy_kwh,
         earliest_hour=u.hours.earliest if u.hours else None,
         latest_hour=u.hours.latest if u.hours else None,
         **dates,
@@ -833,23 +835,6 @@ def now_check_policy(s: StepInput) -> Decision:
 # ---------------------------------------------------------------------------- shift saving
 
 
-def _shift_call(s: StepInput, period: DateRange, moved: float | None) -> Call:
-    u = s.understanding
-    if period.days == 1:
-        dates: dict[str, str | None] = {"date": period.start.isoformat()}
-    else:
-        dates = {"start_date": period.start.isoformat(), "end_date": period.end.isoformat()}
-    return s.call(
-        "grid_best_window",
-        region=u.region,
-        duration_hours=u.duration.hours,
-        energy_kwh=round(moved, 6) if moved else None,
-        earliest_hour=u.hours.earliest if u.hours else None,
-        latest_hour=u.hours.latest if u.hours else None,
-        **dates,
-    )
-
-
 def shift_savings_policy(s: StepInput) -> Decision:
     """The saving from moving the user's share of the user's load to the cleanest window of
     the hours they named: ``grid_best_window`` computes it for that many kWh."""
@@ -863,11 +848,11 @@ def shift_savings_policy(s: StepInput) -> Decision:
     period = future_part(u.period(), u.today)
     best = s.last("grid_best_window")
     if best is None:
-        return (_shift_call(s, period, moved),)
+        return (_best_window_call(s, period, moved),)
     if not best.ok and s.tries("grid_best_window") == 1 and period.end <= u.today:
         # Too little of today is left in the named hours: tomorrow is the next chance.
         tomorrow = DateRange(u.today + timedelta(days=1), u.today + timedelta(days=1), "tomorrow")
-        return (_shift_call(s, tomorrow, moved),)
+        return (_best_window_call(s, tomorrow, moved),)
     if not best.ok:
         return Answer(_text([_failed("estimate the saving", best)]))
     out = best.output
