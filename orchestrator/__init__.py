@@ -27,6 +27,7 @@ from orchestrator.config import (
     ExtraAssistantConfig,
     LLMConfig,
     ModelPrice,
+    NonBlankStr,
     OrchestratorSettings,
     ToolsConfig,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "IllegalTransition",
     "LLMConfig",
     "ModelPrice",
+    "NonBlankStr",
     "Orchestrator",
     "OrchestratorSettings",
     "Plan",

@@ -2,6 +2,13 @@
 
 The service (``app.settings``) embeds these structs in its own settings, decoded from
 ``config.toml`` plus environment overrides; embedders may construct them directly.
+
+Every limit sits on its field as ``Annotated[..., msgspec.Meta(...)]``, the one place it is
+stated: ``msgspec.convert``/``msgspec.json.decode`` of these structs refuse a value outside it
+(an embedder's config gets the same checks as the service's), and the service's start-up
+messages (``orchestrator.step_timeout_s: expected number > 0, got 0``) are worded from it.
+A non-blank string is a ``NonBlankStr``. Calling a struct's constructor directly checks no
+constraint (msgspec validates on decode only), so build untrusted values with ``convert``.
 """
 
 from __future__ import annotations
@@ -21,9 +28,13 @@ __all__ = [
     "ExtraAssistantConfig",
     "LLMConfig",
     "ModelPrice",
+    "NonBlankStr",
     "OrchestratorSettings",
     "ToolsConfig",
 ]
+
+# A string with at least one character that is not whitespace (msgspec searches the pattern).
+NonBlankStr = Annotated[str, msgspec.Meta(pattern=r"\S", description="non-empty string")]
 
 ProviderName = Literal["offline", "openai", "openai_chat"]
 # Whether the model is a reasoning model (no temperature; encrypted reasoning replayed).
@@ -34,17 +45,22 @@ class LLMConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """Which backend runs the assistants and how to reach it."""
 
     provider: ProviderName = "offline"
-    model: str = "gpt-4.1-mini"
+    model: NonBlankStr = "gpt-4.1-mini"
+    """Default model of every assistant; an empty name would only fail at the first call."""
     base_url: str | None = None
     # Secret: comes from OPENAI_API_KEY (never from config.toml in production). Never logged.
     api_key: str | None = None
     organization: str | None = None
     project: str | None = None
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 60.0
-    max_retries: int = 2
+    connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """Seconds to connect to the LLM API; 0 would fail every call."""
+    read_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """Seconds to wait for data from the LLM API; 0 would fail every call."""
+    max_retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    """SDK-level retries of non-model requests (model calls are retried by the machine)."""
     use_previous_response_id: bool = False
-    stream_delta_interval_ms: int = 100
+    stream_delta_interval_ms: Annotated[int, msgspec.Meta(ge=0)] = 100
+    """Minimum milliseconds between streamed partial-text events; 0 sends every delta."""
     # "auto" decides by OpenAI's model names; "always"/"never" for names it cannot know
     # (Azure deployments, LiteLLM aliases, local models).
     reasoning: ReasoningMode = "auto"
@@ -56,24 +72,36 @@ class LLMConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 class BudgetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Limits that guarantee every run ends: exceeding one ends the run with an error event."""
 
-    max_messages_per_run: int = 40
-    max_tool_rounds_per_step: int = 6
-    step_timeout_s: float = 120.0
-    run_timeout_s: float = 600.0
-    planner_retries: int = 1
+    max_messages_per_run: Annotated[int, msgspec.Meta(ge=1)] = 40
+    """Model messages per run; a run needs at least the planner's."""
+    max_tool_rounds_per_step: Annotated[int, msgspec.Meta(ge=1)] = 6
+    """Tool-call rounds one step may take."""
+    step_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 120.0
+    """Seconds one step may take."""
+    run_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    """Seconds the whole run may take."""
+    planner_retries: Annotated[int, msgspec.Meta(ge=0)] = 1
+    """Retries of an invalid planner answer; 0 fails (or falls back) at the first."""
     default_plan_on_invalid: bool = False
-    tool_error_retries: int = 2
-    provider_retries: int = 3
-    retry_backoff_s: float = 0.5
-    max_history_pairs: int = 5
+    tool_error_retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    """Times a failing tool call is reported back to the model before the step fails."""
+    provider_retries: Annotated[int, msgspec.Meta(ge=0)] = 3
+    """Retries of a retryable provider error (rate limit, 5xx, timeout) per call."""
+    retry_backoff_s: Annotated[float, msgspec.Meta(ge=0)] = 0.5
+    """First backoff delay in seconds, doubled at each retry; 0 retries at once."""
+    max_history_pairs: Annotated[int, msgspec.Meta(ge=0)] = 5
+    """Earlier question/answer pairs of the conversation given to the planner."""
 
 
 class ModelPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """USD per one million tokens."""
 
-    input: float
-    cached_input: float = 0.0
-    output: float
+    input: Annotated[float, msgspec.Meta(ge=0)]
+    """Price of uncached input tokens; a price is never negative."""
+    cached_input: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    """Price of cached input tokens."""
+    output: Annotated[float, msgspec.Meta(ge=0)]
+    """Price of output tokens."""
 
 
 # Bounds of [accounting] watts_per_core: a busy core of any real machine draws well under this.
@@ -84,12 +112,14 @@ class AccountingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Cost and footprint estimates of the run's own compute (LLM use, or the offline engine's
     CPU time)."""
 
-    wh_per_1k_tokens: float = 0.3
-    grid_intensity_g_per_kwh: float = 300.0
+    wh_per_1k_tokens: Annotated[float, msgspec.Meta(ge=0)] = 0.3
+    """Estimated energy per 1,000 LLM tokens (Wh); 0 turns the token estimate off."""
+    grid_intensity_g_per_kwh: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """Grid intensity of the energy estimates (gCO2e/kWh)."""
     prices: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
-    # Power of one busy CPU core (W), for the energy estimate of offline runs (CPU seconds x
-    # this). 10 W is a server package's power divided by its cores, roughly; 0 turns it off.
     watts_per_core: Annotated[float, msgspec.Meta(ge=0.0, le=WATTS_PER_CORE_MAX)] = 10.0
+    """Power of one busy CPU core (W), for the energy estimate of offline runs (CPU seconds x
+    this). 10 W is a server package's power divided by its cores, roughly; 0 turns it off."""
 
 
 class AssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -97,8 +127,10 @@ class AssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
     model: str | None = None
     instructions: str | None = None
-    temperature: float = 0.0
-    max_output_tokens: int | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.0
+    """Sampling temperature, in the range every supported API accepts."""
+    max_output_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Cap on the tokens of one answer; unset leaves it to the model."""
     tools: tuple[str, ...] | None = None
     hosted_tools: tuple[str, ...] = ()
 
@@ -111,11 +143,15 @@ class ExtraAssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     tools (none by default). ``model`` defaults to ``llm.model``.
     """
 
-    description: str
-    instructions: str
+    description: NonBlankStr
+    """What the step is for: the planner chooses the step by it."""
+    instructions: NonBlankStr
+    """The assistant's system instructions."""
     model: str | None = None
-    temperature: float = 0.0
-    max_output_tokens: int | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.0
+    """Sampling temperature, in the range every supported API accepts."""
+    max_output_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Cap on the tokens of one answer; unset leaves it to the model."""
     tools: tuple[str, ...] = ()
     hosted_tools: tuple[str, ...] = ()
 
@@ -138,15 +174,18 @@ class ToolsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     grid_file: str | None = None
     eirgrid_base_url: str = "https://www.smartgriddashboard.com"
     uk_base_url: str = "https://api.carbonintensity.org.uk"
-    http_timeout_s: float = 10.0
-    http_retries: int = 2
-    cache_ttl_s: float = 900.0
+    http_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """HTTP timeout (s) of the live grid sources."""
+    http_retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    """Retries of a failed request to a live grid source."""
+    cache_ttl_s: Annotated[float, msgspec.Meta(ge=0)] = 900.0
+    """Seconds fetched grid data is cached; 0 fetches every time."""
     emission_factors_file: str | None = None
     # Factors added or overriding the packaged ones (and the file's), same fields as the file.
     emission_factors: tuple[EmissionFactor, ...] = ()
-    # Chart rendering worker processes (spawned on the first chart; matplotlib never runs on
-    # the event loop's process). 0 draws charts in a thread of this process instead.
     render_processes: Annotated[int, msgspec.Meta(ge=0)] = 1
+    """Chart rendering worker processes (spawned on the first chart; matplotlib never runs on
+    the event loop's process). 0 draws charts in a thread of this process instead."""
 
 
 class OrchestratorSettings(msgspec.Struct, frozen=True, kw_only=True):
