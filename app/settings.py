@@ -7,6 +7,12 @@ Loading order (later wins): built-in defaults, the TOML file (``--config`` / ``A
 ``DATABASE_URL``, ``REDIS_URL``, ``JWT_SECRET``), then ``APP__<SECTION>__<KEY>`` variables.
 Every problem is collected and reported at once by :class:`ConfigError`, one line per key, so
 an operator fixes a bad deployment in one round instead of one restart per typo.
+
+Limits live on their fields (``Annotated[int, msgspec.Meta(ge=1)]``, here and in the
+orchestrator's config structs, which these settings embed rather than restate): msgspec
+enforces them, and the "expected …" words of each message are derived from the same ``Meta``.
+Only what a type cannot express (URLs, origins, proxy networks, a secret's length in bytes,
+relations between keys) is checked in code below.
 """
 
 from __future__ import annotations
@@ -32,13 +38,13 @@ from orchestrator import (
     MAX_QUESTION_CHARS,
     NAME_RULE,
     RESERVED_NAMES,
-    WATTS_PER_CORE_MAX,
     AccountingConfig,
     AssistantConfig,
     AssistantsConfig,
     BudgetConfig,
     ExtraAssistantConfig,
     LLMConfig,
+    NonBlankStr,
     OrchestratorSettings,
     ToolRegistry,
     ToolsConfig,
@@ -79,6 +85,8 @@ CONVENTIONAL_ENV: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_CONFIG_FILE = "config.toml"
 _REDACTED = "***"
+# A file path that is not blank (the pattern is searched: one non-whitespace character).
+_NonBlankPath = Annotated[str, msgspec.Meta(pattern=r"\S", description="non-empty path")]
 
 
 class ConfigError(Exception):
@@ -102,9 +110,11 @@ def _redact_url(url: str | None) -> str | None:
 
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Literal["development", "production"] = "development"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    host: NonBlankStr = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    """TCP port to listen on."""
+    workers: Annotated[int, msgspec.Meta(ge=1)] = 1
+    """Granian worker processes (more than 1 needs ``redis.url``, a cross-check below)."""
     # Public origin users reach the service at; WebAuthn origin/RP ID follow it unless set.
     public_origin: str | None = None
     # The service's own files (the default SQLite database lives here); /health reports
@@ -113,14 +123,16 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # Reverse proxies (IPs, CIDR networks, or "*") whose X-Forwarded-For/-Proto are believed;
     # empty: the socket peer is the client (the rate limit would count a proxy as one client).
     trusted_proxies: tuple[str, ...] = ()
-    max_request_body_bytes: int = 1_048_576
-    # Deepest nesting of arrays/objects a JSON body may have (app.request_body); no request
-    # of the API nests more than 4 levels, and msgspec's recursion fails near 1,000.
-    max_json_depth: int = 32
-    graceful_shutdown_s: float = 10.0
-    # TCP accept queue (granian's backlog; the kernel caps it at somaxconn). Granian's 1024
-    # overflowed when 1,000 SSE clients (re)connected at once: dropped SYNs, 15 s stragglers.
-    backlog: int = 2048
+    max_request_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 1_048_576
+    """Largest accepted request body in bytes (bigger bodies get 413)."""
+    max_json_depth: Annotated[int, msgspec.Meta(ge=1, le=500)] = 32
+    """Deepest nesting of arrays/objects a JSON body may have (app.request_body); no request
+    of the API nests more than 4 levels, and msgspec's recursion fails near 1,000."""
+    graceful_shutdown_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    """Seconds workers get to finish requests on SIGTERM/SIGINT; 0 stops at once."""
+    backlog: Annotated[int, msgspec.Meta(ge=128, le=65535)] = 2048
+    """TCP accept queue (granian's backlog; the kernel caps it at somaxconn). Granian's 1024
+    overflowed when 1,000 SSE clients (re)connected at once: dropped SYNs, 15 s stragglers."""
     # Event loop of each worker: "auto" is uvloop when installed (it is a dependency on
     # Linux and macOS), else asyncio's. uvloop costs ~20 % less CPU per SSE frame.
     loop: Literal["auto", "asyncio", "uvloop"] = "auto"
@@ -132,9 +144,12 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     url: str = "sqlite+aiosqlite:///var/app.db"
     sqlite_wal: bool = True
-    sqlite_busy_timeout_ms: int = 5000
-    pool_size: int = 10
-    max_overflow: int = 10
+    sqlite_busy_timeout_ms: Annotated[int, msgspec.Meta(ge=0)] = 5000
+    """SQLite only: milliseconds to wait for a lock before failing; 0 fails at once."""
+    pool_size: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """PostgreSQL only: pooled connections per worker."""
+    max_overflow: Annotated[int, msgspec.Meta(ge=0)] = 10
+    """PostgreSQL only: extra connections beyond ``pool_size``."""
     pool_pre_ping: bool = True
     echo: bool = False
     migrate_on_start: bool = True
@@ -161,26 +176,31 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     rp_name: str = "Sustainable City AI"
     allowed_origins: tuple[str, ...] = ()
     user_verification: Literal["preferred", "required", "discouraged"] = "preferred"
-    challenge_ttl_s: int = 300
-    # Pending WebAuthn challenges one client (IPv4 address or IPv6 /64) may hold at once.
-    max_pending_challenges_per_client: int = 100
-    # Pending challenges in all; when full, the heaviest client's oldest one is evicted.
-    max_pending_challenges: int = 10_000
+    challenge_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 300
+    """Seconds a registration/login challenge stays valid."""
+    max_pending_challenges_per_client: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    """Pending WebAuthn challenges one client (IPv4 address or IPv6 /64) may hold at once
+    (at most ``max_pending_challenges``, a cross-check below)."""
+    max_pending_challenges: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 10_000
+    """Pending challenges in all; when full, the heaviest client's oldest one is evicted."""
     # JWT. Secret from JWT_SECRET (required in production mode). Never logged.
     jwt_secret: str | None = None
     # Development mode without jwt_secret: where ``python -m app`` keeps its generated secret.
-    dev_secret_file: str = "var/dev-jwt-secret"  # noqa: S105 - a path, not a secret
+    dev_secret_file: _NonBlankPath = "var/dev-jwt-secret"  # noqa: S105 - a path, not a secret
     jwt_algorithm: Literal["HS256", "ES256"] = "HS256"
     jwt_private_key_file: str | None = None
     jwt_public_key_file: str | None = None
     jwt_issuer: str = "sustainable-city-ai"
     jwt_audience: str = "sustainable-city-ai"
-    access_token_ttl_s: int = 900
-    refresh_token_ttl_s: int = 1_209_600
-    # Seconds during which a refresh token already used is answered with the same new pair
-    # (a client retrying a timed-out refresh) instead of revoking its login. 0: never.
-    refresh_grace_s: int = 10
-    run_ticket_ttl_s: int = 60
+    access_token_ttl_s: Annotated[int, msgspec.Meta(ge=301)] = 900
+    """Access token lifetime in seconds: over 300, as clients refresh 5 minutes early."""
+    refresh_token_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 1_209_600
+    """Refresh token lifetime in seconds (more than ``access_token_ttl_s``, a cross-check)."""
+    refresh_grace_s: Annotated[int, msgspec.Meta(ge=0, le=60)] = 10
+    """Seconds during which a refresh token already used is answered with the same new pair
+    (a client retrying a timed-out refresh) instead of revoking its login. 0: never."""
+    run_ticket_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 60
+    """Lifetime of the signed tickets that let EventSource follow a run."""
 
     def __repr__(self) -> str:
         secret = None if self.jwt_secret is None else _REDACTED
@@ -192,16 +212,17 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     enabled: bool = True
-    # Ceremony and refresh calls per minute per client (IPv4 address or IPv6 /64).
-    ceremony_per_minute: int = 30
-    # login/begin and register/begin calls per minute naming one email, from all clients.
-    account_per_minute: int = 10
+    ceremony_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
+    """Ceremony and refresh calls per minute per client (IPv4 address or IPv6 /64)."""
+    account_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """login/begin and register/begin calls per minute naming one email, from all clients."""
 
 
 class CorsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     allow_origins: tuple[str, ...] = ()
     allow_credentials: bool = False
-    max_age_s: int = 600
+    max_age_s: Annotated[int, msgspec.Meta(ge=0)] = 600
+    """Seconds browsers may cache a preflight answer; 0 asks every time."""
 
 
 class LoggingSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -210,29 +231,45 @@ class LoggingSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_question_chars: int = MAX_QUESTION_CHARS
-    max_concurrent_per_user: int = 3
-    max_concurrent_per_process: int = 64
+    max_question_chars: Annotated[int, msgspec.Meta(ge=1)] = MAX_QUESTION_CHARS
+    """Longest accepted question, in characters."""
+    max_concurrent_per_user: Annotated[int, msgspec.Meta(ge=1)] = 3
+    """Runs one user may have in flight at once (429 beyond)."""
+    max_concurrent_per_process: Annotated[int, msgspec.Meta(ge=1)] = 64
+    """Runs one worker process executes at once."""
     cancel_on_disconnect: bool = False
-    keepalive_s: float = 15.0
-    lease_s: float = 30.0
-    heartbeat_s: float = 5.0
+    keepalive_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    """Seconds between SSE keep-alive comments."""
+    lease_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Seconds without a renewal after which a running run counts as interrupted."""
+    heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """Seconds between lease renewals (less than ``lease_s``, a cross-check below)."""
 
 
 class DatasetSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_bytes: int = 5_242_880
-    max_rows: int = 100_000
+    max_bytes: Annotated[int, msgspec.Meta(ge=1)] = 5_242_880
+    """Largest accepted upload in bytes."""
+    max_rows: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+    """Most rows accepted in one dataset."""
     # Caps on what a small file could still blow up (tools.analysis.upload.UploadLimits).
-    max_columns: int = 1_000
-    max_cell_chars: int = 10_000
-    max_cells: int = 2_000_000
-    max_json_depth: int = 8
-    # CPU seconds one parse may use (in a worker thread), and parses at once per worker.
-    parse_cpu_s: float = 10.0
-    max_concurrent_parses: int = 2
-    # Per-user quota: datasets kept, and the sum of their file sizes.
-    max_per_user: int = 100
-    max_total_bytes_per_user: int = 104_857_600
+    max_columns: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1_000
+    """Most columns in one dataset."""
+    max_cell_chars: Annotated[int, msgspec.Meta(ge=1, le=131_072)] = 10_000
+    """Longest cell (or column name) in characters. csv's own field limit is 131,072
+    characters: a larger cap would never apply to CSV."""
+    max_cells: Annotated[int, msgspec.Meta(ge=1)] = 2_000_000
+    """Most cells (rows x columns) in one dataset."""
+    max_json_depth: Annotated[int, msgspec.Meta(ge=3, le=500)] = 8
+    """Deepest nesting of a JSON upload. It needs 3 levels ({"rows": [{...}]}); the
+    decoder's recursion fails near 1,000."""
+    parse_cpu_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """CPU seconds one parse may use (in a worker thread)."""
+    max_concurrent_parses: Annotated[int, msgspec.Meta(ge=1)] = 2
+    """Parses at once per worker; more get 503 uploads_busy."""
+    max_per_user: Annotated[int, msgspec.Meta(ge=1)] = 100
+    """Per-user quota: datasets kept."""
+    max_total_bytes_per_user: Annotated[int, msgspec.Meta(ge=1)] = 104_857_600
+    """Per-user quota: the sum of the user's dataset file sizes in bytes."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -470,6 +507,42 @@ def _describe(tp: Any) -> str:
     return str(tp)
 
 
+def _expected(tp: Any) -> str:
+    """What a value of ``tp`` must be, its ``msgspec.Meta`` limits included, for messages.
+
+    ``Annotated[int, Meta(ge=1, le=65535)]`` -> ``int in 1..65535``, ``Meta(gt=0)`` on a float
+    -> ``number > 0``, ``Annotated[int, Meta(ge=1)] | None`` -> ``int >= 1 (or unset)``; a
+    pattern is worded by the ``description`` beside it (``non-empty string``).
+    """
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        inner = " or ".join(_expected(a) for a in args if a is not type(None))
+        return f"{inner} (or unset)" if type(None) in args else inner
+    kind = _describe(tp)
+    if typing.get_origin(tp) is not Annotated:
+        return kind
+    words = [_limits(kind, meta) for meta in tp.__metadata__ if isinstance(meta, msgspec.Meta)]
+    return " and ".join(words) or kind
+
+
+def _limits(kind: str, meta: msgspec.Meta) -> str:
+    """One ``Meta``'s limits in words: ``int in 1..500``, ``number > 0``, ``int >= 301``."""
+    if meta.pattern is not None:
+        return meta.description or f"{kind} matching {meta.pattern}"
+
+    def number(bound: float) -> str:
+        return f"{bound:g}" if kind == "number" else str(bound)
+
+    if meta.ge is not None and meta.le is not None:
+        return f"{kind} in {number(meta.ge)}..{number(meta.le)}"
+    bounds = [
+        f"{sign} {number(bound)}"
+        for sign, bound in ((">=", meta.ge), (">", meta.gt), ("<=", meta.le), ("<", meta.lt))
+        if bound is not None
+    ]
+    return " ".join([kind, " and ".join(bounds)]) if bounds else kind
+
+
 def _show(value: object) -> str:
     try:
         return json.dumps(value)
@@ -518,7 +591,7 @@ def _validate_tree(value: object, tp: Any, path: tuple[str, ...], problems: list
             if bad_name is not None or not valid:
                 del value[name]
         return True
-    check, expected = _range_for(path, tp)
+    check, expected = _check_for(path, tp)
     try:
         converted = msgspec.convert(value, tp, strict=True)
     except msgspec.ValidationError:
@@ -582,29 +655,9 @@ def _url_ok(url: str | None, schemes: tuple[str, ...]) -> bool:
     return parts.scheme in schemes and (bool(parts.netloc) or bool(parts.path))
 
 
-def _int_in(lo: int, hi: int | None = None) -> tuple[Callable[[Any], bool], str]:
-    if hi is None:
-        return (lambda v: v >= lo), f"int >= {lo}"
-    return (lambda v: lo <= v <= hi), f"int in {lo}..{hi}"
-
-
-def _num_gt(lo: float) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: v > lo), f"number > {lo:g}"
-
-
-def _num_ge(lo: float) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: v >= lo), f"number >= {lo:g}"
-
-
-# key -> (check, expected). The expected text is also used for type errors on that key.
-_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "server.port": _int_in(1, 65535),
-    "server.workers": _int_in(1),
-    "server.max_request_body_bytes": _int_in(1),
-    "server.max_json_depth": _int_in(1, 500),
-    "server.graceful_shutdown_s": _num_ge(0),
-    "server.backlog": _int_in(128, 65535),
-    "server.host": ((lambda v: bool(v.strip())), "non-empty string"),
+# Checks no type can express: key -> (check, expected). The expected text is also used for
+# type errors on that key. Every other limit is a ``msgspec.Meta`` on its field.
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "server.public_origin": (
         (lambda v: v is None or _origin_ok(v)),
         'origin like "https://example.org" (scheme://host[:port], no path)',
@@ -617,19 +670,10 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
         (lambda v: _url_ok(v, ("sqlite+aiosqlite", "postgresql+asyncpg"))),
         'URL "sqlite+aiosqlite:///path.db" or "postgresql+asyncpg://user@host/db"',
     ),
-    "database.sqlite_busy_timeout_ms": _int_in(0),
-    "database.pool_size": _int_in(1),
-    "database.max_overflow": _int_in(0),
     "redis.url": (
         (lambda v: _url_ok(v, ("redis", "rediss", "unix"))),
         'URL "redis://host:6379/0" (or rediss://, unix://)',
     ),
-    "auth.challenge_ttl_s": _int_in(1),
-    "auth.dev_secret_file": ((lambda v: bool(v.strip())), "non-empty path"),
-    "auth.access_token_ttl_s": _int_in(301),
-    "auth.refresh_token_ttl_s": _int_in(1),
-    "auth.refresh_grace_s": _int_in(0, 60),
-    "auth.run_ticket_ttl_s": _int_in(1),
     "auth.allowed_origins": (
         # WebAuthn compares the browser's origin with each entry as a whole string too.
         (lambda v: all(_exact_origin_ok(o) for o in v)),
@@ -637,90 +681,25 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "send it: no wildcard, path or trailing slash)",
     ),
     "auth.jwt_secret": (
+        # A length in bytes, not characters: msgspec's min_length counts characters.
         (lambda v: v is None or len(v.encode()) >= MIN_JWT_SECRET_BYTES),
         f"string of at least {MIN_JWT_SECRET_BYTES} bytes",
     ),
-    "rate_limit.ceremony_per_minute": _int_in(1),
-    "rate_limit.account_per_minute": _int_in(1),
-    "auth.max_pending_challenges_per_client": _int_in(1, 10_000),
-    "auth.max_pending_challenges": _int_in(100, 10_000_000),
     "cors.allow_origins": (
         (lambda v: all(_exact_origin_ok(o) for o in v)),
         'array of exact origins like "https://example.org" (scheme://host[:port] as browsers '
         "send it: no wildcard, path or trailing slash)",
     ),
-    "cors.max_age_s": _int_in(0),
-    "runs.max_question_chars": _int_in(1),
-    "runs.max_concurrent_per_user": _int_in(1),
-    "runs.max_concurrent_per_process": _int_in(1),
-    "runs.keepalive_s": _num_gt(0),
-    "runs.lease_s": _num_gt(0),
-    "runs.heartbeat_s": _num_gt(0),
-    "datasets.max_bytes": _int_in(1),
-    "datasets.max_rows": _int_in(1),
-    "datasets.max_columns": _int_in(1, 1_000_000),
-    # csv's own field limit is 131,072 characters: a larger cap would never apply to CSV.
-    "datasets.max_cell_chars": _int_in(1, 131_072),
-    "datasets.max_cells": _int_in(1),
-    # A JSON upload needs 3 levels ({"rows": [{...}]}); the decoder's recursion fails near 1,000.
-    "datasets.max_json_depth": _int_in(3, 500),
-    "datasets.parse_cpu_s": _num_gt(0),
-    "datasets.max_concurrent_parses": _int_in(1),
-    "datasets.max_per_user": _int_in(1),
-    "datasets.max_total_bytes_per_user": _int_in(1),
     "llm.base_url": (
         (lambda v: _url_ok(v, ("http", "https"))),
         'URL like "http://127.0.0.1:11434/v1"',
     ),
-    "llm.model": ((lambda v: bool(v.strip())), "non-empty string"),
-    "llm.connect_timeout_s": _num_gt(0),
-    "llm.read_timeout_s": _num_gt(0),
-    "llm.max_retries": _int_in(0),
-    "llm.stream_delta_interval_ms": _int_in(0),
-    "orchestrator.max_messages_per_run": _int_in(1),
-    "orchestrator.max_tool_rounds_per_step": _int_in(1),
-    "orchestrator.step_timeout_s": _num_gt(0),
-    "orchestrator.run_timeout_s": _num_gt(0),
-    "orchestrator.planner_retries": _int_in(0),
-    "orchestrator.tool_error_retries": _int_in(0),
-    "orchestrator.provider_retries": _int_in(0),
-    "orchestrator.retry_backoff_s": _num_ge(0),
-    "orchestrator.max_history_pairs": _int_in(0),
-    "accounting.wh_per_1k_tokens": _num_ge(0),
-    "accounting.grid_intensity_g_per_kwh": _num_ge(0),
-    "accounting.watts_per_core": (
-        (lambda v: 0 <= v <= WATTS_PER_CORE_MAX),
-        f"number in 0..{WATTS_PER_CORE_MAX:g}",
-    ),
-    "tools.http_timeout_s": _num_gt(0),
-    "tools.http_retries": _int_in(0),
-    "tools.cache_ttl_s": _num_ge(0),
-    "tools.render_processes": _int_in(0),
 }
-# Keys of every assistant's table: [assistants.<built-in>] and [assistants.extra.<name>].
-_ASSISTANT_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "temperature": ((lambda v: 0.0 <= v <= 2.0), "number in 0..2"),
-    "max_output_tokens": ((lambda v: v is None or v >= 1), "int >= 1 (or unset)"),
-}
-_EXTRA_ASSISTANT_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    **_ASSISTANT_RANGES,
-    "description": ((lambda v: bool(v.strip())), "non-empty string"),
-    "instructions": ((lambda v: bool(v.strip())), "non-empty string"),
-}
-for _name in ASSISTANT_NAMES:
-    for _field, _range in _ASSISTANT_RANGES.items():
-        _RANGES[f"assistants.{_name}.{_field}"] = _range
 
 
-def _range_for(path: tuple[str, ...], tp: Any) -> tuple[Callable[[Any], bool] | None, str]:
-    key = ".".join(path)
-    if key in _RANGES:
-        return _RANGES[key]
-    if path[:2] == ("accounting", "prices") and len(path) == 4:
-        return _num_ge(0)
-    if path[:2] == ("assistants", "extra") and len(path) == 4:
-        return _EXTRA_ASSISTANT_RANGES.get(path[3]) or (None, _describe(tp))
-    return None, _describe(tp)
+def _check_for(path: tuple[str, ...], tp: Any) -> tuple[Callable[[Any], bool] | None, str]:
+    """The code check of a key (None when its type says it all) and what it expects."""
+    return _CHECKS.get(".".join(path)) or (None, _expected(tp))
 
 
 def expected_value(key: str) -> str | None:
@@ -734,7 +713,7 @@ def expected_value(key: str) -> str | None:
     tp = _type_at(path)
     if tp is None:
         return None
-    return _range_for(path, tp)[1]
+    return _check_for(path, tp)[1]
 
 
 def _extra_assistant_name_problem(name: str) -> str | None:
