@@ -23,6 +23,8 @@ from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler
 
 from app.auth.plugin import AuthPlugin
+from app.conversations.plugin import ConversationsPlugin
+from app.datasets.plugin import DatasetsPlugin
 from app.db.engine import Database
 from app.db.migrate import migrate
 from app.docs import DocsController, docs_assets_router, docs_ui_router, openapi_config
@@ -68,6 +70,8 @@ def _plugins(settings: Settings, database: Database, redis: Redis | None) -> lis
         database.plugin(),
         # --- domain plugins: one line each -------------------------------------------------
         RunsPlugin(settings, database, redis=redis),
+        ConversationsPlugin(database),
+        DatasetsPlugin(settings.datasets, database),
         ImagesPlugin(settings),
         AuthPlugin(settings, database, redis),
     ]

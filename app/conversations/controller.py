@@ -8,29 +8,25 @@ on the caller, so another user's id is the same 404, body and all, as a missing 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
-from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.conversations.ids import (
-    INVALID_CONVERSATION_ID,
-    conversation_not_found,
-    parse_conversation_id,
+from app.conversations.ids import INVALID_CONVERSATION_ID, parse_conversation_id
+from app.conversations.schemas import (
+    ConversationDetail,
+    ConversationList,
+    Deleted,
+    DeletedResponse,
 )
-from app.conversations.models import Conversation, Message
+from app.conversations.service import ConversationService
 from app.openapi_errors import SSE_ERRORS, error_responses
 from app.runs.controller import START_RUN_ERRORS, start_stream
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json
-from app.runs.models import Run
 from app.runs.runtime import RunsRuntime
 from app.runs.schemas import ContinueRequest
 
@@ -48,73 +44,20 @@ ConversationIdPath = Annotated[
 ]
 
 
-class ConversationView(msgspec.Struct, kw_only=True):
-    id: int
-    title: str
-    created_at: datetime
-    updated_at: datetime
-    user_id: str
-
-
-class MessageView(msgspec.Struct, kw_only=True):
-    id: int
-    conversation_id: int
-    role: Literal["user", "assistant"]
-    content: str
-    timestamp: datetime
-    run_id: str | None
-
-
-class ConversationList(msgspec.Struct, kw_only=True):
-    conversations: list[ConversationView]
-
-
-class ConversationDetail(msgspec.Struct, kw_only=True):
-    conversation: ConversationView
-    messages: list[MessageView]
-
-
-class Deleted(msgspec.Struct, kw_only=True):
-    message: str
-
-
-def _view(conversation: Conversation) -> ConversationView:
-    return ConversationView(
-        id=conversation.id,
-        title=conversation.title,
-        created_at=conversation.created_at,
-        updated_at=conversation.updated_at,
-        user_id=conversation.user_id,
-    )
-
-
-async def _owned(session: AsyncSession, conversation_id: int, user_id: str) -> Conversation:
-    found = await session.scalar(
-        select(Conversation).where(
-            Conversation.id == conversation_id, Conversation.user_id == user_id
-        )
-    )
-    if found is None:
-        raise conversation_not_found()
-    return found
-
-
 class ConversationsController(Controller):
     path = "/conversations"
     tags = ["conversations"]
 
     @get(["/", ""], responses=error_responses(401, 503))
     async def list_conversations(
-        self, request: Request[Any, Any, Any], runs_runtime: NamedDependency[RunsRuntime]
+        self,
+        request: Request[Any, Any, Any],
+        conversation_service: NamedDependency[ConversationService],
     ) -> ConversationList:
         """The caller's conversations, most recently updated first."""
-        async with runs_runtime.service.session_maker() as session:
-            rows = await session.scalars(
-                select(Conversation)
-                .where(Conversation.user_id == current_user_id(request))
-                .order_by(Conversation.updated_at.desc(), Conversation.id)
-            )
-            return ConversationList(conversations=[_view(row) for row in rows])
+        return ConversationList(
+            conversations=await conversation_service.list_for(current_user_id(request))
+        )
 
     @get(
         "/{conversation_id:str}",
@@ -124,32 +67,12 @@ class ConversationsController(Controller):
         self,
         request: Request[Any, Any, Any],
         conversation_id: ConversationIdPath,
-        runs_runtime: NamedDependency[RunsRuntime],
+        conversation_service: NamedDependency[ConversationService],
     ) -> ConversationDetail:
         """One conversation and its messages (alternating user/assistant, oldest first)."""
-        async with runs_runtime.service.session_maker() as session:
-            conversation = await _owned(
-                session, parse_conversation_id(conversation_id), current_user_id(request)
-            )
-            messages = await session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation.id)
-                .order_by(Message.position)
-            )
-            return ConversationDetail(
-                conversation=_view(conversation),
-                messages=[
-                    MessageView(
-                        id=m.id,
-                        conversation_id=m.conversation_id,
-                        role="user" if m.role == "user" else "assistant",
-                        content=m.content,
-                        timestamp=m.created_at,
-                        run_id=m.run_id,
-                    )
-                    for m in messages
-                ],
-            )
+        return await conversation_service.detail(
+            parse_conversation_id(conversation_id), current_user_id(request)
+        )
 
     @delete(
         "/{conversation_id:str}",
@@ -160,29 +83,17 @@ class ConversationsController(Controller):
         self,
         request: Request[Any, Any, Any],
         conversation_id: ConversationIdPath,
+        conversation_service: NamedDependency[ConversationService],
         runs_runtime: NamedDependency[RunsRuntime],
-    ) -> Deleted:
+    ) -> DeletedResponse:
         """Delete a conversation with its messages, runs and events (a running run is
         cancelled first)."""
-        service = runs_runtime.service
         user_id = current_user_id(request)
-        async with service.session_maker() as session:
-            conversation = await _owned(session, parse_conversation_id(conversation_id), user_id)
-            running = (
-                await session.scalars(
-                    select(Run.id).where(
-                        Run.conversation_id == conversation.id, Run.status == "running"
-                    )
-                )
-            ).all()
-        for run_id in running:
-            await service.cancel(run_id)
-        async with service.session_maker() as session, session.begin():
-            await session.execute(
-                sql_delete(Conversation).where(
-                    Conversation.id == conversation.id, Conversation.user_id == user_id
-                )
-            )
+        parsed_id = parse_conversation_id(conversation_id)
+        await conversation_service.require_owned(parsed_id, user_id)
+        for run_id in await runs_runtime.reads.running_in(parsed_id):
+            await runs_runtime.service.cancel(run_id)
+        await conversation_service.delete(parsed_id, user_id)
         return Deleted(message="Conversation deleted successfully")
 
     @post(

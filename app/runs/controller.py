@@ -14,20 +14,17 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
-from sqlalchemy import func, select
 
 from app.auth.security import OPTIONAL_AUTH
 from app.conversations.ids import parse_conversation_id
 from app.errors import DomainError
 from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
-from app.runs.models import Run
 from app.runs.runtime import RunsRuntime
 from app.runs.schemas import AskRequest, AskResponse, RunList, RunTicket, RunView
 from app.runs.stream import run_event_stream
 from app.runs.ticket_auth import ticket_session
 from app.runs.tickets import TicketError
-from app.runs.views import ask_response, owned_run, run_view
 
 __all__ = ["START_RUN_ERRORS", "RunsController", "start_stream"]
 
@@ -135,9 +132,7 @@ class RunsController(Controller):
             dataset_id=data.dataset_id,
         )
         await service.wait(started.run_id)
-        async with service.session_maker() as session:
-            run = await owned_run(session, started.run_id, current_user_id(request))
-            return await ask_response(session, run)
+        return await runs_runtime.reads.answer(started.run_id, current_user_id(request))
 
     @post(
         "/ask-stream",
@@ -180,24 +175,7 @@ class RunsController(Controller):
         offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> RunList:
         """The caller's runs, newest first."""
-        user_id = current_user_id(request)
-        async with runs_runtime.service.session_maker() as session:
-            total = await session.scalar(
-                select(func.count()).select_from(Run).where(Run.user_id == user_id)
-            )
-            rows = await session.scalars(
-                select(Run)
-                .where(Run.user_id == user_id)
-                .order_by(Run.created_at.desc(), Run.id)
-                .limit(limit)
-                .offset(offset)
-            )
-            return RunList(
-                runs=[run_view(run) for run in rows],
-                total=int(total or 0),
-                limit=limit,
-                offset=offset,
-            )
+        return await runs_runtime.reads.page(current_user_id(request), limit=limit, offset=offset)
 
     @get(
         "/runs/{run_id:str}",
@@ -211,8 +189,7 @@ class RunsController(Controller):
         runs_runtime: NamedDependency[RunsRuntime],
     ) -> RunView:
         """Status, plan, report, usage, timestamps and error of one run."""
-        async with runs_runtime.service.session_maker() as session:
-            return run_view(await owned_run(session, run_id, current_user_id(request)))
+        return await runs_runtime.reads.view(run_id, current_user_id(request))
 
     @post(
         "/runs/{run_id:str}/cancel",
@@ -239,12 +216,10 @@ class RunsController(Controller):
         """
         service = runs_runtime.service
         user_id = current_user_id(request)
-        async with service.session_maker() as session:
-            run = await owned_run(session, run_id, user_id)
+        run = await runs_runtime.reads.owned(run_id, user_id)
         if run.status != "running" or not await service.cancel(run_id):
             raise DomainError(409, "run_finished", f"The run already ended ({run.status}).")
-        async with service.session_maker() as session:
-            return run_view(await owned_run(session, run_id, user_id))
+        return await runs_runtime.reads.view(run_id, user_id)
 
     @post(
         "/runs/{run_id:str}/ticket",
@@ -264,8 +239,7 @@ class RunsController(Controller):
         signed_in_as = ticket_session(request.auth)
         if signed_in_as is None:
             raise DomainError(401, "not_authenticated", "Sign in first.")
-        async with runs_runtime.service.session_maker() as session:
-            await owned_run(session, run_id, user_id)
+        await runs_runtime.reads.owned(run_id, user_id)
         ticket, expires = runs_runtime.tickets.issue(run_id, user_id, signed_in_as)
         return RunTicket(
             ticket=ticket,
@@ -311,9 +285,8 @@ class RunsController(Controller):
         """
         user_id = await self._events_user(request, runs_runtime, run_id, ticket)
         start = _after(last_event_id, after)
+        await runs_runtime.reads.owned(run_id, user_id)
         service = runs_runtime.service
-        async with service.session_maker() as session:
-            await owned_run(session, run_id, user_id)
         return sse_response(
             run_event_stream(
                 run_id,

@@ -1,4 +1,7 @@
-"""Wires runs, conversations and datasets into the app: routes, channels, lifespan.
+"""Wires runs into the app: routes, channels, the ``runs_runtime`` dependency, lifespan.
+
+Conversations and datasets register themselves (their own plugins); the run service uses
+their statements to write a run's conversation and read its dataset.
 
 The lifespan order matters: the channels backend starts before the run service and stops
 after it, so the ``interrupted`` events a shutdown writes are still published; the database
@@ -21,8 +24,6 @@ from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 
 from app.auth.services import get_auth_services
-from app.conversations.controller import ConversationsController
-from app.datasets.controller import datasets_controller
 from app.db.engine import Database
 from app.errors import DomainError
 from app.gridcache import with_redis_grid_cache
@@ -30,6 +31,7 @@ from app.logging import get_logger
 from app.redis import redis_key
 from app.runs.controller import RunsController
 from app.runs.demo import demo_stream
+from app.runs.reads import RunReads
 from app.runs.runtime import BearerAuthenticator, RunsRuntime
 from app.runs.service import RunService
 from app.runs.ticket_auth import redeem_ticket
@@ -117,8 +119,6 @@ class RunsPlugin(InitPluginProtocol):
         app_config.route_handlers.extend(
             [
                 RunsController,
-                ConversationsController,
-                datasets_controller(self.settings.datasets),
                 demo_stream,
             ]
         )
@@ -159,6 +159,7 @@ class RunsPlugin(InitPluginProtocol):
         self._runtime = RunsRuntime(
             settings=self.settings.runs,
             service=service,
+            reads=RunReads(self.database.session_maker),
             tickets=TicketSigner(
                 _ticket_secret(self.settings), self.settings.auth.run_ticket_ttl_s
             ),

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request
 
+from app.runs.reads import RunReads
 from app.runs.service import RunService
 from app.runs.tickets import TicketClaims, TicketSigner
 from app.settings import RunSettings
@@ -26,6 +27,8 @@ TicketRedeemer = Callable[[Request[Any, Any, Any], TicketClaims], Awaitable[None
 class RunsRuntime:
     settings: RunSettings
     service: RunService
+    # The run endpoints' reads (the caller's run, a page of runs, an ask's answer).
+    reads: RunReads
     tickets: TicketSigner
     authenticate_bearer: BearerAuthenticator
     redeem_ticket: TicketRedeemer

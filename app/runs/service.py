@@ -31,9 +31,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import User
+from app.conversations import service as conversations
 from app.conversations.ids import conversation_not_found
-from app.conversations.models import Conversation
-from app.datasets.models import DatasetRow
+from app.datasets import service as datasets
 from app.db.integrity import Violation, ViolationKind, classify_integrity_error
 from app.errors import DomainError
 from app.health import HealthRegistry
@@ -57,7 +57,6 @@ from orchestrator import (
     question_problem,
     utc_timestamp,
 )
-from tools.catalog_types import Dataset
 
 __all__ = ["RunService", "StartedRun", "channel_for"]
 
@@ -233,28 +232,22 @@ class RunService:
                         headers=dict(_RETRY_RUN_LATER),
                     )
                 if conversation_id is None:
-                    conversation = Conversation(
-                        user_id=user_id,
-                        title=question.strip()[:50],
-                        created_at=now,
-                        updated_at=now,
+                    conversation = await conversations.new_conversation(
+                        session, user_id, question, now
                     )
-                    session.add(conversation)
-                    await session.flush()
                     history: list[HistoryPair] = []
                 else:
-                    found = await session.scalar(
-                        select(Conversation).where(
-                            Conversation.id == conversation_id, Conversation.user_id == user_id
-                        )
+                    conversation = await conversations.owned_conversation(
+                        session, conversation_id, user_id
                     )
-                    if found is None:
-                        raise conversation_not_found()
-                    conversation = found
-                    history = await store.history_pairs(
+                    history = await conversations.history_pairs(
                         session, conversation.id, self.max_history_pairs
                     )
-                dataset = await self._dataset(session, user_id, dataset_id)
+                dataset = (
+                    None
+                    if dataset_id is None
+                    else await datasets.dataset_for_run(session, user_id, dataset_id)
+                )
                 run = Run(
                     user_id=user_id,
                     conversation_id=conversation.id,
@@ -270,7 +263,9 @@ class RunService:
                 )
                 session.add(run)
                 await session.flush()
-                await store.append_message(session, conversation.id, "user", question, run.id, now)
+                await conversations.append_message(
+                    session, conversation.id, "user", question, run.id, now
+                )
         except IntegrityError as exc:
             raise await self._create_conflict(exc, user_id, conversation_id, dataset_id) from exc
         context = RunContext(
@@ -307,31 +302,15 @@ class RunService:
             async with self.session_maker() as session:
                 if await session.get(User, user_id) is None:
                     return DomainError(401, "unknown_user", "Account no longer exists.")
-                if conversation_id is not None and (
-                    await session.get(Conversation, conversation_id) is None
+                if conversation_id is not None and not await conversations.conversation_exists(
+                    session, conversation_id
                 ):
                     return conversation_not_found()
-                if dataset_id is not None and await session.get(DatasetRow, dataset_id) is None:
-                    return DomainError(404, "dataset_not_found", "Dataset not found.")
+                if dataset_id is not None and not await datasets.dataset_exists(
+                    session, dataset_id
+                ):
+                    return datasets.dataset_not_found()
         raise exc
-
-    async def _dataset(
-        self, session: AsyncSession, user_id: str, dataset_id: str | None
-    ) -> Dataset | None:
-        if dataset_id is None:
-            return None
-        row = await session.scalar(
-            select(DatasetRow).where(DatasetRow.id == dataset_id, DatasetRow.user_id == user_id)
-        )
-        if row is None:
-            raise DomainError(404, "dataset_not_found", "Dataset not found.")
-        return Dataset(
-            id=row.id,
-            name=row.name,
-            kind=row.kind,
-            columns=tuple(row.columns),
-            rows=tuple(row.rows),
-        )
 
     # -- execution ---------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
-"""Database reads and writes of runs, their events and the conversation they belong to.
+"""Database reads and writes of runs and their events.
 
 Plain functions over an ``AsyncSession`` so the run service (background tasks), the HTTP
 handlers and the recovery sweep share one definition of each statement. Every function
-expects the caller to own the transaction.
+expects the caller to own the transaction. The messages a run writes into its conversation
+go through the conversations domain (:mod:`app.conversations.service`).
 """
 
 from __future__ import annotations
@@ -15,23 +16,24 @@ import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.conversations.models import Conversation, Message
+from app.conversations.service import append_message
+from app.errors import DomainError
 from app.runs.models import Run, RunEvent
-from orchestrator import Completed, ErrorEvent, Event, HistoryPair, encode_event
+from orchestrator import Completed, ErrorEvent, Event, encode_event
 
 __all__ = [
     "StoredEvent",
-    "append_message",
     "claim_for_interrupt",
     "count_running",
     "event_type_of",
     "failure_message",
     "finish_run",
-    "history_pairs",
     "insert_event",
     "load_events",
     "max_seq",
-    "next_position",
+    "owned_run",
+    "page_of_runs",
+    "running_in_conversation",
     "status_of",
     "terminal_status",
 ]
@@ -119,58 +121,37 @@ async def finish_run(
     await append_message(session, run.conversation_id, "assistant", content, run.id, now)
 
 
-async def next_position(session: AsyncSession, conversation_id: int) -> int:
-    current = await session.scalar(
-        select(func.max(Message.position)).where(Message.conversation_id == conversation_id)
+async def owned_run(session: AsyncSession, run_id: str, user_id: str) -> Run:
+    """The run if ``user_id`` owns it; 404 ``run_not_found`` otherwise (no existence leak)."""
+    run = await session.scalar(select(Run).where(Run.id == run_id, Run.user_id == user_id))
+    if run is None:
+        raise DomainError(404, "run_not_found", "Run not found.")
+    return run
+
+
+async def page_of_runs(
+    session: AsyncSession, user_id: str, *, limit: int, offset: int
+) -> tuple[int, Sequence[Run]]:
+    """(How many runs the user has, the page of them at ``offset``), newest first."""
+    total = await session.scalar(
+        select(func.count()).select_from(Run).where(Run.user_id == user_id)
     )
-    return 0 if current is None else current + 1
-
-
-async def append_message(
-    session: AsyncSession,
-    conversation_id: int,
-    role: str,
-    content: str,
-    run_id: str | None,
-    now: datetime,
-) -> Message:
-    message = Message(
-        conversation_id=conversation_id,
-        position=await next_position(session, conversation_id),
-        role=role,
-        content=content,
-        run_id=run_id,
-        created_at=now,
+    rows = await session.scalars(
+        select(Run)
+        .where(Run.user_id == user_id)
+        .order_by(Run.created_at.desc(), Run.id)
+        .limit(limit)
+        .offset(offset)
     )
-    session.add(message)
-    await session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
+    return int(total or 0), rows.all()
+
+
+async def running_in_conversation(session: AsyncSession, conversation_id: int) -> list[str]:
+    """The ids of the conversation's running runs."""
+    rows = await session.scalars(
+        select(Run.id).where(Run.conversation_id == conversation_id, Run.status == "running")
     )
-    await session.flush()
-    return message
-
-
-async def history_pairs(
-    session: AsyncSession, conversation_id: int, max_pairs: int
-) -> list[HistoryPair]:
-    """The newest ``max_pairs`` question/answer pairs of a conversation, oldest first."""
-    if max_pairs <= 0:
-        return []
-    rows = (
-        await session.execute(
-            select(Message.role, Message.content)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.position.desc())
-            .limit(max_pairs * 2)
-        )
-    ).all()
-    ordered = list(reversed(rows))
-    pairs: list[HistoryPair] = []
-    for index in range(len(ordered) - 1):
-        (role, content), (next_role, next_content) = ordered[index], ordered[index + 1]
-        if role == "user" and next_role == "assistant":
-            pairs.append(HistoryPair(question=content, answer=next_content))
-    return pairs[-max_pairs:]
+    return list(rows.all())
 
 
 async def count_running(session: AsyncSession, user_id: str, exclude_worker: str) -> int:

@@ -1,20 +1,16 @@
-"""Turn run rows into the API's response structs."""
+"""Turn run rows into the API's response structs (no queries: see :mod:`app.runs.reads`)."""
 
 from __future__ import annotations
 
 from typing import cast
 
 import msgspec
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.conversations.models import Message
-from app.errors import DomainError
 from app.runs.models import Run
 from app.runs.schemas import AskResponse, AssistantReply, RunError, RunStatus, RunView
 from orchestrator import DataSourceRef, PlanStepRef, RunUsage
 
-__all__ = ["ask_response", "owned_run", "run_view"]
+__all__ = ["ask_response", "run_view"]
 
 
 def run_view(run: Run) -> RunView:
@@ -41,23 +37,12 @@ def run_view(run: Run) -> RunView:
     )
 
 
-async def owned_run(session: AsyncSession, run_id: str, user_id: str) -> Run:
-    """The run if ``user_id`` owns it; 404 otherwise (no existence leak)."""
-    run = await session.scalar(select(Run).where(Run.id == run_id, Run.user_id == user_id))
-    if run is None:
-        raise DomainError(404, "run_not_found", "Run not found.")
-    return run
-
-
-async def ask_response(session: AsyncSession, run: Run) -> AskResponse:
-    """The ``POST /ask`` body of a finished run (its stored assistant message as content)."""
-    content = await session.scalar(
-        select(Message.content).where(Message.run_id == run.id, Message.role == "assistant")
-    )
+def ask_response(run: Run, reply: str | None) -> AskResponse:
+    """The ``POST /ask`` body of a finished run; ``reply`` is its stored assistant message."""
     view = run_view(run)
     return AskResponse(
         status="Success" if run.status == "completed" else "Error",
-        message=AssistantReply(content=content or run.report or ""),
+        message=AssistantReply(content=reply or run.report or ""),
         run_id=run.id,
         conversation_id=run.conversation_id,
         plan=view.plan,

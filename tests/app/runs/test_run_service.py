@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.conversations.models import Conversation, Message
+from app.conversations.service import append_message
 from app.db.base import new_id
 from app.db.engine import Database
 from app.errors import DomainError
@@ -341,7 +342,7 @@ async def _orphan_run(database: Database, user_id: str, *, lease_s: float, worke
         )
         session.add(run)
         await session.flush()
-        await store.append_message(session, conversation.id, "user", "q", run.id, now)
+        await append_message(session, conversation.id, "user", "q", run.id, now)
         await store.insert_event(
             session,
             Started(
