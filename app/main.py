@@ -23,6 +23,7 @@ from litestar.di import Provide
 from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler
 
+from app.allow_header import AllowHeader
 from app.auth.plugin import AuthPlugin
 from app.db.engine import Database
 from app.db.migrate import migrate
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         HEALTH_KEY: HealthRegistry(redis, redis_key(settings.redis, "health")),
         REDIS_KEY: redis,
     }
+    allow_header = AllowHeader()
     app = Litestar(
         route_handlers=_route_handlers(settings),
         plugins=_plugins(settings, database, redis),
@@ -129,9 +131,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi_config(VERSION),
         cors_config=_cors(settings),
         request_max_body_size=settings.server.max_request_body_bytes,
+        before_send=[allow_header],
         logging_config=None,
         debug=False,
     )
+    allow_header.learn(app)
     document_error_headers(app)
     if settings.server.trusted_proxies:
         # The client address and scheme from X-Forwarded-For/-Proto, only from these peers.

@@ -20,6 +20,7 @@ from app.auth.schemas import (
     EMAIL_MAX_LENGTH,
     EMAIL_MIN_LENGTH,
     EMAIL_PATTERN,
+    AuthenticationCredentialBody,
     CredentialList,
     CredentialOut,
     EmailRequest,
@@ -27,6 +28,7 @@ from app.auth.schemas import (
     MeOut,
     MessageOut,
     RefreshRequest,
+    RegistrationCredentialBody,
     RegistrationResult,
     RenameCredentialRequest,
     TokenResult,
@@ -104,10 +106,13 @@ async def rate_limit_guard(
 
 
 def _login_email(body: bytes) -> str | None:
-    """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None.
+    """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None (a body
+    of whitespace only is not JSON: 400).
 
-    Other keys are ignored, as the predecessor's clients may send them."""
-    if not body.strip():
+    Any other email value, the empty string included, must be a valid email (400 otherwise),
+    as the OpenAPI document says. Other keys are ignored, as the predecessor's clients may
+    send them."""
+    if not body:
         return None
     try:
         data = msgspec.json.decode(body)
@@ -118,7 +123,7 @@ def _login_email(body: bytes) -> str | None:
             "validation_error", "Invalid request: the body must be a JSON object"
         )
     email = data.get("email")
-    if email is None or (isinstance(email, str) and not email.strip()):
+    if email is None:
         return None
     try:
         return msgspec.convert({"email": email}, EmailRequest).email
@@ -214,7 +219,7 @@ class AuthController(Controller):
     )
     async def register_complete(
         self,
-        data: JSONBody[dict[str, Any]],
+        data: RegistrationCredentialBody,
         auth_services: NamedDependency[AuthServices],
     ) -> RegistrationResult:
         result = await auth_services.ceremonies.complete_registration(data)
@@ -276,7 +281,7 @@ class AuthController(Controller):
     )
     async def login_complete(
         self,
-        data: JSONBody[dict[str, Any]],
+        data: AuthenticationCredentialBody,
         auth_services: NamedDependency[AuthServices],
     ) -> LoginResult:
         user = await auth_services.ceremonies.complete_authentication(data)
@@ -394,7 +399,7 @@ class CredentialsController(Controller):
     async def add_complete(
         self,
         request: AuthedRequest,
-        data: JSONBody[dict[str, Any]],
+        data: RegistrationCredentialBody,
         auth_services: NamedDependency[AuthServices],
     ) -> RegistrationResult:
         result = await auth_services.ceremonies.complete_registration(

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.ids import (
+    ID_TEXT_PATTERN,
     INVALID_CONVERSATION_ID,
     conversation_not_found,
     parse_conversation_id,
@@ -44,6 +45,7 @@ ConversationIdPath = Annotated[
     PathParameter(
         description="The conversation's id, an integer (in the path as digits, e.g. `42`).",
         examples=[Example(value="42")],
+        schema_extra={"pattern": ID_TEXT_PATTERN},
     ),
 ]
 

@@ -1,0 +1,77 @@
+"""The last touches that make ``/openapi.json`` say exactly what the server enforces.
+
+Litestar derives the document from the handlers' types, and three things get lost on the way:
+
+- a body struct declared ``forbid_unknown_fields=True`` is refused with extra keys, but its
+  schema is open (no ``additionalProperties: false``), so a client (or a fuzzer) following
+  the document sends extras and gets a 400;
+- integer bounds come out as floats (``maximum: 100.0``), and a large one is rounded
+  (``2**63 - 1`` becomes ``9.223372036854776e+18``, one past the real limit);
+- the question length limit is configuration (``runs.max_question_chars``), not a type.
+
+:func:`apply_contract` fixes the generated document in place; the contract tests and the fuzz
+tier (``tests/app/foundation/test_api_fuzz.py``) hold the server to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from app.settings import Settings
+
+__all__ = ["apply_contract", "closed_structs"]
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+# Body schemas whose ``question`` is limited by ``runs.max_question_chars``.
+_QUESTION_BODIES = ("AskRequest", "ContinueRequest")
+
+
+def _subclasses(cls: type[msgspec.Struct]) -> Iterator[type[msgspec.Struct]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def closed_structs() -> dict[str, set[str]]:
+    """Struct name → its field names (as encoded), for every struct that refuses unknown
+    fields, among the structs imported so far (the app's are, once it is built)."""
+    closed: dict[str, set[str]] = {}
+    for struct in _subclasses(msgspec.Struct):
+        if struct.__struct_config__.forbid_unknown_fields:
+            closed[struct.__name__] = set(struct.__struct_encode_fields__)
+    return closed
+
+
+def _integer_bounds(node: Any) -> None:
+    """Every integer schema's float bounds as the integers they stand for."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in _BOUNDS:
+                value = node.get(key)
+                if isinstance(value, float) and value.is_integer():
+                    node[key] = int(value)
+        for child in node.values():
+            _integer_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            _integer_bounds(child)
+
+
+def apply_contract(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """``document`` (the output of ``app.openapi_schema.to_schema()``), corrected in place."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    closed = closed_structs()
+    for name, schema in schemas.items():
+        fields = closed.get(schema.get("title", name))
+        # The properties must match too: two structs may share a class name.
+        if fields is not None and set(schema.get("properties", {})) == fields:
+            schema["additionalProperties"] = False
+    for name in _QUESTION_BODIES:
+        question = schemas.get(name, {}).get("properties", {}).get("question")
+        if question is not None:
+            question["maxLength"] = settings.runs.max_question_chars
+    _integer_bounds(document)
+    return document
