@@ -7,7 +7,8 @@ Litestar derives the document from the handlers' types, and three things get los
   the document sends extras and gets a 400;
 - integer bounds come out as floats (``maximum: 100.0``), and a large one is rounded
   (``2**63 - 1`` becomes ``9.223372036854776e+18``, one past the real limit);
-- the question length limit is configuration (``runs.max_question_chars``), not a type.
+- the question length limit is configuration (``runs.max_question_chars``), not a type;
+- Litestar has no way to declare OpenAPI links (which response id feeds which request).
 
 :func:`apply_contract` fixes the generated document in place; the contract tests and the fuzz
 tier (``tests/app/foundation/test_api_fuzz.py``) hold the server to it.
@@ -25,6 +26,52 @@ from app.settings import Settings
 __all__ = ["apply_contract", "closed_structs"]
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_RUN_ID = {"run_id": "$response.body#/run_id"}
+_CONVERSATION_ID = {"conversation_id": "$response.body#/conversation_id"}
+# OpenAPI links: where an id in a response can be used next (for client generators, and for
+# schemathesis' stateful phase). (method, path, status) -> link name -> (method, path, params).
+LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
+    ("post", "/ask", "200"): {
+        "GetRun": ("get", "/runs/{run_id}", _RUN_ID),
+        "RunEvents": ("get", "/runs/{run_id}/events", _RUN_ID),
+        "RunTicket": ("post", "/runs/{run_id}/ticket", _RUN_ID),
+        "CancelRun": ("post", "/runs/{run_id}/cancel", _RUN_ID),
+        "GetConversation": ("get", "/conversations/{conversation_id}", _CONVERSATION_ID),
+        "ContinueConversation": (
+            "post",
+            "/conversations/{conversation_id}/messages",
+            _CONVERSATION_ID,
+        ),
+        "DeleteConversation": ("delete", "/conversations/{conversation_id}", _CONVERSATION_ID),
+    },
+    ("post", "/datasets", "201"): {
+        "GetDataset": (
+            "get",
+            "/datasets/{dataset_id}",
+            {"dataset_id": "$response.body#/dataset_id"},
+        ),
+        "DeleteDataset": (
+            "delete",
+            "/datasets/{dataset_id}",
+            {"dataset_id": "$response.body#/dataset_id"},
+        ),
+    },
+    ("get", "/auth/credentials", "200"): {
+        "RenamePasskey": (
+            "patch",
+            "/auth/credentials/{credential_id}",
+            {"credential_id": "$response.body#/credentials/0/id"},
+        ),
+        "DeletePasskey": (
+            "delete",
+            "/auth/credentials/{credential_id}",
+            {"credential_id": "$response.body#/credentials/0/id"},
+        ),
+    },
+    ("post", "/auth/tokens", "201"): {
+        "RevokeToken": ("delete", "/auth/tokens/{token_id}", {"token_id": "$response.body#/id"}),
+    },
+}
 # Body schemas whose ``question`` is limited by ``runs.max_question_chars``.
 _QUESTION_BODIES = ("AskRequest", "ContinueRequest")
 
@@ -74,4 +121,20 @@ def apply_contract(document: dict[str, Any], settings: Settings) -> dict[str, An
         if question is not None:
             question["maxLength"] = settings.runs.max_question_chars
     _integer_bounds(document)
+    _add_links(document.get("paths", {}))
     return document
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    for (method, path, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {
+                "operationId": paths[target_path][target_method]["operationId"],
+                "parameters": parameters,
+            }
+            for name, (target_method, target_path, parameters) in links.items()
+            if target_method in paths.get(target_path, {})
+        }
