@@ -278,3 +278,30 @@ async def test_a_conversation_id_is_accepted_exactly_when_the_document_allows_it
             headers={**user.headers, "content-type": "application/json"},
         )
         assert asked.status_code == 404, (number, asked.text)
+
+
+async def test_links_lead_from_a_created_resource_to_its_operations(
+    client: Client, document: dict[str, Any], user: AuthedUser
+) -> None:
+    operation_ids = {
+        operation["operationId"]: (method.upper(), path)
+        for (method, path), operation in operations(document).items()
+    }
+    links = operations(document)[("POST", "/ask")]["responses"]["200"]["links"]
+    targets = {operation_ids[link["operationId"]] for link in links.values()}
+    assert ("GET", "/runs/{run_id}") in targets
+    assert ("POST", "/conversations/{conversation_id}/messages") in targets
+    # Following a link with a real response reaches the resource.
+    asked = (await client.post("/ask", json={"question": "hi"}, headers=user.headers)).json()
+    for link in links.values():
+        method, path = operation_ids[link["operationId"]]
+        for name, expression in link["parameters"].items():
+            pointer = expression.removeprefix("$response.body#/")
+            path = path.replace(f"{{{name}}}", str(asked[pointer]))
+        if method == "GET" and not path.endswith("/events"):
+            assert (await client.get(path, headers=user.headers)).status_code == 200, path
+    for source in (("POST", "/datasets"), ("GET", "/auth/credentials"), ("POST", "/auth/tokens")):
+        responses = operations(document)[source]["responses"]
+        success = next(status for status in responses if status.startswith("2"))
+        for link in responses[success]["links"].values():
+            assert link["operationId"] in operation_ids, (source, link)
