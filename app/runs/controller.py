@@ -64,16 +64,18 @@ _NO_CONVERSATION_OR_DATASET = (
 
 
 def _after(last_event_id: str | None, after: int | None) -> int:
-    """Where a replay starts: ``?after=`` wins over ``Last-Event-ID``; 0 = from the start."""
+    """Where a replay starts: ``?after=`` wins over ``Last-Event-ID``; 0 = from the start.
+
+    A malformed ``Last-Event-ID`` is a 400 even next to ``?after=``, as documented."""
+    text = ""
+    if last_event_id is not None:
+        if not fullmatch(LAST_EVENT_ID_PATTERN, last_event_id):
+            raise DomainError(
+                400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
+            )
+        text = last_event_id.strip()
     if after is not None:
         return after
-    if last_event_id is None:
-        return 0
-    if not fullmatch(LAST_EVENT_ID_PATTERN, last_event_id):
-        raise DomainError(
-            400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
-        )
-    text = last_event_id.strip()
     return int(text) if text else 0
 
 

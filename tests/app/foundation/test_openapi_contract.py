@@ -248,6 +248,9 @@ async def test_last_event_id_is_accepted_exactly_when_the_document_allows_it(
         assert (response.status_code == 200) == documented, (value, response.text[:200])
         if not documented:
             assert response.json()["code"] == "invalid_last_event_id"
+        # ?after= wins over the header, but does not make a malformed header acceptable.
+        with_after = await client.get(f"/runs/{run_id}/events?after=1", headers=headers)
+        assert (with_after.status_code == 200) == documented, (value, with_after.text[:200])
 
 
 CONVERSATION_IDS = ("42", " 42", "-1", "0", "9" * 40, "9" * 41, "4_2", "٤٢", "x", "4.2", "+4")

@@ -51,7 +51,7 @@ JSON_OPERATIONS = (
     ("PATCH", "/auth/credentials/{credential_id}"),
     ("POST", "/auth/tokens"),
 )
-EXAMPLES_PER_OPERATION = 60
+EXAMPLES_PER_OPERATION = 100
 # Below the decoder's recursion limit (~960 levels today; feat/harden-uploads sets its own).
 MAX_DEPTH = 200
 # Python refuses to parse integers of more than 4,300 digits (feat/harden-uploads maps that
