@@ -39,6 +39,9 @@ MAX_OFFSET = 2**53 - 1
 # ``Last-Event-ID``: an event id (digits), blank for "from the start"; surrounding whitespace
 # is ignored. The same pattern is documented for the header.
 _EVENT_ID_DIGITS = 15
+# The largest seq a run event can have (a 32-bit column): a replay start past it means
+# "nothing stored", and is clamped so the database never sees an out-of-range parameter.
+_MAX_SEQ = 2**31 - 1
 LAST_EVENT_ID_PATTERN: Final = f"^[{WHITESPACE}]*(?:[0-9]{{1,{_EVENT_ID_DIGITS}}})?[{WHITESPACE}]*$"
 
 # Documented error responses (OpenAPI): what starting a run with a JSON body can refuse
@@ -74,9 +77,8 @@ def _after(last_event_id: str | None, after: int | None) -> int:
                 400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
             )
         text = last_event_id.strip()
-    if after is not None:
-        return after
-    return int(text) if text else 0
+    start = after if after is not None else int(text) if text else 0
+    return min(start, _MAX_SEQ)
 
 
 def _conversation_of(data: AskRequest) -> int | None:
