@@ -29,7 +29,12 @@ from tests.live_server import LiveServer, start_server
 from tests.support.backends import throwaway_database
 from tests.support.webauthn import AuthedUser, signed_in_user
 
-__all__ = ["FuzzTarget"]
+__all__ = ["HARDENED_JSON", "FuzzTarget"]
+
+# Whether the malformed-JSON fixes of feat/harden-uploads are in (issue 14, rows 3 and 4):
+# until then their known 500s are strict xfails and kept out of the generated inputs. Set it
+# to True when merging that branch: the xfail marks go, and the fuzzers probe past the limits.
+HARDENED_JSON = False
 
 # What the fuzzers may send per minute without being refused for volume.
 _GENEROUS_LIMITS = {

@@ -15,8 +15,8 @@ feat/harden-uploads, in parallel: nesting deeper than the recursion limit, inval
 inside a JSON string, an uploaded JSON dataset too deep or with a > 4,300-digit integer, and
 (on PostgreSQL) NUL in stored text. They are kept out of the generated bodies above and held
 by the strict xfails at the end of this file, which fail (XPASS) as soon as that branch is
-merged: then delete the xfail marks and widen the strategies (``MAX_DEPTH``, NUL on
-PostgreSQL, bytes inside strings).
+merged: then set ``HARDENED_JSON`` (tests/app/fuzz/conftest.py) to True, which drops the
+marks and lets the strategies reach past the old limits (depth, digits, NUL on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from app.openapi_errors import ErrorBody
-from tests.app.fuzz.conftest import FuzzTarget
+from tests.app.fuzz.conftest import HARDENED_JSON, FuzzTarget
 
 # The fuzz tier: a real server per backend (`-m "not fuzz"` leaves it out of a quick run).
 pytestmark = [pytest.mark.fuzz, pytest.mark.server]
@@ -53,12 +53,14 @@ JSON_OPERATIONS = (
     ("POST", "/auth/tokens"),
 )
 EXAMPLES_PER_OPERATION = 100
-# Below the decoder's recursion limit (~960 levels today; feat/harden-uploads sets its own).
-MAX_DEPTH = 200
+# Below the decoder's recursion limit (~960 levels) until feat/harden-uploads sets its own.
+MAX_DEPTH = 3_000 if HARDENED_JSON else 200
 # Python refuses to parse integers of more than 4,300 digits (feat/harden-uploads maps that
 # to a 400 for uploads; request bodies already get one).
-MAX_DIGITS = 4_000
+MAX_DIGITS = 6_000 if HARDENED_JSON else 4_000
 KNOWN = "fixed on feat/harden-uploads"
+# A strict xfail until HARDENED_JSON: the lead sees these pass (XPASS, a failure) at the merge.
+KNOWN_500 = pytest.mark.xfail(not HARDENED_JSON, strict=True, reason=KNOWN)
 # Derandomized (seeded from the test), so CI is repeatable; FUZZ_SEED=<n> explores locally.
 EXPLORE_SEED = os.environ.get("FUZZ_SEED")
 FUZZ_SETTINGS = settings(
@@ -253,7 +255,7 @@ def test_no_body_gets_a_5xx(
     fields = _fields(document, operation)
     url = urls.get(path, path)
     # PostgreSQL refuses NUL in text: a known 500 until feat/harden-uploads (see the xfails).
-    nul = fuzz_target.backend == "sqlite"
+    nul = HARDENED_JSON or fuzz_target.backend == "sqlite"
 
     @fuzzed
     @given(body=bodies(fields, nul))
@@ -288,7 +290,7 @@ def test_no_uploaded_json_dataset_gets_a_5xx(
     operation = document["paths"]["/datasets"]["post"]
 
     @fuzzed
-    @given(content=dataset_files(fuzz_target.backend == "sqlite"))
+    @given(content=dataset_files(HARDENED_JSON or fuzz_target.backend == "sqlite"))
     def upload(content: bytes) -> None:
         response = http.post("/datasets", files={"file": ("data.json", content)})
         check(response, operation, f"POST /datasets {content[:300]!r}")
@@ -308,7 +310,7 @@ def _expect_refused(fuzz_target: FuzzTarget, response: httpx.Response, where: st
     msgspec.json.decode(response.content, type=ErrorBody)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN)
+@KNOWN_500
 @pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS)
 def test_nesting_beyond_the_recursion_limit_is_a_400(
     fuzz_target: FuzzTarget, http: httpx.Client, urls: dict[str, str], method: str, path: str
@@ -320,7 +322,7 @@ def test_nesting_beyond_the_recursion_limit_is_a_400(
     _expect_refused(fuzz_target, response, f"{method} {path}")
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN)
+@KNOWN_500
 @pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS)
 def test_invalid_utf8_inside_a_string_is_a_400(
     fuzz_target: FuzzTarget, http: httpx.Client, urls: dict[str, str], method: str, path: str
@@ -332,7 +334,7 @@ def test_invalid_utf8_inside_a_string_is_a_400(
     _expect_refused(fuzz_target, response, f"{method} {path}")
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN)
+@KNOWN_500
 @pytest.mark.parametrize(
     "content",
     [
@@ -365,7 +367,7 @@ def test_nul_in_stored_text_is_never_a_500(
     body: dict[str, str],
 ) -> None:
     if fuzz_target.backend == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN))
+        request.applymarker(KNOWN_500)
     response = http.request(method, urls.get(path, path), json=body)
     if fuzz_target.backend == "postgres":
         _expect_refused(fuzz_target, response, f"{method} {path}")
@@ -376,7 +378,7 @@ def test_nul_in_a_dataset_name_is_never_a_500(
     request: pytest.FixtureRequest, fuzz_target: FuzzTarget, http: httpx.Client
 ) -> None:
     if fuzz_target.backend == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN))
+        request.applymarker(KNOWN_500)
     response = http.post(
         "/datasets", files={"file": ("d.csv", b"a,b\n1,2\n")}, data={"name": "a\x00b"}
     )

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.fuzz.conftest import FuzzTarget
+from tests.app.fuzz.conftest import HARDENED_JSON, FuzzTarget
 
 # The fuzz tier: a real server per backend (`-m "not fuzz"` leaves it out of a quick run).
 pytestmark = [pytest.mark.fuzz, pytest.mark.server]
@@ -36,9 +36,8 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 SEED = int(os.environ.get("FUZZ_SEED", "20261206"))
 # The operations schemathesis.toml switches off (each with its reason there).
 DISABLED = (("POST", "/auth/logout"), ("GET", "/test-stream"))
-# NUL in text reaches PostgreSQL as a 500 until feat/harden-uploads is merged; then drop this
-# (test_raw_json.py's strict xfails say when).
-ALLOW_NUL = {"sqlite": "true", "postgres": "false"}
+# NUL in text reaches PostgreSQL as a 500 until feat/harden-uploads is merged (HARDENED_JSON).
+ALLOW_NUL = {"sqlite": "true", "postgres": "true" if HARDENED_JSON else "false"}
 
 
 @pytest.mark.timeout(600)  # ~20-40 s here; the default 120 s is tight for a loaded CI machine
