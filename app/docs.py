@@ -29,7 +29,9 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from app.errors import error_response, unknown_path_detail
+from app.openapi_contract import apply_contract
 from app.security_headers import content_security_policy
+from app.state import get_settings
 
 __all__ = [
     "ASSETS_PATH",
@@ -194,7 +196,7 @@ def openapi_config(version: str) -> OpenAPIConfig:
 
 
 def _schema(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return request.app.openapi_schema.to_schema()
+    return apply_contract(request.app.openapi_schema.to_schema(), get_settings(request.app.state))
 
 
 class DocsController(Controller):

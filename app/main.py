@@ -22,6 +22,7 @@ from litestar.di import Provide
 from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler
 
+from app.allow_header import AllowHeader
 from app.auth.plugin import AuthPlugin
 from app.conversations.plugin import ConversationsPlugin
 from app.datasets.plugin import DatasetsPlugin
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         HEALTH_KEY: HealthRegistry(redis, redis_key(settings.redis, "health")),
         REDIS_KEY: redis,
     }
+    allow_header = AllowHeader()
     app = Litestar(
         route_handlers=_route_handlers(settings),
         plugins=_plugins(settings, database, redis),
@@ -143,9 +145,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=JSONBodyRequest,
         # No NUL in path or query parameters (PostgreSQL text cannot hold it).
         guards=[refuse_nul_in_url],
+        before_send=[allow_header],
         logging_config=None,
         debug=False,
     )
+    allow_header.learn(app)
     document_error_headers(app)
     # Around routing and exception handling, so 404s and errors carry the headers too; inside
     # the proxy wrapper, which sets the scheme that decides HSTS.

@@ -23,8 +23,9 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import msgspec
 from sqlalchemy import func, select, update
@@ -59,6 +60,8 @@ from app.auth.models import Credential, User
 from app.db.base import new_id
 from app.db.integrity import ViolationKind, classify_integrity_error
 from app.logging import get_logger
+
+_Credential = TypeVar("_Credential")
 
 __all__ = [
     "ALGORITHMS",
@@ -142,6 +145,20 @@ def _library_detail(exc: Exception) -> str:
     if len(text) > _MAX_DETAIL:
         text = text[: _MAX_DETAIL - 1].rstrip() + "…"
     return text or "the passkey response could not be read"
+
+
+def _parsed(parse: Callable[[dict[str, Any]], _Credential], payload: dict[str, Any]) -> _Credential:
+    """py_webauthn's parse of a credential JSON, any failure a 400 ``malformed_credential``:
+    besides its own exceptions it lets ``ValueError`` escape (a non-ASCII base64url field)."""
+    try:
+        return parse(payload)
+    except WebAuthnException as exc:
+        raise AuthError.bad_request("malformed_credential", _library_detail(exc)) from exc
+    except (ValueError, TypeError, LookupError, AttributeError) as exc:
+        raise AuthError.bad_request(
+            "malformed_credential",
+            "The passkey response is malformed: its binary fields must be base64url text",
+        ) from exc
 
 
 def _signed_challenge(client_data_json: bytes) -> bytes:
@@ -288,10 +305,7 @@ class CeremonyService:
 
     @staticmethod
     def _registration_credential(payload: dict[str, Any]) -> tuple[Any, bytes]:
-        try:
-            credential = parse_registration_credential_json(payload)
-        except WebAuthnException as exc:
-            raise AuthError.bad_request("malformed_credential", _library_detail(exc)) from exc
+        credential = _parsed(parse_registration_credential_json, payload)
         return credential, _signed_challenge(credential.response.client_data_json)
 
     def _verify_registration(self, credential: Any, challenge: bytes) -> Any:
@@ -464,10 +478,7 @@ class CeremonyService:
 
     async def complete_authentication(self, payload: dict[str, Any]) -> AuthenticatedUser:
         """Verify an assertion against the stored key and counter; return the user."""
-        try:
-            credential = parse_authentication_credential_json(payload)
-        except WebAuthnException as exc:
-            raise AuthError.bad_request("malformed_credential", _library_detail(exc)) from exc
+        credential = _parsed(parse_authentication_credential_json, payload)
         challenge = _signed_challenge(credential.response.client_data_json)
         pending = await self._challenges.consume(challenge, ChallengeKind.AUTHENTICATION)
         async with self._sessions() as session:

@@ -22,6 +22,7 @@ from app.auth.schemas import (
     EMAIL_MAX_LENGTH,
     EMAIL_MIN_LENGTH,
     EMAIL_PATTERN,
+    AuthenticationCredentialBody,
     CredentialList,
     CredentialOut,
     EmailRequest,
@@ -29,6 +30,7 @@ from app.auth.schemas import (
     MeOut,
     MessageOut,
     RefreshRequest,
+    RegistrationCredentialBody,
     RegistrationResult,
     RenameCredentialRequest,
     TokenResult,
@@ -111,10 +113,13 @@ async def rate_limit_guard(
 
 
 def _login_email(body: bytes, max_json_depth: int) -> str | None:
-    """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None.
+    """``{"email": …}`` → that email; ``{}``, ``{"email": null}`` or no body → None (a body
+    of whitespace only is not JSON: 400).
 
-    Other keys are ignored, as the predecessor's clients may send them."""
-    if not body.strip():
+    Any other email value, the empty string included, must be a valid email (400 otherwise),
+    as the OpenAPI document says. Other keys are ignored, as the predecessor's clients may
+    send them."""
+    if not body:
         return None
     data = decode_json_body(body, max_json_depth)
     if not isinstance(data, dict):
@@ -122,7 +127,7 @@ def _login_email(body: bytes, max_json_depth: int) -> str | None:
             "validation_error", "Invalid request: the body must be a JSON object"
         )
     email = data.get("email")
-    if email is None or (isinstance(email, str) and not email.strip()):
+    if email is None:
         return None
     try:
         return msgspec.convert({"email": email}, EmailRequest).email
@@ -222,7 +227,7 @@ class AuthController(Controller):
     )
     async def register_complete(
         self,
-        data: JSONBody[dict[str, Any]],
+        data: RegistrationCredentialBody,
         auth_services: NamedDependency[AuthServices],
     ) -> RegistrationResult:
         result = await auth_services.ceremonies.complete_registration(data)
@@ -287,7 +292,7 @@ class AuthController(Controller):
     )
     async def login_complete(
         self,
-        data: JSONBody[dict[str, Any]],
+        data: AuthenticationCredentialBody,
         auth_services: NamedDependency[AuthServices],
     ) -> LoginResult:
         user = await auth_services.ceremonies.complete_authentication(data)
@@ -408,7 +413,7 @@ class CredentialsController(Controller):
     async def add_complete(
         self,
         request: AuthedRequest,
-        data: JSONBody[dict[str, Any]],
+        data: RegistrationCredentialBody,
         auth_services: NamedDependency[AuthServices],
     ) -> RegistrationResult:
         result = await auth_services.ceremonies.complete_add_credential(data, _signed_in(request))

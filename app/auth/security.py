@@ -114,8 +114,11 @@ class _BearerJWTAuth(JWTAuth[AuthUser, AccessToken]):
 def interactive_login_only(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    """Guard of account management: a passkey sign-in's access token, not a script's PAT."""
-    if isinstance(connection.auth, PersonalTokenAuth):
+    """Guard of account management: a passkey sign-in's access token, not a script's PAT.
+
+    Reads the scope, not ``connection.auth``: an ``OPTIONS`` request is not authenticated
+    (the middleware skips it), and must get its ``Allow`` answer, not a 500."""
+    if isinstance(connection.scope.get("auth"), PersonalTokenAuth):
         raise DomainError(
             403,
             "personal_token_not_allowed",

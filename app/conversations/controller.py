@@ -16,7 +16,7 @@ from litestar.openapi.spec import Example
 from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
 
-from app.conversations.ids import INVALID_CONVERSATION_ID, parse_conversation_id
+from app.conversations.ids import ID_TEXT_PATTERN, INVALID_CONVERSATION_ID, parse_conversation_id
 from app.conversations.schemas import (
     ConversationDetail,
     ConversationList,
@@ -40,6 +40,7 @@ ConversationIdPath = Annotated[
     PathParameter(
         description="The conversation's id, an integer (in the path as digits, e.g. `42`).",
         examples=[Example(value="42")],
+        schema_extra={"pattern": ID_TEXT_PATTERN},
     ),
 ]
 

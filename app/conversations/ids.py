@@ -17,8 +17,11 @@ import re
 from typing import Final
 
 from app.errors import DomainError
+from app.patterns import WHITESPACE
 
 __all__ = [
+    "CONVERSATION_ID_SCHEMAS",
+    "ID_TEXT_PATTERN",
     "INVALID_CONVERSATION_ID",
     "MAX_ID",
     "conversation_not_found",
@@ -35,6 +38,18 @@ INVALID_CONVERSATION_ID: Final = (
 _DIGITS = re.compile(r"-?[0-9]+")
 # Longer than any 64-bit value: refused before int() so a huge string costs nothing.
 _MAX_DIGITS = 40
+# The id as text, exactly as parse_conversation_id accepts it (surrounding whitespace is
+# stripped), for the OpenAPI document.
+ID_TEXT_PATTERN: Final = (
+    f"^[{WHITESPACE}]*(?:-[0-9]{{1,{_MAX_DIGITS - 1}}}|[0-9]{{1,{_MAX_DIGITS}}})[{WHITESPACE}]*$"
+)
+# ``conversation_id`` in a JSON body: an integer, digits as text, or null.
+CONVERSATION_ID_SCHEMAS: Final = (
+    # Any integer: one that no id column can hold is simply no conversation (404).
+    {"type": "integer"},
+    {"type": "string", "pattern": ID_TEXT_PATTERN},
+    {"type": "null"},
+)
 
 
 def conversation_not_found() -> DomainError:

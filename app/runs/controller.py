@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIType
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
@@ -19,6 +20,7 @@ from app.auth.security import OPTIONAL_AUTH
 from app.conversations.ids import parse_conversation_id
 from app.errors import DomainError
 from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
+from app.patterns import WHITESPACE, fullmatch
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
 from app.runs.runtime import RunsRuntime
 from app.runs.schemas import AskRequest, AskResponse, RunList, RunTicket, RunView
@@ -28,8 +30,17 @@ from app.runs.tickets import TicketError
 
 __all__ = ["START_RUN_ERRORS", "RunsController", "start_stream"]
 
-# Largest ?offset= of GET /runs: a 64-bit SQL integer, so the database never sees an overflow.
-MAX_OFFSET = 2**63 - 1
+# Largest ?offset= of GET /runs and ?after= of the event stream: far inside a 64-bit SQL
+# integer, so the database never sees an overflow, and exactly representable as a JSON number
+# (2**53 - 1), so every client and the OpenAPI document read the same bound.
+MAX_OFFSET = 2**53 - 1
+# ``Last-Event-ID``: an event id (digits), blank for "from the start"; surrounding whitespace
+# is ignored. The same pattern is documented for the header.
+_EVENT_ID_DIGITS = 15
+# The largest seq a run event can have (a 32-bit column): a replay start past it means
+# "nothing stored", and is clamped so the database never sees an out-of-range parameter.
+_MAX_SEQ = 2**31 - 1
+LAST_EVENT_ID_PATTERN: Final = f"^[{WHITESPACE}]*(?:[0-9]{{1,{_EVENT_ID_DIGITS}}})?[{WHITESPACE}]*$"
 
 # Documented error responses (OpenAPI): what starting a run with a JSON body can refuse
 # (see ``RunService.start``); each route adds its 401 and 404.
@@ -54,17 +65,18 @@ _NO_CONVERSATION_OR_DATASET = (
 
 
 def _after(last_event_id: str | None, after: int | None) -> int:
-    """Where a replay starts: ``?after=`` wins over ``Last-Event-ID``; 0 = from the start."""
-    if after is not None:
-        return after
-    if last_event_id is None or not last_event_id.strip():
-        return 0
-    try:
-        return int(last_event_id.strip())
-    except ValueError as exc:
-        raise DomainError(
-            400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
-        ) from exc
+    """Where a replay starts: ``?after=`` wins over ``Last-Event-ID``; 0 = from the start.
+
+    A malformed ``Last-Event-ID`` is a 400 even next to ``?after=``, as documented."""
+    text = ""
+    if last_event_id is not None:
+        if not fullmatch(LAST_EVENT_ID_PATTERN, last_event_id):
+            raise DomainError(
+                400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
+            )
+        text = last_event_id.strip()
+    start = after if after is not None else int(text) if text else 0
+    return min(start, _MAX_SEQ)
 
 
 def _conversation_of(data: AskRequest) -> int | None:
@@ -276,8 +288,23 @@ class RunsController(Controller):
         run_id: FromPath[str],
         runs_runtime: NamedDependency[RunsRuntime],
         ticket: Annotated[str | None, QueryParameter()] = None,
-        after: Annotated[int | None, QueryParameter(ge=0)] = None,
-        last_event_id: Annotated[str | None, HeaderParameter(name="last-event-id")] = None,
+        # Litestar documents neither bound of an optional integer: they are spelled out.
+        after: Annotated[
+            int | None,
+            QueryParameter(ge=0, le=MAX_OFFSET, schema_extra={"minimum": 0, "maximum": MAX_OFFSET}),
+        ] = None,
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(
+                name="last-event-id",
+                # A header is text or absent, never JSON null.
+                schema_extra={
+                    "one_of": None,
+                    "type": OpenAPIType.STRING,
+                    "pattern": LAST_EVENT_ID_PATTERN,
+                },
+            ),
+        ] = None,
     ) -> Stream:
         """Replay the run's events after ``Last-Event-ID`` / ``?after=``, then follow it live.
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
+from app.conversations.ids import CONVERSATION_ID_SCHEMAS
+from app.patterns import NON_BLANK
 from orchestrator import DataSourceRef, PlanStepRef, RunUsage
 
 __all__ = [
@@ -24,20 +26,32 @@ __all__ = [
 RunStatus = Literal["running", "completed", "failed", "cancelled", "interrupted"]
 
 
+# The question is checked by the run service (``invalid_question``, ``question_too_long``,
+# with their own codes), so its constraints are documented, not enforced, here; the length
+# limit is configuration and is added to the document by app.openapi_contract.
+Question = Annotated[
+    str,
+    msgspec.Meta(extra_json_schema={"extra": {"min_length": 1, "pattern": NON_BLANK}}),
+]
+
+
 class AskRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``POST /ask`` and ``POST /ask-stream``: a question, optionally continuing a conversation."""
 
-    question: str
+    question: Question
     # An integer; a string of digits is accepted too (legacy clients send either), see
     # app.conversations.ids.parse_conversation_id.
-    conversation_id: int | str | None = None
+    conversation_id: Annotated[
+        int | str | None,
+        msgspec.Meta(extra_json_schema={"extra": {"one_of": CONVERSATION_ID_SCHEMAS}}),
+    ] = None
     dataset_id: str | None = None
 
 
 class ContinueRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``POST /conversations/{id}/messages``: the conversation comes from the path."""
 
-    question: str
+    question: Question
     dataset_id: str | None = None
 
 

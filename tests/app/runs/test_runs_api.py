@@ -474,6 +474,24 @@ async def test_events_replay_honours_last_event_id_after_and_tickets(
     _assert_error(bad_id, 400, "invalid_last_event_id")
 
 
+async def test_a_replay_start_past_any_event_is_an_empty_stream_on_every_backend(
+    client: Client, alice: AuthedUser
+) -> None:
+    # The largest documented ?after= and Last-Event-ID overflowed PostgreSQL's 32-bit seq
+    # column mid-stream (a broken chunked response); found by the fuzz tier.
+    run_id = (await _ask(client, alice))["run_id"]
+    for query, headers in (
+        (f"?after={2**53 - 1}", {}),
+        ("", {"Last-Event-ID": "9" * 15}),
+        (f"?after={2**31}", {}),
+    ):
+        response = await client.get(
+            f"/runs/{run_id}/events{query}", headers={**alice.headers, **headers}
+        )
+        assert response.status_code == 200, response.text
+        assert _events(parse_sse(response.text)) == []
+
+
 async def test_a_logged_out_token_cannot_follow_events(client: Client, alice: AuthedUser) -> None:
     run_id = (await _ask(client, alice))["run_id"]
     assert (await client.post("/auth/logout", headers=alice.headers)).status_code == 200
