@@ -226,26 +226,10 @@ def interpret(hints: dict[str, Any], today: date) -> Reading:
             # A later part without topic words of its own ("What about London?") continues
             # the part before it, as a follow-up continues a conversation.
             part_hints["history"] = [{"question": parts[index - 1], "answer": ""}]
-        u = understand(part_hints, today)
-        if asks and u.intent is Intent.OFF_TOPIC and _continues(u):
-            # "And what about London?": the previous part's question, with this part's
-            # place or period (the follow-up rules of a conversation).
-            previous = asks[-1]
-            followed = understand(
-                {**part_hints, "history": [{"question": previous.question, "answer": ""}]}, today
-            )
-            if followed.intent is not Intent.OFF_TOPIC:
-                u = replace(followed, question=part)
-        asks.append(u)
+        asks.append(understand(part_hints, today))
     asks = _drop_courtesies(asks)
-    asks = _inherit(asks, corrected)
+    asks = _inherit(asks)
     return Reading(question, corrected, tuple(asks), corrections, today)
-
-
-def _continues(u: Understanding) -> bool:
-    return bool(u.quantities or u.dates or u.regions) or bool(
-        re.match(r"\s*(?:and|also|plus|what about|how about)\b", u.question, re.I)
-    )
 
 
 def _drop_courtesies(asks: list[Understanding]) -> list[Understanding]:
@@ -254,7 +238,7 @@ def _drop_courtesies(asks: list[Understanding]) -> list[Understanding]:
     return real or asks[:1]
 
 
-def _inherit(asks: list[Understanding], whole: str) -> list[Understanding]:
+def _inherit(asks: list[Understanding]) -> list[Understanding]:
     """An ask without a place uses the place another part named; a company ask without a
     profile uses the profile stated elsewhere in the question."""
     regions = next((u.regions for u in asks if u.regions), ())
