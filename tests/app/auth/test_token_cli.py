@@ -23,14 +23,6 @@ TOKEN_LINE = re.compile(r"^sca_pat_[A-Za-z0-9_-]{43}\n$")
 QUESTION = "What is the carbon footprint of 1,000 kWh of electricity in Ireland?"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-
-
 async def me(tmp_path: Path, database_url: str, token: str) -> httpx.Response:
     """``GET /auth/me`` with ``token`` through the app on the database the command used."""
     settings = make_settings(tmp_path)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Executable, insert
@@ -15,21 +13,6 @@ from app.auth.models import Credential, User
 from app.db.base import new_id
 from app.db.engine import Database
 from app.db.integrity import ViolationKind, classify_integrity_error
-from tests.support.runs import migrated_database, sqlite_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    async with migrated_database(database_url) as database:
-        yield database
 
 
 def _user(email: str) -> dict[str, object]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -36,28 +34,11 @@ from orchestrator.providers.scripted import Reply, ScriptedProvider, plan_reply
 from tests.support.runs import (
     REPORT,
     make_user,
-    migrated_database,
     running_service,
     scripted_orchestrator,
-    sqlite_url,
     stored_events,
     wait_for_events,
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same tests on SQLite and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    async with migrated_database(database_url) as database:
-        yield database
 
 
 async def _run_row(database: Database, run_id: str) -> Run:
