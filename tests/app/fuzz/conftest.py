@@ -5,8 +5,7 @@ One server per backend for the whole tier (session scope): starting one costs se
 the fuzzers are meant to share its state (what one request creates, the next may find). The
 sign-in rate limit is raised so the fuzzers reach the ceremonies' validation instead of a
 429 after 30 requests. After the tier, the server's log must hold no ``internal error``
-(a 5xx that a streamed response could hide from the status code), except those the tests
-marked ``xfail`` provoked on purpose.
+(a 5xx that a streamed response could hide from the status code).
 
 PostgreSQL costs a second server and a throwaway database, so locally it runs only with
 ``FUZZ_POSTGRES=1``; under ``CI=true`` it always runs (and fails if PostgreSQL is missing).
@@ -18,7 +17,7 @@ import asyncio
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,12 +28,7 @@ from tests.live_server import LiveServer, start_server
 from tests.support.backends import throwaway_database
 from tests.support.webauthn import AuthedUser, signed_in_user
 
-__all__ = ["HARDENED_JSON", "FuzzTarget"]
-
-# Whether the malformed-JSON fixes of feat/harden-uploads are in (issue 14, rows 3 and 4):
-# until then their known 500s are strict xfails and kept out of the generated inputs. Set it
-# to True when merging that branch: the xfail marks go, and the fuzzers probe past the limits.
-HARDENED_JSON = True
+__all__ = ["FuzzTarget"]
 
 # What the fuzzers may send per minute without being refused for volume.
 _GENEROUS_LIMITS = {
@@ -50,17 +44,13 @@ class FuzzTarget:
     backend: str
     server: LiveServer
     user: AuthedUser
-    # Request ids of the 500s that tests marked xfail provoked on purpose (known bugs fixed
-    # on another branch): not counted against the server log.
-    known_failures: set[str] = field(default_factory=set)
 
     @property
     def base_url(self) -> str:
         return self.server.base_url
 
     def internal_errors(self) -> list[str]:
-        """The error lines of :mod:`app.errors` (a request that ended in a 500) that no
-        xfail test provoked."""
+        """The error lines of :mod:`app.errors` (a request that ended in a 500)."""
         found = []
         for line in self.server.log_text().splitlines():
             try:
@@ -71,7 +61,6 @@ class FuzzTarget:
                 isinstance(entry, dict)
                 and entry.get("logger") == "app.errors"
                 and entry.get("level") == "error"
-                and entry.get("request_id") not in self.known_failures
             ):
                 cause = str(entry.get("exception", "")).strip().splitlines()[-1:]
                 found.append(f"{entry.get('event')} {entry.get('request_id')}: {cause}")

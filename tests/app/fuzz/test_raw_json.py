@@ -10,13 +10,9 @@ error) an :class:`~app.openapi_errors.ErrorBody` sent as ``application/json``. U
 datasets get the same treatment. Seeds are derived from the test names (hypothesis
 ``derandomize``), so a failure reproduces.
 
-Known server errors (issue 14, row 3 and row 4) are fixed on another branch,
-feat/harden-uploads, in parallel: nesting deeper than the recursion limit, invalid UTF-8
-inside a JSON string, an uploaded JSON dataset too deep or with a > 4,300-digit integer, and
-(on PostgreSQL) NUL in stored text. They are kept out of the generated bodies above and held
-by the strict xfails at the end of this file, which fail (XPASS) as soon as that branch is
-merged: then set ``HARDENED_JSON`` (tests/app/fuzz/conftest.py) to True, which drops the
-marks and lets the strategies reach past the old limits (depth, digits, NUL on PostgreSQL).
+The end of this file pins the server errors issue 14 found (rows 3 and 4): nesting deeper
+than the recursion limit, invalid UTF-8 inside a JSON string, an uploaded JSON dataset too
+deep or with a > 4,300-digit integer, and (on PostgreSQL) NUL in stored text: each is a 4xx.
 """
 
 from __future__ import annotations
@@ -33,7 +29,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from app.openapi_errors import ErrorBody
-from tests.app.fuzz.conftest import HARDENED_JSON, FuzzTarget
+from tests.app.fuzz.conftest import FuzzTarget
 
 # The fuzz tier: a real server per backend (`-m "not fuzz"` leaves it out of a quick run).
 pytestmark = [pytest.mark.fuzz, pytest.mark.server]
@@ -53,14 +49,9 @@ JSON_OPERATIONS = (
     ("POST", "/auth/tokens"),
 )
 EXAMPLES_PER_OPERATION = 100
-# Below the decoder's recursion limit (~960 levels) until feat/harden-uploads sets its own.
-MAX_DEPTH = 3_000 if HARDENED_JSON else 200
-# Python refuses to parse integers of more than 4,300 digits (feat/harden-uploads maps that
-# to a 400 for uploads; request bodies already get one).
-MAX_DIGITS = 6_000 if HARDENED_JSON else 4_000
-KNOWN = "fixed on feat/harden-uploads"
-# A strict xfail until HARDENED_JSON: the lead sees these pass (XPASS, a failure) at the merge.
-KNOWN_500 = pytest.mark.xfail(not HARDENED_JSON, strict=True, reason=KNOWN)
+# Past the one JSON decoder's depth limit and Python's 4,300-digit integer limit (both 400s).
+MAX_DEPTH = 3_000
+MAX_DIGITS = 6_000
 # Derandomized (seeded from the test), so CI is repeatable; FUZZ_SEED=<n> explores locally.
 EXPLORE_SEED = os.environ.get("FUZZ_SEED")
 FUZZ_SETTINGS = settings(
@@ -254,11 +245,9 @@ def test_no_body_gets_a_5xx(
     operation = document["paths"][path][method.lower()]
     fields = _fields(document, operation)
     url = urls.get(path, path)
-    # PostgreSQL refuses NUL in text: a known 500 until feat/harden-uploads (see the xfails).
-    nul = HARDENED_JSON or fuzz_target.backend == "sqlite"
 
     @fuzzed
-    @given(body=bodies(fields, nul))
+    @given(body=bodies(fields, nul=True))
     def send(body: bytes) -> None:
         response = http.request(
             method, url, content=body, headers={"content-type": "application/json"}
@@ -290,7 +279,7 @@ def test_no_uploaded_json_dataset_gets_a_5xx(
     operation = document["paths"]["/datasets"]["post"]
 
     @fuzzed
-    @given(content=dataset_files(HARDENED_JSON or fuzz_target.backend == "sqlite"))
+    @given(content=dataset_files(nul=True))
     def upload(content: bytes) -> None:
         response = http.post("/datasets", files={"file": ("data.json", content)})
         check(response, operation, f"POST /datasets {content[:300]!r}")
@@ -298,19 +287,15 @@ def test_no_uploaded_json_dataset_gets_a_5xx(
     upload()
 
 
-# --- Known server errors, fixed on feat/harden-uploads (strict: they flip at the merge) ------
+# --- The server errors issue 14 found (rows 3 and 4), pinned ---------------------------------
 
 
-def _expect_refused(fuzz_target: FuzzTarget, response: httpx.Response, where: str) -> None:
-    """A 4xx error body, never a 500; a 500's request id is noted so the server-log check
-    of the tier does not count it twice."""
-    if response.status_code >= 500:
-        fuzz_target.known_failures.add(response.headers.get("x-request-id", ""))
+def _expect_refused(response: httpx.Response, where: str) -> None:
+    """A 4xx error body, never a 500."""
     assert 400 <= response.status_code < 500, f"{where}: {response.status_code} {response.text}"
     msgspec.json.decode(response.content, type=ErrorBody)
 
 
-@KNOWN_500
 @pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS)
 def test_nesting_beyond_the_recursion_limit_is_a_400(
     fuzz_target: FuzzTarget, http: httpx.Client, urls: dict[str, str], method: str, path: str
@@ -319,10 +304,9 @@ def test_nesting_beyond_the_recursion_limit_is_a_400(
     response = http.request(
         method, urls.get(path, path), content=body, headers={"content-type": "application/json"}
     )
-    _expect_refused(fuzz_target, response, f"{method} {path}")
+    _expect_refused(response, f"{method} {path}")
 
 
-@KNOWN_500
 @pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS)
 def test_invalid_utf8_inside_a_string_is_a_400(
     fuzz_target: FuzzTarget, http: httpx.Client, urls: dict[str, str], method: str, path: str
@@ -331,10 +315,9 @@ def test_invalid_utf8_inside_a_string_is_a_400(
     response = http.request(
         method, urls.get(path, path), content=body, headers={"content-type": "application/json"}
     )
-    _expect_refused(fuzz_target, response, f"{method} {path}")
+    _expect_refused(response, f"{method} {path}")
 
 
-@KNOWN_500
 @pytest.mark.parametrize(
     "content",
     [
@@ -346,7 +329,7 @@ def test_an_uploaded_json_dataset_too_deep_or_too_long_a_number_is_refused(
     fuzz_target: FuzzTarget, http: httpx.Client, content: bytes
 ) -> None:
     response = http.post("/datasets", files={"file": ("data.json", content)})
-    _expect_refused(fuzz_target, response, "POST /datasets")
+    _expect_refused(response, "POST /datasets")
 
 
 NUL_IN_TEXT = (
@@ -358,30 +341,14 @@ NUL_IN_TEXT = (
 
 @pytest.mark.parametrize(("method", "path", "body"), NUL_IN_TEXT)
 def test_nul_in_stored_text_is_never_a_500(
-    request: pytest.FixtureRequest,
-    fuzz_target: FuzzTarget,
-    http: httpx.Client,
-    urls: dict[str, str],
-    method: str,
-    path: str,
-    body: dict[str, str],
+    http: httpx.Client, urls: dict[str, str], method: str, path: str, body: dict[str, str]
 ) -> None:
-    if fuzz_target.backend == "postgres":
-        request.applymarker(KNOWN_500)
     response = http.request(method, urls.get(path, path), json=body)
-    if fuzz_target.backend == "postgres":
-        _expect_refused(fuzz_target, response, f"{method} {path}")
-    assert response.status_code < 500, response.text
+    _expect_refused(response, f"{method} {path}")
 
 
-def test_nul_in_a_dataset_name_is_never_a_500(
-    request: pytest.FixtureRequest, fuzz_target: FuzzTarget, http: httpx.Client
-) -> None:
-    if fuzz_target.backend == "postgres":
-        request.applymarker(KNOWN_500)
+def test_nul_in_a_dataset_name_is_never_a_500(http: httpx.Client) -> None:
     response = http.post(
         "/datasets", files={"file": ("d.csv", b"a,b\n1,2\n")}, data={"name": "a\x00b"}
     )
-    if response.status_code >= 500:
-        fuzz_target.known_failures.add(response.headers.get("x-request-id", ""))
-    assert response.status_code < 500, response.text
+    _expect_refused(response, "POST /datasets")

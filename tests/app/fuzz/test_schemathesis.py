@@ -9,9 +9,8 @@ matching their schemas, schema-valid requests accepted, invalid ones refused, ``
 ``OPTIONS``, and the rest; ``schemathesis.toml`` beside this file lists the few exceptions,
 each with its reason. The seed is fixed, so a failure reproduces.
 
-PostgreSQL refuses a NUL character in text, and the server's handling of it is fixed on
-another branch (feat/harden-uploads): until that is merged, NUL is not generated on
-PostgreSQL here, and ``test_raw_json.py`` holds the known cases as strict xfails.
+NUL characters are generated on both backends: PostgreSQL text cannot hold one, so the
+service refuses it with a 400 before any query (``test_raw_json.py`` pins those cases).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.fuzz.conftest import HARDENED_JSON, FuzzTarget
+from tests.app.fuzz.conftest import FuzzTarget
 
 # The fuzz tier: a real server per backend (`-m "not fuzz"` leaves it out of a quick run).
 pytestmark = [pytest.mark.fuzz, pytest.mark.server]
@@ -36,8 +35,8 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 SEED = int(os.environ.get("FUZZ_SEED", "20261206"))
 # The operations schemathesis.toml switches off (each with its reason there).
 DISABLED = (("POST", "/auth/logout"), ("GET", "/test-stream"))
-# NUL in text reaches PostgreSQL as a 500 until feat/harden-uploads is merged (HARDENED_JSON).
-ALLOW_NUL = {"sqlite": "true", "postgres": "true" if HARDENED_JSON else "false"}
+# NUL in text is a 400 on both backends (one JSON decoder; PostgreSQL text cannot hold it).
+ALLOW_NUL = {"sqlite": "true", "postgres": "true"}
 
 
 @pytest.mark.timeout(600)  # ~20-40 s here; the default 120 s is tight for a loaded CI machine
