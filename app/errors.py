@@ -8,7 +8,7 @@ says what is wrong; a 500 means a bug, is logged with its traceback, and tells t
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from advanced_alchemy.exceptions import DuplicateKeyError, NotFoundError, RepositoryError
 from litestar import Request, Response
@@ -26,6 +26,7 @@ from litestar.types import ExceptionHandlersMap
 from app.logging import current_request_id, get_logger
 
 __all__ = [
+    "AppError",
     "DomainError",
     "error_response",
     "exception_handlers",
@@ -59,6 +60,10 @@ class DomainError(Exception):
     "This conversation already has a running question")``. ``extra`` fields join the body.
     """
 
+    status: int
+    code: str
+    detail: str
+
     def __init__(
         self,
         status: int,
@@ -74,6 +79,35 @@ class DomainError(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.extra = extra
+
+
+class AppError(DomainError):
+    """Base of the typed failures: one subclass per failure a caller may handle.
+
+    A subclass says its ``status``, stable ``code`` and usual ``detail`` as class attributes,
+    and ``when`` it happens (for the OpenAPI document), so a route declares the classes it may
+    raise (:func:`app.openapi_errors.error_responses`) and the documented codes cannot drift
+    from the raised ones. ``detail`` may be replaced per raise when it says a figure; ``extra``
+    fields join the body as with :class:`DomainError`.
+    """
+
+    status: int = 500
+    code: str = "internal_error"
+    detail: str = "Internal server error"
+    when: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        cls = type(self)
+        super().__init__(
+            cls.status, cls.code, cls.detail if detail is None else detail, headers=headers, **extra
+        )
+
+    @classmethod
+    def description(cls) -> str:
+        """When it happens and its code, as the OpenAPI document says it."""
+        return f"{cls.when} (`{cls.code}`)"
 
 
 # Headers every error of a status carries (documented by app.openapi_errors.ERROR_HEADERS).

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.datasets.errors import DatasetNotFound, DatasetTooLarge
 from app.datasets.models import DatasetRow
 from app.datasets.parsing import ParseSlots, parse_off_loop
 from app.datasets.quota import check_dataset_quota
@@ -42,8 +43,8 @@ _VIEW_COLUMNS = (
 _NAME_CHARS = 255
 
 
-def dataset_not_found() -> DomainError:
-    return DomainError(404, "dataset_not_found", "Dataset not found.")
+def dataset_not_found() -> DatasetNotFound:
+    return DatasetNotFound()
 
 
 def _view(row: Any) -> DatasetView:
@@ -91,9 +92,7 @@ class DatasetService:
         """
         limits = self._limits
         if len(content) > limits.max_bytes:
-            raise DomainError(
-                413,
-                "payload_too_large",
+            raise DatasetTooLarge(
                 f"The file has {len(content)} bytes; the limit is {limits.max_bytes}.",
             )
         display_name = name or filename

@@ -17,10 +17,20 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from app.auth.security import OPTIONAL_AUTH
+from app.conversations.errors import ConversationNotFound
 from app.conversations.ids import parse_conversation_id
+from app.datasets.errors import DatasetNotFound
 from app.errors import DomainError
 from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
 from app.patterns import WHITESPACE, fullmatch
+from app.runs.errors import (
+    ConversationBusy,
+    InvalidLastEventId,
+    InvalidTicket,
+    RunFinished,
+    RunNotFound,
+    TooManyRuns,
+)
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
 from app.runs.runtime import RunsRuntime
 from app.runs.schemas import AskRequest, AskResponse, RunList, RunTicket, RunView
@@ -51,16 +61,11 @@ START_RUN_ERRORS: Final = (
         "that is not an integer (`malformed_json`, `validation_error`, `invalid_question`, "
         "`question_too_long`, `invalid_conversation_id`)",
     ),
-    (409, "The conversation already has a question in progress (`conversation_busy`)"),
+    ConversationBusy,
     413,
     415,
-    (429, "Too many runs in progress, for this user or this server (`too_many_runs`)"),
+    TooManyRuns,
     503,
-)
-_NO_RUN = (404, "No such run for this user (`run_not_found`)")
-_NO_CONVERSATION_OR_DATASET = (
-    404,
-    "No such conversation or dataset for this user (`conversation_not_found`, `dataset_not_found`)",
 )
 
 
@@ -71,9 +76,7 @@ def _after(last_event_id: str | None, after: int | None) -> int:
     text = ""
     if last_event_id is not None:
         if not fullmatch(LAST_EVENT_ID_PATTERN, last_event_id):
-            raise DomainError(
-                400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
-            )
+            raise InvalidLastEventId()
         text = last_event_id.strip()
     start = after if after is not None else int(text) if text else 0
     return min(start, _MAX_SEQ)
@@ -127,7 +130,7 @@ class RunsController(Controller):
         "/ask",
         status_code=200,
         guards=[require_json],
-        responses=error_responses(401, _NO_CONVERSATION_OR_DATASET, *START_RUN_ERRORS),
+        responses=error_responses(401, ConversationNotFound, DatasetNotFound, *START_RUN_ERRORS),
     )
     async def ask(
         self,
@@ -153,7 +156,7 @@ class RunsController(Controller):
         guards=[require_json],
         description="Ask a question; the response is the run's event stream (SSE) until it "
         f"ends. {SSE_ERRORS}",
-        responses=error_responses(401, _NO_CONVERSATION_OR_DATASET, *START_RUN_ERRORS),
+        responses=error_responses(401, ConversationNotFound, DatasetNotFound, *START_RUN_ERRORS),
     )
     async def ask_stream(
         self,
@@ -192,7 +195,7 @@ class RunsController(Controller):
     @get(
         "/runs/{run_id:str}",
         tags=["runs"],
-        responses=error_responses(BAD_PARAMETER, 401, _NO_RUN, 503),
+        responses=error_responses(BAD_PARAMETER, 401, RunNotFound, 503),
     )
     async def get_run(
         self,
@@ -210,8 +213,8 @@ class RunsController(Controller):
         responses=error_responses(
             BAD_PARAMETER,
             401,
-            _NO_RUN,
-            (409, "The run already ended (`run_finished`)"),
+            RunNotFound,
+            RunFinished,
             503,
         ),
     )
@@ -230,14 +233,14 @@ class RunsController(Controller):
         user_id = current_user_id(request)
         run = await runs_runtime.reads.owned(run_id, user_id)
         if run.status != "running" or not await service.cancel(run_id):
-            raise DomainError(409, "run_finished", f"The run already ended ({run.status}).")
+            raise RunFinished(f"The run already ended ({run.status}).")
         return await runs_runtime.reads.view(run_id, user_id)
 
     @post(
         "/runs/{run_id:str}/ticket",
         status_code=200,
         tags=["runs"],
-        responses=error_responses(BAD_PARAMETER, 401, _NO_RUN, 503),
+        responses=error_responses(BAD_PARAMETER, 401, RunNotFound, 503),
     )
     async def ticket(
         self,
@@ -278,7 +281,7 @@ class RunsController(Controller):
                 "Neither a valid access token nor a valid `?ticket=` for this run "
                 "(`not_authenticated`, `invalid_ticket`)",
             ),
-            _NO_RUN,
+            RunNotFound,
             503,
         ),
     )
@@ -333,7 +336,7 @@ class RunsController(Controller):
                 claims = runtime.tickets.verify(ticket, run_id)
                 await runtime.redeem_ticket(request, claims)
             except TicketError as exc:
-                raise DomainError(401, "invalid_ticket", f"Invalid run ticket: {exc}.") from exc
+                raise InvalidTicket(f"Invalid run ticket: {exc}.") from exc
             return claims.user_id
         user_id = await runtime.authenticate_bearer(request)
         if user_id is None:

@@ -42,12 +42,14 @@ from app.images.charts import attach_chart_images
 from app.images.models import RunChart
 from app.logging import get_logger
 from app.runs import store
+from app.runs.errors import ConversationBusy, TooManyRuns, UnknownUser
 from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
 from app.settings import RunSettings
 from orchestrator import (
     Completed,
+    ErrorCode,
     ErrorData,
     ErrorEvent,
     Event,
@@ -185,9 +187,7 @@ class RunService:
             raise DomainError(503, "shutting_down", "The server is shutting down; retry shortly.")
         limit = self.settings.max_concurrent_per_process
         if self._reserved >= limit:
-            raise DomainError(
-                429,
-                "too_many_runs",
+            raise TooManyRuns(
                 f"The server is running its maximum of {limit} concurrent runs; retry shortly.",
                 headers=dict(_RETRY_RUN_LATER),
             )
@@ -224,9 +224,7 @@ class RunService:
                 per_user = self.settings.max_concurrent_per_user
                 others = await store.count_running(session, user_id, self.worker_id)
                 if others + self._reserved_by_user[user_id] > per_user:
-                    raise DomainError(
-                        429,
-                        "too_many_runs",
+                    raise TooManyRuns(
                         f"You already have {per_user} runs in progress; "
                         "wait for one to finish or cancel it.",
                         headers=dict(_RETRY_RUN_LATER),
@@ -293,15 +291,11 @@ class RunService:
         """
         violation = classify_integrity_error(exc)
         if violation.kind is ViolationKind.UNIQUE and _is_one_run_per_conversation(violation):
-            return DomainError(
-                409,
-                "conversation_busy",
-                "This conversation already has a question in progress; wait for it to finish.",
-            )
+            return ConversationBusy()
         if violation.kind is ViolationKind.FOREIGN_KEY:
             async with self.session_maker() as session:
                 if await session.get(User, user_id) is None:
-                    return DomainError(401, "unknown_user", "Account no longer exists.")
+                    return UnknownUser()
                 if conversation_id is not None and not await conversations.conversation_exists(
                     session, conversation_id
                 ):
@@ -339,6 +333,7 @@ class RunService:
     def _fallback_terminal(self, live: _LiveRun) -> ErrorEvent:
         """The terminal event when the orchestrator ended without one: cancelled before it
         started, or a bug / a failed write."""
+        code: ErrorCode
         if live.cancel_requested:
             code, message = "cancelled", "Run cancelled (cancelled)"
             error = "the run was cancelled before it finished"
