@@ -28,6 +28,12 @@ from app.logging import current_request_id, get_logger
 __all__ = [
     "AppError",
     "DomainError",
+    "InvalidInput",
+    "MalformedJson",
+    "NotAuthenticated",
+    "ServiceStarting",
+    "ShuttingDown",
+    "UnsupportedMediaType",
     "error_response",
     "exception_handlers",
     "malformed_json",
@@ -110,6 +116,60 @@ class AppError(DomainError):
         return f"{cls.when} (`{cls.code}`)"
 
 
+class MalformedJson(AppError):
+    """A body that is not JSON at all (``detail`` says the reason and byte)."""
+
+    status = 400
+    code = "malformed_json"
+    detail = "Malformed JSON body: not JSON."
+    when: ClassVar[str] = "Malformed JSON body"
+
+
+class InvalidInput(AppError):
+    """Input no field may hold: a NUL character, JSON nested too deep, a number too long."""
+
+    status = 400
+    code = "invalid_input"
+    detail = "Invalid input."
+    when: ClassVar[str] = "Input no field may hold (a NUL character, JSON too deep)"
+
+
+class UnsupportedMediaType(AppError):
+    """A body sent with the wrong ``Content-Type`` (``detail`` says the one expected)."""
+
+    status = 415
+    code = "unsupported_media_type"
+    detail = "Unsupported Content-Type."
+    when: ClassVar[str] = "The body's Content-Type is not the one this route reads"
+
+
+class NotAuthenticated(AppError):
+    """No valid access token (or other credential the route accepts) was sent."""
+
+    status = 401
+    code = "not_authenticated"
+    detail = "Sign in first."
+    when: ClassVar[str] = "No valid access token"
+
+
+class ServiceStarting(AppError):
+    """The service has not finished starting (a service it needs is not there yet)."""
+
+    status = 503
+    code = "starting"
+    detail = "The service is starting; retry shortly."
+    when: ClassVar[str] = "The service is starting"
+
+
+class ShuttingDown(AppError):
+    """The server is shutting down and takes no new work."""
+
+    status = 503
+    code = "shutting_down"
+    detail = "The server is shutting down; retry shortly."
+    when: ClassVar[str] = "The server is shutting down"
+
+
 # Headers every error of a status carries (documented by app.openapi_errors.ERROR_HEADERS).
 _DEFAULT_HEADERS: Final[dict[int, dict[str, str]]] = {
     401: {"WWW-Authenticate": "Bearer"},
@@ -139,13 +199,13 @@ def error_response(
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def malformed_json(reason: str) -> DomainError:
+def malformed_json(reason: str) -> MalformedJson:
     """400 ``malformed_json`` for a body that is not JSON; ``reason`` is the decoder's message,
     reworded so clients see where and why without the decoder's phrasing."""
     reason = reason.removeprefix("JSON is malformed: ").strip().rstrip(".")
     if reason == "Input data was truncated":
         reason = "the body ends before the JSON value is complete"
-    return DomainError(400, "malformed_json", f"Malformed JSON body: {reason or 'not JSON'}.")
+    return MalformedJson(f"Malformed JSON body: {reason or 'not JSON'}.")
 
 
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")

@@ -14,7 +14,13 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, MultipartBody
 
-from app.datasets.errors import DatasetNotFound, DatasetQuotaExceeded, InvalidUpload
+from app.datasets.errors import (
+    DatasetNotFound,
+    DatasetQuotaExceeded,
+    DatasetTooLarge,
+    InvalidUpload,
+    UploadsBusy,
+)
 from app.datasets.schemas import DatasetList, DatasetUpload, DatasetView, Deleted, DeletedResponse
 from app.datasets.service import DatasetService
 from app.openapi_errors import BAD_PARAMETER, error_responses
@@ -45,6 +51,7 @@ class DatasetsController(Controller):
             401,
             DatasetQuotaExceeded,
             (413, "The body or the file is larger than the limit (`payload_too_large`)"),
+            DatasetTooLarge,
             (415, "Content-Type is not multipart/form-data (`unsupported_media_type`)"),
             InvalidUpload,
             (
@@ -52,6 +59,7 @@ class DatasetsController(Controller):
                 "This worker is parsing as many uploads as it may at once (`uploads_busy`), or "
                 "the database is unavailable; retry after `Retry-After` seconds",
             ),
+            UploadsBusy,
         ),
     )
     async def upload(

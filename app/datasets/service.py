@@ -23,7 +23,7 @@ from app.datasets.models import DatasetRow
 from app.datasets.parsing import ParseSlots, parse_off_loop
 from app.datasets.quota import check_dataset_quota
 from app.datasets.schemas import DatasetView
-from app.errors import DomainError
+from app.errors import InvalidInput
 from app.settings import DatasetSettings
 from tools.catalog_types import Dataset
 
@@ -87,7 +87,7 @@ class DatasetService:
     ) -> DatasetView:
         """Check, parse and store an uploaded file as the user's new dataset.
 
-        Raises :class:`DomainError`: 413 too large, 400 a NUL in the name, 409 quota full,
+        Raises :class:`~app.errors.AppError`: 413 too large, 400 a NUL in the name, 409 quota full,
         422 not a valid dataset, 503 no parse slot free.
         """
         limits = self._limits
@@ -99,7 +99,7 @@ class DatasetService:
         if "\x00" in display_name:
             # PostgreSQL text cannot hold NUL; say so instead of failing in the database.
             field = "name" if name else "file name"
-            raise DomainError(400, "invalid_input", f"The {field} contains a NUL character.")
+            raise InvalidInput(f"The {field} contains a NUL character.")
         async with self._sessions() as session:
             await check_dataset_quota(session, user_id, len(content), limits, lock=False)
         parsed = await parse_off_loop(content, filename, limits, self._parse_slots)

@@ -17,16 +17,18 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from app.auth.security import OPTIONAL_AUTH
-from app.conversations.errors import ConversationNotFound
+from app.conversations.errors import ConversationNotFound, InvalidConversationId
 from app.conversations.ids import parse_conversation_id
 from app.datasets.errors import DatasetNotFound
-from app.errors import DomainError
+from app.errors import MalformedJson, NotAuthenticated
 from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
 from app.patterns import WHITESPACE, fullmatch
 from app.runs.errors import (
     ConversationBusy,
     InvalidLastEventId,
+    InvalidQuestion,
     InvalidTicket,
+    QuestionTooLong,
     RunFinished,
     RunNotFound,
     TooManyRuns,
@@ -53,7 +55,8 @@ _MAX_SEQ = 2**31 - 1
 LAST_EVENT_ID_PATTERN: Final = f"^[{WHITESPACE}]*(?:[0-9]{{1,{_EVENT_ID_DIGITS}}})?[{WHITESPACE}]*$"
 
 # Documented error responses (OpenAPI): what starting a run with a JSON body can refuse
-# (see ``RunService.start``); each route adds its 401 and 404.
+# (see ``RunService.start``); each route adds its 401 and 404. The classes after the 400's
+# text are listed there already; naming them keeps the text honest (a renamed code is added).
 START_RUN_ERRORS: Final = (
     (
         400,
@@ -61,6 +64,10 @@ START_RUN_ERRORS: Final = (
         "that is not an integer (`malformed_json`, `validation_error`, `invalid_question`, "
         "`question_too_long`, `invalid_conversation_id`)",
     ),
+    MalformedJson,
+    InvalidQuestion,
+    QuestionTooLong,
+    InvalidConversationId,
     ConversationBusy,
     413,
     415,
@@ -253,7 +260,7 @@ class RunsController(Controller):
         user_id = current_user_id(request)
         signed_in_as = ticket_session(request.auth)
         if signed_in_as is None:
-            raise DomainError(401, "not_authenticated", "Sign in first.")
+            raise NotAuthenticated()
         await runs_runtime.reads.owned(run_id, user_id)
         ticket, expires = runs_runtime.tickets.issue(run_id, user_id, signed_in_as)
         return RunTicket(
@@ -276,11 +283,14 @@ class RunsController(Controller):
                 400,
                 "Invalid `after` or `Last-Event-ID` (`validation_error`, `invalid_last_event_id`)",
             ),
+            InvalidLastEventId,
             (
                 401,
                 "Neither a valid access token nor a valid `?ticket=` for this run "
                 "(`not_authenticated`, `invalid_ticket`)",
             ),
+            NotAuthenticated,
+            InvalidTicket,
             RunNotFound,
             503,
         ),
@@ -340,9 +350,7 @@ class RunsController(Controller):
             return claims.user_id
         user_id = await runtime.authenticate_bearer(request)
         if user_id is None:
-            raise DomainError(
-                401,
-                "not_authenticated",
+            raise NotAuthenticated(
                 "Send a bearer token, or a ?ticket= from POST /runs/{id}/ticket.",
             )
         return user_id

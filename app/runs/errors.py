@@ -8,14 +8,17 @@ conversation or dataset raises the classes of those domains.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from app.errors import AppError
 
 __all__ = [
+    "QUESTION_ERRORS",
     "ConversationBusy",
     "InvalidLastEventId",
+    "InvalidQuestion",
     "InvalidTicket",
+    "QuestionTooLong",
     "RunError",
     "RunFinished",
     "RunNotFound",
@@ -90,3 +93,27 @@ class UnknownUser(RunError):
     code = "unknown_user"
     detail = "Account no longer exists."
     when: ClassVar[str] = "The account no longer exists"
+
+
+class InvalidQuestion(RunError):
+    """An empty (or blank) question."""
+
+    status = 400
+    code = "invalid_question"
+    detail = "The question must not be empty."
+    when: ClassVar[str] = "The question is empty"
+
+
+class QuestionTooLong(RunError):
+    """A question longer than ``runs.max_question_chars`` (``detail`` says both lengths)."""
+
+    status = 400
+    code = "question_too_long"
+    detail = "The question is too long."
+    when: ClassVar[str] = "The question is longer than the limit"
+
+
+# The class of each code of :func:`orchestrator.question_problem`.
+QUESTION_ERRORS: Final[dict[str, type[RunError]]] = {
+    cls.code: cls for cls in (InvalidQuestion, QuestionTooLong)
+}

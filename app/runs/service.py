@@ -35,14 +35,14 @@ from app.conversations import service as conversations
 from app.conversations.ids import conversation_not_found
 from app.datasets import service as datasets
 from app.db.integrity import Violation, ViolationKind, classify_integrity_error
-from app.errors import DomainError
+from app.errors import DomainError, ShuttingDown
 from app.health import HealthRegistry
 from app.health_compat import api_status_of_failure
 from app.images.charts import attach_chart_images
 from app.images.models import RunChart
 from app.logging import get_logger
 from app.runs import store
-from app.runs.errors import ConversationBusy, TooManyRuns, UnknownUser
+from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns, UnknownUser
 from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
@@ -179,12 +179,12 @@ class RunService:
     ) -> StartedRun:
         """Validate, persist the user message and run row, and start the run's task.
 
-        Raises :class:`DomainError`: 400 bad question, 404 unknown conversation/dataset,
+        Raises :class:`~app.errors.AppError`: 400 bad question, 404 unknown conversation/dataset,
         409 the conversation already has a run going, 429 a concurrency limit is reached.
         """
         self._check_question(question)
         if self._stopping:
-            raise DomainError(503, "shutting_down", "The server is shutting down; retry shortly.")
+            raise ShuttingDown()
         limit = self.settings.max_concurrent_per_process
         if self._reserved >= limit:
             raise TooManyRuns(
@@ -207,7 +207,7 @@ class RunService:
     def _check_question(self, question: str) -> None:
         problem = question_problem(question, self.settings.max_question_chars)
         if problem is not None:
-            raise DomainError(400, problem.code, problem.message)
+            raise QUESTION_ERRORS[problem.code](problem.message)
 
     def _release(self, user_id: str) -> None:
         self._reserved -= 1

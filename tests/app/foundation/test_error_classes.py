@@ -23,7 +23,8 @@ from app.datasets.errors import DatasetNotFound, DatasetQuotaExceeded
 from app.errors import AppError, DomainError
 from app.main import create_app
 from app.openapi_errors import DESCRIPTIONS, error_responses
-from app.runs.errors import RunFinished, TooManyRuns
+from app.runs.errors import QUESTION_ERRORS, RunFinished, TooManyRuns
+from orchestrator import question_problem
 from tests.conftest import make_settings
 
 
@@ -92,7 +93,7 @@ def test_every_failure_class_has_its_own_code_and_an_error_status() -> None:
     for cls in classes:
         assert 400 <= cls.status <= 599, cls
         assert cls.detail, cls
-        assert cls.code not in cls.when, f"{cls.__name__}.when repeats its code"
+        assert f"`{cls.code}`" not in cls.when, f"{cls.__name__}.when repeats its code"
 
 
 def test_a_class_documents_its_status_with_its_code() -> None:
@@ -131,3 +132,19 @@ def test_a_non_error_status_is_refused() -> None:
 def test_a_class_given_twice_is_listed_once() -> None:
     described = error_responses(DatasetNotFound, DatasetNotFound)[404].description
     assert described == DatasetNotFound.description()
+
+
+def test_a_class_whose_code_the_text_already_names_leaves_the_text_as_written() -> None:
+    text = "Not an integer (`validation_error`, `invalid_conversation_id`)"
+    specs = error_responses((400, text), InvalidConversationId)
+    assert specs[400].description == text
+
+
+@pytest.mark.parametrize(
+    ("question", "code"), [("  ", "invalid_question"), ("x" * 11, "question_too_long")]
+)
+def test_every_question_problem_has_its_class(question: str, code: str) -> None:
+    problem = question_problem(question, limit=10)
+    assert problem is not None
+    error = QUESTION_ERRORS[problem.code](problem.message)
+    assert (error.status, error.code, error.detail) == (400, code, problem.message)
