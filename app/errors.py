@@ -64,6 +64,9 @@ STATUS_CODES: dict[int, str] = {
 class DomainError(Exception):
     """An expected failure a handler reports to the client, e.g. ``DomainError(409, "run_active",
     "This conversation already has a running question")``. ``extra`` fields join the body.
+
+    The untyped root of :class:`AppError`: the app raises only ``AppError`` subclasses, whose
+    codes the OpenAPI document lists; this constructor stays for one-off errors in tests.
     """
 
     status: int

@@ -56,8 +56,8 @@ def conversation_not_found() -> ConversationNotFound:
 def parse_conversation_id(value: int | str) -> int:
     """The conversation id in ``value`` (an integer, or digits as text) as an ``int``.
 
-    Raises :class:`DomainError`: 400 ``invalid_conversation_id`` when ``value`` is not an
-    integer at all, 404 ``conversation_not_found`` when it is one no conversation can have.
+    Raises :class:`InvalidConversationId` (400) when ``value`` is not an
+    integer at all, :class:`ConversationNotFound` (404) when it is one no conversation can have.
     """
     if isinstance(value, bool):  # bool is an int subclass; JSON true is not an id
         raise _invalid(value)

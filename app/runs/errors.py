@@ -23,7 +23,6 @@ __all__ = [
     "RunFinished",
     "RunNotFound",
     "TooManyRuns",
-    "UnknownUser",
 ]
 
 
@@ -84,15 +83,6 @@ class InvalidTicket(RunError):
     code = "invalid_ticket"
     detail = "Invalid run ticket."
     when: ClassVar[str] = "The run ticket is invalid, expired or already used"
-
-
-class UnknownUser(RunError):
-    """The signed-in account was deleted while the run was being created."""
-
-    status = 401
-    code = "unknown_user"
-    detail = "Account no longer exists."
-    when: ClassVar[str] = "The account no longer exists"
 
 
 class InvalidQuestion(RunError):

@@ -30,19 +30,20 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.errors import UnknownUser
 from app.auth.models import User
 from app.conversations import service as conversations
 from app.conversations.ids import conversation_not_found
 from app.datasets import service as datasets
 from app.db.integrity import Violation, ViolationKind, classify_integrity_error
-from app.errors import DomainError, ShuttingDown
+from app.errors import AppError, ShuttingDown
 from app.health import HealthRegistry
 from app.health_compat import api_status_of_failure
 from app.images.charts import attach_chart_images
 from app.images.models import RunChart
 from app.logging import get_logger
 from app.runs import store
-from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns, UnknownUser
+from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns
 from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
@@ -282,7 +283,7 @@ class RunService:
         user_id: str,
         conversation_id: int | None,
         dataset_id: str | None,
-    ) -> DomainError:
+    ) -> AppError:
         """The client-facing cause of an integrity error while creating a run.
 
         A second run (or message) in a conversation that has one going is ``conversation_busy``;
@@ -295,7 +296,7 @@ class RunService:
         if violation.kind is ViolationKind.FOREIGN_KEY:
             async with self.session_maker() as session:
                 if await session.get(User, user_id) is None:
-                    return UnknownUser()
+                    return UnknownUser("Account no longer exists.")
                 if conversation_id is not None and not await conversations.conversation_exists(
                     session, conversation_id
                 ):

@@ -18,6 +18,7 @@ from litestar.params import FromQuery
 from litestar.testing import AsyncTestClient
 
 import app
+from app.auth.errors import AuthError, InvalidName, RateLimited, RefreshTokenExpired
 from app.conversations.errors import ConversationNotFound, InvalidConversationId
 from app.datasets.errors import DatasetNotFound, DatasetQuotaExceeded
 from app.errors import AppError, DomainError
@@ -148,3 +149,21 @@ def test_every_question_problem_has_its_class(question: str, code: str) -> None:
     assert problem is not None
     error = QUESTION_ERRORS[problem.code](problem.message)
     assert (error.status, error.code, error.detail) == (400, code, problem.message)
+
+
+def test_an_auth_401_carries_the_bearer_challenge_and_a_429_its_wait() -> None:
+    refused = RefreshTokenExpired()
+    assert (refused.status, refused.code, refused.detail) == (
+        401,
+        "refresh_token_expired",
+        "Refresh token expired",
+    )
+    assert refused.headers == {"WWW-Authenticate": "Bearer"}
+    limited = RateLimited("Too many sign-in requests", 0)
+    assert (limited.status, limited.code, limited.headers) == (
+        429,
+        "rate_limited",
+        {"Retry-After": "1"},
+    )
+    assert isinstance(limited, AuthError)
+    assert InvalidName("A token name cannot be blank").headers == {}
