@@ -8,7 +8,7 @@ says what is wrong; a 500 means a bug, is logged with its traceback, and tells t
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from advanced_alchemy.exceptions import DuplicateKeyError, NotFoundError, RepositoryError
 from litestar import Request, Response
@@ -26,7 +26,14 @@ from litestar.types import ExceptionHandlersMap
 from app.logging import current_request_id, get_logger
 
 __all__ = [
+    "AppError",
     "DomainError",
+    "InvalidInput",
+    "MalformedJson",
+    "NotAuthenticated",
+    "ServiceStarting",
+    "ShuttingDown",
+    "UnsupportedMediaType",
     "error_response",
     "exception_handlers",
     "malformed_json",
@@ -57,7 +64,14 @@ STATUS_CODES: dict[int, str] = {
 class DomainError(Exception):
     """An expected failure a handler reports to the client, e.g. ``DomainError(409, "run_active",
     "This conversation already has a running question")``. ``extra`` fields join the body.
+
+    The untyped root of :class:`AppError`: the app raises only ``AppError`` subclasses, whose
+    codes the OpenAPI document lists; this constructor stays for one-off errors in tests.
     """
+
+    status: int
+    code: str
+    detail: str
 
     def __init__(
         self,
@@ -74,6 +88,89 @@ class DomainError(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.extra = extra
+
+
+class AppError(DomainError):
+    """Base of the typed failures: one subclass per failure a caller may handle.
+
+    A subclass says its ``status``, stable ``code`` and usual ``detail`` as class attributes,
+    and ``when`` it happens (for the OpenAPI document), so a route declares the classes it may
+    raise (:func:`app.openapi_errors.error_responses`) and the documented codes cannot drift
+    from the raised ones. ``detail`` may be replaced per raise when it says a figure; ``extra``
+    fields join the body as with :class:`DomainError`.
+    """
+
+    status: int = 500
+    code: str = "internal_error"
+    detail: str = "Internal server error"
+    when: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        cls = type(self)
+        super().__init__(
+            cls.status, cls.code, cls.detail if detail is None else detail, headers=headers, **extra
+        )
+
+    @classmethod
+    def description(cls) -> str:
+        """When it happens and its code, as the OpenAPI document says it."""
+        return f"{cls.when} (`{cls.code}`)"
+
+
+class MalformedJson(AppError):
+    """A body that is not JSON at all (``detail`` says the reason and byte)."""
+
+    status = 400
+    code = "malformed_json"
+    detail = "Malformed JSON body: not JSON."
+    when: ClassVar[str] = "Malformed JSON body"
+
+
+class InvalidInput(AppError):
+    """Input no field may hold: a NUL character, JSON nested too deep, a number too long."""
+
+    status = 400
+    code = "invalid_input"
+    detail = "Invalid input."
+    when: ClassVar[str] = "Input no field may hold (a NUL character, JSON too deep)"
+
+
+class UnsupportedMediaType(AppError):
+    """A body sent with the wrong ``Content-Type`` (``detail`` says the one expected)."""
+
+    status = 415
+    code = "unsupported_media_type"
+    detail = "Unsupported Content-Type."
+    when: ClassVar[str] = "The body's Content-Type is not the one this route reads"
+
+
+class NotAuthenticated(AppError):
+    """No valid access token (or other credential the route accepts) was sent."""
+
+    status = 401
+    code = "not_authenticated"
+    detail = "Sign in first."
+    when: ClassVar[str] = "No valid access token"
+
+
+class ServiceStarting(AppError):
+    """The service has not finished starting (a service it needs is not there yet)."""
+
+    status = 503
+    code = "starting"
+    detail = "The service is starting; retry shortly."
+    when: ClassVar[str] = "The service is starting"
+
+
+class ShuttingDown(AppError):
+    """The server is shutting down and takes no new work."""
+
+    status = 503
+    code = "shutting_down"
+    detail = "The server is shutting down; retry shortly."
+    when: ClassVar[str] = "The server is shutting down"
 
 
 # Headers every error of a status carries (documented by app.openapi_errors.ERROR_HEADERS).
@@ -105,13 +202,13 @@ def error_response(
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def malformed_json(reason: str) -> DomainError:
+def malformed_json(reason: str) -> MalformedJson:
     """400 ``malformed_json`` for a body that is not JSON; ``reason`` is the decoder's message,
     reworded so clients see where and why without the decoder's phrasing."""
     reason = reason.removeprefix("JSON is malformed: ").strip().rstrip(".")
     if reason == "Input data was truncated":
         reason = "the body ends before the JSON value is complete"
-    return DomainError(400, "malformed_json", f"Malformed JSON body: {reason or 'not JSON'}.")
+    return MalformedJson(f"Malformed JSON body: {reason or 'not JSON'}.")
 
 
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")

@@ -23,6 +23,8 @@ from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, OpenAPIType, O
 from litestar.routes import HTTPRoute
 from msgspec import UNSET, Meta, UnsetType
 
+from app.errors import AppError
+
 __all__ = [
     "BAD_PARAMETER",
     "DESCRIPTIONS",
@@ -102,27 +104,44 @@ class ErrorBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = UNSET
 
 
-def error_responses(*statuses: int | tuple[int, str]) -> dict[int, ResponseSpec]:
+def error_responses(
+    *statuses: int | tuple[int, str] | type[AppError],
+) -> dict[int, ResponseSpec]:
     """``responses=`` for a route handler: :class:`ErrorBody` for each status, and for 500
     (any route can fail with a bug).
 
     A status alone gets its default description; ``(status, description)`` says when this
-    route returns it.
+    route returns it; an :class:`~app.errors.AppError` class documents its own status, code
+    and when. A class is always listed: after whatever came first for its status, in the
+    order given, unless that text already names its code (so the document says every code
+    the route declares). Of two plain statuses or descriptions, the first wins.
     """
-    specs: dict[int, ResponseSpec] = {}
+    described: dict[int, str] = {}
     for item in (*statuses, 500):
-        status = item[0] if isinstance(item, tuple) else item
+        status = (
+            item[0] if isinstance(item, tuple) else item if isinstance(item, int) else item.status
+        )
         if not 400 <= status <= 599:
             msg = f"{status} is not an error status"
             raise ValueError(msg)
-        description = item[1] if isinstance(item, tuple) else DESCRIPTIONS[status]
-        specs.setdefault(
-            status,
-            ResponseSpec(
-                data_container=ErrorBody, description=description, generate_examples=False
-            ),
+        if isinstance(item, tuple):
+            description = item[1]
+        elif isinstance(item, int):
+            description = DESCRIPTIONS[item]
+        else:
+            description = item.description()
+        if isinstance(item, type) and status in described:
+            if item.code not in described[status]:
+                later = item.description()
+                described[status] = f"{described[status]}, or {later[:1].lower()}{later[1:]}"
+        else:
+            described.setdefault(status, description)
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody, description=description, generate_examples=False
         )
-    return specs
+        for status, description in described.items()
+    }
 
 
 _RETRY_AFTER: Final = OpenAPIHeader(

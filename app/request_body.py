@@ -31,7 +31,7 @@ from multipart import (  # type: ignore[import-untyped]
     PushMultipartParser,
 )
 
-from app.errors import DomainError
+from app.errors import InvalidInput, MalformedJson, UnsupportedMediaType
 from app.state import get_settings
 from tools.untrusted_json import RejectedJSON, decode_untrusted_json
 
@@ -45,15 +45,13 @@ __all__ = [
 
 
 def decode_json_body(body: bytes, max_depth: int) -> Any:
-    """The decoded body; a 400 ``malformed_json`` or ``invalid_input`` :class:`DomainError`."""
+    """The decoded body; a 400 :class:`MalformedJson` or :class:`InvalidInput`."""
     try:
         return decode_untrusted_json(body, max_depth=max_depth)
     except RejectedJSON as exc:
         if exc.malformed:
-            raise DomainError(
-                400, "malformed_json", f"Malformed JSON body: {exc.reason}."
-            ) from None
-        raise DomainError(400, "invalid_input", f"Invalid JSON body: {exc.reason}.") from None
+            raise MalformedJson(f"Malformed JSON body: {exc.reason}.") from None
+        raise InvalidInput(f"Invalid JSON body: {exc.reason}.") from None
 
 
 class JSONBodyRequest(Request[Any, Any, Any]):
@@ -88,10 +86,8 @@ def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def _unsupported(expected: str, media_type: str) -> DomainError:
-    return DomainError(
-        415,
-        "unsupported_media_type",
+def _unsupported(expected: str, media_type: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType(
         f"Send the body as {expected} (got {media_type or 'no content type'}).",
     )
 
@@ -121,9 +117,7 @@ async def require_multipart(
     if media_type != "multipart/form-data":
         raise _unsupported("multipart/form-data", media_type)
     if isinstance(connection, Request) and not await _text_fields_are_utf8(connection):
-        raise DomainError(
-            400, "invalid_input", "A text field of the form cannot be decoded; send it as UTF-8."
-        )
+        raise InvalidInput("A text field of the form cannot be decoded; send it as UTF-8.")
 
 
 async def _text_fields_are_utf8(request: Request[Any, Any, Any]) -> bool:

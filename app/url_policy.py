@@ -15,7 +15,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from app.errors import DomainError
+from app.errors import InvalidInput
 
 __all__ = ["refuse_nul_in_url"]
 
@@ -26,8 +26,6 @@ def refuse_nul_in_url(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
     query: bytes = connection.scope.get("query_string", b"")
     if "\x00" in path or b"\x00" in query or b"%00" in query:
         where = "path" if "\x00" in path else "query string"
-        raise DomainError(
-            400,
-            "invalid_input",
+        raise InvalidInput(
             f"The URL's {where} contains a NUL character (%00), which no parameter may hold.",
         )

@@ -32,6 +32,7 @@ from orchestrator.config import (
     ToolsConfig,
 )
 from orchestrator.context import HistoryPair, RequestHints, RunContext
+from orchestrator.error_codes import ErrorCode
 from orchestrator.events import (
     TERMINAL_EVENT_TYPES,
     AgentResponse,
@@ -119,6 +120,7 @@ __all__ = [
     "Completed",
     "CompletedData",
     "DataSourceRef",
+    "ErrorCode",
     "ErrorData",
     "ErrorEvent",
     "Event",

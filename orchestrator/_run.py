@@ -11,8 +11,8 @@ It never moves the run between states: the machine's subclass does, along its tr
 table, so the states and the table stay in one place. The record is kept apart so the machine
 module reads as the states and the loop, not as event plumbing.
 
-:class:`RunFailure` and :data:`ERROR_CODES` live here too: a failure is what the record's
-terminal ``error`` event reports, by one of these stable codes.
+:class:`RunFailure` lives here too: a failure is what the record's terminal ``error`` event
+reports, by one of the stable codes of :mod:`orchestrator.error_codes`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 
 from orchestrator.context import RunContext
+from orchestrator.error_codes import ERROR_CODES, ErrorCode
 from orchestrator.events import (
     AgentResponse,
     AgentResponseData,
@@ -66,21 +67,6 @@ __all__ = [
 
 log = structlog.get_logger("orchestrator")
 
-ERROR_CODES: Final[dict[str, str]] = {
-    "planner_invalid": "the planner did not produce a valid plan",
-    "budget_exhausted": "a run budget was exhausted",
-    "step_timeout": "a step took longer than its time limit",
-    "run_timeout": "the run took longer than its time limit",
-    "tool_failed": "tool calls kept failing",
-    "cancelled": "the run was cancelled",
-    "llm_rate_limited": "the language model provider is rate limiting requests",
-    "llm_timeout": "the language model provider timed out",
-    "llm_unavailable": "the language model provider is unavailable",
-    "llm_bad_response": "the language model returned an unusable response",
-    "llm_auth_failed": "the language model provider rejected the credentials",
-    "llm_refusal": "the language model refused to answer",
-    "internal_error": "an internal error occurred",
-}
 
 AGENT_LABELS: Final[dict[str, str]] = {
     "system": "System",
@@ -104,7 +90,7 @@ class RunFailure(Exception):
     """Ends the run with an ``error`` event carrying ``code``."""
 
     def __init__(
-        self, code: str, detail: str, *, step: str | None = None, retryable: bool = False
+        self, code: ErrorCode, detail: str, *, step: str | None = None, retryable: bool = False
     ) -> None:
         super().__init__(detail)
         self.code = code

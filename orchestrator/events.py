@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from orchestrator.error_codes import ErrorCode
+
 __all__ = [
     "TERMINAL_EVENT_TYPES",
     "AgentResponse",
@@ -182,7 +184,7 @@ class CompletedData(msgspec.Struct, kw_only=True):
 
 class ErrorData(msgspec.Struct, kw_only=True):
     progress: int
-    code: str
+    code: ErrorCode
     error: str
     step: str | None = None
     retryable: bool = False

@@ -9,6 +9,8 @@ the orchestrator and never the other way round.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 __all__ = ["MAX_QUESTION_CHARS", "QuestionProblem", "question_problem"]
@@ -19,7 +21,7 @@ MAX_QUESTION_CHARS = 4000
 class QuestionProblem(msgspec.Struct, frozen=True, kw_only=True):
     """Why a question is refused: a stable ``code`` and a message for people."""
 
-    code: str  # "invalid_question" or "question_too_long"
+    code: Literal["invalid_question", "question_too_long"]
     message: str
 
 

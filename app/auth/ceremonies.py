@@ -55,7 +55,16 @@ from webauthn.helpers.structs import (
 )
 
 from app.auth.challenges import ChallengeKind, ChallengeStore, PendingChallenge
-from app.auth.errors import AuthError
+from app.auth.errors import (
+    AuthenticationFailed,
+    ChallengeInvalid,
+    ChallengeNotYours,
+    CredentialExists,
+    MalformedCredential,
+    RegistrationFailed,
+    SignCountRegression,
+    UnknownUser,
+)
 from app.auth.models import Credential, User
 from app.db.base import new_id
 from app.db.integrity import ViolationKind, classify_integrity_error
@@ -153,10 +162,9 @@ def _parsed(parse: Callable[[dict[str, Any]], _Credential], payload: dict[str, A
     try:
         return parse(payload)
     except WebAuthnException as exc:
-        raise AuthError.bad_request("malformed_credential", _library_detail(exc)) from exc
+        raise MalformedCredential(_library_detail(exc)) from exc
     except (ValueError, TypeError, LookupError, AttributeError) as exc:
-        raise AuthError.bad_request(
-            "malformed_credential",
+        raise MalformedCredential(
             "The passkey response is malformed: its binary fields must be base64url text",
         ) from exc
 
@@ -165,12 +173,9 @@ def _signed_challenge(client_data_json: bytes) -> bytes:
     try:
         return parse_client_data_json(client_data_json).challenge
     except WebAuthnException as exc:
-        raise AuthError.bad_request(
-            "malformed_credential", f"clientDataJSON is malformed: {_library_detail(exc)}"
-        ) from exc
+        raise MalformedCredential(f"clientDataJSON is malformed: {_library_detail(exc)}") from exc
     except (ValueError, TypeError, LookupError, AttributeError) as exc:
-        raise AuthError.bad_request(
-            "malformed_credential",
+        raise MalformedCredential(
             "clientDataJSON is malformed: it must be base64url-encoded JSON with "
             "type, challenge and origin",
         ) from exc
@@ -226,7 +231,7 @@ class CeremonyService:
         async with self._sessions() as session:
             user = await session.get(User, signed_in.user_id)
             if user is None:
-                raise AuthError.unauthorized("unknown_user", "Account no longer exists")
+                raise UnknownUser()
             creds = (
                 await session.scalars(select(Credential).where(Credential.user_id == user.id))
             ).all()
@@ -279,9 +284,7 @@ class CeremonyService:
         credential, challenge = self._registration_credential(payload)
         pending = await self._challenges.consume(challenge, ChallengeKind.REGISTRATION)
         if pending.email is None or pending.user_handle is None:
-            raise AuthError.bad_request(
-                "challenge_invalid", "Challenge carries no account to create"
-            )
+            raise ChallengeInvalid("Challenge carries no account to create")
         verified = self._verify_registration(credential, challenge)
         new_account = (pending.email, pending.user_handle)
         return await self._store_passkey(payload, credential, verified, new_account=new_account)
@@ -294,9 +297,7 @@ class CeremonyService:
         credential, challenge = self._registration_credential(payload)
         pending = await self._challenges.consume(challenge, ChallengeKind.ADD_CREDENTIAL)
         if pending.user_id != signed_in.user_id or pending.session != signed_in.session:
-            raise AuthError(
-                403,
-                "challenge_not_yours",
+            raise ChallengeNotYours(
                 "This challenge was not issued to this sign-in: start again from "
                 "/auth/credentials/begin",
             )
@@ -319,9 +320,7 @@ class CeremonyService:
                 supported_pub_key_algs=ALGORITHMS,
             )
         except WebAuthnException as exc:
-            raise AuthError.bad_request(
-                "registration_failed", f"Registration failed: {_library_detail(exc)}"
-            ) from exc
+            raise RegistrationFailed(f"Registration failed: {_library_detail(exc)}") from exc
 
     async def _store_passkey(
         self,
@@ -342,7 +341,7 @@ class CeremonyService:
                 if await session.scalar(
                     select(Credential.id).where(Credential.credential_id == verified.credential_id)
                 ):
-                    raise AuthError(409, "credential_exists", "This passkey is already registered")
+                    raise CredentialExists()
                 if new_account is not None:
                     email, user_handle = new_account
                     if await session.scalar(select(User.id).where(User.email == email)):
@@ -353,7 +352,7 @@ class CeremonyService:
                 else:
                     found = await session.get(User, user_id)
                     if found is None:
-                        raise AuthError.unauthorized("unknown_user", "Account no longer exists")
+                        raise UnknownUser()
                     user = found
                 count = await session.scalar(
                     select(func.count())
@@ -399,16 +398,16 @@ class CeremonyService:
         """The same answer as for a passkey that cannot be registered: begin did not tell
         whether the email has an account, complete does not say it outright either."""
         _log.info("auth.registration_refused", reason="email_taken")
-        raise AuthError.bad_request("registration_failed", GENERIC_REGISTRATION_REFUSAL)
+        raise RegistrationFailed(GENERIC_REGISTRATION_REFUSAL)
 
     @classmethod
-    def _registration_conflict(cls, exc: IntegrityError) -> AuthError:
+    def _registration_conflict(cls, exc: IntegrityError) -> CredentialExists:
         """A race lost to a concurrent registration: of this passkey, or of this email."""
         violation = classify_integrity_error(exc)
         if violation.kind is ViolationKind.UNIQUE:
             where = (violation.constraint or "") + " ".join(violation.columns)
             if "credential_id" in where:
-                return AuthError(409, "credential_exists", "This passkey is already registered")
+                return CredentialExists()
             if "email" in where:
                 cls._refuse_taken_email()
         raise exc
@@ -512,9 +511,7 @@ class CeremonyService:
                 require_user_verification=self.rp.require_uv,
             )
         except WebAuthnException as exc:
-            raise AuthError.bad_request(
-                "authentication_failed", f"Authentication failed: {_library_detail(exc)}"
-            ) from exc
+            raise AuthenticationFailed(f"Authentication failed: {_library_detail(exc)}") from exc
         new_count = verified.new_sign_count
         if (new_count > 0 or stored.sign_count > 0) and new_count <= stored.sign_count:
             self._counter_regression(stored, new_count)
@@ -544,7 +541,7 @@ class CeremonyService:
     @staticmethod
     def _reject(reason: str, **fields: str) -> NoReturn:
         _log.info("auth.login_rejected", reason=reason, **fields)
-        raise AuthError.bad_request("authentication_failed", GENERIC_LOGIN_FAILURE)
+        raise AuthenticationFailed(GENERIC_LOGIN_FAILURE)
 
     @staticmethod
     def _counter_regression(stored: Credential, new_count: int) -> NoReturn:
@@ -555,8 +552,7 @@ class CeremonyService:
             stored_count=stored.sign_count,
             received_count=new_count,
         )
-        raise AuthError.bad_request(
-            "sign_count_regression",
+        raise SignCountRegression(
             "Authentication refused: the passkey's signature counter (sign count) did not "
             "increase (possibly a cloned authenticator)",
         )

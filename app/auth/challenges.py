@@ -29,7 +29,12 @@ import msgspec
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.errors import AuthError
+from app.auth.errors import (
+    ChallengeExpired,
+    ChallengeInvalid,
+    ChallengeWrongCeremony,
+    RateLimited,
+)
 from app.auth.models import WebAuthnChallenge
 
 __all__ = [
@@ -160,10 +165,10 @@ class ChallengeStore:
             delete(WebAuthnChallenge).where(WebAuthnChallenge.challenge == oldest)
         )
 
-    def _too_many(self, detail: str, frees_at: datetime | None, now: datetime) -> AuthError:
+    def _too_many(self, detail: str, frees_at: datetime | None, now: datetime) -> RateLimited:
         wait = (frees_at - now).total_seconds() if frees_at is not None else None
         retry = math.ceil(wait) if wait is not None else int(self._ttl.total_seconds())
-        return AuthError.too_many(detail, max(1, retry))
+        return RateLimited(detail, max(1, retry))
 
     async def consume(self, challenge: bytes, kind: ChallengeKind) -> PendingChallenge:
         """Delete and return the challenge; 400 if unknown/used, expired or of another kind.
@@ -187,18 +192,14 @@ class ChallengeStore:
                 )
             ).one_or_none()
         if row is None:
-            raise AuthError.bad_request(
-                "challenge_invalid",
+            raise ChallengeInvalid(
                 "Unknown or already used challenge: start the ceremony again",
             )
         row_kind, user_id, email, user_handle, bound_session, expires_at = row
         if expires_at <= now:
-            raise AuthError.bad_request(
-                "challenge_expired", "Challenge expired: start the ceremony again"
-            )
+            raise ChallengeExpired()
         if row_kind != kind.value:
-            raise AuthError.bad_request(
-                "challenge_wrong_ceremony",
+            raise ChallengeWrongCeremony(
                 f"Challenge was issued for {row_kind}, not {kind.value}",
             )
         return PendingChallenge(

@@ -15,7 +15,26 @@ from litestar.params import FromHeader, FromPath, JSONBody
 
 from app.auth.ceremonies import SignedIn
 from app.auth.clients import client_key
-from app.auth.errors import AuthError
+from app.auth.errors import (
+    AuthenticationFailed,
+    ChallengeExpired,
+    ChallengeInvalid,
+    ChallengeNotYours,
+    ChallengeWrongCeremony,
+    CredentialExists,
+    CredentialNotFound,
+    InvalidAuthRequest,
+    InvalidName,
+    InvalidRefreshToken,
+    LastCredential,
+    MalformedCredential,
+    PersonalTokenNotAllowed,
+    RefreshTokenExpired,
+    RefreshTokenReused,
+    RegistrationFailed,
+    SignCountRegression,
+    UnknownUser,
+)
 from app.auth.personal_token_routes import PersonalTokensController
 from app.auth.ratelimit import RATE_LIMIT_OPT
 from app.auth.schemas import (
@@ -45,6 +64,7 @@ from app.auth.security import (
 )
 from app.auth.services import AuthServices, get_auth_services
 from app.auth.tokens import AccessToken, IssuedTokens, family_key
+from app.errors import MalformedJson, NotAuthenticated
 from app.openapi_errors import BAD_PARAMETER, ErrorHeadersOperation, error_responses
 from app.request_body import decode_json_body, require_json, require_json_if_body
 from app.state import get_settings
@@ -60,23 +80,35 @@ TOKEN_TYPE = "bearer"  # noqa: S105 - the OAuth token type name, not a secret
 _CHALLENGE_CODES = (
     "`malformed_credential`, `challenge_invalid`, `challenge_expired`, `challenge_wrong_ceremony`"
 )
+# The classes after a hand-written text are named in it; listing them keeps it honest (a
+# renamed code is appended by error_responses instead of drifting).
+_CHALLENGE_ERRORS = (
+    MalformedCredential,
+    ChallengeInvalid,
+    ChallengeExpired,
+    ChallengeWrongCeremony,
+)
 _REGISTRATION_400 = (
-    400,
-    "Malformed JSON or passkey response, an unknown, used or expired challenge, a challenge "
-    "of another ceremony, or a failed verification or refused email "
-    f"(`malformed_json`, `validation_error`, {_CHALLENGE_CODES}, `registration_failed`)",
+    (
+        400,
+        "Malformed JSON or passkey response, an unknown, used or expired challenge, a "
+        "challenge of another ceremony, or a failed verification or refused email "
+        f"(`malformed_json`, `validation_error`, {_CHALLENGE_CODES}, `registration_failed`)",
+    ),
+    MalformedJson,
+    InvalidAuthRequest,
+    *_CHALLENGE_ERRORS,
+    RegistrationFailed,
 )
-_REGISTRATION_409 = (409, "This passkey is already registered (`credential_exists`)")
 _REFRESH_401 = (
-    401,
-    "Missing, invalid, expired or reused refresh token "
-    "(`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`)",
-)
-_NO_PASSKEY = (404, "No such passkey on your account (`credential_not_found`)")
-_PAT_REFUSED = (
-    403,
-    "Called with a personal access token: sign in with a passkey to manage the account "
-    "(`personal_token_not_allowed`)",
+    (
+        401,
+        "Missing, invalid, expired or reused refresh token "
+        "(`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`)",
+    ),
+    InvalidRefreshToken,
+    RefreshTokenExpired,
+    RefreshTokenReused,
 )
 
 AuthedRequest = Request[AuthUser, AccessToken, Any]
@@ -100,7 +132,7 @@ def _signed_in(request: AuthedRequest) -> SignedIn:
     """The caller of an account route as a ceremony owner: user and login family."""
     token = request.auth
     if not isinstance(token, AccessToken):  # interactive_login_only refuses the rest
-        raise AuthError.unauthorized("not_authenticated", "Sign in with a passkey first")
+        raise NotAuthenticated("Sign in with a passkey first")
     return SignedIn(user_id=request.user.id, session=family_key(token.sid))
 
 
@@ -123,16 +155,14 @@ def _login_email(body: bytes, max_json_depth: int) -> str | None:
         return None
     data = decode_json_body(body, max_json_depth)
     if not isinstance(data, dict):
-        raise AuthError.bad_request(
-            "validation_error", "Invalid request: the body must be a JSON object"
-        )
+        raise InvalidAuthRequest("Invalid request: the body must be a JSON object")
     email = data.get("email")
     if email is None:
         return None
     try:
         return msgspec.convert({"email": email}, EmailRequest).email
     except msgspec.ValidationError as exc:
-        raise AuthError.bad_request("validation_error", f"Invalid request: {exc}") from exc
+        raise InvalidAuthRequest(f"Invalid request: {exc}") from exc
 
 
 # ``login/begin`` reads its own body (none, ``{}`` and ``{"email": null}`` all mean
@@ -187,6 +217,7 @@ class AuthController(Controller):
         summary="Start passkey registration: WebAuthn creation options",
         responses=error_responses(
             (400, "Malformed JSON or an invalid email (`malformed_json`, `validation_error`)"),
+            MalformedJson,
             413,
             415,
             429,
@@ -217,9 +248,10 @@ class AuthController(Controller):
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish passkey registration with the browser's RegistrationResponseJSON",
         responses=error_responses(
-            _REGISTRATION_400,
+            *_REGISTRATION_400,
             (401, "The account the ceremony was started for no longer exists (`unknown_user`)"),
-            _REGISTRATION_409,
+            UnknownUser,
+            CredentialExists,
             413,
             415,
             429,
@@ -252,6 +284,8 @@ class AuthController(Controller):
                 "The body is not JSON, not an object, or the email is invalid "
                 "(`malformed_json`, `validation_error`)",
             ),
+            MalformedJson,
+            InvalidAuthRequest,
             413,
             (
                 415,
@@ -285,6 +319,10 @@ class AuthController(Controller):
                 f"or sign-in refused (`malformed_json`, `validation_error`, {_CHALLENGE_CODES}, "
                 "`authentication_failed`, `sign_count_regression`)",
             ),
+            MalformedJson,
+            *_CHALLENGE_ERRORS,
+            AuthenticationFailed,
+            SignCountRegression,
             413,
             415,
             429,
@@ -311,7 +349,7 @@ class AuthController(Controller):
         status_code=200,
         guards=[interactive_login_only],
         summary="Revoke this access token and its login",
-        responses=error_responses(401, _PAT_REFUSED),
+        responses=error_responses(401, PersonalTokenNotAllowed),
     )
     async def logout(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
@@ -330,7 +368,7 @@ class AuthController(Controller):
         opt=_CEREMONY,
         security=NO_AUTH,
         summary="Rotate a refresh token sent as Authorization: Bearer <refresh token>",
-        responses=error_responses(BAD_PARAMETER, _REFRESH_401, 429),
+        responses=error_responses(BAD_PARAMETER, *_REFRESH_401, 429),
     )
     async def refresh_from_header(
         self,
@@ -339,9 +377,7 @@ class AuthController(Controller):
     ) -> TokenResult:
         scheme, _, value = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise AuthError.unauthorized(
-                "invalid_refresh_token", "Send the refresh token as Authorization: Bearer <token>"
-            )
+            raise InvalidRefreshToken("Send the refresh token as Authorization: Bearer <token>")
         return _token_result(await auth_services.tokens.rotate(value.strip()))
 
     @post(
@@ -352,7 +388,7 @@ class AuthController(Controller):
         security=NO_AUTH,
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary='Rotate a refresh token sent as {"refresh_token": …}',
-        responses=error_responses(400, _REFRESH_401, 413, 415, 429),
+        responses=error_responses(400, *_REFRESH_401, 413, 415, 429),
     )
     async def refresh_from_body(
         self, data: JSONBody[RefreshRequest], auth_services: NamedDependency[AuthServices]
@@ -367,7 +403,7 @@ class CredentialsController(Controller):
     tags = ["auth"]
     guards = [interactive_login_only]
 
-    @get("/", summary="List my passkeys", responses=error_responses(401, _PAT_REFUSED))
+    @get("/", summary="List my passkeys", responses=error_responses(401, PersonalTokenNotAllowed))
     async def list_credentials(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
     ) -> CredentialList:
@@ -379,7 +415,7 @@ class CredentialsController(Controller):
         opt={RATE_LIMIT_OPT: True},
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Start adding a passkey to my account: creation options",
-        responses=error_responses(401, _PAT_REFUSED, 429),
+        responses=error_responses(401, PersonalTokenNotAllowed, 429),
     )
     async def add_begin(
         self, request: AuthedRequest, auth_services: NamedDependency[AuthServices]
@@ -396,7 +432,7 @@ class CredentialsController(Controller):
         request_max_body_size=CEREMONY_MAX_BODY_BYTES,
         summary="Finish adding a passkey with the browser's RegistrationResponseJSON",
         responses=error_responses(
-            _REGISTRATION_400,
+            *_REGISTRATION_400,
             401,
             (
                 403,
@@ -404,7 +440,9 @@ class CredentialsController(Controller):
                 "(`challenge_not_yours`), or the "
                 "call used a personal access token (`personal_token_not_allowed`)",
             ),
-            _REGISTRATION_409,
+            ChallengeNotYours,
+            PersonalTokenNotAllowed,
+            CredentialExists,
             413,
             415,
             429,
@@ -431,9 +469,10 @@ class CredentialsController(Controller):
                 "Malformed JSON, invalid fields or a blank name "
                 "(`malformed_json`, `validation_error`, `invalid_name`)",
             ),
+            InvalidName,
             401,
-            _PAT_REFUSED,
-            _NO_PASSKEY,
+            PersonalTokenNotAllowed,
+            CredentialNotFound,
             413,
             415,
         ),
@@ -454,9 +493,9 @@ class CredentialsController(Controller):
         responses=error_responses(
             BAD_PARAMETER,
             401,
-            _PAT_REFUSED,
-            _NO_PASSKEY,
-            (409, "Cannot delete your only passkey: add another one first (`last_credential`)"),
+            PersonalTokenNotAllowed,
+            CredentialNotFound,
+            LastCredential,
         ),
     )
     async def remove(

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from webauthn.helpers import bytes_to_base64url
 
-from app.auth.errors import AuthError
+from app.auth.errors import CredentialNotFound, InvalidName, LastCredential, UnknownUser
 from app.auth.models import Credential, User
 from app.auth.schemas import CredentialOut, MeOut
 
@@ -27,8 +27,8 @@ def _out(c: Credential) -> CredentialOut:
     )
 
 
-def _not_found() -> AuthError:
-    return AuthError(404, "credential_not_found", "No such passkey on your account")
+def _not_found() -> CredentialNotFound:
+    return CredentialNotFound()
 
 
 class CredentialService:
@@ -41,7 +41,7 @@ class CredentialService:
         async with self._sessions() as session:
             user = await session.get(User, user_id)
             if user is None:
-                raise AuthError.unauthorized("unknown_user", "Account no longer exists")
+                raise UnknownUser()
             count = await session.scalar(
                 select(func.count()).select_from(Credential).where(Credential.user_id == user_id)
             )
@@ -61,7 +61,7 @@ class CredentialService:
     async def rename(self, user_id: str, credential_id: str, name: str) -> CredentialOut:
         name = name.strip()
         if not name:
-            raise AuthError.bad_request("invalid_name", "A passkey name cannot be blank")
+            raise InvalidName("A passkey name cannot be blank")
         async with self._sessions.begin() as session:
             cred = await session.scalar(
                 select(Credential).where(
@@ -89,9 +89,7 @@ class CredentialService:
             if target is None:
                 raise _not_found()
             if len(owned) <= 1:
-                raise AuthError(
-                    409,
-                    "last_credential",
+                raise LastCredential(
                     "Cannot delete your only passkey: add another one first",
                 )
             await session.delete(target)

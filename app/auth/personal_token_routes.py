@@ -13,22 +13,35 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from app.auth.errors import (
+    InvalidExpiry,
+    InvalidName,
+    PersonalTokenNotAllowed,
+    TokenNotFound,
+    TooManyTokens,
+)
 from app.auth.personal_tokens import MAX_ACTIVE_TOKENS, MAX_EXPIRY_DAYS, CreatedPersonalToken
 from app.auth.ratelimit import RATE_LIMIT_OPT
 from app.auth.schemas import CreateTokenRequest, MessageOut, TokenList
 from app.auth.security import AuthUser, interactive_login_only
 from app.auth.services import AuthServices
+from app.errors import MalformedJson
 from app.openapi_errors import BAD_PARAMETER, error_responses
 from app.request_body import require_json
 
 __all__ = ["PersonalTokensController"]
 
+# Hand-written texts, each followed by the classes it names (error_responses appends a class
+# whose code the text stops naming, so the two cannot drift apart).
 _PAT_REFUSED = (
-    403,
-    "Called with a personal access token: sign in with a passkey to manage tokens "
-    "(`personal_token_not_allowed`)",
+    (
+        403,
+        "Called with a personal access token: sign in with a passkey to manage tokens "
+        "(`personal_token_not_allowed`)",
+    ),
+    PersonalTokenNotAllowed,
 )
-_NO_TOKEN = (404, "No such active token on your account (`token_not_found`)")
+_NO_TOKEN = ((404, "No such active token on your account (`token_not_found`)"), TokenNotFound)
 
 
 class PersonalTokensController(Controller):
@@ -54,9 +67,13 @@ class PersonalTokensController(Controller):
                 "Malformed JSON, invalid fields, a blank name or an expiry out of bounds "
                 "(`malformed_json`, `validation_error`, `invalid_name`, `invalid_expiry`)",
             ),
+            MalformedJson,
+            InvalidName,
+            InvalidExpiry,
             401,
-            _PAT_REFUSED,
+            *_PAT_REFUSED,
             (409, f"Already {MAX_ACTIVE_TOKENS} active tokens: revoke one (`too_many_tokens`)"),
+            TooManyTokens,
             413,
             415,
             429,
@@ -75,7 +92,7 @@ class PersonalTokensController(Controller):
     @get(
         "/",
         summary="List my personal access tokens (never their secrets)",
-        responses=error_responses(401, _PAT_REFUSED),
+        responses=error_responses(401, *_PAT_REFUSED),
     )
     async def list_tokens(
         self, request: Request[AuthUser, Any, Any], auth_services: NamedDependency[AuthServices]
@@ -86,7 +103,7 @@ class PersonalTokensController(Controller):
         "/{token_id:str}",
         status_code=200,
         summary="Revoke one of my personal access tokens, on every worker at once",
-        responses=error_responses(BAD_PARAMETER, 401, _PAT_REFUSED, _NO_TOKEN),
+        responses=error_responses(BAD_PARAMETER, 401, *_PAT_REFUSED, *_NO_TOKEN),
     )
     async def revoke_token(
         self,

@@ -29,7 +29,7 @@ from litestar.exceptions import NotAuthorizedException
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.errors import AuthError
+from app.auth.errors import InvalidExpiry, InvalidName, TokenNotFound, TooManyTokens
 from app.auth.models import PersonalAccessToken, User
 from app.auth.tokens import bound_engine
 from app.db.base import new_id
@@ -126,18 +126,15 @@ def _info(row: PersonalAccessToken) -> PersonalTokenInfo:
 def _clean_name(name: str) -> str:
     cleaned = name.strip()
     if not cleaned:
-        raise AuthError.bad_request("invalid_name", "A token name cannot be blank")
+        raise InvalidName("A token name cannot be blank")
     if len(cleaned) > NAME_MAX_LENGTH:
-        raise AuthError.bad_request(
-            "invalid_name", f"A token name has at most {NAME_MAX_LENGTH} characters"
-        )
+        raise InvalidName(f"A token name has at most {NAME_MAX_LENGTH} characters")
     return cleaned
 
 
 def _check_days(expires_in_days: int) -> None:
     if not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
-        raise AuthError.bad_request(
-            "invalid_expiry",
+        raise InvalidExpiry(
             f"expires_in_days must be between 1 and {MAX_EXPIRY_DAYS}, got {expires_in_days}",
         )
 
@@ -176,9 +173,7 @@ class PersonalTokenService:
             )
         )
         if (active or 0) >= MAX_ACTIVE_TOKENS:
-            raise AuthError(
-                409,
-                "too_many_tokens",
+            raise TooManyTokens(
                 f"You already have {MAX_ACTIVE_TOKENS} active tokens: revoke one first",
             )
         raw = PAT_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
@@ -264,7 +259,7 @@ class PersonalTokenService:
                 )
             ).one_or_none()
         if revoked is None:
-            raise AuthError(404, "token_not_found", "No such token on your account")
+            raise TokenNotFound()
 
     async def is_active(self, token_id: str, user_id: str) -> bool:
         """True while the token of ``user_id`` exists, is unrevoked and unexpired."""

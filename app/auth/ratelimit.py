@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from app.auth.errors import AuthError
+from app.auth.errors import RateLimited
 from app.logging import get_logger
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ _log = get_logger("app.auth")
 
 
 class RateLimiter(Protocol):
-    """Counts one request of ``client``; raises a 429 :class:`AuthError` over the limit."""
+    """Counts one request of ``client``; raises a 429 :class:`RateLimited` over the limit."""
 
     async def check(self, client: str) -> None: ...
 
@@ -75,9 +75,9 @@ def account_key(email: str) -> str:
     return f"account:{digest}"
 
 
-def _refuse(per_minute: int, retry_after_s: float) -> AuthError:
+def _refuse(per_minute: int, retry_after_s: float) -> RateLimited:
     retry_after = max(1, math.ceil(retry_after_s))
-    return AuthError.too_many(
+    return RateLimited(
         f"Too many sign-in requests: at most {per_minute} per minute; retry in {retry_after} s",
         retry_after,
     )

@@ -26,7 +26,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth.errors import BEARER_CHALLENGE
+from app.auth.errors import BEARER_CHALLENGE, PersonalTokenNotAllowed
 from app.auth.models import User
 from app.auth.personal_tokens import (
     PersonalTokenAuth,
@@ -35,7 +35,7 @@ from app.auth.personal_tokens import (
     looks_like_personal_token,
 )
 from app.auth.tokens import REQUIRED_CLAIMS, AccessToken, TokenService, bound_engine
-from app.errors import DomainError, error_response
+from app.errors import error_response
 from app.settings import AuthSettings
 
 __all__ = [
@@ -119,12 +119,7 @@ def interactive_login_only(
     Reads the scope, not ``connection.auth``: an ``OPTIONS`` request is not authenticated
     (the middleware skips it), and must get its ``Allow`` answer, not a 500."""
     if isinstance(connection.scope.get("auth"), PersonalTokenAuth):
-        raise DomainError(
-            403,
-            "personal_token_not_allowed",
-            "A personal access token cannot manage tokens, passkeys or sign-outs: "
-            "sign in with a passkey (the /client page) to do this",
-        )
+        raise PersonalTokenNotAllowed
 
 
 def build_jwt_auth(

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.auth.errors import AuthError
+from app.auth.errors import InvalidRefreshToken, RefreshTokenExpired, RefreshTokenReused
 from app.auth.models import RefreshToken, RevokedToken
 from app.settings import AuthSettings
 
@@ -253,7 +253,7 @@ class TokenService:
         within the grace window, else it is treated as reuse.
         """
         if not raw_refresh or len(raw_refresh) > 512:
-            raise AuthError.unauthorized("invalid_refresh_token", "Invalid refresh token")
+            raise InvalidRefreshToken()
         token_hash = _hash_refresh(raw_refresh)
         successor, jti = self._successor(raw_refresh)
         now = _now().replace(microsecond=0)
@@ -323,19 +323,18 @@ class TokenService:
             if row is not None and reused:
                 await self._revoke_family(session, row.family_id, now)
         if row is None:
-            raise AuthError.unauthorized("invalid_refresh_token", "Invalid refresh token")
+            raise InvalidRefreshToken()
         if reused:
             self._remember_revoked(
                 family_key(row.family_id),
                 now + timedelta(seconds=self._settings.access_token_ttl_s),
             )
-            raise AuthError.unauthorized(
-                "refresh_token_reused",
+            raise RefreshTokenReused(
                 "Refresh token was already used or revoked; this login was signed out",
             )
         if row.expires_at <= now:
-            raise AuthError.unauthorized("refresh_token_expired", "Refresh token expired")
-        raise AuthError.unauthorized("invalid_refresh_token", "Invalid refresh token")
+            raise RefreshTokenExpired()
+        raise InvalidRefreshToken()
 
     async def _revoke_family(self, session: AsyncSession, family_id: str, now: datetime) -> None:
         await session.execute(

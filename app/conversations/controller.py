@@ -16,7 +16,8 @@ from litestar.openapi.spec import Example
 from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
 
-from app.conversations.ids import ID_TEXT_PATTERN, INVALID_CONVERSATION_ID, parse_conversation_id
+from app.conversations.errors import ConversationNotFound, InvalidConversationId
+from app.conversations.ids import ID_TEXT_PATTERN, parse_conversation_id
 from app.conversations.schemas import (
     ConversationDetail,
     ConversationList,
@@ -24,6 +25,7 @@ from app.conversations.schemas import (
     DeletedResponse,
 )
 from app.conversations.service import ConversationService
+from app.datasets.errors import DatasetNotFound
 from app.openapi_errors import SSE_ERRORS, error_responses
 from app.runs.controller import START_RUN_ERRORS, start_stream
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json
@@ -32,7 +34,6 @@ from app.runs.schemas import ContinueRequest
 
 __all__ = ["ConversationsController"]
 
-_NO_CONVERSATION = (404, "No such conversation for this user (`conversation_not_found`)")
 # Text, parsed by the handler: a non-numeric id is a 400 `invalid_conversation_id`, not a 404
 # of an unmatched route.
 ConversationIdPath = Annotated[
@@ -62,7 +63,7 @@ class ConversationsController(Controller):
 
     @get(
         "/{conversation_id:str}",
-        responses=error_responses(INVALID_CONVERSATION_ID, 401, _NO_CONVERSATION, 503),
+        responses=error_responses(InvalidConversationId, 401, ConversationNotFound, 503),
     )
     async def get_conversation(
         self,
@@ -78,7 +79,7 @@ class ConversationsController(Controller):
     @delete(
         "/{conversation_id:str}",
         status_code=200,
-        responses=error_responses(INVALID_CONVERSATION_ID, 401, _NO_CONVERSATION, 503),
+        responses=error_responses(InvalidConversationId, 401, ConversationNotFound, 503),
     )
     async def delete_conversation(
         self,
@@ -106,11 +107,8 @@ class ConversationsController(Controller):
         f"history); the response streams the run's events like `/ask-stream`. {SSE_ERRORS}",
         responses=error_responses(
             401,
-            (
-                404,
-                "No such conversation, or no such dataset, for this user "
-                "(`conversation_not_found`, `dataset_not_found`)",
-            ),
+            ConversationNotFound,
+            DatasetNotFound,
             *START_RUN_ERRORS,
         ),
     )

@@ -16,13 +16,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from app.errors import DomainError
+from app.conversations.errors import ConversationNotFound, InvalidConversationId
 from app.patterns import WHITESPACE
 
 __all__ = [
     "CONVERSATION_ID_SCHEMAS",
     "ID_TEXT_PATTERN",
-    "INVALID_CONVERSATION_ID",
     "MAX_ID",
     "conversation_not_found",
     "parse_conversation_id",
@@ -31,10 +30,6 @@ __all__ = [
 # The largest value of a 64-bit signed identity column (PostgreSQL BIGINT, SQLite INTEGER).
 MAX_ID: Final = 2**63 - 1
 # Documented 400 of every route that takes a conversation id (OpenAPI ``responses``).
-INVALID_CONVERSATION_ID: Final = (
-    400,
-    "The conversation id is not an integer or a string of digits (`invalid_conversation_id`)",
-)
 _DIGITS = re.compile(r"-?[0-9]+")
 # Longer than any 64-bit value: refused before int() so a huge string costs nothing.
 _MAX_DIGITS = 40
@@ -52,17 +47,17 @@ CONVERSATION_ID_SCHEMAS: Final = (
 )
 
 
-def conversation_not_found() -> DomainError:
+def conversation_not_found() -> ConversationNotFound:
     """The one 404 for a conversation the caller may not see: missing, deleted, another
     user's, or an id out of range all answer exactly this (no existence leak)."""
-    return DomainError(404, "conversation_not_found", "Conversation not found.")
+    return ConversationNotFound()
 
 
 def parse_conversation_id(value: int | str) -> int:
     """The conversation id in ``value`` (an integer, or digits as text) as an ``int``.
 
-    Raises :class:`DomainError`: 400 ``invalid_conversation_id`` when ``value`` is not an
-    integer at all, 404 ``conversation_not_found`` when it is one no conversation can have.
+    Raises :class:`InvalidConversationId` (400) when ``value`` is not an
+    integer at all, :class:`ConversationNotFound` (404) when it is one no conversation can have.
     """
     if isinstance(value, bool):  # bool is an int subclass; JSON true is not an id
         raise _invalid(value)
@@ -78,11 +73,9 @@ def parse_conversation_id(value: int | str) -> int:
     return number
 
 
-def _invalid(value: object) -> DomainError:
+def _invalid(value: object) -> InvalidConversationId:
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    return DomainError(
-        400,
-        "invalid_conversation_id",
+    return InvalidConversationId(
         f"Invalid conversation id {shown}: a conversation id is a positive integer, "
         'sent as a JSON number (42) or as a string of digits ("42").',
     )

@@ -14,6 +14,13 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, MultipartBody
 
+from app.datasets.errors import (
+    DatasetNotFound,
+    DatasetQuotaExceeded,
+    DatasetTooLarge,
+    InvalidUpload,
+    UploadsBusy,
+)
 from app.datasets.schemas import DatasetList, DatasetUpload, DatasetView, Deleted, DeletedResponse
 from app.datasets.service import DatasetService
 from app.openapi_errors import BAD_PARAMETER, error_responses
@@ -25,8 +32,6 @@ __all__ = ["DatasetsController", "datasets_controller"]
 
 # Multipart framing (boundaries, part headers) on top of the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
-
-_NO_DATASET = (404, "No such dataset for this user (`dataset_not_found`)")
 
 
 class DatasetsController(Controller):
@@ -44,24 +49,17 @@ class DatasetsController(Controller):
                 "(`bad_request`, `validation_error`)",
             ),
             401,
-            (
-                409,
-                "The account's dataset quota (count or total bytes) has no room for this file "
-                "(`dataset_quota_exceeded`)",
-            ),
+            DatasetQuotaExceeded,
             (413, "The body or the file is larger than the limit (`payload_too_large`)"),
+            DatasetTooLarge,
             (415, "Content-Type is not multipart/form-data (`unsupported_media_type`)"),
-            (
-                422,
-                "The file is not a valid CSV or JSON dataset, passes a cap (columns, cells, "
-                "cell length, nesting) or its parse's CPU budget; `detail` names the fault "
-                "(`invalid_upload`)",
-            ),
+            InvalidUpload,
             (
                 503,
                 "This worker is parsing as many uploads as it may at once (`uploads_busy`), or "
                 "the database is unavailable; retry after `Retry-After` seconds",
             ),
+            UploadsBusy,
         ),
     )
     async def upload(
@@ -88,7 +86,7 @@ class DatasetsController(Controller):
         """The caller's datasets, newest first (without their rows)."""
         return DatasetList(datasets=await dataset_service.list_for(current_user_id(request)))
 
-    @get("/{dataset_id:str}", responses=error_responses(BAD_PARAMETER, 401, _NO_DATASET, 503))
+    @get("/{dataset_id:str}", responses=error_responses(BAD_PARAMETER, 401, DatasetNotFound, 503))
     async def get_dataset(
         self,
         request: Request[Any, Any, Any],
@@ -100,7 +98,7 @@ class DatasetsController(Controller):
     @delete(
         "/{dataset_id:str}",
         status_code=200,
-        responses=error_responses(BAD_PARAMETER, 401, _NO_DATASET, 503),
+        responses=error_responses(BAD_PARAMETER, 401, DatasetNotFound, 503),
     )
     async def delete_dataset(
         self,

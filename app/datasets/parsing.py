@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.errors import DomainError
+from app.datasets.errors import InvalidUpload, UploadsBusy
 from app.settings import DatasetSettings
 from tools.analysis.upload import ParsedUpload, UploadError, UploadLimits, parse_upload
 
@@ -29,9 +29,7 @@ class ParseSlots:
 
     def take(self) -> None:
         if self.busy >= self.size:
-            raise DomainError(
-                503,
-                "uploads_busy",
+            raise UploadsBusy(
                 f"This server is already parsing {self.busy} uploads; retry in a few seconds.",
                 headers={"Retry-After": "2"},
             )
@@ -67,6 +65,6 @@ async def parse_off_loop(
             limits=upload_limits(settings),
         )
     except UploadError as exc:
-        raise DomainError(422, "invalid_upload", f"{filename}: {exc}") from exc
+        raise InvalidUpload(f"{filename}: {exc}") from exc
     finally:
         slots.give_back()

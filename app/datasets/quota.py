@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
+from app.datasets.errors import DatasetQuotaExceeded
 from app.datasets.models import DatasetRow
-from app.errors import DomainError
 from app.settings import DatasetSettings
 
 __all__ = ["check_dataset_quota"]
@@ -42,18 +42,14 @@ async def check_dataset_quota(
         )
     ).one()
     if count >= limits.max_per_user:
-        raise DomainError(
-            409,
-            "dataset_quota_exceeded",
+        raise DatasetQuotaExceeded(
             f"You already have {count} datasets, the most one account may keep; "
             "delete one to upload another.",
             datasets=count,
             max_datasets=limits.max_per_user,
         )
     if total + new_bytes > limits.max_total_bytes_per_user:
-        raise DomainError(
-            409,
-            "dataset_quota_exceeded",
+        raise DatasetQuotaExceeded(
             f"Your datasets take {total:,} bytes; this file ({new_bytes:,} bytes) would pass "
             f"the limit of {limits.max_total_bytes_per_user:,} bytes per account. Delete a "
             "dataset to make room.",

@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.datasets.errors import DatasetNotFound, DatasetTooLarge
 from app.datasets.models import DatasetRow
 from app.datasets.parsing import ParseSlots, parse_off_loop
 from app.datasets.quota import check_dataset_quota
 from app.datasets.schemas import DatasetView
-from app.errors import DomainError
+from app.errors import InvalidInput
 from app.settings import DatasetSettings
 from tools.catalog_types import Dataset
 
@@ -42,8 +43,8 @@ _VIEW_COLUMNS = (
 _NAME_CHARS = 255
 
 
-def dataset_not_found() -> DomainError:
-    return DomainError(404, "dataset_not_found", "Dataset not found.")
+def dataset_not_found() -> DatasetNotFound:
+    return DatasetNotFound()
 
 
 def _view(row: Any) -> DatasetView:
@@ -86,21 +87,19 @@ class DatasetService:
     ) -> DatasetView:
         """Check, parse and store an uploaded file as the user's new dataset.
 
-        Raises :class:`DomainError`: 413 too large, 400 a NUL in the name, 409 quota full,
+        Raises :class:`~app.errors.AppError`: 413 too large, 400 a NUL in the name, 409 quota full,
         422 not a valid dataset, 503 no parse slot free.
         """
         limits = self._limits
         if len(content) > limits.max_bytes:
-            raise DomainError(
-                413,
-                "payload_too_large",
+            raise DatasetTooLarge(
                 f"The file has {len(content)} bytes; the limit is {limits.max_bytes}.",
             )
         display_name = name or filename
         if "\x00" in display_name:
             # PostgreSQL text cannot hold NUL; say so instead of failing in the database.
             field = "name" if name else "file name"
-            raise DomainError(400, "invalid_input", f"The {field} contains a NUL character.")
+            raise InvalidInput(f"The {field} contains a NUL character.")
         async with self._sessions() as session:
             await check_dataset_quota(session, user_id, len(content), limits, lock=False)
         parsed = await parse_off_loop(content, filename, limits, self._parse_slots)

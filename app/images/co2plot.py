@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from app.errors import DomainError
+from app.images.errors import (
+    DateOutOfRange,
+    GridSourceUnavailable,
+    ImageNotFound,
+    InvalidDate,
+    InvalidPeriod,
+    InvalidPlotName,
+    InvalidRange,
+    NoGridData,
+    UnknownRegion,
+)
 from tools.catalog_types import ToolError
 from tools.grid.model import REGION_NAMES, REGIONS, GridDataError, GridSeries, GridSource, Region
 from tools.grid.service import fetch_range
@@ -77,51 +87,49 @@ class Co2Plot:
         return self.end < local_date(now, region_zone(self.region))
 
 
-def _bad(code: str, detail: str) -> DomainError:
-    return DomainError(400, code, f"{detail} (image names: {_PATTERN_HINT}).")
+def _bad(error: type[InvalidPlotName], detail: str) -> InvalidPlotName:
+    return error(f"{detail} (image names: {_PATTERN_HINT}).")
 
 
 def _date(raw: str, which: str) -> date:
     if not _ISO_DATE.fullmatch(raw):
-        raise _bad("invalid_date", f"The {which} date {raw!r} is not a YYYY-MM-DD date")
+        raise _bad(InvalidDate, f"The {which} date {raw!r} is not a YYYY-MM-DD date")
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise _bad("invalid_date", f"The {which} date {raw!r} does not exist") from None
+        raise _bad(InvalidDate, f"The {which} date {raw!r} does not exist") from None
 
 
 def parse_co2plot_name(name: str, now: datetime) -> Co2Plot:
-    """Validate a ``co2plot_…`` image name; :class:`DomainError` 404 when it is not of that
+    """Validate a ``co2plot_…`` image name; :class:`ImageNotFound` when it is not of that
     form at all, 400 with a stable ``code`` when a part is wrong."""
     match = _NAME.fullmatch(name)
     if match is None:
-        raise DomainError(
-            404, "image_not_found", f"No image named {name!r} (grid plots: {_PATTERN_HINT})."
-        )
+        raise ImageNotFound(f"No image named {name!r} (grid plots: {_PATTERN_HINT}).")
     period = match["period"].lower()
     if period not in ("day", "month"):
-        raise _bad("invalid_period", f"Unknown plot period {match['period']!r}; use day or month")
+        raise _bad(InvalidPeriod, f"Unknown plot period {match['period']!r}; use day or month")
     region_text = match["region"].lower()
     region = next((known for known in REGIONS if known == region_text), None)
     if region is None:
         raise _bad(
-            "unknown_region",
+            UnknownRegion,
             f"Unknown region {match['region']!r}; use one of {', '.join(REGIONS)}",
         )
     start, end = _date(match["start"], "start"), _date(match["end"], "end")
     if end < start:
-        raise _bad("invalid_range", f"The end date {end} is before the start date {start}")
+        raise _bad(InvalidRange, f"The end date {end} is before the start date {start}")
     span = (end - start).days + 1
     limit = MAX_DAY_SPAN_DAYS if period == "day" else MAX_MONTH_SPAN_DAYS
     if span > limit:
         raise _bad(
-            "invalid_range",
+            InvalidRange,
             f"A {period} plot spans at most {limit} days; {start}..{end} is {span} days",
         )
     latest = local_date(now, region_zone(region)) + timedelta(days=FORECAST_HORIZON_DAYS)
     if start < EARLIEST_DATE or end > latest:
         raise _bad(
-            "date_out_of_range",
+            DateOutOfRange,
             f"Plots cover {EARLIEST_DATE} to {latest} (forecasts reach "
             f"{FORECAST_HORIZON_DAYS} days ahead); {start}..{end} is outside",
         )
@@ -143,11 +151,9 @@ async def render_co2plot(
     try:
         series = await fetch_range(source, plot.region, plot.start, plot.end, now)
     except GridDataError as exc:
-        raise DomainError(
-            503, "grid_source_unavailable", f"The grid data source failed: {exc}"
-        ) from exc
+        raise GridSourceUnavailable(f"The grid data source failed: {exc}") from exc
     except ToolError as exc:
-        raise DomainError(404, "no_grid_data", f"No grid data for this plot: {exc}.") from exc
+        raise NoGridData(f"No grid data for this plot: {exc}.") from exc
     kwargs = chart_arguments(plot, series)
     return await renderer.render(grid_chart, **kwargs, fmt="png")
 

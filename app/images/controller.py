@@ -26,10 +26,21 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
 from app.auth.security import NO_AUTH
-from app.errors import DomainError
+from app.errors import ServiceStarting
 from app.images.cache import ImageCache
 from app.images.charts import CHART_IMAGE_ID, chart_exists, chart_svg
 from app.images.co2plot import CO2PLOT_PREFIX, parse_co2plot_name, render_co2plot
+from app.images.errors import (
+    DateOutOfRange,
+    GridSourceUnavailable,
+    ImageNotFound,
+    ImagesBusy,
+    InvalidDate,
+    InvalidPeriod,
+    InvalidRange,
+    NoGridData,
+    UnknownRegion,
+)
 from app.openapi_errors import error_responses
 from app.runs.runtime import RunsRuntime
 from tools.grid import GRID_SOURCE_SERVICE
@@ -71,12 +82,7 @@ class ImageService:
     async def bounded(self, render: Callable[[], Awaitable[T]]) -> T:
         """Run ``render`` when a render slot is free; 503 ``images_busy`` if too many wait."""
         if self._waiting >= MAX_WAITING_RENDERS:
-            raise DomainError(
-                503,
-                "images_busy",
-                "Too many images are being drawn right now; retry shortly.",
-                headers={"Retry-After": "2"},
-            )
+            raise ImagesBusy(headers={"Retry-After": "2"})
         self._waiting += 1
         try:
             async with self._slots:
@@ -89,7 +95,7 @@ class ImageService:
         plot = parse_co2plot_name(name, now)
         source = runtime.tool_services.get(GRID_SOURCE_SERVICE)
         if not isinstance(source, GridSource):
-            raise DomainError(503, "starting", "The service is starting; retry shortly.")
+            raise ServiceStarting()
         ttl = self.plot_ttl_s if plot.is_over(now) else LIVE_PLOT_TTL_S
         key = f"co2plot:{source.name}:{plot.key}"
         cached = self.cache.get(key)
@@ -111,7 +117,7 @@ class ImageService:
             svg = await chart_svg(session, image_id)
         if svg is None:
             self.cache.discard(key)
-            raise DomainError(404, "image_not_found", f"No image named {image_id}.png.")
+            raise ImageNotFound(f"No image named {image_id}.png.")
         renderer = _service(runtime, RENDERER_SERVICE, ChartRenderer)
         png = await self.bounded(lambda: renderer.render(svg_to_png, svg=svg))
         self.cache.put(key, png, CHART_TTL_S)
@@ -121,7 +127,7 @@ class ImageService:
 def _service(runtime: RunsRuntime, key: str, kind: type[T]) -> T:
     value = runtime.tool_services.get(key)
     if not isinstance(value, kind):
-        raise DomainError(503, "starting", "The service is starting; retry shortly.")
+        raise ServiceStarting()
     return value
 
 
@@ -159,12 +165,21 @@ class ImagesController(Controller):
                     "A malformed grid plot name (`invalid_period`, `unknown_region`, "
                     "`invalid_date`, `invalid_range`, `date_out_of_range`)",
                 ),
+                InvalidPeriod,
+                UnknownRegion,
+                InvalidDate,
+                InvalidRange,
+                DateOutOfRange,
                 (404, "No such image, or no grid data for it (`image_not_found`, `no_grid_data`)"),
+                ImageNotFound,
+                NoGridData,
                 (
                     503,
                     "Starting, busy, or the grid source failed (`images_busy`, "
                     "`grid_source_unavailable`)",
                 ),
+                ImagesBusy,
+                GridSourceUnavailable,
             ),
         },
     )
@@ -186,4 +201,4 @@ class ImagesController(Controller):
                 png = await image_service.chart(stem, runs_runtime)
                 # Private and short: browsers only, and a deleted chart stops showing soon.
                 return _png_response(png, f"private, max-age={CHART_BROWSER_MAX_AGE_S}")
-        raise DomainError(404, "image_not_found", f"No such image ({_NOT_FOUND_HINT}).")
+        raise ImageNotFound(f"No such image ({_NOT_FOUND_HINT}).")

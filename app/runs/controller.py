@@ -17,10 +17,22 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from app.auth.security import OPTIONAL_AUTH
+from app.conversations.errors import ConversationNotFound, InvalidConversationId
 from app.conversations.ids import parse_conversation_id
-from app.errors import DomainError
+from app.datasets.errors import DatasetNotFound
+from app.errors import MalformedJson, NotAuthenticated
 from app.openapi_errors import BAD_PARAMETER, SSE_ERRORS, error_responses
 from app.patterns import WHITESPACE, fullmatch
+from app.runs.errors import (
+    ConversationBusy,
+    InvalidLastEventId,
+    InvalidQuestion,
+    InvalidTicket,
+    QuestionTooLong,
+    RunFinished,
+    RunNotFound,
+    TooManyRuns,
+)
 from app.runs.http import SSE_MEDIA_TYPE, current_user_id, require_json, sse_response
 from app.runs.runtime import RunsRuntime
 from app.runs.schemas import AskRequest, AskResponse, RunList, RunTicket, RunView
@@ -43,7 +55,8 @@ _MAX_SEQ = 2**31 - 1
 LAST_EVENT_ID_PATTERN: Final = f"^[{WHITESPACE}]*(?:[0-9]{{1,{_EVENT_ID_DIGITS}}})?[{WHITESPACE}]*$"
 
 # Documented error responses (OpenAPI): what starting a run with a JSON body can refuse
-# (see ``RunService.start``); each route adds its 401 and 404.
+# (see ``RunService.start``); each route adds its 401 and 404. The classes after the 400's
+# text are listed there already; naming them keeps the text honest (a renamed code is added).
 START_RUN_ERRORS: Final = (
     (
         400,
@@ -51,16 +64,15 @@ START_RUN_ERRORS: Final = (
         "that is not an integer (`malformed_json`, `validation_error`, `invalid_question`, "
         "`question_too_long`, `invalid_conversation_id`)",
     ),
-    (409, "The conversation already has a question in progress (`conversation_busy`)"),
+    MalformedJson,
+    InvalidQuestion,
+    QuestionTooLong,
+    InvalidConversationId,
+    ConversationBusy,
     413,
     415,
-    (429, "Too many runs in progress, for this user or this server (`too_many_runs`)"),
+    TooManyRuns,
     503,
-)
-_NO_RUN = (404, "No such run for this user (`run_not_found`)")
-_NO_CONVERSATION_OR_DATASET = (
-    404,
-    "No such conversation or dataset for this user (`conversation_not_found`, `dataset_not_found`)",
 )
 
 
@@ -71,9 +83,7 @@ def _after(last_event_id: str | None, after: int | None) -> int:
     text = ""
     if last_event_id is not None:
         if not fullmatch(LAST_EVENT_ID_PATTERN, last_event_id):
-            raise DomainError(
-                400, "invalid_last_event_id", "Last-Event-ID must be an event id (an integer)."
-            )
+            raise InvalidLastEventId()
         text = last_event_id.strip()
     start = after if after is not None else int(text) if text else 0
     return min(start, _MAX_SEQ)
@@ -127,7 +137,7 @@ class RunsController(Controller):
         "/ask",
         status_code=200,
         guards=[require_json],
-        responses=error_responses(401, _NO_CONVERSATION_OR_DATASET, *START_RUN_ERRORS),
+        responses=error_responses(401, ConversationNotFound, DatasetNotFound, *START_RUN_ERRORS),
     )
     async def ask(
         self,
@@ -153,7 +163,7 @@ class RunsController(Controller):
         guards=[require_json],
         description="Ask a question; the response is the run's event stream (SSE) until it "
         f"ends. {SSE_ERRORS}",
-        responses=error_responses(401, _NO_CONVERSATION_OR_DATASET, *START_RUN_ERRORS),
+        responses=error_responses(401, ConversationNotFound, DatasetNotFound, *START_RUN_ERRORS),
     )
     async def ask_stream(
         self,
@@ -192,7 +202,7 @@ class RunsController(Controller):
     @get(
         "/runs/{run_id:str}",
         tags=["runs"],
-        responses=error_responses(BAD_PARAMETER, 401, _NO_RUN, 503),
+        responses=error_responses(BAD_PARAMETER, 401, RunNotFound, 503),
     )
     async def get_run(
         self,
@@ -210,8 +220,8 @@ class RunsController(Controller):
         responses=error_responses(
             BAD_PARAMETER,
             401,
-            _NO_RUN,
-            (409, "The run already ended (`run_finished`)"),
+            RunNotFound,
+            RunFinished,
             503,
         ),
     )
@@ -230,14 +240,14 @@ class RunsController(Controller):
         user_id = current_user_id(request)
         run = await runs_runtime.reads.owned(run_id, user_id)
         if run.status != "running" or not await service.cancel(run_id):
-            raise DomainError(409, "run_finished", f"The run already ended ({run.status}).")
+            raise RunFinished(f"The run already ended ({run.status}).")
         return await runs_runtime.reads.view(run_id, user_id)
 
     @post(
         "/runs/{run_id:str}/ticket",
         status_code=200,
         tags=["runs"],
-        responses=error_responses(BAD_PARAMETER, 401, _NO_RUN, 503),
+        responses=error_responses(BAD_PARAMETER, 401, RunNotFound, 503),
     )
     async def ticket(
         self,
@@ -250,7 +260,7 @@ class RunsController(Controller):
         user_id = current_user_id(request)
         signed_in_as = ticket_session(request.auth)
         if signed_in_as is None:
-            raise DomainError(401, "not_authenticated", "Sign in first.")
+            raise NotAuthenticated()
         await runs_runtime.reads.owned(run_id, user_id)
         ticket, expires = runs_runtime.tickets.issue(run_id, user_id, signed_in_as)
         return RunTicket(
@@ -273,12 +283,15 @@ class RunsController(Controller):
                 400,
                 "Invalid `after` or `Last-Event-ID` (`validation_error`, `invalid_last_event_id`)",
             ),
+            InvalidLastEventId,
             (
                 401,
                 "Neither a valid access token nor a valid `?ticket=` for this run "
                 "(`not_authenticated`, `invalid_ticket`)",
             ),
-            _NO_RUN,
+            NotAuthenticated,
+            InvalidTicket,
+            RunNotFound,
             503,
         ),
     )
@@ -333,13 +346,11 @@ class RunsController(Controller):
                 claims = runtime.tickets.verify(ticket, run_id)
                 await runtime.redeem_ticket(request, claims)
             except TicketError as exc:
-                raise DomainError(401, "invalid_ticket", f"Invalid run ticket: {exc}.") from exc
+                raise InvalidTicket(f"Invalid run ticket: {exc}.") from exc
             return claims.user_id
         user_id = await runtime.authenticate_bearer(request)
         if user_id is None:
-            raise DomainError(
-                401,
-                "not_authenticated",
+            raise NotAuthenticated(
                 "Send a bearer token, or a ?ticket= from POST /runs/{id}/ticket.",
             )
         return user_id

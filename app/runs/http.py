@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Request
 from litestar.response import Stream
 
-from app.errors import DomainError
+from app.errors import NotAuthenticated
 from app.request_body import require_json
 from app.runs.frames import RETRY_FRAME
 
@@ -22,7 +22,7 @@ def current_user_id(request: Request[Any, Any, Any]) -> str:
     """The signed-in user's id (set by the JWT middleware on every protected route)."""
     user_id = getattr(request.user, "id", None)
     if not isinstance(user_id, str):
-        raise DomainError(401, "not_authenticated", "Sign in first.")
+        raise NotAuthenticated()
     return user_id
 
 

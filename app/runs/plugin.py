@@ -25,7 +25,7 @@ from litestar.plugins import InitPluginProtocol
 
 from app.auth.services import get_auth_services
 from app.db.engine import Database
-from app.errors import DomainError
+from app.errors import ServiceStarting
 from app.gridcache import with_redis_grid_cache
 from app.logging import get_logger
 from app.redis import redis_key
@@ -111,7 +111,7 @@ class RunsPlugin(InitPluginProtocol):
     @property
     def runtime(self) -> RunsRuntime:
         if self._runtime is None:
-            raise DomainError(503, "starting", "The service is starting; retry shortly.")
+            raise ServiceStarting()
         return self._runtime
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:

@@ -30,24 +30,27 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.errors import UnknownUser
 from app.auth.models import User
 from app.conversations import service as conversations
 from app.conversations.ids import conversation_not_found
 from app.datasets import service as datasets
 from app.db.integrity import Violation, ViolationKind, classify_integrity_error
-from app.errors import DomainError
+from app.errors import AppError, ShuttingDown
 from app.health import HealthRegistry
 from app.health_compat import api_status_of_failure
 from app.images.charts import attach_chart_images
 from app.images.models import RunChart
 from app.logging import get_logger
 from app.runs import store
+from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns
 from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
 from app.settings import RunSettings
 from orchestrator import (
     Completed,
+    ErrorCode,
     ErrorData,
     ErrorEvent,
     Event,
@@ -177,17 +180,15 @@ class RunService:
     ) -> StartedRun:
         """Validate, persist the user message and run row, and start the run's task.
 
-        Raises :class:`DomainError`: 400 bad question, 404 unknown conversation/dataset,
+        Raises :class:`~app.errors.AppError`: 400 bad question, 404 unknown conversation/dataset,
         409 the conversation already has a run going, 429 a concurrency limit is reached.
         """
         self._check_question(question)
         if self._stopping:
-            raise DomainError(503, "shutting_down", "The server is shutting down; retry shortly.")
+            raise ShuttingDown()
         limit = self.settings.max_concurrent_per_process
         if self._reserved >= limit:
-            raise DomainError(
-                429,
-                "too_many_runs",
+            raise TooManyRuns(
                 f"The server is running its maximum of {limit} concurrent runs; retry shortly.",
                 headers=dict(_RETRY_RUN_LATER),
             )
@@ -207,7 +208,7 @@ class RunService:
     def _check_question(self, question: str) -> None:
         problem = question_problem(question, self.settings.max_question_chars)
         if problem is not None:
-            raise DomainError(400, problem.code, problem.message)
+            raise QUESTION_ERRORS[problem.code](problem.message)
 
     def _release(self, user_id: str) -> None:
         self._reserved -= 1
@@ -224,9 +225,7 @@ class RunService:
                 per_user = self.settings.max_concurrent_per_user
                 others = await store.count_running(session, user_id, self.worker_id)
                 if others + self._reserved_by_user[user_id] > per_user:
-                    raise DomainError(
-                        429,
-                        "too_many_runs",
+                    raise TooManyRuns(
                         f"You already have {per_user} runs in progress; "
                         "wait for one to finish or cancel it.",
                         headers=dict(_RETRY_RUN_LATER),
@@ -284,7 +283,7 @@ class RunService:
         user_id: str,
         conversation_id: int | None,
         dataset_id: str | None,
-    ) -> DomainError:
+    ) -> AppError:
         """The client-facing cause of an integrity error while creating a run.
 
         A second run (or message) in a conversation that has one going is ``conversation_busy``;
@@ -293,15 +292,11 @@ class RunService:
         """
         violation = classify_integrity_error(exc)
         if violation.kind is ViolationKind.UNIQUE and _is_one_run_per_conversation(violation):
-            return DomainError(
-                409,
-                "conversation_busy",
-                "This conversation already has a question in progress; wait for it to finish.",
-            )
+            return ConversationBusy()
         if violation.kind is ViolationKind.FOREIGN_KEY:
             async with self.session_maker() as session:
                 if await session.get(User, user_id) is None:
-                    return DomainError(401, "unknown_user", "Account no longer exists.")
+                    return UnknownUser("Account no longer exists.")
                 if conversation_id is not None and not await conversations.conversation_exists(
                     session, conversation_id
                 ):
@@ -339,6 +334,7 @@ class RunService:
     def _fallback_terminal(self, live: _LiveRun) -> ErrorEvent:
         """The terminal event when the orchestrator ended without one: cancelled before it
         started, or a bug / a failed write."""
+        code: ErrorCode
         if live.cancel_requested:
             code, message = "cancelled", "Run cancelled (cancelled)"
             error = "the run was cancelled before it finished"

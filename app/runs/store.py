@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.service import append_message
-from app.errors import DomainError
+from app.runs.errors import RunNotFound
 from app.runs.models import Run, RunEvent
 from orchestrator import Completed, ErrorEvent, Event, encode_event
 
@@ -125,7 +125,7 @@ async def owned_run(session: AsyncSession, run_id: str, user_id: str) -> Run:
     """The run if ``user_id`` owns it; 404 ``run_not_found`` otherwise (no existence leak)."""
     run = await session.scalar(select(Run).where(Run.id == run_id, Run.user_id == user_id))
     if run is None:
-        raise DomainError(404, "run_not_found", "Run not found.")
+        raise RunNotFound()
     return run
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 
 from orchestrator.assistants import AssistantSpec
+from orchestrator.error_codes import ErrorCode
 
 __all__ = [
     "AssistantMessage",
@@ -175,7 +176,7 @@ class Provider(Protocol):
 class ProviderError(Exception):
     """Base of every provider failure. ``code`` is stable and ends up in the ``error`` event."""
 
-    code: str = "provider_error"
+    code: ErrorCode = "provider_error"
     retryable: bool = False
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
