@@ -17,7 +17,6 @@ relations between keys) is checked in code below.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -33,6 +32,14 @@ from urllib.parse import urlsplit
 import msgspec
 
 from app.secret_strength import MIN_JWT_SECRET_BYTES, weak_secret_reason
+from app.settings_checks import (
+    CODE_CHECKS,
+    describe_type,
+    expected_words,
+    show_value,
+    strip_annotated,
+    unwrap_optional,
+)
 from orchestrator import (
     ASSISTANT_NAMES,
     MAX_QUESTION_CHARS,
@@ -418,7 +425,7 @@ def _type_at(path: tuple[str, ...]) -> Any:
     """The annotated type of a settings key, or None for unknown keys."""
     current: Any = Settings
     for part in path:
-        current = _unwrap_optional(current)
+        current = unwrap_optional(current)
         if isinstance(current, type) and issubclass(current, msgspec.Struct):
             fields = {f.name: f.type for f in msgspec.structs.fields(current)}
             if part not in fields:
@@ -431,18 +438,13 @@ def _type_at(path: tuple[str, ...]) -> Any:
     return current
 
 
-def _strip_annotated(tp: Any) -> Any:
-    """``Annotated[int, Meta(ge=0)]`` -> ``int`` (constraints are checked by msgspec)."""
-    return typing.get_args(tp)[0] if typing.get_origin(tp) is Annotated else tp
-
-
 def _accepts_none(tp: Any) -> bool:
-    tp = _strip_annotated(tp)
+    tp = strip_annotated(tp)
     return typing.get_origin(tp) in (Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
 def _accepts_str(tp: Any) -> bool:
-    tp = _strip_annotated(tp)
+    tp = strip_annotated(tp)
     if tp is str:
         return True
     origin = typing.get_origin(tp)
@@ -477,79 +479,6 @@ def _parse_env_value(raw: str, tp: Any) -> object:
 # ----------------------------------------------------------------------------- validation
 
 
-def _unwrap_optional(tp: Any) -> Any:
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return tp
-
-
-def _describe(tp: Any) -> str:
-    """A short human name of a type, for messages."""
-    tp = _strip_annotated(tp)
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        inner = " or ".join(_describe(a) for a in args if a is not type(None))
-        return f"{inner} (or unset)" if type(None) in args else inner
-    if origin is Literal:
-        return "one of " + ", ".join(json.dumps(a) for a in typing.get_args(tp))
-    if origin is tuple:
-        return f"array of {_describe(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return f"table of {_describe(typing.get_args(tp)[1])}"
-    names = {str: "string", int: "int", float: "number", bool: "boolean"}
-    if tp in names:
-        return names[tp]
-    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
-        return "table"
-    return str(tp)
-
-
-def _expected(tp: Any) -> str:
-    """What a value of ``tp`` must be, its ``msgspec.Meta`` limits included, for messages.
-
-    ``Annotated[int, Meta(ge=1, le=65535)]`` -> ``int in 1..65535``, ``Meta(gt=0)`` on a float
-    -> ``number > 0``, ``Annotated[int, Meta(ge=1)] | None`` -> ``int >= 1 (or unset)``; a
-    pattern is worded by the ``description`` beside it (``non-empty string``).
-    """
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        inner = " or ".join(_expected(a) for a in args if a is not type(None))
-        return f"{inner} (or unset)" if type(None) in args else inner
-    kind = _describe(tp)
-    if typing.get_origin(tp) is not Annotated:
-        return kind
-    words = [_limits(kind, meta) for meta in tp.__metadata__ if isinstance(meta, msgspec.Meta)]
-    return " and ".join(words) or kind
-
-
-def _limits(kind: str, meta: msgspec.Meta) -> str:
-    """One ``Meta``'s limits in words: ``int in 1..500``, ``number > 0``, ``int >= 301``."""
-    if meta.pattern is not None:
-        return meta.description or f"{kind} matching {meta.pattern}"
-
-    def number(bound: float) -> str:
-        return f"{bound:g}" if kind == "number" else str(bound)
-
-    if meta.ge is not None and meta.le is not None:
-        return f"{kind} in {number(meta.ge)}..{number(meta.le)}"
-    bounds = [
-        f"{sign} {number(bound)}"
-        for sign, bound in ((">=", meta.ge), (">", meta.gt), ("<=", meta.le), ("<", meta.lt))
-        if bound is not None
-    ]
-    return " ".join([kind, " and ".join(bounds)]) if bounds else kind
-
-
-def _show(value: object) -> str:
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
 def _validate_tree(value: object, tp: Any, path: tuple[str, ...], problems: list[str]) -> bool:
     """Check ``value`` against ``tp`` key by key so that every bad key is reported.
 
@@ -557,12 +486,12 @@ def _validate_tree(value: object, tp: Any, path: tuple[str, ...], problems: list
     cross-key checks can run in the same pass.
     """
     key = ".".join(path)
-    struct = _unwrap_optional(tp)
+    struct = unwrap_optional(tp)
     if isinstance(struct, type) and issubclass(struct, msgspec.Struct):
         if not isinstance(value, dict):
             if value is None and struct is not tp:
                 return True
-            problems.append(f"{key or '<root>'}: expected a table, got {_show(value)}")
+            problems.append(f"{key or '<root>'}: expected a table, got {show_value(value)}")
             return False
         fields = {f.name: f for f in msgspec.structs.fields(struct)}
         ok = True
@@ -576,7 +505,9 @@ def _validate_tree(value: object, tp: Any, path: tuple[str, ...], problems: list
                 ok = ok and not fields[name].required
         for name, field in fields.items():
             if field.required and name not in given:
-                problems.append(f"{'.'.join((*path, name))}: required ({_describe(field.type)})")
+                problems.append(
+                    f"{'.'.join((*path, name))}: required ({describe_type(field.type)})"
+                )
                 ok = False
         return ok
     if typing.get_origin(tp) is dict and isinstance(value, dict):
@@ -595,111 +526,17 @@ def _validate_tree(value: object, tp: Any, path: tuple[str, ...], problems: list
     try:
         converted = msgspec.convert(value, tp, strict=True)
     except msgspec.ValidationError:
-        problems.append(f"{key}: expected {expected}, got {_show(value)}")
+        problems.append(f"{key}: expected {expected}, got {show_value(value)}")
         return False
     if check is not None and not check(converted):
-        problems.append(f"{key}: expected {expected}, got {_show(value)}")
+        problems.append(f"{key}: expected {expected}, got {show_value(value)}")
         return False
     return True
-
-
-def _origin_ok(origin: str) -> bool:
-    parts = urlsplit(origin)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and parts.path in ("", "/")
-        and not parts.query
-        and not parts.fragment
-    )
-
-
-def _exact_origin_ok(origin: str) -> bool:
-    """``origin`` is exactly what a browser sends in ``Origin``: ``scheme://host[:port]``.
-
-    CORS compares the header with each entry as a whole string (and Litestar would turn a ``*``
-    into a regex ``.*``), so an entry that is not in that serialized form either never matches
-    or matches too much: no wildcard, userinfo, path (not even "/"), query, fragment, upper
-    case, default port or non-ASCII host.
-    """
-    if "*" in origin or not origin.isascii():
-        return False
-    try:
-        parts = urlsplit(origin)
-        port = parts.port
-    except ValueError:  # a port that is not a number in 0..65535
-        return False
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
-        netloc = f"{netloc}:{port}"
-    return origin == f"{parts.scheme}://{netloc}"
-
-
-def _proxy_ok(entry: str) -> bool:
-    if entry == "*":
-        return True
-    try:
-        ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        return False
-    return True
-
-
-def _url_ok(url: str | None, schemes: tuple[str, ...]) -> bool:
-    if url is None:
-        return True
-    parts = urlsplit(url)
-    return parts.scheme in schemes and (bool(parts.netloc) or bool(parts.path))
-
-
-# Checks no type can express: key -> (check, expected). The expected text is also used for
-# type errors on that key. Every other limit is a ``msgspec.Meta`` on its field.
-_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "server.public_origin": (
-        (lambda v: v is None or _origin_ok(v)),
-        'origin like "https://example.org" (scheme://host[:port], no path)',
-    ),
-    "server.trusted_proxies": (
-        (lambda v: all(_proxy_ok(p) for p in v)),
-        'array of IP addresses or networks like "10.0.0.0/8" (or ["*"] to trust any peer)',
-    ),
-    "database.url": (
-        (lambda v: _url_ok(v, ("sqlite+aiosqlite", "postgresql+asyncpg"))),
-        'URL "sqlite+aiosqlite:///path.db" or "postgresql+asyncpg://user@host/db"',
-    ),
-    "redis.url": (
-        (lambda v: _url_ok(v, ("redis", "rediss", "unix"))),
-        'URL "redis://host:6379/0" (or rediss://, unix://)',
-    ),
-    "auth.allowed_origins": (
-        # WebAuthn compares the browser's origin with each entry as a whole string too.
-        (lambda v: all(_exact_origin_ok(o) for o in v)),
-        'array of exact origins like "https://example.org" (scheme://host[:port] as browsers '
-        "send it: no wildcard, path or trailing slash)",
-    ),
-    "auth.jwt_secret": (
-        # A length in bytes, not characters: msgspec's min_length counts characters.
-        (lambda v: v is None or len(v.encode()) >= MIN_JWT_SECRET_BYTES),
-        f"string of at least {MIN_JWT_SECRET_BYTES} bytes",
-    ),
-    "cors.allow_origins": (
-        (lambda v: all(_exact_origin_ok(o) for o in v)),
-        'array of exact origins like "https://example.org" (scheme://host[:port] as browsers '
-        "send it: no wildcard, path or trailing slash)",
-    ),
-    "llm.base_url": (
-        (lambda v: _url_ok(v, ("http", "https"))),
-        'URL like "http://127.0.0.1:11434/v1"',
-    ),
-}
 
 
 def _check_for(path: tuple[str, ...], tp: Any) -> tuple[Callable[[Any], bool] | None, str]:
     """The code check of a key (None when its type says it all) and what it expects."""
-    return _CHECKS.get(".".join(path)) or (None, _expected(tp))
+    return CODE_CHECKS.get(".".join(path)) or (None, expected_words(tp))
 
 
 def expected_value(key: str) -> str | None:
@@ -721,11 +558,11 @@ def _extra_assistant_name_problem(name: str) -> str | None:
     if name in ASSISTANT_NAMES:
         return (
             f"expected a name that is not a built-in assistant's (configure the {name} "
-            f"assistant in [assistants.{name}]), got {_show(name)}"
+            f"assistant in [assistants.{name}]), got {show_value(name)}"
         )
     if not is_assistant_name(name):
         reserved = ", ".join(json.dumps(n) for n in sorted(RESERVED_NAMES))
-        return f"expected an assistant name of {NAME_RULE}, not {reserved}, got {_show(name)}"
+        return f"expected an assistant name of {NAME_RULE}, not {reserved}, got {show_value(name)}"
     return None
 
 
@@ -777,7 +614,7 @@ def _cross_checks(settings: Settings) -> list[str]:
         "/" in settings.auth.rp_id or ":" in settings.auth.rp_id
     ):
         problems.append(
-            f'auth.rp_id: expected a bare domain like "example.org", got {_show(auth.rp_id)}'
+            f'auth.rp_id: expected a bare domain like "example.org", got {show_value(auth.rp_id)}'
         )
     if settings.llm.provider == "openai" and not settings.llm.api_key:
         problems.append('llm.api_key: required when llm.provider is "openai" (set OPENAI_API_KEY)')
