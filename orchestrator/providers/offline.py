@@ -38,15 +38,14 @@ from orchestrator.providers._offline.extract import DEFAULT_REGION, REGION_TIMEZ
 from orchestrator.providers._offline.grid import (
     grid_compare_policy,
     grid_history_policy,
-    grid_rank_policy,
     grid_timing_policy,
-    now_check_policy,
-    shift_savings_policy,
 )
 from orchestrator.providers._offline.intent import Intent, Understanding
 from orchestrator.providers._offline.interpretation import Reading, interpret
 from orchestrator.providers._offline.planning import answer_asks, plan_for
+from orchestrator.providers._offline.ranking import grid_rank_policy
 from orchestrator.providers._offline.report import report_policy
+from orchestrator.providers._offline.scheduling import now_check_policy, shift_savings_policy
 from orchestrator.providers._offline.turns import Answer, Decision, StepInput, tool_results
 from orchestrator.providers.base import (
     ModelRequest,

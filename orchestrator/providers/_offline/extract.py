@@ -20,13 +20,14 @@ __all__ = [
     "DEFAULT_DURATION_H",
     "DEFAULT_LEVERS",
     "DEFAULT_REGION",
+    "MONTHS",
+    "MONTH_PATTERN",
     "REGION_NAMES",
     "REGION_TIMEZONES",
     "CompanyProfile",
     "DateRange",
     "Duration",
     "HourBounds",
-    "InvalidDate",
     "Levers",
     "extract_appliance",
     "extract_category",
@@ -37,12 +38,9 @@ __all__ = [
     "extract_levers",
     "extract_profile",
     "extract_regions",
-    "extract_shares",
     "hours_label",
-    "invalid_dates",
     "is_past_tense",
     "parse_number_word",
-    "unknown_places",
 ]
 
 DEFAULT_REGION = "ie"
@@ -145,13 +143,13 @@ def parse_number_word(token: str) -> float | None:
 
 # --------------------------------------------------------------------------------- dates
 
-_MONTHS: dict[str, int] = {}
+MONTHS: dict[str, int] = {}
 for _i, _name in enumerate(calendar.month_name):
     if _name:
-        _MONTHS[_name.lower()] = _i
-        _MONTHS[_name[:3].lower()] = _i
-_MONTHS["sept"] = 9
-_MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+        MONTHS[_name.lower()] = _i
+        MONTHS[_name[:3].lower()] = _i
+MONTHS["sept"] = 9
+MONTH_PATTERN = r"(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _WEEKDAYS = [d.lower() for d in calendar.day_name]
 _WEEKDAY = r"(" + "|".join(_WEEKDAYS) + r")"
 _PAST_WORDS = re.compile(
@@ -299,18 +297,18 @@ def _absolute(text: str, today: date, past: bool) -> list[_Mention]:
         # Day first, as written in Ireland and Britain (documented).
         day = _safe_date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
         add(m, day, day.isoformat() if day else "")
-    day_month = r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(\d{4}))?\b"
+    day_month = r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + MONTH_PATTERN + r"(?:,?\s+(\d{4}))?\b"
     for m in re.finditer(day_month, text, re.IGNORECASE):
         year = int(m.group(3)) if m.group(3) else today.year
-        day = _safe_date(year, _MONTHS[m.group(2).lower()], int(m.group(1)))
+        day = _safe_date(year, MONTHS[m.group(2).lower()], int(m.group(1)))
         add(m, day, day.isoformat() if day else "")
-    month_day = r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?"
+    month_day = r"\b" + MONTH_PATTERN + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?"
     for m in re.finditer(month_day, text, re.IGNORECASE):
         year = int(m.group(3)) if m.group(3) else today.year
-        day = _safe_date(year, _MONTHS[m.group(1).lower()], int(m.group(2)))
+        day = _safe_date(year, MONTHS[m.group(1).lower()], int(m.group(2)))
         add(m, day, day.isoformat() if day else "")
-    for m in re.finditer(r"\b" + _MONTH + r",?\s+(\d{4})\b", text, re.IGNORECASE):
-        month, year = _MONTHS[m.group(1).lower()], int(m.group(2))
+    for m in re.finditer(r"\b" + MONTH_PATTERN + r",?\s+(\d{4})\b", text, re.IGNORECASE):
+        month, year = MONTHS[m.group(1).lower()], int(m.group(2))
         label = f"{calendar.month_name[month]} {year}"
         out.append(_Mention(m.start(), m.end(), _month_range(year, month, label, today)))
     for m in re.finditer(r"(?<![\d-])(\d{4})-(\d{2})(?![\d-])", text):
@@ -335,19 +333,21 @@ def _absolute(text: str, today: date, past: bool) -> list[_Mention]:
     # preposition, so that "may I" or "march" as a verb are not read as dates.
     bare = (
         r"(?:\b(?:in|during|for|of|since|through|and|vs\.?|versus|with|to|than|compare|"
-        r"last|this|was|were|is|or|between)\s+|^\s*)" + _MONTH + r"\b(?!\s*\d)(?!\s+(?:i|we|you)\b)"
+        r"last|this|was|were|is|or|between)\s+|^\s*)"
+        + MONTH_PATTERN
+        + r"\b(?!\s*\d)(?!\s+(?:i|we|you)\b)"
     )
     for m in re.finditer(bare, text, re.IGNORECASE):
-        month = _MONTHS[m.group(1).lower()]
+        month = MONTHS[m.group(1).lower()]
         year = today.year if month <= today.month else today.year - 1
         label = f"{calendar.month_name[month]} {year}"
         out.append(_Mention(m.start(1), m.end(), _month_range(year, month, label, today)))
     span = (
         r"\b(\d{1,2})(?:st|nd|rd|th)?\s*(?:-|\u2013|to|and|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?"
-        r"\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(\d{4}))?\b"
+        r"\s+(?:of\s+)?" + MONTH_PATTERN + r"(?:,?\s+(\d{4}))?\b"
     )
     for m in re.finditer(span, text, re.IGNORECASE):
-        month = _MONTHS[m.group(3).lower()]
+        month = MONTHS[m.group(3).lower()]
         year = int(m.group(4)) if m.group(4) else today.year
         if not m.group(4) and date(year, month, 1) > today:
             year -= 1
@@ -360,11 +360,11 @@ def _absolute(text: str, today: date, past: bool) -> list[_Mention]:
             out.append(_Mention(m.start(), m.end(), DateRange(first, last, label)))
     nth = (
         r"\b(first|1st|second|2nd|third|3rd|fourth|4th|last|final)\s+week\s+of\s+"
-        + _MONTH
+        + MONTH_PATTERN
         + r"(?:,?\s+(\d{4}))?\b"
     )
     for m in re.finditer(nth, text, re.IGNORECASE):
-        month = _MONTHS[m.group(2).lower()]
+        month = MONTHS[m.group(2).lower()]
         year = int(m.group(3)) if m.group(3) else today.year
         if not m.group(3) and date(year, month, 1) > today:
             year -= 1
@@ -765,106 +765,3 @@ def extract_hours(text: str) -> HourBounds | None:
         if re.search(pattern, text, re.IGNORECASE):
             return HourBounds(start, end, name)
     return None
-
-
-# ------------------------------------------------------------------------- invalid input
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidDate:
-    """A date the user wrote that does not exist, with what they may have meant."""
-
-    phrase: str
-    message: str
-
-
-def _month_days(year: int, month: int) -> int:
-    return calendar.monthrange(year, month)[1]
-
-
-def _invalid(phrase: str, year: int, month: int, day: int) -> InvalidDate | None:
-    if not 1 <= month <= 12:
-        return InvalidDate(
-            phrase, f"'{phrase}' is not a valid date: there is no month {month} (months are 1-12)"
-        )
-    last = _month_days(year, month)
-    if not 1 <= day <= last:
-        name = calendar.month_name[month]
-        suggestion = date(year, month, last).isoformat()
-        return InvalidDate(
-            phrase,
-            f"'{phrase}' is not a valid date: {name} {year} has {last} days "
-            f"(did you mean {suggestion}?)",
-        )
-    return None
-
-
-def invalid_dates(text: str, today: date) -> list[InvalidDate]:
-    """Dates written in a valid shape that name no real day ("2025-02-30", "31 April")."""
-    out: list[InvalidDate] = []
-    for m in re.finditer(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", text):
-        bad = _invalid(m.group(0), int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if bad is not None:
-            out.append(bad)
-    for m in re.finditer(r"\b(\d{4})-(\d{2})\b(?!-)", text):
-        bad = _invalid(m.group(0), int(m.group(1)), int(m.group(2)), 1)
-        if bad is not None:
-            out.append(bad)
-    for m in re.finditer(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", text):
-        bad = _invalid(m.group(0), int(m.group(3)), int(m.group(2)), int(m.group(1)))
-        if bad is not None:
-            out.append(bad)
-    day_month = r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(\d{4}))?\b"
-    month_day = r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?"
-    for pattern, day_group, month_group in ((day_month, 1, 2), (month_day, 2, 1)):
-        for m in re.finditer(pattern, text, re.IGNORECASE):
-            year = int(m.group(3)) if m.group(3) else today.year
-            month = _MONTHS[m.group(month_group).lower()]
-            bad = _invalid(m.group(0).strip(), year, month, int(m.group(day_group)))
-            if bad is not None:
-                out.append(bad)
-    return out
-
-
-# Places people ask about that this product has no grid data or factors for.
-_FOREIGN = (
-    "france|paris|germany|berlin|munich|spain|madrid|barcelona|italy|rome|milan|portugal|"
-    "lisbon|netherlands|amsterdam|belgium|brussels|denmark|copenhagen|sweden|stockholm|"
-    "norway|oslo|finland|poland|warsaw|austria|vienna|switzerland|zurich|geneva|greece|athens|"
-    "usa|united states|america|new york|california|texas|chicago|boston|canada|toronto|"
-    "australia|sydney|melbourne|india|delhi|mumbai|china|beijing|shanghai|japan|tokyo|"
-    "brazil|mexico|south africa|iceland|reykjavik|luxembourg|czechia|prague|hungary|budapest"
-)
-_FOREIGN_RE = re.compile(r"\b(" + _FOREIGN + r")\b", re.IGNORECASE)
-
-
-def unknown_places(text: str) -> list[str]:
-    """Places named in ``text`` that no grid region here covers (as written)."""
-    return list(dict.fromkeys(m.group(1) for m in _FOREIGN_RE.finditer(text)))
-
-
-# --------------------------------------------------------------------------------- shares
-
-_SHARE_WORDS: list[tuple[str, float]] = [
-    (r"\bhalf\b", 50.0),
-    (r"\ba third\b|\bone third\b", 100.0 / 3),
-    (r"\btwo thirds\b", 200.0 / 3),
-    (r"\ba quarter\b|\bone quarter\b", 25.0),
-    (r"\bthree quarters\b", 75.0),
-    (r"\ball (?:of )?(?:our|my|the)\b", 100.0),
-]
-
-
-def extract_shares(text: str) -> list[float]:
-    """Shares the user states, in percent: "30%", "30 percent", "half", "a third"."""
-    out: list[float] = []
-    for m in re.finditer(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", text, re.I):
-        value = float(m.group(1))
-        if 0 < value <= 100:
-            out.append(value)
-    if not out:
-        for pattern, value in _SHARE_WORDS:
-            if re.search(pattern, text, re.IGNORECASE):
-                out.append(round(value, 2))
-                break
-    return out

@@ -7,7 +7,7 @@ explained; numbers in the findings are only ever tool values through ``fmt``.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -22,10 +22,23 @@ from orchestrator.providers._offline.findings import (
     render_step_text,
 )
 from orchestrator.providers._offline.intent import Understanding
-from orchestrator.providers._offline.interpretation import future_part, rank_period
+from orchestrator.providers._offline.interpretation import future_part
 from orchestrator.providers._offline.turns import Answer, Call, Decision, StepInput, ToolResult
 
-__all__ = ["grid_compare_policy", "grid_history_policy", "grid_timing_policy", "sources_of"]
+__all__ = [
+    "SYNTHETIC_NOTE",
+    "bar_chart",
+    "best_window_call",
+    "failed",
+    "findings_text",
+    "grid_compare_policy",
+    "grid_history_policy",
+    "grid_timing_policy",
+    "range_args",
+    "sources_of",
+    "timing_findings",
+    "unavailable",
+]
 
 SYNTHETIC_NOTE = (
     "Grid intensity data is SYNTHETIC: a deterministic offline profile, not measurements. "
@@ -49,18 +62,18 @@ def sources_of(output: Any) -> list[Source]:
     return out
 
 
-def _range_args(period: DateRange) -> dict[str, str]:
+def range_args(period: DateRange) -> dict[str, str]:
     return {"start_date": period.start.isoformat(), "end_date": period.end.isoformat()}
 
 
-def _unavailable(tool: str, what: str) -> Answer:
+def unavailable(tool: str, what: str) -> Answer:
     return Answer(
         f"I could not {what}: the `{tool}` tool is not available to this step in the current "
         "configuration, so I have no figures to report."
     )
 
 
-def _failed(what: str, result: ToolResult) -> Findings:
+def failed(what: str, result: ToolResult) -> Findings:
     return Findings(
         topic="error",
         title="No result",
@@ -74,28 +87,28 @@ def _failed(what: str, result: ToolResult) -> Findings:
 def grid_timing_policy(s: StepInput) -> Decision:
     u = s.understanding
     if not s.can("grid_best_window"):
-        return _unavailable("grid_best_window", "search for the cleanest window")
+        return unavailable("grid_best_window", "search for the cleanest window")
     best = s.last("grid_best_window")
     period = future_part(u.period(), u.today)
     if best is None:
-        calls = [_best_window_call(s, period)]
+        calls = [best_window_call(s, period)]
         if s.can("grid_intensity") and period.days <= 7:
-            calls.append(s.call("grid_intensity", region=u.region, **_range_args(period)))
+            calls.append(s.call("grid_intensity", region=u.region, **range_args(period)))
         return tuple(calls)
     if not best.ok and s.tries("grid_best_window") == 1 and period.end <= u.today:
         # Today's remaining hours may be too few for the load: look at tomorrow instead,
         # which is what the user needs to know next.
         tomorrow = DateRange(u.today + timedelta(days=1), u.today + timedelta(days=1), "tomorrow")
-        calls = [_best_window_call(s, tomorrow)]
+        calls = [best_window_call(s, tomorrow)]
         if s.can("grid_intensity"):
-            calls.append(s.call("grid_intensity", region=u.region, **_range_args(tomorrow)))
+            calls.append(s.call("grid_intensity", region=u.region, **range_args(tomorrow)))
         return tuple(calls)
     if not best.ok:
-        return Answer(_text([_failed("find the cleanest window", best)]))
+        return Answer(findings_text([failed("find the cleanest window", best)]))
     profile = s.last("grid_intensity")
     if profile is not None and profile.ok and not _same_range(profile.output, best.output):
         profile = None  # a profile of another day would describe the wrong hours
-    findings = _timing_findings(u, best.output, profile)
+    findings = timing_findings(u, best.output, profile)
     first = s.all("grid_best_window")[0]
     if not first.ok:
         findings.notes.insert(
@@ -103,14 +116,14 @@ def grid_timing_policy(s: StepInput) -> Decision:
             f"No window was left for {first.arguments.get('date')} from now on "
             f"({first.error}), so the search moved to the next day.",
         )
-    return Answer(_text([findings]))
+    return Answer(findings_text([findings]))
 
 
 def _same_range(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a.get("start_date"), a.get("end_date")) == (b.get("start_date"), b.get("end_date"))
 
 
-def _best_window_call(s: StepInput, period: DateRange, energy_kwh: float | None = None) -> Call:
+def best_window_call(s: StepInput, period: DateRange, energy_kwh: float | None = None) -> Call:
     """``grid_best_window`` for ``period`` with the ask's load; ``energy_kwh`` overrides the
     stated energy (a shifted share of it)."""
     u = s.understanding
@@ -129,7 +142,7 @@ def _best_window_call(s: StepInput, period: DateRange, energy_kwh: float | None 
     )
 
 
-def _timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult | None) -> Findings:
+def timing_findings(u: Understanding, out: dict[str, Any], profile: ToolResult | None) -> Findings:
     window = out["window"]
     region = out.get("region_name") or REGION_NAMES[u.region]
     tz = fmt.zone(out.get("timezone"))
@@ -279,7 +292,7 @@ def _levels(output: Any) -> list[str]:
     return [p["level"] for p in periods for _ in range(int(p.get("points", 0)))]
 
 
-def _bar_chart(title: str, pairs: list[tuple[str, float]]) -> dict[str, Any]:
+def bar_chart(title: str, pairs: list[tuple[str, float]]) -> dict[str, Any]:
     return {
         "kind": "footprint_breakdown",
         "title": title,
@@ -317,18 +330,18 @@ def _periods(output: Any, level: str, limit: int = 3) -> str:
 def grid_history_policy(s: StepInput) -> Decision:
     u = s.understanding
     if not s.can("grid_intensity"):
-        return _unavailable("grid_intensity", "look up grid intensity")
+        return unavailable("grid_intensity", "look up grid intensity")
     result = s.last("grid_intensity")
     period = u.period()
     if result is None:
-        return (s.call("grid_intensity", region=u.region, **_range_args(period)),)
+        return (s.call("grid_intensity", region=u.region, **range_args(period)),)
     first = s.all("grid_intensity")[0]
     if not result.ok and s.tries("grid_intensity") == 1 and "too long" in (result.error or ""):
         # Keep the most recent year of the range, which the tool accepts.
         recent = DateRange(max(period.start, period.end - timedelta(days=365)), period.end, "")
-        return (s.call("grid_intensity", region=u.region, **_range_args(recent)),)
+        return (s.call("grid_intensity", region=u.region, **range_args(recent)),)
     if not result.ok:
-        return Answer(_text([_failed("look up grid intensity", result)]))
+        return Answer(findings_text([failed("look up grid intensity", result)]))
     findings = history_findings(result.output, period.label if first.ok else "")
     if not first.ok:
         findings.notes.insert(
@@ -336,7 +349,7 @@ def grid_history_policy(s: StepInput) -> Decision:
             f"The requested range was refused ({first.error}), so only its most recent part "
             f"was analysed.",
         )
-    return Answer(_text([findings]))
+    return Answer(findings_text([findings]))
 
 
 def history_findings(out: dict[str, Any], label: str, *, prefix: str = "") -> Findings:
@@ -501,7 +514,7 @@ def grid_compare_policy(s: StepInput) -> Decision:
     if len(u.regions) > 1:
         return _compare_regions(s)
     if not s.can("grid_compare"):
-        return _unavailable("grid_compare", "compare the two periods")
+        return unavailable("grid_compare", "compare the two periods")
     result = s.last("grid_compare")
     if len(u.dates) > 1:
         first, second = sorted(u.dates[:2], key=lambda d: d.start)
@@ -520,8 +533,8 @@ def grid_compare_policy(s: StepInput) -> Decision:
             ),
         )
     if not result.ok:
-        return Answer(_text([_failed("compare the two periods", result)]))
-    return Answer(_text([_compare_findings(result.output, first, second)]))
+        return Answer(findings_text([failed("compare the two periods", result)]))
+    return Answer(findings_text([_compare_findings(result.output, first, second)]))
 
 
 def _span(summary: dict[str, Any]) -> str:
@@ -583,7 +596,7 @@ def _compare_findings(out: dict[str, Any], first: DateRange, second: DateRange) 
         bars_title="Mean intensity (gCO2/kWh)",
         bars_unit="gCO2/kWh",
         bars=[Bar(_span(a), a["mean"]), Bar(_span(b), b["mean"])],
-        chart=_bar_chart(
+        chart=bar_chart(
             "Mean grid intensity by period", [(_span(a), a["mean"]), (_span(b), b["mean"])]
         ),
         actions=[
@@ -599,13 +612,13 @@ def _compare_findings(out: dict[str, Any], first: DateRange, second: DateRange) 
 def _compare_regions(s: StepInput) -> Decision:
     u = s.understanding
     if not s.can("grid_intensity"):
-        return _unavailable("grid_intensity", "compare the regions")
+        return unavailable("grid_intensity", "compare the regions")
     regions = list(u.regions[:2])
     done = s.all("grid_intensity")
     if not done:
         period = u.period()
         return tuple(
-            s.call("grid_intensity", region=region, **_range_args(period)) for region in regions
+            s.call("grid_intensity", region=region, **range_args(period)) for region in regions
         )
     findings: list[Findings] = []
     for result in done:
@@ -615,7 +628,7 @@ def _compare_regions(s: StepInput) -> Decision:
                 history_findings(output, u.period().label, prefix=output["region"].upper())
             )
         else:
-            findings.append(_failed(f"look up {result.arguments.get('region')}", result))
+            findings.append(failed(f"look up {result.arguments.get('region')}", result))
     ok = [r.output for r in done if r.ok and r.output.get("stats")]
     if len(ok) == 2:
         (a, b) = ok
@@ -641,7 +654,7 @@ def _compare_regions(s: StepInput) -> Decision:
                 for o in ok
             ],
             bars=[Bar(o["region"], o["stats"]["mean"]) for o in ok],
-            chart=_bar_chart(
+            chart=bar_chart(
                 "Mean grid intensity by region",
                 [(o["region_name"], o["stats"]["mean"]) for o in ok],
             ),
@@ -650,237 +663,8 @@ def _compare_regions(s: StepInput) -> Decision:
         for f in findings:  # each region's mean is now a summary figure
             f.figures = [x for x in f.figures if not x.label.endswith("Mean intensity")]
         findings.insert(0, summary)
-    return Answer(_text(findings))
+    return Answer(findings_text(findings))
 
 
-def _text(findings: list[Findings]) -> str:
+def findings_text(findings: list[Findings]) -> str:
     return render_step_text(findings)
-
-
-# -------------------------------------------------------------------------------- ranking
-
-_BUCKETS = {"day": "days", "week": "weeks", "hour": "hours_of_day"}
-
-
-def grid_rank_policy(s: StepInput) -> Decision:
-    """The greenest or dirtiest day, ISO week or hour of day of a period, ranked on the
-    bucket means ``grid_intensity`` computed (actual points; forecast-only buckets labelled)."""
-    u = s.understanding
-    if not s.can("grid_intensity"):
-        return _unavailable("grid_intensity", "rank the period's days")
-    period = rank_period(u)
-    result = s.last("grid_intensity")
-    if result is None:
-        return (s.call("grid_intensity", region=u.region, **_range_args(period)),)
-    if not result.ok:
-        return Answer(_text([_failed("look up grid intensity", result)]))
-    return Answer(_text([rank_findings(u, result.output, period)]))
-
-
-def _bucket_name(bucket: str, item: dict[str, Any]) -> str:
-    if bucket == "day":
-        day = date.fromisoformat(item["key"])
-        return f"{day.strftime('%A')} {day.isoformat()}"
-    if bucket == "week":
-        return f"week {item['key']} ({item['start_date']} to {item['end_date']})"
-    return f"{item['key']}:00-{int(item['key']) + 1:02d}:00"
-
-
-def rank_findings(u: Understanding, out: dict[str, Any], period: DateRange) -> Findings:
-    rank = u.rank
-    bucket = rank.bucket if rank is not None else "day"
-    extreme = rank.extreme if rank is not None else "greenest"
-    items = list(out.get(_BUCKETS[bucket]) or [])
-    region = out["region_name"]
-    noun = "hour of the day" if bucket == "hour" else bucket
-    if len(items) < 2:
-        return Findings(
-            topic="error",
-            title="Nothing to rank",
-            headline=(
-                f"{period.describe()} holds {len(items)} {noun} of data on the {region} grid, so "
-                f"there is nothing to rank; ask about a longer period (e.g. 'last week')."
-            ),
-        )
-    ranked = sorted(items, key=lambda item: (item["mean"], item["key"]))
-    best, worst = ranked[0], ranked[-1]
-    chosen, other = (best, worst) if extreme == "greenest" else (worst, best)
-    other_word = "dirtiest" if extreme == "greenest" else "greenest"
-    mean = (out.get("stats") or out.get("forecast_stats") or {}).get("mean")
-    past = date.fromisoformat(str(out["end_date"])) < u.today
-    verb = "was" if past else "is"
-    headline = (
-        f"The {extreme} {noun} in {period.describe()} on the {region} grid {verb} "
-        f"{_bucket_name(bucket, chosen)}, averaging {fmt.intensity(chosen['mean'])}"
-        f"{_forecast_word(chosen)}; the {other_word} {verb} {_bucket_name(bucket, other)} at "
-        f"{fmt.intensity(other['mean'])}{_forecast_word(other)}."
-    )
-    figures = [
-        Figure(
-            f"{extreme.capitalize()} {noun}",
-            f"{_bucket_name(bucket, chosen)}: {fmt.intensity(chosen['mean'])}",
-            chosen["mean"],
-            "gCO2/kWh",
-        ),
-        Figure(
-            f"{other_word.capitalize()} {noun}",
-            f"{_bucket_name(bucket, other)}: {fmt.intensity(other['mean'])}",
-            other["mean"],
-            "gCO2/kWh",
-        ),
-    ]
-    if mean is not None:
-        figures.append(Figure("Period mean", fmt.intensity(mean), mean, "gCO2/kWh"))
-    order = ranked if extreme == "greenest" else ranked[::-1]
-    figures.append(
-        Figure(
-            f"Top 3 ({extreme} first)",
-            ", ".join(
-                f"{_bucket_name(bucket, item)} {fmt.intensity(item['mean'])}" for item in order[:3]
-            ),
-        )
-    )
-    notes = [
-        f"Each {noun} is ranked on its mean over measured (actual) points; "
-        + (
-            "a bucket with only forecast points is ranked on its forecast and marked so."
-            if any(item["basis"] == "forecast" for item in items)
-            else "no forecast points were needed."
-        )
-    ]
-    if out.get("synthetic"):
-        notes.append(SYNTHETIC_NOTE)
-    pairs = [(item["key"][-5:] if bucket == "day" else item["key"], item["mean"]) for item in items]
-    return Findings(
-        topic="grid_rank",
-        title=f"{extreme.capitalize()} {noun}",
-        headline=headline,
-        figures=figures,
-        bars_title=f"Mean intensity per {noun} (gCO2/kWh)",
-        bars_unit="gCO2/kWh",
-        bars=[Bar(label, value) for label, value in pairs[:31]],
-        chart=_bar_chart(
-            f"Mean grid intensity per {noun}, {region}, {period.start}..{period.end}", pairs[:31]
-        ),
-        notes=notes,
-        sources=sources_of(out),
-        synthetic=bool(out.get("synthetic")),
-    )
-
-
-def _forecast_word(item: dict[str, Any]) -> str:
-    return " (forecast)" if item.get("basis") == "forecast" else ""
-
-
-# ------------------------------------------------------------------------------ now check
-
-
-def now_check_policy(s: StepInput) -> Decision:
-    """ "Is now a good time?": yes or no first, the current level, then the next better time."""
-    u = s.understanding
-    if not s.can("grid_best_window"):
-        return _unavailable("grid_best_window", "check the grid now")
-    today = DateRange(u.today, u.today, "today")
-    best = s.last("grid_best_window")
-    if best is None:
-        return (_best_window_call(s, today),)
-    if not best.ok and s.tries("grid_best_window") == 1:
-        tomorrow = DateRange(u.today + timedelta(days=1), u.today + timedelta(days=1), "tomorrow")
-        return (_best_window_call(s, tomorrow),)
-    if not best.ok:
-        return Answer(_text([_failed("check the grid now", best)]))
-    out = best.output
-    findings = _timing_findings(u, out, None)
-    findings.topic = "grid_now"
-    findings.title = "Is now a good time?"
-    now_window = out.get("now_window")
-    if now_window is None:
-        findings.headline = (
-            "I cannot say whether now is good: the grid data has no value for the current "
-            f"time. {findings.headline}"
-        )
-        return Answer(_text([findings]))
-    thresholds = out["thresholds"]
-    now_mean = now_window["mean"]
-    level = (
-        "low"
-        if now_mean <= thresholds["p33"]
-        else ("high" if now_mean > thresholds["p66"] else "medium")
-    )
-    saving_pct = out.get("saving_vs_now_pct") or 0.0
-    tz = fmt.zone(out.get("timezone"))
-    window = out["window"]
-    if level == "low" or saving_pct < 5.0:
-        verdict = (
-            f"Yes: now is a good time. Running now averages {fmt.intensity(now_mean)}, {level} "
-            f"for the day"
-        )
-        verdict += (
-            f", within {fmt.pct(saving_pct)} of the cleanest window "
-            f"({fmt.when(window['start'], window['end'], tz)})."
-            if saving_pct > 0
-            else "; no cleaner window is ahead."
-        )
-    else:
-        verdict = (
-            f"No: now is not a good time. Running now averages {fmt.intensity(now_mean)} "
-            f"({level} for the day); the next better time is "
-            f"{fmt.when(window['start'], window['end'], tz)} at {fmt.intensity(window['mean'])}, "
-            f"{fmt.pct(saving_pct)} lower."
-        )
-    findings.headline = f"{verdict} {findings.headline}"
-    return Answer(_text([findings]))
-
-
-# ---------------------------------------------------------------------------- shift saving
-
-
-def shift_savings_policy(s: StepInput) -> Decision:
-    """The saving from moving the user's share of the user's load to the cleanest window of
-    the hours they named: ``grid_best_window`` computes it for that many kWh."""
-    u = s.understanding
-    if not s.can("grid_best_window"):
-        return _unavailable("grid_best_window", "estimate the saving")
-    energy = [q.value for q in u.quantities if q.activity == "electricity"]
-    moved = None
-    if energy:
-        moved = energy[0] * (u.shares[0] / 100.0 if u.shares else 1.0)
-    period = future_part(u.period(), u.today)
-    best = s.last("grid_best_window")
-    if best is None:
-        return (_best_window_call(s, period, moved),)
-    if not best.ok and s.tries("grid_best_window") == 1 and period.end <= u.today:
-        # Too little of today is left in the named hours: tomorrow is the next chance.
-        tomorrow = DateRange(u.today + timedelta(days=1), u.today + timedelta(days=1), "tomorrow")
-        return (_best_window_call(s, tomorrow, moved),)
-    if not best.ok:
-        return Answer(_text([_failed("estimate the saving", best)]))
-    out = best.output
-    findings = _timing_findings(u, out, None)
-    findings.topic = "grid_shift"
-    findings.title = "Saving from shifting load"
-    moved_text = (
-        f"{fmt.num(moved, 1).removesuffix('.0')} kWh"
-        + (
-            f" ({u.shares[0]:g}% of {fmt.num(energy[0]).removesuffix('.0')} kWh)"
-            if u.shares
-            else ""
-        )
-        if moved
-        else "each kWh"
-    )
-    avoided = out.get("saving_vs_day_mean_kg")
-    if moved and avoided is not None:
-        lead = (
-            f"Moving {moved_text} into the cleanest window avoids {fmt.kg(avoided)} compared with "
-            f"using it at the day's mean intensity"
-        )
-        if out.get("saving_vs_now_kg") is not None:
-            lead += f" ({fmt.kg(out['saving_vs_now_kg'])} compared with running it now)"
-        findings.headline = f"{lead}. {findings.headline}"
-    else:
-        findings.headline = (
-            f"Each kWh moved into the cleanest window saves {fmt.num(out['saving_vs_day_mean'])} "
-            f"gCO2 compared with the day's mean. {findings.headline}"
-        )
-    return Answer(_text([findings]))

@@ -29,12 +29,14 @@ from orchestrator.providers._offline.extract import (
     extract_hours,
     extract_profile,
     extract_regions,
-    extract_shares,
     hours_label,
-    invalid_dates,
-    unknown_places,
 )
-from orchestrator.providers._offline.quantities import StatedQuantity, extract_quantities
+from orchestrator.providers._offline.invalid import invalid_dates, unknown_places
+from orchestrator.providers._offline.quantities import (
+    StatedQuantity,
+    extract_quantities,
+    extract_shares,
+)
 
 __all__ = ["Intent", "Rank", "Understanding", "build_plan", "understand"]
 

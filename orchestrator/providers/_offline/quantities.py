@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-__all__ = ["StatedQuantity", "extract_quantities", "unit_registry"]
+__all__ = ["StatedQuantity", "extract_quantities", "extract_shares", "unit_registry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,4 +255,31 @@ def extract_quantities(text: str) -> list[StatedQuantity]:
                 start=m.start(),
             )
         )
+    return out
+
+
+# --------------------------------------------------------------------------------- shares
+
+_SHARE_WORDS: list[tuple[str, float]] = [
+    (r"\bhalf\b", 50.0),
+    (r"\ba third\b|\bone third\b", 100.0 / 3),
+    (r"\btwo thirds\b", 200.0 / 3),
+    (r"\ba quarter\b|\bone quarter\b", 25.0),
+    (r"\bthree quarters\b", 75.0),
+    (r"\ball (?:of )?(?:our|my|the)\b", 100.0),
+]
+
+
+def extract_shares(text: str) -> list[float]:
+    """Shares the user states, in percent: "30%", "30 percent", "half", "a third"."""
+    out: list[float] = []
+    for m in re.finditer(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", text, re.I):
+        value = float(m.group(1))
+        if 0 < value <= 100:
+            out.append(value)
+    if not out:
+        for pattern, value in _SHARE_WORDS:
+            if re.search(pattern, text, re.IGNORECASE):
+                out.append(round(value, 2))
+                break
     return out
