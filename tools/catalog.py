@@ -70,10 +70,10 @@ CATALOG: tuple[ToolDefinition[Any, Any], ...] = (
         description=(
             "Find the cleanest contiguous window of duration_hours (e.g. 3 for a dishwasher, "
             "6 for car charging) in a day (date) or a range (start_date/end_date); with "
-            "neither, today. Only windows from now on are considered when the range reaches "
-            "the present. Optional earliest_hour/latest_hour (0-24, LOCAL hours of the region, "
-            "e.g. 'after 6pm' is earliest_hour=18) bound the window; optional energy_kwh "
-            "converts the saving to kgCO2. Returns the window (start/end in UTC plus "
+            "neither, the next 24 hours. Only windows from now on are considered when the "
+            "range reaches the present. Optional earliest_hour/latest_hour (0-24, LOCAL hours "
+            "of the region, e.g. 'after 6pm' is earliest_hour=18) bound the window; optional "
+            "energy_kwh converts the saving to kgCO2. Returns the window (start/end in UTC plus "
             "start_local/end_local, mean gCO2/kWh), its level, and the saving versus starting "
             "now and versus the local day's mean (gCO2/kWh and %). " + _REGIONS + _LOCAL_TIME
         ),

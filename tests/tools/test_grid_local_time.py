@@ -205,9 +205,36 @@ async def test_best_window_today_and_day_mean_are_local() -> None:
         BestWindowInput(region="ie", duration_hours=1),
         ctx_with(FixedSource(by_local_day), "2026-07-15T23:30:00+00:00"),
     )
-    assert out.start_date == out.end_date == date(2026, 7, 16)
+    assert (out.start_date, out.end_date) == (date(2026, 7, 16), date(2026, 7, 17))
     assert out.window.start_local.startswith("2026-07-16T")
     assert out.day_mean == 100.0  # the 16th's local day only (UTC days would mix in 500s)
+
+
+async def test_best_window_without_dates_is_the_next_24_hours() -> None:
+    """Late in the evening there is no 4 h window left today; with no date given the
+    search runs over the next 24 hours, never before now and never past now + 24 h."""
+
+    def cleanest_at_dawn(ts: datetime) -> float:
+        return 50.0 if ts.astimezone(DUBLIN).hour in (3, 4, 5, 6) else 300.0
+
+    now = datetime(2026, 11, 26, 21, 10, tzinfo=UTC)
+    out = await grid_best_window(
+        BestWindowInput(region="ie", duration_hours=4),
+        ctx_with(FixedSource(cleanest_at_dawn), now.isoformat()),
+    )
+    assert (out.start_date, out.end_date) == (date(2026, 11, 26), date(2026, 11, 27))
+    assert out.window.start == datetime(2026, 11, 27, 3, tzinfo=UTC)
+    assert out.window.mean == 50.0
+
+    def cleanest_tomorrow_night(ts: datetime) -> float:
+        return 10.0 if ts >= datetime(2026, 11, 27, 22, tzinfo=UTC) else 300.0
+
+    out = await grid_best_window(
+        BestWindowInput(region="ie", duration_hours=4),
+        ctx_with(FixedSource(cleanest_tomorrow_night), "2026-11-26T06:00:00+00:00"),
+    )
+    assert out.window.end <= datetime(2026, 11, 27, 6, tzinfo=UTC)  # now + 24 h
+    assert out.window.start >= datetime(2026, 11, 26, 6, tzinfo=UTC)
 
 
 async def test_compare_ranges_are_local_days() -> None:

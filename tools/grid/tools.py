@@ -466,13 +466,16 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
     region = check_region(args.region)
     zone = region_zone(region)
     now = now_from_context(ctx)
+    horizon: datetime | None = None  # with no dates given: the next 24 hours
     if args.date is not None:
         start = end = parse_date(args.date, "date")
     elif args.start_date is not None or args.end_date is not None:
         start = parse_date(args.start_date or args.end_date or "", "start_date")
         end = parse_date(args.end_date or args.start_date or "", "end_date")
     else:
-        start = end = local_date(now, zone)
+        start = local_date(now, zone)
+        end = start + timedelta(days=1)
+        horizon = now + max(timedelta(hours=24), timedelta(hours=args.duration_hours))
     if not 0 < args.duration_hours <= 24 * 7:
         raise ToolError("duration_hours must be between 0 and 168")
     if args.energy_kwh is not None and not 0 <= args.energy_kwh < 1e9:
@@ -485,6 +488,8 @@ async def grid_best_window(args: BestWindowInput, ctx: ToolContext) -> BestWindo
     # A load cannot run in the past: when the range reaches now, only windows from the
     # current interval onward count.
     candidates = [p for p in candidates if p.ts + step > now]
+    if horizon is not None:  # the whole window inside the next 24 hours
+        candidates = [p for p in candidates if p.ts + step <= horizon]
     if not candidates and series.points[-1].ts + step <= now:
         candidates = _hour_filter(series.points, args.earliest_hour, args.latest_hour, zone)
     window = best_window(candidates, duration, step, zone)
