@@ -23,6 +23,7 @@ from app.datasets.errors import (
 )
 from app.datasets.schemas import DatasetList, DatasetUpload, DatasetView, Deleted, DeletedResponse
 from app.datasets.service import DatasetService
+from app.errors import InvalidInput
 from app.openapi_errors import BAD_PARAMETER, error_responses
 from app.request_body import require_multipart
 from app.runs.http import current_user_id
@@ -48,6 +49,7 @@ class DatasetsController(Controller):
                 "Not a readable multipart form, or its `file` part is missing "
                 "(`bad_request`, `validation_error`)",
             ),
+            InvalidInput,
             401,
             DatasetQuotaExceeded,
             (413, "The body or the file is larger than the limit (`payload_too_large`)"),

@@ -180,6 +180,7 @@ class ImagesController(Controller):
                 ),
                 ImagesBusy,
                 GridSourceUnavailable,
+                ServiceStarting,
             ),
         },
     )

@@ -16,6 +16,7 @@ from litestar.openapi.spec import OpenAPIType
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
+from app.auth.errors import UnknownUser
 from app.auth.security import OPTIONAL_AUTH
 from app.conversations.errors import ConversationNotFound, InvalidConversationId
 from app.conversations.ids import parse_conversation_id
@@ -64,6 +65,7 @@ START_RUN_ERRORS: Final = (
         "that is not an integer (`malformed_json`, `validation_error`, `invalid_question`, "
         "`question_too_long`, `invalid_conversation_id`)",
     ),
+    UnknownUser,  # the signed-in account was deleted while the run was being created
     MalformedJson,
     InvalidQuestion,
     QuestionTooLong,
