@@ -14,7 +14,9 @@ derived from the port) sees the same values. SIGTERM/SIGINT shut down gracefully
 Serving refuses a port another process listens on (one line on stderr, status 2) unless
 ``server.reuse_port`` is set (see :mod:`app.port_guard`). In development mode without
 ``JWT_SECRET`` the generated secret is kept in ``auth.dev_secret_file``, so tokens survive
-restarts (see :mod:`app.auth.dev_secret`).
+restarts (see :mod:`app.auth.dev_secret`). With ``metrics.enabled`` the workers share a
+fresh metrics directory for this start (``PROMETHEUS_MULTIPROC_DIR``, see
+:mod:`app.metrics.multiproc`), so ``/metrics`` on any worker shows the sum over all of them.
 
 ``token`` is the operator's way to a credential on a machine without a browser: database
 access is the trust boundary, as for ``migrate``. ``token create`` makes the account if it
@@ -198,6 +200,13 @@ def _serve(settings: Settings) -> int:
         asyncio.run(migrate(settings.database))
         # Done once here; workers must not race each other on the same schema.
         os.environ["APP__DATABASE__MIGRATE_ON_START"] = "false"
+    metrics_dir = None
+    if settings.metrics.enabled:
+        from app.metrics import multiproc
+
+        # Before granian starts a worker (each inherits it) and before anything in this
+        # process imports prometheus-client.
+        metrics_dir = multiproc.prepare()
     server = Granian(
         target="app.main:create_app_from_env",
         factory=True,
@@ -218,7 +227,11 @@ def _serve(settings: Settings) -> int:
             }
         },
     )
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        if metrics_dir is not None:
+            multiproc.cleanup(*metrics_dir)
     return 0
 
 

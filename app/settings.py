@@ -70,6 +70,7 @@ __all__ = [
     "DatabaseSettings",
     "DatasetSettings",
     "LoggingSettings",
+    "MetricsSettings",
     "RateLimitSettings",
     "RedisSettings",
     "RunSettings",
@@ -253,6 +254,18 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Seconds between lease renewals (less than ``lease_s``, a cross-check below)."""
 
 
+class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool = True
+    """Collect Prometheus metrics and serve them at ``GET /metrics`` (summed over workers)."""
+    token: str | None = None
+    """Bearer token ``/metrics`` requires; unset: open (set it from the environment,
+    ``APP__METRICS__TOKEN``, or keep the port private). Never logged."""
+
+    def __repr__(self) -> str:
+        token = None if self.token is None else _REDACTED
+        return f"MetricsSettings(enabled={self.enabled!r}, token={token!r})"
+
+
 class DatasetSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_bytes: Annotated[int, msgspec.Meta(ge=1)] = 5_242_880
     """Largest accepted upload in bytes."""
@@ -289,6 +302,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     logging: LoggingSettings = LoggingSettings()
     runs: RunSettings = RunSettings()
     datasets: DatasetSettings = DatasetSettings()
+    metrics: MetricsSettings = MetricsSettings()
     llm: LLMConfig = LLMConfig()
     orchestrator: BudgetConfig = BudgetConfig()
     accounting: AccountingConfig = AccountingConfig()
@@ -339,7 +353,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return f"Settings({self.redacted()!r})"
 
 
-_SECRET_PATHS: tuple[tuple[str, str], ...] = (("auth", "jwt_secret"), ("llm", "api_key"))
+_SECRET_PATHS: tuple[tuple[str, str], ...] = (
+    ("auth", "jwt_secret"),
+    ("llm", "api_key"),
+    ("metrics", "token"),
+)
 _URL_PATHS: tuple[tuple[str, str], ...] = (("database", "url"), ("redis", "url"))
 
 
