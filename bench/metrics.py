@@ -17,6 +17,13 @@ the median over the rounds of the server's own CPU time (user + system, read fro
   ``GET /runs/{id}/events``; server CPU from when all are connected to the last terminal
   event, divided by the event frames delivered in that time.
 
+End to end, on this shared 2-core machine, a round's CPU figure varies by tens of percent
+between rounds, far more than the metrics cost, so the instrumentation is also timed exactly
+(``bench/_metrics_cost.py``, in a subprocess in multiprocess mode like a worker): the
+middleware's cost per SSE frame, and the metrics work of one real run replayed (its events,
+model calls, request and pool checkouts). Divided by the metrics-off server's CPU per run and
+per frame from the same run, that is the overhead the table states.
+
 Usage::
 
     .venv/bin/python -m bench.metrics [--rounds 5] [--runs 40] [--subscribers 100]
@@ -26,7 +33,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,8 +137,25 @@ def _row(label: str, on: list[float], off: list[float], unit: str) -> str:
     )
 
 
+def instrumentation_cost(directory: Path) -> dict[str, float]:
+    """``bench/_metrics_cost.py`` in a fresh process with its own multiprocess directory."""
+    metrics_dir = directory / "cost-metrics"
+    metrics_dir.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "_metrics_cost.py")],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    cost: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return cost
+
+
 async def main(args: argparse.Namespace) -> str:
     directory = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
+    cost = instrumentation_cost(directory)
     with slow_fake_llm(directory, latency_ms=0) as llm_url:
         servers: dict[str, LiveServer] = {}
         try:
@@ -162,6 +189,8 @@ async def main(args: argparse.Namespace) -> str:
             for server in servers.values():
                 server.stop()
     on, off = variants
+    off_run_us = statistics.median(off.per_run_ms) * 1000
+    off_frame_us = statistics.median(off.per_frame_us)
     return "\n".join(
         [
             f"`python -m bench.metrics --rounds {args.rounds} --runs {args.runs} "
@@ -173,6 +202,17 @@ async def main(args: argparse.Namespace) -> str:
             "|---|---:|---:|---:|---|",
             _row("per run (`POST /ask`, openai_chat)", on.per_run_ms, off.per_run_ms, "ms"),
             _row("per SSE frame delivered", on.per_frame_us, off.per_frame_us, "µs"),
+            "",
+            "Instrumentation timed exactly (multiprocess mode), as a share of the metrics-off "
+            "server's CPU above:",
+            "",
+            "| | metrics work | share of server CPU (off) | what it rests on |",
+            "|---|---:|---:|---|",
+            f"| per run | {cost['run_us']:.0f} µs | {cost['run_us'] / off_run_us * 100:.2f} % "
+            f"| {cost['events_per_run']:.0f} events, {cost['llm_calls_per_run']:.0f} model "
+            f"calls, {cost['pool_checkouts_per_run']:.0f} pool checkouts, 1 request |",
+            f"| per SSE frame | {cost['frame_us']:.2f} µs "
+            f"| {cost['frame_us'] / off_frame_us * 100:.2f} % | the HTTP wrapper's frame count |",
             "",
         ]
     )
