@@ -6,7 +6,9 @@ account), hidden from the OpenAPI document, and answers the Prometheus text form
 time; 401 ``not_authenticated`` otherwise); without, anyone who reaches the port can read it,
 so keep the port private or set the token (docs/observability.md).
 
-When ``metrics.enabled`` is false nothing here is installed: no route, no wrapper, no
+With ``metrics.port`` set the route is not installed: ``python -m app`` serves the metrics
+on that port instead (:mod:`app.metrics.exporter`). When ``metrics.enabled`` is false
+nothing here is installed: no route, no wrapper, no
 listener, and the run service gets no observer.
 """
 
@@ -68,7 +70,8 @@ class MetricsPlugin(InitPluginProtocol):
         self.database = database
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.append(metrics_endpoint)
+        if not self.settings.port:  # else the launcher serves them on their own port
+            app_config.route_handlers.append(metrics_endpoint)
         app_config.lifespan.append(self._lifespan)
         return app_config
 
