@@ -167,6 +167,9 @@ def test_prometheus_sees_every_run_of_both_workers(
         )
         created = run_app("token", "create", "ops@example.org", env={"DATABASE_URL": database})
         assert created.returncode == 0, created.stderr
+        # Without the token the service refuses a scrape; Prometheus below sends it.
+        unscraped = httpx.get(f"{server.base_url}/metrics", timeout=10, trust_env=False)
+        assert unscraped.status_code == 401
         target = server.base_url.removeprefix("http://")
         with prometheus_server(tmp_path, target, metrics_token) as prometheus:
             token = created.stdout.strip()
