@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -195,19 +196,8 @@ async def test_refusals_are_counted_by_reason(tmp_path: Path) -> None:
         )
         async with AsyncTestClient(create_app(settings)) as client:
             user = await signed_in_user(client, "ann@example.org")
-            # From a thread with its own loop: the test client serves one request at a time
-            # per loop, and this one is held by the slow model server.
-            first = asyncio.ensure_future(
-                asyncio.to_thread(
-                    lambda: asyncio.run(
-                        client.post("/ask", json={"question": QUESTION}, headers=user.headers)
-                    )
-                )
-            )
-            for _ in range(200):  # until the first run is running
-                await asyncio.sleep(0.02)
-                if (await _scrape(client)).value("sca_runs_active") == 1:
-                    break
+            first = _in_thread(client, "/ask", user.headers)
+            await _until_active(client, 1)
             second = await client.post("/ask", json={"question": QUESTION}, headers=user.headers)
             assert (await first).json()["status"] == "Success"
             samples = await _scrape(client)
@@ -215,6 +205,62 @@ async def test_refusals_are_counted_by_reason(tmp_path: Path) -> None:
     assert samples.value("sca_run_refusals_total", reason="user_limit") == 1
     assert samples.value("sca_runs_started_total") == 1
     assert samples.value("sca_runs_active") == 0
+
+
+def _in_thread(client: AsyncTestClient[Litestar], path: str, headers: dict[str, str]) -> Any:
+    """``POST path`` from a thread with its own loop: the test client serves one request at a
+    time per loop, and this one is held by the slow model server."""
+    return asyncio.ensure_future(
+        asyncio.to_thread(
+            lambda: asyncio.run(client.post(path, json={"question": QUESTION}, headers=headers))
+        )
+    )
+
+
+async def _until_active(client: AsyncTestClient[Litestar], count: int) -> None:
+    for _ in range(250):
+        if (await _scrape(client)).value("sca_runs_active") == count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never {count} active runs")
+
+
+async def test_a_busy_conversation_and_the_process_limit_are_counted_apart(
+    tmp_path: Path,
+) -> None:
+    fake = FakeOpenAI(latency_s=1.0, default=Turn(text=PLAN))
+    with serve_in_thread(fake) as base_url:
+        settings = make_settings(
+            tmp_path,
+            llm=LLMConfig(provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-t"),
+            runs=RunSettings(max_concurrent_per_user=2, max_concurrent_per_process=2),
+        )
+        async with AsyncTestClient(create_app(settings)) as client:
+            ann = await signed_in_user(client, "ann@example.org")
+            bob = await signed_in_user(client, "bob@example.org")
+            carol = await signed_in_user(client, "carol@example.org")
+            first = _in_thread(client, "/ask-stream", ann.headers)
+            await _until_active(client, 1)
+            listed = (await client.get("/runs", headers=ann.headers)).json()["runs"]
+            conversation = listed[0]["conversation_id"]
+            busy = await client.post(
+                f"/conversations/{conversation}/messages",
+                json={"question": QUESTION},
+                headers=ann.headers,
+            )
+            second = _in_thread(client, "/ask", bob.headers)
+            await _until_active(client, 2)
+            full = await client.post("/ask", json={"question": QUESTION}, headers=carol.headers)
+            assert (await first).status_code == 200
+            assert (await second).json()["status"] == "Success"
+            samples = await _scrape(client)
+    assert (busy.status_code, busy.json()["code"]) == (409, "conversation_busy")
+    assert (full.status_code, full.json()["code"]) == (429, "too_many_runs")
+    assert samples.value("sca_run_refusals_total", reason="conversation_busy") == 1
+    assert samples.value("sca_run_refusals_total", reason="process_limit") == 1
+    assert samples.value("sca_run_refusals_total", reason="user_limit") == 0
+    assert samples.value("sca_runs_started_total") == 2
+    assert samples.value("sca_runs_completed_total") == 2
 
 
 async def test_sign_in_rate_limit_refusals_are_counted(tmp_path: Path) -> None:
