@@ -2,7 +2,7 @@
 
 An outer ASGI wrapper (around routing and exception handling, like the access log), so 404s,
 405s and 500s are counted too. The ``route`` label is the matched route's template as
-Litestar's router records it in the scope (``/runs/{run_id:str}/events``), never the raw
+Litestar's router records it in the scope (``/runs/{run_id}/events``), never the raw
 path: a path that matched no route is ``<unmatched>``, so scanners probing random URLs add
 no series. Methods outside the standard set are ``OTHER``.
 

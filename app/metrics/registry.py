@@ -1,6 +1,6 @@
 """Every metric of the service in one place: names, help, labels, buckets, and rendering.
 
-Label values are bounded. Routes are templates (``/runs/{run_id:str}``), never raw paths;
+Label values are bounded. Routes are templates (``/runs/{run_id}``), never raw paths;
 methods and statuses are the HTTP ones; error codes, steps, tools, providers and models come
 from closed sets in practice (the error-code catalogue, configured assistants and tools), and
 each label that could still grow is passed through a :class:`LabelGuard`, which lets the first
