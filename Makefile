@@ -1,6 +1,7 @@
 # The two commands:
 #   make run    create .venv if missing, install, migrate, serve on http://localhost:8000
-#   make test   install the test extras (+ Debian chromium when root), ruff, mypy, docs, pytest
+#   make test   install the test extras (+ Debian chromium and prometheus when root), ruff, mypy,
+#               docs, pytest
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := run
@@ -13,8 +14,9 @@ HOST ?=
 PORT ?=
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 CHROMIUM ?= /usr/bin/chromium
+PROMETHEUS ?= /usr/bin/prometheus
 
-.PHONY: run test install install-test migrate lint typecheck docs pytest chromium constraints clean
+.PHONY: run test install install-test migrate lint typecheck docs pytest chromium prometheus constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +46,7 @@ migrate: install
 	$(BIN)/python -m app migrate upgrade
 
 ## test: lint, format check, types, the docs site, then the whole test suite (warnings are errors)
-test: install-test chromium lint typecheck docs pytest
+test: install-test chromium prometheus lint typecheck docs pytest
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -69,6 +71,17 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else \
 		echo "chromium missing and not root: browser tests will be skipped (or fail under CI=true)"; \
+	fi
+
+# The metrics test scrapes the service with a real Prometheus server (Debian's package; only
+# the binary is used: the test runs it itself, the Debian service is never started).
+prometheus:
+	@if [ -x "$(PROMETHEUS)" ]; then \
+		echo "prometheus: $(PROMETHEUS)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	else \
+		echo "prometheus missing and not root: the Prometheus test will be skipped (or fail under CI=true)"; \
 	fi
 
 ## constraints: re-pin every installed version (after changing dependencies)

@@ -14,7 +14,10 @@ derived from the port) sees the same values. SIGTERM/SIGINT shut down gracefully
 Serving refuses a port another process listens on (one line on stderr, status 2) unless
 ``server.reuse_port`` is set (see :mod:`app.port_guard`). In development mode without
 ``JWT_SECRET`` the generated secret is kept in ``auth.dev_secret_file``, so tokens survive
-restarts (see :mod:`app.auth.dev_secret`).
+restarts (see :mod:`app.auth.dev_secret`). With ``metrics.enabled`` the workers share a
+fresh metrics directory for this start (``PROMETHEUS_MULTIPROC_DIR``, see
+:mod:`app.metrics.multiproc`), so ``/metrics`` on any worker shows the sum over all of them;
+with ``metrics.port`` this process serves them on that port instead.
 
 ``token`` is the operator's way to a credential on a machine without a browser: database
 access is the trust boundary, as for ``migrate``. ``token create`` makes the account if it
@@ -198,6 +201,31 @@ def _serve(settings: Settings) -> int:
         asyncio.run(migrate(settings.database))
         # Done once here; workers must not race each other on the same schema.
         os.environ["APP__DATABASE__MIGRATE_ON_START"] = "false"
+    metrics_dir = None
+    stop_exporter = None
+    if settings.metrics.enabled:
+        from app.metrics import multiproc
+
+        # Before granian starts a worker (each inherits it) and before anything in this
+        # process imports prometheus-client.
+        metrics_dir = multiproc.prepare()
+        from app.logging import get_logger
+
+        get_logger("app").info(
+            "metrics",
+            directory=str(metrics_dir[0]),
+            url=(
+                f"http://{settings.metrics.host}:{settings.metrics.port}/metrics"
+                if settings.metrics.port
+                else f"{settings.public_origin()}/metrics"
+            ),
+        )
+        if settings.metrics.port:
+            from app.metrics.exporter import serve_separately
+
+            stop_exporter = serve_separately(
+                settings.metrics.host, settings.metrics.port, metrics_dir[0]
+            )
     server = Granian(
         target="app.main:create_app_from_env",
         factory=True,
@@ -218,7 +246,13 @@ def _serve(settings: Settings) -> int:
             }
         },
     )
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        if stop_exporter is not None:
+            stop_exporter()
+        if metrics_dir is not None:
+            multiproc.cleanup(*metrics_dir)
     return 0
 
 

@@ -33,6 +33,9 @@ from app.errors import exception_handlers
 from app.health import VERSION, HealthController, HealthRegistry
 from app.images.plugin import ImagesPlugin
 from app.logging import RequestLogMiddleware, configure_logging, get_logger
+from app.metrics.http import HttpMetricsMiddleware
+from app.metrics.plugin import MetricsPlugin
+from app.metrics.registry import Metrics
 from app.openapi_errors import document_error_headers
 from app.proxy import ProxyHeadersMiddleware
 from app.redis import create_redis, redis_key, redis_lifespan
@@ -40,7 +43,7 @@ from app.request_body import JSONBodyRequest
 from app.runs.plugin import RunsPlugin
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
-from app.state import DATABASE_KEY, HEALTH_KEY, REDIS_KEY, SETTINGS_KEY
+from app.state import DATABASE_KEY, HEALTH_KEY, METRICS_KEY, REDIS_KEY, SETTINGS_KEY
 from app.url_policy import refuse_nul_in_url
 from app.web import web_router
 
@@ -66,9 +69,16 @@ def _route_handlers(settings: Settings) -> list[ControllerRouterHandler]:
     return handlers
 
 
-def _plugins(settings: Settings, database: Database, redis: Redis | None) -> list[PluginProtocol]:
+def _plugins(
+    settings: Settings, database: Database, redis: Redis | None, metrics: Metrics | None
+) -> list[PluginProtocol]:
+    # Metrics first: its lifespan starts before the others' and ends after them.
+    observability: list[PluginProtocol] = (
+        [] if metrics is None else [MetricsPlugin(settings.metrics, metrics, database)]
+    )
     return [
         database.plugin(),
+        *observability,
         # --- domain plugins: one line each -------------------------------------------------
         RunsPlugin(settings, database, redis=redis),
         ConversationsPlugin(database),
@@ -123,16 +133,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings.logging)
     database = Database(settings.database)
     redis = create_redis(settings.redis)
+    metrics = Metrics() if settings.metrics.enabled else None
     state: dict[str, Any] = {
         SETTINGS_KEY: settings,
         DATABASE_KEY: database,
         HEALTH_KEY: HealthRegistry(redis, redis_key(settings.redis, "health")),
         REDIS_KEY: redis,
+        METRICS_KEY: metrics,
     }
     allow_header = AllowHeader()
     app = Litestar(
         route_handlers=_route_handlers(settings),
-        plugins=_plugins(settings, database, redis),
+        plugins=_plugins(settings, database, redis, metrics),
         # Entered in order, exited in reverse: Redis closes after every plugin stopped.
         lifespan=[redis_lifespan(redis), _database_lifespan(settings, database)],
         state=State(state),
@@ -158,6 +170,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The client address (right-most untrusted hop) and scheme from X-Forwarded-For/-Proto,
         # only when the peer is one of these proxies (app.proxy).
         app.asgi_handler = ProxyHeadersMiddleware(app.asgi_handler, settings.server.trusted_proxies)
+    if metrics is not None:
+        # Around routing and exception handling too: 404s, 405s and 500s are counted.
+        app.asgi_handler = HttpMetricsMiddleware(app.asgi_handler, metrics)
     # Outermost wrapper (around routing and exception handling), so unknown routes and
     # errors are logged and carry X-Request-ID too; Litestar's middleware runs per route.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)

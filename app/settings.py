@@ -70,6 +70,7 @@ __all__ = [
     "DatabaseSettings",
     "DatasetSettings",
     "LoggingSettings",
+    "MetricsSettings",
     "RateLimitSettings",
     "RedisSettings",
     "RunSettings",
@@ -253,6 +254,26 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Seconds between lease renewals (less than ``lease_s``, a cross-check below)."""
 
 
+class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool = True
+    """Collect Prometheus metrics and serve them at ``GET /metrics`` (summed over workers)."""
+    token: str | None = None
+    """Bearer token ``/metrics`` requires; unset: open (set it from the environment,
+    ``APP__METRICS__TOKEN``, or keep the port private). Never logged."""
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """0: ``/metrics`` on the service's own port. Else only on this port, served by the
+    ``python -m app`` process on ``host`` (no token there: keep that port private)."""
+    host: NonBlankStr = "127.0.0.1"
+    """Address of the separate metrics port (used only when ``port`` is set)."""
+
+    def __repr__(self) -> str:
+        token = None if self.token is None else _REDACTED
+        return (
+            f"MetricsSettings(enabled={self.enabled!r}, token={token!r}, "
+            f"port={self.port!r}, host={self.host!r})"
+        )
+
+
 class DatasetSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_bytes: Annotated[int, msgspec.Meta(ge=1)] = 5_242_880
     """Largest accepted upload in bytes."""
@@ -289,6 +310,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     logging: LoggingSettings = LoggingSettings()
     runs: RunSettings = RunSettings()
     datasets: DatasetSettings = DatasetSettings()
+    metrics: MetricsSettings = MetricsSettings()
     llm: LLMConfig = LLMConfig()
     orchestrator: BudgetConfig = BudgetConfig()
     accounting: AccountingConfig = AccountingConfig()
@@ -339,7 +361,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return f"Settings({self.redacted()!r})"
 
 
-_SECRET_PATHS: tuple[tuple[str, str], ...] = (("auth", "jwt_secret"), ("llm", "api_key"))
+_SECRET_PATHS: tuple[tuple[str, str], ...] = (
+    ("auth", "jwt_secret"),
+    ("llm", "api_key"),
+    ("metrics", "token"),
+)
 _URL_PATHS: tuple[tuple[str, str], ...] = (("database", "url"), ("redis", "url"))
 
 
@@ -574,7 +600,17 @@ _NAME_RULES: dict[str, Callable[[str], str | None]] = {
 
 def _cross_checks(settings: Settings) -> list[str]:
     problems: list[str] = []
-    auth, runs = settings.auth, settings.runs
+    auth, runs, metrics = settings.auth, settings.runs, settings.metrics
+    if metrics.port and metrics.port == settings.server.port:
+        problems.append(
+            f"metrics.port: expected a port other than server.port ({settings.server.port}), "
+            "or 0 for /metrics on the service's port"
+        )
+    if metrics.port and metrics.token is not None:
+        problems.append(
+            "metrics.token: the separate metrics port (metrics.port) takes no token; "
+            "unset one of them"
+        )
     if runs.heartbeat_s >= runs.lease_s:
         problems.append(
             f"runs.heartbeat_s: expected less than runs.lease_s ({runs.lease_s:g}), "

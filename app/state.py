@@ -15,17 +15,20 @@ if TYPE_CHECKING:
 
     from app.db.engine import Database
     from app.health import HealthRegistry
+    from app.metrics.registry import Metrics
     from app.settings import Settings
     from orchestrator import Orchestrator
 
 __all__ = [
     "DATABASE_KEY",
     "HEALTH_KEY",
+    "METRICS_KEY",
     "ORCHESTRATOR_KEY",
     "REDIS_KEY",
     "SETTINGS_KEY",
     "get_database",
     "get_health",
+    "get_metrics",
     "get_orchestrator",
     "get_redis",
     "get_settings",
@@ -36,6 +39,7 @@ DATABASE_KEY = "app_database"
 HEALTH_KEY = "app_health"
 REDIS_KEY = "app_redis"
 ORCHESTRATOR_KEY = "app_orchestrator"
+METRICS_KEY = "app_metrics"
 
 
 def get_settings(state: State) -> Settings:
@@ -74,4 +78,10 @@ def get_redis(state: State) -> Redis | None:
 def get_orchestrator(state: State) -> Orchestrator | None:
     """This worker's orchestrator while the runs lifespan is up (set there), else None."""
     value: Orchestrator | None = state.get(ORCHESTRATOR_KEY)
+    return value
+
+
+def get_metrics(state: State) -> Metrics | None:
+    """The app's Prometheus metrics, or None when ``metrics.enabled`` is false."""
+    value: Metrics | None = state.get(METRICS_KEY)
     return value

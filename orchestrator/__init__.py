@@ -67,6 +67,7 @@ from orchestrator.machine import (
     RunResult,
     State,
 )
+from orchestrator.observe import ModelCall, RunObserver
 from orchestrator.plan import (
     DEFAULT_PLAN,
     PLAN_JSON_SCHEMA,
@@ -128,6 +129,7 @@ __all__ = [
     "HistoryPair",
     "IllegalTransition",
     "LLMConfig",
+    "ModelCall",
     "ModelPrice",
     "NonBlankStr",
     "Orchestrator",
@@ -144,6 +146,7 @@ __all__ = [
     "Refusal",
     "RequestHints",
     "RunContext",
+    "RunObserver",
     "RunResult",
     "RunUsage",
     "ScriptExhausted",

@@ -8,7 +8,9 @@ read. A retryable :class:`ProviderError` (rate limit, timeout, unavailable) is r
 ``provider_retries`` times after the delay the provider asked for, else an exponential
 backoff, each retry announced as a thinking event; a retry that would end after the run's
 deadline is not attempted. Any other provider error, or the last one, ends the run with the
-provider's stable code. The turn's tokens and cost go to both the step's and the run's usage.
+provider's stable code. The turn's tokens and cost go to both the step's and the run's usage,
+and every attempt, answered or failed, is reported to the host's observer if it gave one
+(:mod:`orchestrator.observe`).
 
 Kept apart from the machine because none of this is a state: it is how the planner and every
 step talk to the provider, the same for both.
@@ -26,6 +28,7 @@ from orchestrator._run import ERROR_CODES, RunFailure, RunRecord
 from orchestrator.accounting import add_turn, turn_cost_usd
 from orchestrator.config import AccountingConfig, BudgetConfig
 from orchestrator.events import StepUsage
+from orchestrator.observe import ModelCall, RunObserver
 from orchestrator.providers.base import (
     ModelRequest,
     ModelTurn,
@@ -50,6 +53,7 @@ async def call_model(
     budgets: BudgetConfig,
     accounting: AccountingConfig,
     delta_interval_s: float,
+    observer: RunObserver | None = None,
 ) -> ModelTurn:
     """One logical model call, retried with backoff on retryable provider errors."""
     run.count_messages(1, agent, budgets.max_messages_per_run)
@@ -60,19 +64,24 @@ async def call_model(
     attempt = 0
     loop = asyncio.get_running_loop()
     while True:
+        began = time.perf_counter()
         try:
             turn = await _read_stream(run, agent, step_index, request, provider, delta_interval_s)
         except ProviderError as exc:
-            if not exc.retryable or attempt >= budgets.provider_retries:
-                raise RunFailure(
-                    exc.code, exc.message, step=agent, retryable=exc.retryable
-                ) from None
             delay = (
                 exc.retry_after
                 if exc.retry_after is not None
                 else budgets.retry_backoff_s * 2**attempt
             )
-            if loop.time() + delay >= run.deadline:
+            final = not exc.retryable or attempt >= budgets.provider_retries
+            late = not final and loop.time() + delay >= run.deadline
+            if observer is not None:
+                _observe_failure(observer, run, agent, provider, request, exc, began, final or late)
+            if final:
+                raise RunFailure(
+                    exc.code, exc.message, step=agent, retryable=exc.retryable
+                ) from None
+            if late:
                 raise RunFailure(
                     exc.code,
                     f"{exc.message} (retry in {delay:g} s would exceed the run time limit)",
@@ -93,7 +102,72 @@ async def call_model(
         cost = turn_cost_usd(accounting, model, turn.usage)
         add_turn(usage, turn.usage, cost)
         add_turn(run.usage, turn.usage, cost)
+        if observer is not None:
+            _observe(observer, run, agent, provider.name, model, turn, cost, began)
         return turn
+
+
+def _observe(
+    observer: RunObserver,
+    run: RunRecord,
+    agent: str,
+    provider: str,
+    model: str,
+    turn: ModelTurn,
+    cost: float,
+    began: float,
+) -> None:
+    usage = turn.usage
+    _notify(
+        observer,
+        run,
+        ModelCall(
+            run_id=run.run_id,
+            agent=agent,
+            provider=provider,
+            model=model,
+            duration_s=time.perf_counter() - began,
+            language_model=usage.language_model,
+            input_tokens=usage.input_tokens,
+            cached_tokens=usage.cached_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_usd=cost,
+        ),
+    )
+
+
+def _observe_failure(
+    observer: RunObserver,
+    run: RunRecord,
+    agent: str,
+    provider: Provider,
+    request: ModelRequest,
+    exc: ProviderError,
+    began: float,
+    final: bool,
+) -> None:
+    _notify(
+        observer,
+        run,
+        ModelCall(
+            run_id=run.run_id,
+            agent=agent,
+            provider=provider.name,
+            model=request.assistant.model,
+            duration_s=time.perf_counter() - began,
+            error_code=exc.code,
+            retrying=not final,
+        ),
+    )
+
+
+def _notify(observer: RunObserver, run: RunRecord, call: ModelCall) -> None:
+    """An observer can never fail a run: what it raises is logged and dropped."""
+    try:
+        observer.model_call(call)
+    except Exception:
+        run.log.exception("run.observer_failed", hook="model_call")
 
 
 async def _read_stream(

@@ -68,6 +68,7 @@ from orchestrator.events import (
     RunUsage,
     StepUsage,
 )
+from orchestrator.observe import RunObserver
 from orchestrator.plan import (
     DEFAULT_PLAN,
     Plan,
@@ -210,8 +211,11 @@ class Orchestrator:
         *,
         stream_delta_interval_ms: int = 100,
         use_previous_response_id: bool = False,
+        observer: RunObserver | None = None,
     ) -> None:
         self.provider = provider
+        # Told of every model call attempt (orchestrator.observe); None: nothing is reported.
+        self.observer = observer
         self.budgets = budgets
         self.accounting = accounting
         self.tools = tools if tools is not None else ToolRegistry.from_catalog()
@@ -244,13 +248,15 @@ class Orchestrator:
         tool_context_services: dict[str, Any] | None = None,
         assistants: Mapping[str, AssistantSpec] | None = None,
         tools: ToolRegistry | None = None,
+        observer: RunObserver | None = None,
     ) -> Orchestrator:
         """Build provider, assistants, tools and budgets from configuration (``config.toml``).
 
         ``tool_context_services`` replaces the services built from ``settings.tools`` (a host
         that wraps them, e.g. with a shared cache, builds them with ``build_tool_services``).
         ``assistants`` override or add to the configured ones; ``tools`` replaces the catalog
-        registry (e.g. ``ToolRegistry.from_catalog()`` plus the embedder's own tools).
+        registry (e.g. ``ToolRegistry.from_catalog()`` plus the embedder's own tools);
+        ``observer`` is told of every model call (:class:`~orchestrator.RunObserver`).
         """
         from orchestrator.providers import build_provider
 
@@ -270,6 +276,7 @@ class Orchestrator:
             ),
             stream_delta_interval_ms=settings.llm.stream_delta_interval_ms,
             use_previous_response_id=settings.llm.use_previous_response_id,
+            observer=observer,
         )
 
     # -- public API ------------------------------------------------------------------------
@@ -651,6 +658,7 @@ class Orchestrator:
             budgets=self.budgets,
             accounting=self.accounting,
             delta_interval_s=self._delta_interval_s,
+            observer=self.observer,
         )
 
 

@@ -28,6 +28,7 @@ from app.db.engine import Database
 from app.errors import ServiceStarting
 from app.gridcache import with_redis_grid_cache
 from app.logging import get_logger
+from app.metrics.runs import RunMetrics
 from app.redis import redis_key
 from app.runs.controller import RunsController
 from app.runs.demo import demo_stream
@@ -37,7 +38,7 @@ from app.runs.service import RunService
 from app.runs.ticket_auth import redeem_ticket
 from app.runs.tickets import TicketSigner
 from app.settings import Settings
-from app.state import ORCHESTRATOR_KEY, get_health
+from app.state import ORCHESTRATOR_KEY, get_health, get_metrics
 from orchestrator import Orchestrator, build_tool_services
 
 if TYPE_CHECKING:
@@ -143,8 +144,12 @@ class RunsPlugin(InitPluginProtocol):
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
         services = self.tool_services()
+        metrics = get_metrics(app.state)
+        run_metrics = None if metrics is None else RunMetrics(metrics)
         orchestrator = Orchestrator.from_settings(
-            self.settings.orchestrator_settings(), tool_context_services=services
+            self.settings.orchestrator_settings(),
+            tool_context_services=services,
+            observer=run_metrics,
         )
         service = RunService(
             settings=self.settings.runs,
@@ -154,6 +159,7 @@ class RunsPlugin(InitPluginProtocol):
             max_history_pairs=self.settings.orchestrator.max_history_pairs,
             serialize_writes=self.database.backend == "sqlite",
             health=get_health(app.state),
+            metrics=run_metrics,
         )
         await service.startup()
         self._runtime = RunsRuntime(

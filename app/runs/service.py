@@ -42,6 +42,7 @@ from app.health_compat import api_status_of_failure
 from app.images.charts import attach_chart_images
 from app.images.models import RunChart
 from app.logging import get_logger
+from app.metrics.runs import RunMetrics
 from app.runs import store
 from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns
 from app.runs.frames import payload_frame
@@ -113,9 +114,12 @@ class RunService:
         worker_id: str | None = None,
         serialize_writes: bool = False,
         health: HealthRegistry | None = None,
+        metrics: RunMetrics | None = None,
     ) -> None:
         self.settings = settings
         self._health = health
+        # Told of accepted, refused and ended runs and of every recorded event (None: off).
+        self._metrics = metrics
         self._write_lock = asyncio.Lock() if serialize_writes else None
         self.session_maker = session_maker
         self.channels = channels
@@ -185,9 +189,11 @@ class RunService:
         """
         self._check_question(question)
         if self._stopping:
+            self._refused("shutting_down")
             raise ShuttingDown()
         limit = self.settings.max_concurrent_per_process
         if self._reserved >= limit:
+            self._refused("process_limit")
             raise TooManyRuns(
                 f"The server is running its maximum of {limit} concurrent runs; retry shortly.",
                 headers=dict(_RETRY_RUN_LATER),
@@ -196,14 +202,22 @@ class RunService:
         self._reserved_by_user[user_id] += 1
         try:
             started, context = await self._create(user_id, question, conversation_id, dataset_id)
-        except BaseException:
+        except BaseException as exc:
             self._release(user_id)
+            if isinstance(exc, TooManyRuns | ConversationBusy):
+                self._refused("user_limit" if isinstance(exc, TooManyRuns) else "conversation_busy")
             raise
         live = _LiveRun(started.run_id, user_id, started.conversation_id)
         self._live[started.run_id] = live
+        if self._metrics is not None:
+            self._metrics.accepted(started.run_id)
         live.task = asyncio.create_task(self._execute(live, question, context))
         log.info("run.started", run_id=started.run_id, conversation_id=started.conversation_id)
         return started
+
+    def _refused(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.refused(reason)
 
     def _check_question(self, question: str) -> None:
         problem = question_problem(question, self.settings.max_question_chars)
@@ -329,6 +343,8 @@ class RunService:
             finally:
                 self._live.pop(live.run_id, None)
                 self._release(live.user_id)
+                if self._metrics is not None:
+                    self._metrics.left(live.run_id)
                 live.done.set()
 
     def _fallback_terminal(self, live: _LiveRun) -> ErrorEvent:
@@ -384,7 +400,9 @@ class RunService:
 
     def _publish(self, event: Event, payload: str) -> None:
         """Publish a persisted event (``payload``: its stored JSON) on its run's channel, as
-        its finished SSE frame."""
+        its finished SSE frame (and count it in the metrics)."""
+        if self._metrics is not None:
+            self._metrics.event(event)
         self.channels.publish(
             payload_frame(event.seq, store.event_type_of(event), payload),
             channel_for(event.run_id),
