@@ -430,3 +430,33 @@ async def test_the_generic_fake_plans_from_the_schema_and_calls_the_first_tool()
     ]
     assert finished == ["grid_intensity", "analyze_table", "render_dashboard"]
     assert result.usage.llm_calls == 7
+
+
+async def test_chat_completions_offers_the_planned_tools_too(fake: tuple[FakeOpenAI, str]) -> None:
+    from orchestrator.providers.openai_chat import OpenAIChatProvider
+
+    app, base_url = fake
+    app.script(
+        _plan(
+            {"kind": "carbon", "task": "Best 3 h tomorrow.", "tools": ["grid_best_window"]},
+            {"kind": "report", "task": "Answer.", "tools": []},
+        ),
+        Turn(tool_calls=(Call("grid_best_window", WINDOW_ARGS),)),
+        Turn(text="Carbon: overnight."),
+        Turn(text="# Report"),
+    )
+    provider = OpenAIChatProvider(
+        LLMConfig(provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-lean")
+    )
+    orchestrator = Orchestrator(provider, budgets=BUDGETS, clock=lambda: NOW)
+    try:
+        result = await orchestrator.ask(QUESTION)
+    finally:
+        await orchestrator.aclose()
+    assert result.status == "completed"
+    planner, carbon_1, carbon_2, report = app.bodies("/v1/chat/completions")
+    assert "tools" not in planner
+    assert [t["function"]["name"] for t in carbon_1["tools"]] == ["grid_best_window"]
+    assert "tools" not in carbon_2
+    assert [m["role"] for m in carbon_2["messages"]][-2:] == ["assistant", "tool"]
+    assert "tools" not in report
