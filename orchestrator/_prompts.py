@@ -100,10 +100,9 @@ def _context_lines(run: RunRecord, max_history_pairs: int) -> list[str]:
     local = datetime.fromisoformat(run.now_iso).astimezone(_USERS_ZONE)
     lines = [
         f"Question: {run.question}",
-        f"Now (UTC): {run.now_iso}",
         # Users are in Ireland and Great Britain (same clock); grid tools take local dates
         # and hours, so "today" and "after 6pm" are resolved in this time.
-        f"Local time (Ireland and Great Britain): {local:%A %Y-%m-%d %H:%M} {local.tzname()}",
+        f"Now: {run.now_iso} UTC; local (IE/GB) {local:%A %Y-%m-%d %H:%M} {local.tzname()}",
     ]
     pairs = history(run, max_history_pairs)
     if pairs:
@@ -141,11 +140,13 @@ def planner_input(
 
 
 def step_input(run: RunRecord, index: int, step: PlanStep, *, max_history_pairs: int) -> str:
-    """A step's first message: the facts, the plan, its task, the earlier steps' findings."""
+    """A step's first message: the facts, the plan, its task, the earlier steps' findings.
+
+    The plan is its steps' kinds only: a step needs its own task and the findings before it,
+    not the other steps' tasks (which the planner's event shows to people)."""
     lines = _context_lines(run, max_history_pairs)
     if run.plan is not None:
-        lines.append("Plan:")
-        lines += [f"{i}. {s.kind}: {s.task}" for i, s in enumerate(run.plan.steps, 1)]
+        lines.append("Plan: " + ", ".join(s.kind for s in run.plan.steps))
         total = len(run.plan.steps)
     else:
         total = index + 1

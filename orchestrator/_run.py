@@ -139,6 +139,9 @@ class RunRecord(ABC):
         self.outputs: list[tuple[str, str]] = []
         self.sources: dict[tuple[str, str, bool, str, str | None], DataSourceRef] = {}
         self.charts: dict[str, ChartRef] = {}
+        # Every tool result of the run as the model payload, by call id (the ``ref`` a model
+        # reads in its compact view of the result).
+        self.tool_results: dict[str, Any] = {}
         self.cancel_requested = False
         self.cancel_pending = False
         self.task: asyncio.Task[Any] | None = None

@@ -10,6 +10,12 @@ one broken tool cannot take the run down. The step's budgets end the run instead
 call counts against the run's messages, and more failed calls in the step than
 ``tool_error_retries`` end it with ``tool_failed``.
 
+A result goes back to the model compact (:func:`orchestrator._results.compact_result`: its
+summary, key figures and ``ref`` = the call id), with the whole result beside it for the
+offline engine; the run keeps the full result under that ref (``RunRecord.tool_results``). A
+dashboard the step renders is not copied by the model: :meth:`StepTools.finish` puts it into
+the step's answer under ``## Dashboard`` (unless the answer already holds it).
+
 Tools run only after the model's turn is complete, so a provider stream that failed and was
 retried never repeats a tool's side effect. Synchronous tools run on the tools' CPU thread,
 so a long computation on a big upload does not stall the event loop's other runs.
@@ -25,6 +31,7 @@ from typing import Any, Final
 import msgspec
 
 from orchestrator._prompts import shorten
+from orchestrator._results import compact_result
 from orchestrator._run import RunFailure, RunRecord
 from orchestrator.assistants import AssistantSpec
 from orchestrator.events import StepUsage, ToolExecutionData
@@ -37,10 +44,12 @@ from orchestrator.providers.base import (
 from orchestrator.registry import ToolRegistry
 from tools.catalog_types import ToolContext, ToolError, model_payload
 from tools.cpu import run_cpu_bound
+from tools.render.tools import DashboardResult
 
 __all__ = ["StepTools"]
 
 _SUMMARY_CHARS: Final = 300
+_DASHBOARD_NOTE: Final = "the system inserts this dashboard under '## Dashboard'; do not copy it"
 
 
 class StepTools:
@@ -62,6 +71,7 @@ class StepTools:
         progress: tuple[int, int],
         max_messages: int,
         max_failures: int,
+        allowed: tuple[str, ...] | None = None,
     ) -> None:
         self._run = run
         self._step = step
@@ -72,6 +82,10 @@ class StepTools:
         self._start, self._end = progress
         self._max_messages = max_messages
         self._max_failures = max_failures
+        # The tools this step was offered (the plan's choice), else all of its assistant's.
+        self.allowed = allowed if allowed is not None else spec.tools
+        self.dashboards: list[str] = []
+        self.succeeded: set[str] = set()  # tools with at least one successful call
         self.calls_done = 0
         self.failures = 0
 
@@ -85,10 +99,10 @@ class StepTools:
                 if self._end > self._start
                 else self._start
             )
-            result, failed = await self._call(call, progress)
+            output, failed = await self._call(call, progress)
             self.calls_done += 1
             self.failures += failed
-            outputs.append(FunctionCallOutput(call.call_id, result))
+            outputs.append(output)
         if self.failures > self._max_failures:
             raise RunFailure(
                 "tool_failed",
@@ -98,8 +112,25 @@ class StepTools:
             )
         return outputs
 
-    async def _call(self, call: ToolCallRequest, progress: int) -> tuple[str, bool]:
-        """Execute one tool call; return (JSON output for the model, whether it failed)."""
+    def used_all(self, names: tuple[str, ...]) -> bool:
+        """Whether each of ``names`` was called successfully at least once."""
+        return all(name in self.succeeded for name in names)
+
+    def finish(self, answer: str) -> str:
+        """The step's answer, with the dashboards it rendered that the answer lacks."""
+        missing = [text for text in self.dashboards if text.strip() not in answer]
+        if not missing:
+            return answer
+        block = "\n\n".join(f"```text\n{text.rstrip()}\n```" for text in missing)
+        heading = "## Dashboard"
+        at = answer.find(heading)
+        if at == -1:
+            return f"{answer.rstrip()}\n\n{heading}\n\n{block}"
+        end = at + len(heading)
+        return f"{answer[:end]}\n\n{block}\n{answer[end:]}"
+
+    async def _call(self, call: ToolCallRequest, progress: int) -> tuple[FunctionCallOutput, bool]:
+        """Execute one tool call; return (its output for the model, whether it failed)."""
         run, agent = self._run, self._step
         announced = ToolExecutionData(
             progress=progress,
@@ -112,14 +143,15 @@ class StepTools:
         # The finished/failed events repeat the call's fields; progress stays the caller's.
         await run.tool_event(agent, f"calling {call.name}", msgspec.structs.replace(announced))
         started = time.perf_counter()
-        tool = self._registry.get(call.name) if call.name in self._spec.tools else None
+        tool = self._registry.get(call.name) if call.name in self.allowed else None
         error: str | None = None
         bug: Exception | None = None
         output = ""
+        compact: Any = None
         summary: str | None = None
         try:
             if tool is None:
-                available = ", ".join(self._spec.tools) or "none"
+                available = ", ".join(self.allowed) or "none"
                 raise ToolError(f"unknown tool {call.name!r}; available tools: {available}")
             try:
                 args = msgspec.json.decode(call.arguments or "{}", type=tool.input_type)
@@ -135,8 +167,19 @@ class StepTools:
                 result = await run_cpu_bound(tool.fn, args, self._context)
             if inspect.isawaitable(result):
                 result = await result
-            output = msgspec.json.encode(model_payload(result)).decode()
+            payload = model_payload(result)
+            output = msgspec.json.encode(payload).decode()
             summary = run.collect(result) or shorten(output, _SUMMARY_CHARS)
+            run.tool_results[call.call_id] = payload
+            if isinstance(result, DashboardResult):
+                self.dashboards.append(result.text)
+                compact = {
+                    "ref": call.call_id,
+                    "summary": summary,
+                    "note": _DASHBOARD_NOTE,
+                }
+            else:
+                compact = compact_result(payload, ref=call.call_id, summary=summary)
         except ToolError as exc:
             error = str(exc)
         except (asyncio.CancelledError, RunFailure):
@@ -158,7 +201,9 @@ class StepTools:
                     announced, status="failed", duration_ms=duration_ms, error=error
                 ),
             )
-            return msgspec.json.encode({"error": error}).decode(), True
+            failed = msgspec.json.encode({"error": error}).decode()
+            return FunctionCallOutput(call.call_id, failed), True
+        self.succeeded.add(call.name)
         await run.tool_event(
             agent,
             f"{call.name} finished in {duration_ms:.0f} ms: {summary}",
@@ -166,7 +211,9 @@ class StepTools:
                 announced, status="finished", duration_ms=duration_ms, result_summary=summary
             ),
         )
-        return output, False
+        for_model = msgspec.json.encode(compact).decode()
+        full = None if for_model == output else output
+        return FunctionCallOutput(call.call_id, for_model, result=full), False
 
 
 def _arguments_for_event(raw: str) -> dict[str, Any]:

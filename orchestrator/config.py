@@ -67,6 +67,9 @@ class LLMConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     # Azure OpenAI (openai_chat provider): deployment name and api-version.
     azure_deployment: str | None = None
     azure_api_version: str | None = None
+    prompt_cache_key: Annotated[str, msgspec.Meta(max_length=32)] = "sca"
+    """Prefix of the Responses API ``prompt_cache_key`` (one key per assistant and tool set,
+    so calls that share a prompt prefix share a cache); empty: no key is sent."""
 
 
 class BudgetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -91,6 +94,11 @@ class BudgetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """First backoff delay in seconds, doubled at each retry; 0 retries at once."""
     max_history_pairs: Annotated[int, msgspec.Meta(ge=0)] = 5
     """Earlier question/answer pairs of the conversation given to the planner."""
+    max_run_tokens: Annotated[int, msgspec.Meta(ge=0)] = 200_000
+    """Model tokens (input + output) one run may use; 0 for no limit."""
+    offer_tools_after_use: bool = False
+    """Keep offering a step the tools the plan named for it after each was called
+    successfully; false answers the step's next call without tool schemas."""
 
 
 class ModelPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

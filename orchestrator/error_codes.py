@@ -21,6 +21,7 @@ __all__ = ["ERROR_CODES", "ErrorCode"]
 ErrorCode = Literal[
     "planner_invalid",
     "budget_exhausted",
+    "token_budget_exceeded",
     "step_timeout",
     "run_timeout",
     "tool_failed",
@@ -39,6 +40,7 @@ ErrorCode = Literal[
 ERROR_CODES: Final[dict[ErrorCode, str]] = {
     "planner_invalid": "the planner did not produce a valid plan",
     "budget_exhausted": "a run budget was exhausted",
+    "token_budget_exceeded": "the run used more model tokens than its budget",
     "step_timeout": "a step took longer than its time limit",
     "run_timeout": "the run took longer than its time limit",
     "tool_failed": "tool calls kept failing",

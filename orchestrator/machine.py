@@ -85,6 +85,7 @@ from orchestrator.providers.base import (
     ModelRequest,
     ModelTurn,
     Provider,
+    ToolSchema,
     UserMessage,
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
@@ -231,9 +232,14 @@ class Orchestrator:
         self.assistants: dict[str, AssistantSpec] = merged
         # Every assistant but the planner is a step kind: the built-in ones, then those added.
         self.step_kinds: tuple[StepKind, ...] = tuple(name for name in merged if name != PLANNER)
-        self.plan_schema = plan_json_schema(self.step_kinds)
+        # Each kind's tools: the plan names the ones a step will use (see orchestrator.plan).
+        self.step_tools = {kind: merged[kind].tools for kind in self.step_kinds}
+        self.plan_schema = plan_json_schema(self.step_kinds, self.step_tools)
         self._added_kinds = tuple(name for name in merged if name not in ASSISTANT_NAMES)
-        self._schemas = {name: self.tools.schemas(spec.tools) for name, spec in merged.items()}
+        # Tool schemas by the names offered (a step's planned tools, else its assistant's).
+        self._schemas: dict[tuple[str, ...], tuple[ToolSchema, ...]] = {
+            spec.tools: self.tools.schemas(spec.tools) for spec in merged.values()
+        }
         self._services = dict(tool_context_services or {})
         self._clock = clock
         self._delta_interval_s = max(stream_delta_interval_ms, 0) / 1000
@@ -530,7 +536,7 @@ class Orchestrator:
     def _valid_plan(self, turn: ModelTurn) -> Plan:
         if turn.tool_calls:
             raise PlanInvalid("answer with the JSON plan only; do not call tools")
-        return parse_plan(turn.text, self.step_kinds)
+        return parse_plan(turn.text, self.step_kinds, self.step_tools)
 
     async def _after_invalid_plans(self, run: _Run, invalid: PlanInvalid) -> Plan:
         """The planner's retries are spent: fail the run, or use the default plan."""
@@ -579,6 +585,10 @@ class Orchestrator:
         """
         kind = step.kind
         spec = self.assistants[kind]
+        offered = step.tools if step.tools is not None else spec.tools
+        schemas = self._schemas.get(offered)
+        if schemas is None:
+            schemas = self._schemas[offered] = self.tools.schemas(offered)
         history = self.budgets.max_history_pairs
         transcript = StepTranscript(
             step_input(run, index, step, max_history_pairs=history),
@@ -594,19 +604,25 @@ class Orchestrator:
             progress=progress,
             max_messages=self.budgets.max_messages_per_run,
             max_failures=self.budgets.tool_error_retries,
+            allowed=offered,
         )
         rounds = 0
         while True:
+            spent = (
+                bool(step.tools)
+                and not self.budgets.offer_tools_after_use
+                and tools.used_all(step.tools or ())
+            )
             request = ModelRequest(
                 assistant=spec,
                 input=transcript.request_input(),
-                tools=self._schemas[kind],
+                tools=() if spent else schemas,
                 previous_response_id=transcript.previous_response_id,
                 hints=hints(run, kind, max_history_pairs=history, step=step, index=index),
             )
             turn = await self._call_model(run, kind, index, request, usage)
             if not turn.tool_calls:
-                return _final_answer(turn, kind)
+                return tools.finish(_final_answer(turn, kind))
             rounds += 1
             self._check_tool_rounds(rounds, kind)
             run.transition(State.AWAITING_TOOLS, step=kind)
@@ -648,7 +664,7 @@ class Orchestrator:
         request: ModelRequest,
         usage: StepUsage,
     ) -> ModelTurn:
-        return await call_model(
+        turn = await call_model(
             run,
             agent,
             step_index,
@@ -659,6 +675,19 @@ class Orchestrator:
             accounting=self.accounting,
             delta_interval_s=self._delta_interval_s,
             observer=self.observer,
+        )
+        _check_tokens(run, agent, self.budgets.max_run_tokens)
+        return turn
+
+
+def _check_tokens(run: _Run, agent: str, limit: int) -> None:
+    """End the run once its model tokens exceed ``max_run_tokens`` (0: no limit)."""
+    used = run.usage.input_tokens + run.usage.output_tokens
+    if limit and used > limit:
+        raise RunFailure(
+            "token_budget_exceeded",
+            f"the run used {used} model tokens, more than its budget of {limit}",
+            step=agent,
         )
 
 

@@ -7,12 +7,18 @@ state machine: it decodes strictly and enforces the rules a schema cannot expres
 Step kinds are the orchestrator's step assistants: :data:`STEP_KINDS` (carbon, analysis,
 report) by default, plus any assistant an embedder adds. An orchestrator with extra assistants
 sends :func:`plan_json_schema` of its kinds and validates with ``parse_plan(text, kinds)``.
+
+Each step may name the tools it will call (``tools``): given each kind's tools,
+:func:`plan_json_schema` offers one step variant per kind with that kind's tool names as an
+enum, and :func:`parse_plan` rejects a tool the step's kind does not have. The machine then
+offers the step only those tools (none for ``[]``); a step without ``tools`` (an older plan,
+the offline engine's, :data:`DEFAULT_PLAN`) is offered all of its assistant's tools.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -46,6 +52,8 @@ class PlanStep(msgspec.Struct, frozen=True):
 
     kind: StepKind
     task: str
+    # The tools the step will call (names from its assistant's tools); None: all of them.
+    tools: tuple[str, ...] | None = None
 
 
 class Plan(msgspec.Struct, frozen=True):
@@ -118,16 +126,44 @@ def _steps_description(max_steps: int) -> str:
     )
 
 
-def plan_json_schema(kinds: Sequence[StepKind] = STEP_KINDS) -> dict[str, Any]:
+def plan_json_schema(
+    kinds: Sequence[StepKind] = STEP_KINDS,
+    tools: Mapping[StepKind, Sequence[str]] | None = None,
+) -> dict[str, Any]:
     """:data:`PLAN_JSON_SCHEMA` for these step kinds (the enum, and the step count they allow).
 
     For :data:`STEP_KINDS` the result equals :data:`PLAN_JSON_SCHEMA`, key order included.
+    With ``tools`` (each kind's tool names), a step is one of a variant per kind, and a kind
+    that has tools has a required ``tools`` list whose items are an enum of them.
     """
     schema = copy.deepcopy(PLAN_JSON_SCHEMA)
     steps = schema["properties"]["steps"]
     steps["description"] = _steps_description(len(kinds))
     steps["items"]["properties"]["kind"]["enum"] = list(kinds)
+    if tools is not None:
+        # The planner's instructions say what the descriptions say: sent once less.
+        del steps["description"]
+        del schema["properties"]["notes"]["description"]
+        steps["items"] = {"anyOf": [_step_variant(kind, tools.get(kind, ())) for kind in kinds]}
     return schema
+
+
+def _step_variant(kind: StepKind, names: Sequence[str]) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "kind": {"type": "string", "enum": [kind]},
+        "task": {"type": "string"},
+    }
+    if names:
+        properties["tools"] = {
+            "type": "array",
+            "items": {"type": "string", "enum": list(names)},
+        }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 def _strip_fences(text: str) -> str:
@@ -142,11 +178,17 @@ def _strip_fences(text: str) -> str:
     return stripped
 
 
-def parse_plan(text: str, kinds: Sequence[StepKind] = STEP_KINDS) -> Plan:
+def parse_plan(
+    text: str,
+    kinds: Sequence[StepKind] = STEP_KINDS,
+    tools: Mapping[StepKind, Sequence[str]] | None = None,
+) -> Plan:
     """Decode and validate the planner's answer; raise :class:`PlanInvalid` saying what is wrong.
 
     ``kinds`` are the step kinds the plan may use (the orchestrator's step assistants); a plan
-    has at most one step per kind, so at most ``len(kinds)`` steps.
+    has at most one step per kind, so at most ``len(kinds)`` steps. With ``tools`` (each
+    kind's tool names), a step's ``tools`` must be among its kind's; they are kept in that
+    order (a stable tool list keeps the prompt's prefix cacheable), duplicates dropped.
     """
     body = _strip_fences(text)
     if not body:
@@ -155,7 +197,7 @@ def parse_plan(text: str, kinds: Sequence[StepKind] = STEP_KINDS) -> Plan:
         plan = _decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise PlanInvalid(f"not a valid plan JSON object: {exc}") from None
-    steps = tuple(PlanStep(step.kind, step.task.strip()) for step in plan.steps)
+    steps = tuple(PlanStep(step.kind, step.task.strip(), step.tools) for step in plan.steps)
     if not steps:
         raise PlanInvalid("the plan has no steps; it needs at least the 'report' step")
     planned = [step.kind for step in steps]
@@ -175,8 +217,24 @@ def parse_plan(text: str, kinds: Sequence[StepKind] = STEP_KINDS) -> Plan:
     empty = [str(index + 1) for index, step in enumerate(steps) if not step.task]
     if empty:
         raise PlanInvalid(f"step(s) {', '.join(empty)} have an empty task")
+    if tools is not None:
+        steps = tuple(_checked_tools(index, step, tools) for index, step in enumerate(steps))
     notes = plan.notes.strip() if plan.notes is not None else None
     return Plan(steps=steps, notes=notes or None, interpretation=plan.interpretation)
+
+
+def _checked_tools(index: int, step: PlanStep, tools: Mapping[StepKind, Sequence[str]]) -> PlanStep:
+    if step.tools is None:
+        return step
+    allowed = tools.get(step.kind, ())
+    unknown = list(dict.fromkeys(name for name in step.tools if name not in allowed))
+    if unknown:
+        raise PlanInvalid(
+            f"step {index + 1} ({step.kind}) names tool(s) it does not have: "
+            f"{', '.join(unknown)}; its tools: {', '.join(allowed) or 'none'}"
+        )
+    chosen = tuple(name for name in allowed if name in step.tools)
+    return PlanStep(step.kind, step.task, chosen)
 
 
 def plan_refs(plan: Plan) -> list[PlanStepRef]:
@@ -186,5 +244,9 @@ def plan_refs(plan: Plan) -> list[PlanStepRef]:
 
 def render_plan(plan: Plan) -> str:
     """A short human rendering (the planner's ``agent_response`` output)."""
-    lines = [f"{index}. {step.kind}: {step.task}" for index, step in enumerate(plan.steps, 1)]
+    lines = [
+        f"{index}. {step.kind}: {step.task}"
+        + (f" [tools: {', '.join(step.tools) or 'none'}]" if step.tools is not None else "")
+        for index, step in enumerate(plan.steps, 1)
+    ]
     return "\n".join(lines)

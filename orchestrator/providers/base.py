@@ -68,10 +68,17 @@ class FunctionCall(msgspec.Struct, frozen=True, tag="function_call"):
 
 
 class FunctionCallOutput(msgspec.Struct, frozen=True, tag="function_call_output"):
-    """The JSON-encoded result (or error) of a tool call, fed back to the model."""
+    """The JSON-encoded result (or error) of a tool call, fed back to the model.
+
+    ``output`` is what a language model reads: compact (the result's summary, its key
+    figures and a ``ref``; see :mod:`orchestrator._results`). ``result`` is the tool's whole
+    result as JSON, for a provider that computes on it rather than reads it (the offline
+    engine); None when ``output`` is already all of it (errors, small results).
+    """
 
     call_id: str
     output: str
+    result: str | None = None
 
 
 class ProviderItem(msgspec.Struct, frozen=True, tag="provider_item"):

@@ -7,6 +7,12 @@ stateless by default: the full provider-neutral input items are translated and s
 turn, which works on every compatible server. With ``llm.use_previous_response_id`` and a
 previous response id on the request, only the items after the model's last output are sent.
 
+The body is laid out for prompt caching: the stable head (model, instructions, tool schemas)
+comes before the run's own input, and ``prompt_cache_key`` (:func:`prompt_cache_key`) names
+the assistant and its tool set, so OpenAI routes calls that share that head to one cache.
+Cached input tokens come back as ``usage.input_tokens_details.cached_tokens`` and are counted
+in the turn's usage (``cached_tokens``).
+
 Reasoning models (``o*``, ``gpt-5*``) in stateless mode (``store: false``) would lose their
 chain of thought between tool rounds, since OpenAI keeps nothing. So their requests ask for
 ``include: ["reasoning.encrypted_content"]``, and the reasoning items that led to the turn's
@@ -20,6 +26,7 @@ use are decoded, into msgspec Structs.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -54,7 +61,12 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 
-__all__ = ["OpenAIResponsesProvider", "build_responses_body", "responses_input"]
+__all__ = [
+    "OpenAIResponsesProvider",
+    "build_responses_body",
+    "prompt_cache_key",
+    "responses_input",
+]
 
 log = structlog.get_logger("orchestrator.providers.openai")
 
@@ -220,18 +232,28 @@ def _replays_reasoning(model: str, config: LLMConfig) -> bool:
     return not config.use_previous_response_id and is_reasoning_model(model, config.reasoning)
 
 
+def prompt_cache_key(request: ModelRequest, prefix: str) -> str:
+    """``{prefix}-{assistant}-{digest}``: the digest covers what the cached head holds (model,
+    instructions, tool names), so one key means one prompt prefix."""
+    spec = request.assistant
+    head = "\n".join((spec.model, spec.instructions, *(t.name for t in request.tools)))
+    digest = hashlib.sha256(head.encode()).hexdigest()[:12]
+    return f"{prefix}-{spec.name}-{digest}"[:64]
+
+
 def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, Any]:
-    """The JSON body of one streamed ``POST /responses`` call."""
+    """The JSON body of one streamed ``POST /responses`` call (stable head first)."""
     spec = request.assistant
     stateful = config.use_previous_response_id and request.previous_response_id is not None
     items = _new_items_since_model_output(request.input) if stateful else request.input
     body: dict[str, Any] = {
         "model": spec.model,
         "instructions": spec.instructions,
-        "input": responses_input(items),
-        "stream": True,
-        "store": config.use_previous_response_id,
     }
+    if config.prompt_cache_key:
+        body["prompt_cache_key"] = prompt_cache_key(request, config.prompt_cache_key)
+    body["stream"] = True
+    body["store"] = config.use_previous_response_id
     if stateful:
         body["previous_response_id"] = request.previous_response_id
     if _replays_reasoning(spec.model, config):
@@ -268,6 +290,7 @@ def build_responses_body(request: ModelRequest, config: LLMConfig) -> dict[str, 
                 "strict": True,
             }
         }
+    body["input"] = responses_input(items)  # the run's own part, after the stable head
     return body
 
 

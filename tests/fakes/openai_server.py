@@ -18,6 +18,10 @@ Three ways to use it:
   is empty (a Turn, or ``null``), ``POST /_fake/timing`` sets ``{"latency_ms": ...,
   "event_delay_ms": ...}`` (slow runs), ``POST /_fake/reset`` clears queue, records, default.
 
+With ``generic=True`` (``--generic``) a request the queue and default do not answer gets the
+"generic" model's answer (:mod:`tests.fakes.generic_model`): structured output generated from
+the request's schema, a plausible call of the first offered tool, then a fixed answer.
+
 Point a provider at it with ``LLMConfig(base_url=f"{base_url}/v1", api_key="test-key")``.
 
 Reasoning: a turn with ``reasoning`` (summary text, may be empty) first emits a Responses
@@ -47,6 +51,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+
+from tests.fakes.generic_model import generic_reply
 
 __all__ = [
     "Call",
@@ -131,6 +137,8 @@ class FakeOpenAI:
     event_delay_s: float = 0.0
     default: Turn | None = None
     by_model: dict[str, Turn] = field(default_factory=dict)
+    # Answer from the request itself once queue and default are empty (generic_model.py)
+    generic: bool = False
     requests: list[RecordedRequest] = field(default_factory=list)
     # Reasoning output items as emitted (with encrypted_content when it was asked for)
     reasoning_items: list[dict[str, Any]] = field(default_factory=list)
@@ -153,11 +161,13 @@ class FakeOpenAI:
             r.body for r in self.requests if r.path.endswith(suffix) and "/_fake/" not in r.path
         ]
 
-    def _next_turn(self, model: str) -> Turn | None:
+    def _next_turn(self, model: str, payload: dict[str, Any], api: str) -> Turn | None:
         if model in self.by_model:
             return self.by_model[model]
         if self._queue:
             return self._queue.popleft()
+        if self.default is None and self.generic:
+            return _generic_turn(payload, api)
         return self.default
 
     def _new_id(self, prefix: str) -> str:
@@ -208,7 +218,7 @@ class FakeOpenAI:
                 await _json(send, status, _error_body(reason, None))
                 return
         model = str(payload.get("model", ""))
-        turn = self._next_turn(model)
+        turn = self._next_turn(model, payload, api)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         if turn is None:
@@ -294,6 +304,16 @@ class _Timing(msgspec.Struct, frozen=True):
 
 class _DropConnection(Exception):
     """Raised by the app to make the HTTP server cut the connection mid-body."""
+
+
+def _generic_turn(payload: dict[str, Any], api: str) -> Turn:
+    reply = generic_reply(payload, api)
+    if "json" in reply:
+        return Turn(text=msgspec.json.encode(reply["json"]).decode(), delta_size=64)
+    if "call" in reply:
+        arguments = msgspec.json.encode(reply["arguments"]).decode()
+        return Turn(tool_calls=(Call(reply["call"], arguments),))
+    return Turn(text=reply["text"], delta_size=16)
 
 
 def _error_body(message: str, code: str | None) -> dict[str, Any]:
@@ -891,6 +911,7 @@ def run_process(
     by_model: dict[str, Turn],
     latency_ms: float = 0.0,
     event_delay_ms: float = 0.0,
+    generic: bool = False,
 ) -> Iterator[str]:
     """The fake as its own process (its CPU is not the caller's); yields its ``/v1`` base URL.
 
@@ -913,6 +934,7 @@ def run_process(
         str(event_delay_ms),
         "--by-model",
         str(by_model_file),
+        *(["--generic"] if generic else []),
     ]
     log = directory / "fake-openai.log"
     with log.open("wb") as out:
@@ -935,6 +957,7 @@ async def _main(args: argparse.Namespace, by_model: dict[str, Turn]) -> None:
         latency_s=args.latency_ms / 1000.0,
         event_delay_s=args.event_delay_ms / 1000.0,
         by_model=by_model,
+        generic=args.generic,
     )
     async with serve(fake, port=args.port) as base_url:
         if args.port_file:
@@ -950,6 +973,7 @@ if __name__ == "__main__":
     parser.add_argument("--port-file", default=None, help="write the bound port here")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each answer")
     parser.add_argument("--event-delay-ms", type=float, default=0.0, help="delay between events")
+    parser.add_argument("--generic", action="store_true", help="answer from the request's schemas")
     parser.add_argument("--by-model", default=None, help="JSON file {model: Turn} answered forever")
     arguments = parser.parse_args()
     scripted: dict[str, Turn] = {}

@@ -150,15 +150,17 @@ async def test_an_added_assistant_is_planned_and_runs_with_its_own_tool() -> Non
 
     # The planner was offered the added kind: in its schema and described in its input.
     planner = provider.requests[0]
-    assert planner.response_schema == plan_json_schema(orch.step_kinds)
+    assert planner.response_schema == plan_json_schema(orch.step_kinds, orch.step_tools)
     steps_schema = planner.response_schema["properties"]["steps"]
-    assert steps_schema["items"]["properties"]["kind"]["enum"] == [
-        "carbon",
-        "analysis",
-        "report",
-        "water",
+    variants = steps_schema["items"]["anyOf"]
+    assert [v["properties"]["kind"]["enum"] for v in variants] == [
+        ["carbon"],
+        ["analysis"],
+        ["report"],
+        ["water"],
     ]
-    assert steps_schema["description"].startswith("1 to 4 steps")
+    # Each kind's variant offers that kind's tools, by name, as an enum.
+    assert variants[3]["properties"]["tools"]["items"]["enum"] == ["water_meter"]
     planner_input = _planner_text(planner)
     assert f"- water: {WATER_DESCRIPTION}" in planner_input
     assert "- carbon: grid carbon intensity" in planner_input
@@ -242,13 +244,15 @@ async def test_the_default_orchestrator_sends_todays_schema_and_prompt() -> None
     orch = Orchestrator(provider, clock=lambda: FIXED_NOW)
     assert orch.step_kinds == ("carbon", "analysis", "report")
     assert msgspec.json.encode(PLAN_JSON_SCHEMA).decode() == PLAN_SCHEMA_BEFORE
-    assert msgspec.json.encode(orch.plan_schema).decode() == PLAN_SCHEMA_BEFORE
     assert msgspec.json.encode(plan_json_schema()).decode() == PLAN_SCHEMA_BEFORE
+    # The orchestrator sends the schema with each kind's tools (the plan names a step's tools).
+    lean = plan_json_schema(orch.step_kinds, orch.step_tools)
+    assert orch.plan_schema == lean
 
     result = await orch.ask("Hello!")
     assert result.status == "completed"
     planner = provider.requests[0]
-    assert msgspec.json.encode(planner.response_schema).decode() == PLAN_SCHEMA_BEFORE
+    assert planner.response_schema == lean
     assert "Step kinds you may plan" not in _planner_text(planner)
     assert _planner_text(planner).splitlines()[0] == "Question: Hello!"
 
@@ -256,7 +260,7 @@ async def test_the_default_orchestrator_sends_todays_schema_and_prompt() -> None
 def test_overriding_built_in_assistants_adds_no_kind_and_keeps_the_prompt() -> None:
     orch = Orchestrator(ScriptedProvider([]), make_assistants(), tools=make_registry())
     assert orch.step_kinds == ("carbon", "analysis", "report")
-    assert orch.plan_schema == PLAN_JSON_SCHEMA
+    assert orch.plan_schema == plan_json_schema(orch.step_kinds, orch.step_tools)
 
 
 def test_parse_plan_takes_the_allowed_kinds() -> None:
@@ -416,7 +420,7 @@ async def test_a_configured_assistant_is_planned_and_runs(
     orch = Orchestrator.from_settings(settings)
     assert orch.provider is provider
     assert orch.step_kinds == ("carbon", "analysis", "report", "water")
-    assert orch.plan_schema == plan_json_schema(orch.step_kinds)
+    assert orch.plan_schema == plan_json_schema(orch.step_kinds, orch.step_tools)
 
     result = await orch.ask("How much water do our sites use?")
     assert tokens(result.events) == [
@@ -440,8 +444,9 @@ async def test_a_configured_assistant_is_planned_and_runs(
     # The planner's request offered the configured kind, in the schema enum and described.
     planner = provider.requests[0]
     assert planner.response_schema is not None
-    kind_schema = planner.response_schema["properties"]["steps"]["items"]["properties"]["kind"]
-    assert kind_schema["enum"] == ["carbon", "analysis", "report", "water"]
+    variants = planner.response_schema["properties"]["steps"]["items"]["anyOf"]
+    kinds = [v["properties"]["kind"]["enum"][0] for v in variants]
+    assert kinds == ["carbon", "analysis", "report", "water"]
     assert f"- water: {WATER_DESCRIPTION}" in _planner_text(planner)
     # The water step ran the configured assistant: its model, instructions and tools.
     water = next(r for r in provider.requests if r.hints["role"] == "water")

@@ -13,13 +13,16 @@ from typing import Any
 import pytest
 
 from orchestrator import Orchestrator, RunResult
-from orchestrator.assistants import build_assistants
+from orchestrator.assistants import DEFAULT_TOOLS, build_assistants
 from orchestrator.config import AssistantsConfig, BudgetConfig, LLMConfig
 from orchestrator.events import Completed, ErrorEvent, ToolExecution
-from orchestrator.plan import PLAN_JSON_SCHEMA
+from orchestrator.plan import STEP_KINDS, plan_json_schema
 from orchestrator.providers.openai_chat import OpenAIChatProvider
 from orchestrator.providers.openai_responses import OpenAIResponsesProvider
 from tests.fakes.openai_server import Call, FakeOpenAI, Turn, closed_port
+
+# The planner's schema: a variant per step kind, each naming that kind's tools.
+LEAN_PLAN_SCHEMA = plan_json_schema(STEP_KINDS, {kind: DEFAULT_TOOLS[kind] for kind in STEP_KINDS})
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 QUESTION = "When is the Irish grid cleanest today, and what does it mean for our report?"
@@ -150,13 +153,13 @@ async def test_full_run_plan_carbon_tool_analysis_report(
     plan_body, carbon_1, carbon_2, analysis, report = bodies
     # The planner asks for strict structured output with the plan schema.
     if kind == "openai":
-        assert plan_body["text"]["format"]["schema"] == PLAN_JSON_SCHEMA
+        assert plan_body["text"]["format"]["schema"] == LEAN_PLAN_SCHEMA
         assert plan_body["text"]["format"]["strict"] is True
         instructions = [b["instructions"] for b in bodies]
         tool_names = {t["name"] for t in carbon_1["tools"]}
         assert all(t["strict"] is True for t in carbon_1["tools"])
     else:
-        assert plan_body["response_format"]["json_schema"]["schema"] == PLAN_JSON_SCHEMA
+        assert plan_body["response_format"]["json_schema"]["schema"] == LEAN_PLAN_SCHEMA
         instructions = [b["messages"][0]["content"] for b in bodies]
         tool_names = {t["function"]["name"] for t in carbon_1["tools"]}
         assert all(t["function"]["strict"] is True for t in carbon_1["tools"])
@@ -169,7 +172,9 @@ async def test_full_run_plan_carbon_tool_analysis_report(
     ((output_id, output),) = _tool_outputs(carbon_2, kind)
     assert issued_name == "grid_intensity"
     assert output_id == issued_id
+    # ... compact: the result's summary and figures, under a ref to the call.
     assert "error" not in json.loads(output)
+    assert json.loads(output)["ref"] == issued_id
     assert _tool_outputs(analysis, kind) == []
     assert _tool_outputs(report, kind) == []
 

@@ -58,14 +58,11 @@ def test_a_step_is_told_the_facts_the_plan_its_task_and_the_earlier_findings() -
 
     assert text.split("\n") == [
         "Question: How green is my commute?",
-        "Now (UTC): 2026-03-18T09:30:00+00:00",
-        "Local time (Ireland and Great Britain): Wednesday 2026-03-18 09:30 GMT",
+        "Now: 2026-03-18T09:30:00+00:00 UTC; local (IE/GB) Wednesday 2026-03-18 09:30 GMT",
         "Conversation so far (oldest first):",
         "- Q: Last week?",
         "  A: 12 kg",
-        "Plan:",
-        "1. carbon: Estimate the commute",
-        "2. report: Write it up",
+        "Plan: carbon, report",
         "Your task (step 2 of 2, report): Write it up",
         "Findings of the carbon step:",
         "3.1 kg CO2e a day",

@@ -210,7 +210,7 @@ def test_fields_named_like_schema_keywords_survive_the_strict_schema() -> None:
     schema = strict_json_schema(Labelled)
     assert schema["properties"] == {
         "title": {"type": "string"},
-        "default": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "default": {"type": ["integer", "null"]},
     }
     assert schema["required"] == ["title", "default"]
     for name in ("render_dashboard", "render_chart"):

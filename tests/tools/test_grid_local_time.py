@@ -286,8 +286,11 @@ async def test_month_summaries_are_local_months() -> None:
 def test_catalog_tells_the_model_dates_and_hours_are_local() -> None:
     for name in ("grid_intensity", "grid_best_window", "grid_compare"):
         description = get_tool(name).description
-        assert "LOCAL calendar days" in description
-        assert "Europe/Dublin" in description
+        # Short (re-read on every call): the rule, not the zones (results name them).
+        assert "LOCAL time" in description
         assert "*_local" in description
     best = get_tool("grid_best_window").description
-    assert "earliest_hour/latest_hour (0-24, LOCAL hours" in best
+    assert "after 6pm: earliest_hour=18" in best
+    # The hours' range is in the schema (validated), not in the prose.
+    hour = get_tool("grid_best_window").parameters["properties"]["earliest_hour"]
+    assert (hour["minimum"], hour["maximum"]) == (0, 24)

@@ -371,7 +371,7 @@ def test_a_dashboard_of_synthetic_data_says_so_in_its_header(charset: Charset) -
 def test_the_render_tool_schemas_tell_a_model_when_data_is_synthetic() -> None:
     for name in ("render_chart", "render_dashboard"):
         prop = get_tool(name).parameters["properties"]["synthetic"]
-        assert "synthetic: true" in prop["description"]
+        assert "synthetic: true" in prop["description"]  # the marker results carry
         assert SYNTHETIC_LABEL in prop["description"]
         assert "synthetic" in prop["description"].lower()
     chart_prop = get_tool("render_chart").parameters["properties"]["synthetic"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -30,6 +30,7 @@ from tools.synthetic.business import BusinessProfile
 
 __all__ = ["ReductionScenariosInput", "ReductionScenariosResult", "Scenario", "reduction_scenarios"]
 
+Pct = Annotated[float, msgspec.Meta(ge=0, le=100)]
 _FLEET_FUELS = {"diesel": "car_diesel", "petrol": "car_petrol"}
 _FLEET_KM = {"car_diesel", "car_petrol", "car_average", "van_diesel"}
 
@@ -39,11 +40,11 @@ class ReductionScenariosInput(msgspec.Struct, kw_only=True, forbid_unknown_field
     use_dataset: bool | None = None
     synthetic_profile: BusinessProfile | None = None
     grid_region: Region | None = None
-    shift_electricity_pct: float | None = None
+    shift_electricity_pct: Pct | None = None
     shift_window_hours: float | None = None
-    fleet_switch_pct: float | None = None
+    fleet_switch_pct: Pct | None = None
     fleet_target: Literal["electric", "hvo"] | None = None
-    cut_flights_pct: float | None = None
+    cut_flights_pct: Pct | None = None
 
 
 class Scenario(msgspec.Struct, frozen=True, kw_only=True):

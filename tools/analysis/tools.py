@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -45,9 +45,9 @@ class AnalyzeTableInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     filter_column: str | None = None
     filter_value: str | None = None
     value_name: str | None = None
-    revenue_eur: float | None = None
-    employees: float | None = None
-    units: float | None = None
+    revenue_eur: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    employees: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    units: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
 class AnalysisResult(msgspec.Struct, frozen=True, kw_only=True):

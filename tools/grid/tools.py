@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -393,13 +393,13 @@ async def grid_intensity(args: GridIntensityInput, ctx: ToolContext) -> GridInte
 
 class BestWindowInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     region: Region
-    duration_hours: float
+    duration_hours: Annotated[float, msgspec.Meta(gt=0, le=168)]
     date: str | None = None
     start_date: str | None = None
     end_date: str | None = None
-    earliest_hour: int | None = None
-    latest_hour: int | None = None
-    energy_kwh: float | None = None
+    earliest_hour: Annotated[int, msgspec.Meta(ge=0, le=24)] | None = None
+    latest_hour: Annotated[int, msgspec.Meta(ge=0, le=24)] | None = None
+    energy_kwh: Annotated[float, msgspec.Meta(ge=0, lt=1e9)] | None = None
 
 
 class BestWindowResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -41,19 +41,12 @@ __all__ = [
 ChartKind = Literal["grid_intensity", "footprint_breakdown", "trend"]
 # What a model reads in the tools' JSON schemas: when to set ``synthetic``.
 _SYNTHETIC_DASHBOARD = (
-    "true when ANY number shown comes from synthetic (generated, not measured) data: a tool "
-    "result that says synthetic: true or lists a data source with synthetic: true (e.g. "
-    "synthetic_business_data, a synthetic_profile footprint, the synthetic grid source). "
-    f"The dashboard header then says '{SYNTHETIC_LABEL}'. false or null for measured or "
-    "user-supplied data only."
+    "true if any number shown comes from data marked synthetic: true; the header then says "
+    f"'{SYNTHETIC_LABEL}'"
 )
 _SYNTHETIC_CHART = (
-    "For footprint_breakdown and trend charts: true when the labels/values come from "
-    "synthetic (generated, not measured) data: a tool result that says synthetic: true or "
-    "lists a data source with synthetic: true (e.g. synthetic_business_data, a "
-    f"synthetic_profile footprint). The chart then carries '{SYNTHETIC_LABEL}' in its image. "
-    "false or null for measured or user-supplied data. Ignored for grid_intensity charts: "
-    "the tool knows the provenance of the grid data it fetches and labels them itself."
+    "true if the values come from data marked synthetic: true; the image then says "
+    f"'{SYNTHETIC_LABEL}'. Ignored for grid_intensity (labelled by the tool)"
 )
 _CHART_KINDS: tuple[ChartKind, ...] = get_args(ChartKind)
 
@@ -69,7 +62,7 @@ class DashboardInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     levels_label: str | None = None
     table_columns: list[str] | None = None
     table_rows: list[list[str]] | None = None
-    width: int | None = None
+    width: Annotated[int, msgspec.Meta(ge=40, le=200)] | None = None
     charset: Charset | None = None
     synthetic: Annotated[bool | None, msgspec.Meta(description=_SYNTHETIC_DASHBOARD)] = None
 
@@ -121,8 +114,8 @@ class RenderChartInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     start_date: str | None = None
     end_date: str | None = None
     best_window_hours: float | None = None
-    labels: list[str] | None = None
-    values: list[float] | None = None
+    labels: Annotated[list[str], msgspec.Meta(max_length=500)] | None = None
+    values: Annotated[list[float], msgspec.Meta(max_length=500)] | None = None
     unit: str | None = None
     include_png: bool | None = None
     synthetic: Annotated[bool | None, msgspec.Meta(description=_SYNTHETIC_CHART)] = None

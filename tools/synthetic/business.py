@@ -12,7 +12,7 @@ import io
 import math
 import random
 from datetime import date
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -81,11 +81,11 @@ class BusinessProfile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """A company to simulate; start_month is YYYY-MM (null: the months before now)."""
 
     sector: Sector
-    employees: int
-    sites: int
-    fleet_vehicles: int
+    employees: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    sites: Annotated[int, msgspec.Meta(ge=1, le=50)]
+    fleet_vehicles: Annotated[int, msgspec.Meta(ge=0, le=10_000)]
     seed: int
-    months: int
+    months: Annotated[int, msgspec.Meta(ge=1, le=120)]
     start_month: str | None = None
 
 

@@ -118,7 +118,7 @@ def tool_results(items: tuple[InputItem, ...]) -> tuple[ToolResult, ...]:
             calls[item.call_id] = item
             order.append(item.call_id)
         elif isinstance(item, FunctionCallOutput):
-            outputs[item.call_id] = item.output
+            outputs[item.call_id] = item.result if item.result is not None else item.output
     results: list[ToolResult] = []
     for call_id in order:
         call = calls[call_id]

@@ -289,7 +289,8 @@ async def test_an_assistant_declared_in_settings_is_planned_run_and_stored(
     assert run["status"] == "completed"
     planner, water_call, _report = fake.bodies("/chat/completions")
     schema = planner["response_format"]["json_schema"]["schema"]
-    assert schema["properties"]["steps"]["items"]["properties"]["kind"]["enum"] == [
+    variants = schema["properties"]["steps"]["items"]["anyOf"]  # one per kind, with its tools
+    assert [v["properties"]["kind"]["enum"][0] for v in variants] == [
         "carbon",
         "analysis",
         "report",
