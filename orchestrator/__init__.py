@@ -46,6 +46,8 @@ from orchestrator.events import (
     ErrorData,
     ErrorEvent,
     Event,
+    GroundingChecks,
+    GroundingVerdict,
     PlanStepRef,
     RunUsage,
     Started,
