@@ -48,6 +48,8 @@ _MONTH = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?![\d-])")
 _TIME = re.compile(r"(?<!\d)(\d{2}):(\d{2})(?!\d)")
 # A figure: not glued to letters/digits (so "CO2", "33rd", "R²" or ids are not figures).
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?![\w])")
+_DIGIT = re.compile(r"\d")
+_ISO_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:\d{2})?(Z|[+-]\d{2}:\d{2})?")
 _LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 _WORD = re.compile(r"\w+")
 # An answer whose word 6-grams are mostly its prompt's is an echo, not an answer.
@@ -69,8 +71,16 @@ class Sources:
     dates: set[str] = field(default_factory=set)
     months: set[str] = field(default_factory=set)
     times: set[str] = field(default_factory=set)
+    _cache: dict[tuple[int, int], frozenset[float]] = field(default_factory=dict, repr=False)
+    _keys: set[Any] = field(default_factory=set, repr=False)
 
     def add_text(self, text: str) -> None:
+        if _DIGIT.search(text) is None:
+            return  # most keys and words of a tool result: nothing to cite
+        stamp = _ISO_STAMP.fullmatch(text)
+        if stamp is not None:  # most strings of a tool result that have digits: the fast path
+            self._add_stamp(stamp)
+            return
         for m in _DATE.finditer(text):
             self.dates.add(m.group(0))
             self.months.add(m.group(0)[:7])
@@ -83,20 +93,38 @@ class Sources:
         for m in _NUMBER.finditer(rest):
             self.numbers.append(float(m.group(0).replace(",", "")))
 
+    def _add_stamp(self, stamp: re.Match[str]) -> None:
+        """What the general scan finds in an ISO timestamp, without its four regex passes."""
+        year, month, day, hour, minute, seconds, offset = stamp.groups()
+        self.dates.add(f"{year}-{month}-{day}")
+        self.months.add(f"{year}-{month}")
+        self.numbers.append(float(year))
+        self.times.add(f"{hour}:{minute}")
+        if offset and offset != "Z":
+            self.times.add(offset[1:])
+            if seconds:
+                self.numbers.append(float(seconds[1:]))
+
     def add_value(self, value: Any) -> None:
-        if isinstance(value, bool) or value is None:
-            return
-        if isinstance(value, int | float):
+        kind = type(value)
+        if kind is str:
+            self.add_text(value)
+        elif kind is float or kind is int:
+            self.numbers.append(float(value))
+        elif kind is dict:
+            keys = self._keys
+            for key, item in value.items():
+                if key not in keys:  # a result repeats its keys in every item: read once
+                    keys.add(key)
+                    self.add_text(str(key))
+                self.add_value(item)
+        elif kind is list or kind is tuple:
+            for item in value:
+                self.add_value(item)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
             self.numbers.append(float(value))
         elif isinstance(value, str):
             self.add_text(value)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                self.add_text(str(key))
-                self.add_value(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                self.add_value(item)
 
     def add_json(self, raw: str) -> None:
         """A tool result or arguments as sent (JSON; text if it is not JSON)."""
@@ -110,12 +138,19 @@ class Sources:
         (and kilograms shown as tonnes)."""
         value = abs(float(token.replace(",", "").lstrip("+")))
         decimals = len(token.split(".")[1]) if "." in token else 0
-        for x in self.numbers:
-            if round(abs(x), decimals) == round(value, decimals):
-                return True
-            if round(abs(x) / 1000, decimals) == round(value, decimals) and decimals >= 1:
-                return True
-        return False
+        return round(value, decimals) in self._rounded(decimals)
+
+    def _rounded(self, decimals: int) -> frozenset[float]:
+        """Every source number rounded to ``decimals`` (and, with decimals, as thousands)."""
+        key = (decimals, len(self.numbers))
+        cached = self._cache.get(key)
+        if cached is None:
+            distinct = {abs(x) for x in self.numbers}
+            values = {round(x, decimals) for x in distinct}
+            if decimals >= 1:
+                values |= {round(x / 1000, decimals) for x in distinct}
+            cached = self._cache[key] = frozenset(values)
+        return cached
 
 
 def ungrounded_numbers(text: str, sources: Sources) -> list[str]:
