@@ -560,6 +560,7 @@ class Orchestrator:
                     return plan
                 if attempts >= self.budgets.planner_retries:
                     return await self._without_data_step(run, plan)
+                run.grounding.retry("data_step")
                 invalid = missing
             if attempts >= self.budgets.planner_retries:
                 return await self._after_invalid_plans(run, invalid)
@@ -583,7 +584,6 @@ class Orchestrator:
         if any(step.kind in self._data_kinds for step in plan.steps):
             run.grounding.set("data_step", "ok")
             return None
-        run.grounding.retry("data_step")
         kinds = ", ".join(kind for kind in self.step_kinds if kind in self._data_kinds)
         return PlanInvalid(
             f"this question needs data, but no step fetches or computes it; plan a step of a "
@@ -767,6 +767,7 @@ class Orchestrator:
         if not self._checks_answer(turn):
             return None
         kind, grounding = spec.name, run.grounding
+        data_question = self._is_data_question(run)  # also adds the question to the sources
         for _, earlier in run.outputs:  # findings may rightly be restated: not the prompt
             prompt = prompt.replace(earlier, " ")
         if echoes_prompt(answer, f"{spec.instructions}\n{prompt}"):
@@ -789,7 +790,7 @@ class Orchestrator:
             )
         grounding.set("echo", "ok")
         data_tools = [tool for tool in spec.tools if is_data_tool(tool)]
-        if data_tools and self._is_data_question(run):
+        if data_tools and data_question:
             if calls_done == 0 and "tools_called" not in retried:
                 return await self._correct(
                     run,
@@ -814,8 +815,8 @@ class Orchestrator:
                     "numbers",
                     retried,
                     f"figures not found in any tool result ({listed})",
-                    f"These figures of your answer are in no tool result, earlier finding or "
-                    f"the question: {listed}. Write it again using only those figures (or "
+                    f"These figures of your answer are in no tool result and not in the "
+                    f"question: {listed}. Write it again with the tools' figures only (or "
                     "roundings of them); leave out or correct the others.",
                 )
             grounding.set("numbers", "failed" if bad else "ok")
