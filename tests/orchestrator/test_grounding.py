@@ -161,3 +161,15 @@ async def test_a_retry_log_line_carries_the_error_message(
     assert [line["error"] for line in retries] == [
         "openai chat completions: server error (HTTP 503): busy"
     ]
+
+
+async def test_a_report_restating_the_findings_word_for_word_is_no_echo() -> None:
+    result = await _run(
+        {
+            "planner": [PLAN],
+            "carbon": [Reply(tool_calls=(CALL,)), Reply(text=FINDINGS)],
+            "report": [Reply(text=f"## Answer\n\n{FINDINGS}")],
+        }
+    )
+    assert result.status == "completed"
+    assert _verdict(result)["retried"] == []
