@@ -25,8 +25,16 @@ from orchestrator.machine import RunResult
 from orchestrator.providers.base import Provider
 from orchestrator.providers.openai_chat import OpenAIChatProvider
 from orchestrator.providers.openai_responses import OpenAIResponsesProvider
-from tests.fakes.replay_server import ReplayServer, load_transcript, replay
-from tests.orchestrator.recorded.make_transcripts import QUESTION
+from tests.fakes.openai_server import Call, FakeOpenAI, Turn, serve
+from tests.fakes.replay_server import ReplayServer, Transcript, load_transcript, record, replay
+from tests.orchestrator.recorded.make_transcripts import (
+    CARBON_TEXT,
+    PLAN,
+    QUESTION,
+    REPORT,
+    TOOL,
+    TOOL_ARGS,
+)
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 NOW = datetime(2026, 3, 18, 9, 0, tzinfo=UTC)
@@ -67,7 +75,10 @@ def _provider(api: str, base_url: str) -> Provider:
 
 
 async def _replay(name: str, budgets: BudgetConfig = BUDGETS) -> Outcome:
-    transcript = load_transcript(TRANSCRIPTS / f"{name}.json")
+    return await _replay_transcript(load_transcript(TRANSCRIPTS / f"{name}.json"), budgets)
+
+
+async def _replay_transcript(transcript: Transcript, budgets: BudgetConfig = BUDGETS) -> Outcome:
     async with replay(transcript) as (base_url, server):
         orchestrator = Orchestrator(
             _provider(transcript.api, base_url), budgets=budgets, clock=lambda: NOW
@@ -78,7 +89,7 @@ async def _replay(name: str, budgets: BudgetConfig = BUDGETS) -> Outcome:
         finally:
             await orchestrator.aclose()
         seconds = time.perf_counter() - started
-    assert seconds < STEP_TIMEOUT_S, f"{name} took {seconds:.1f} s"
+    assert seconds < STEP_TIMEOUT_S, f"{transcript.description} took {seconds:.1f} s"
     return Outcome(result=result, server=server, seconds=seconds)
 
 
@@ -227,3 +238,30 @@ async def test_a_500_for_an_unparsable_request_is_not_retried() -> None:
     assert terminal.data.code == "llm_bad_response"
     assert "validation error" in terminal.data.error
     assert len(out.server.requests) == 1
+
+
+async def test_a_run_recorded_through_the_recorder_replays_to_the_same_end() -> None:
+    fake = FakeOpenAI()
+    fake.script(
+        Turn(text=PLAN),
+        Turn(tool_calls=(Call(TOOL, TOOL_ARGS),)),
+        Turn(text=CARBON_TEXT),
+        Turn(text=REPORT),
+    )
+    async with serve(fake) as upstream, record(upstream, api="chat") as (base_url, recorder):
+        orchestrator = Orchestrator(_provider("chat", base_url), budgets=BUDGETS, clock=lambda: NOW)
+        try:
+            live = await orchestrator.ask(QUESTION, RunContext(now=NOW))
+        finally:
+            await orchestrator.aclose()
+    assert live.status == "completed"
+    transcript = recorder.transcript("recorded from the fake server")
+    assert len(transcript.exchanges) == 4
+    assert transcript.exchanges[-1].sse[-1] == "data: [DONE]"
+    # The file form round-trips, and replaying it ends the same way with the same requests.
+    transcript = msgspec.json.decode(msgspec.json.encode(transcript), type=Transcript)
+    out = await _replay_transcript(transcript)
+    assert isinstance(out.terminal, Completed)
+    assert out.result.report == live.report == REPORT
+    assert out.server.requests == fake.bodies("/chat/completions")
+    assert _grounding(out)["status"] == "ok"
