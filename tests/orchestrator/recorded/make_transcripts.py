@@ -7,8 +7,9 @@ in its wire format: llama.cpp's ``llama-server`` Chat Completions chunks (``syst
 a final usage chunk with ``timings``, ``[DONE]``) and the Responses API event stream. They
 reproduce the misbehaviours seen driving local and weak models (issue 15); the model's words
 are written here so that the figures in them are the tools' real figures for the pinned
-question and time of the tests. To add a transcript captured from a real server, save its
-SSE frames in the same JSON shape (:class:`tests.fakes.replay_server.Transcript`).
+question and time of the tests. A transcript captured from a real server has the same JSON
+shape (:class:`tests.fakes.replay_server.Transcript`): record one with the recording proxy,
+``python -m tests.fakes.replay_server --upstream URL --api chat --out FILE``.
 """
 
 from __future__ import annotations
