@@ -7,10 +7,14 @@ streamed before the final turn are kept for it, and the final :class:`ModelTurn`
 read. A retryable :class:`ProviderError` (rate limit, timeout, unavailable) is retried up to
 ``provider_retries`` times after the delay the provider asked for, else an exponential
 backoff, each retry announced as a thinking event; a retry that would end after the run's
-deadline is not attempted. Any other provider error, or the last one, ends the run with the
-provider's stable code. The turn's tokens and cost go to both the step's and the run's usage,
-and every attempt, answered or failed, is reported to the host's observer if it gave one
-(:mod:`orchestrator.observe`).
+deadline is not attempted. A stale pooled connection (the server closed a kept-alive
+connection as the request went out) is retried at once, once per call, without using a retry.
+An answer cut off at the output token limit (:class:`OutputTruncated`) is raised as is: the
+machine retries the planner or asks the step for a shorter answer. Any other provider error,
+or the last one, ends the run with the provider's stable code; every retry's log line
+(``run.provider_retry``) carries the error message. The turn's tokens and cost go to both the
+step's and the run's usage, and every attempt, answered or failed, is reported to the host's
+observer if it gave one (:mod:`orchestrator.observe`).
 
 Kept apart from the machine because none of this is a state: it is how the planner and every
 step talk to the provider, the same for both.
@@ -32,6 +36,7 @@ from orchestrator.observe import ModelCall, RunObserver
 from orchestrator.providers.base import (
     ModelRequest,
     ModelTurn,
+    OutputTruncated,
     Provider,
     ProviderError,
     ProviderUnavailable,
@@ -62,12 +67,30 @@ async def call_model(
     # the next: yield once per model call so concurrent runs and other clients take turns.
     await asyncio.sleep(0)
     attempt = 0
+    stale_retried = False
     loop = asyncio.get_running_loop()
     while True:
         began = time.perf_counter()
         try:
             turn = await _read_stream(run, agent, step_index, request, provider, delta_interval_s)
+        except OutputTruncated:
+            raise  # the machine decides: the planner's retries, or a shorter step answer
         except ProviderError as exc:
+            if exc.stale_connection and not stale_retried:
+                # A kept-alive connection the server had closed: try again at once on a new
+                # one, without using a retry (the server is fine; the pool was stale).
+                stale_retried = True
+                run.log.info(
+                    "run.provider_retry",
+                    code=exc.code,
+                    error=exc.message,
+                    attempt=attempt,
+                    delay_s=0.0,
+                    stale_connection=True,
+                )
+                if observer is not None:
+                    _observe_failure(observer, run, agent, provider, request, exc, began, False)
+                continue
             delay = (
                 exc.retry_after
                 if exc.retry_after is not None
@@ -89,7 +112,13 @@ async def call_model(
                     retryable=True,
                 ) from None
             attempt += 1
-            run.log.info("run.provider_retry", code=exc.code, attempt=attempt, delay_s=delay)
+            run.log.info(
+                "run.provider_retry",
+                code=exc.code,
+                error=exc.message,
+                attempt=attempt,
+                delay_s=delay,
+            )
             await run.thinking(
                 agent,
                 f"{ERROR_CODES.get(exc.code, exc.code)}; retrying in {delay:g} s "

@@ -187,3 +187,10 @@ class StepTranscript:
         self.items += echoed + outputs
         self._new = outputs
         self.previous_response_id = turn.response_id if self._chain_responses else None
+
+    def add_correction(self, answer: str | None, message: str) -> None:
+        """The model's rejected answer (if it is worth showing), then what to do instead."""
+        added: list[InputItem] = [AssistantMessage(answer)] if answer else []
+        added.append(UserMessage(message))
+        self.items += added
+        self._new = [*self._new, *added]

@@ -40,6 +40,7 @@ from orchestrator.events import (
     ErrorData,
     ErrorEvent,
     Event,
+    GroundingVerdict,
     RunUsage,
     Started,
     StartedData,
@@ -290,7 +291,9 @@ class RunRecord(ABC):
             )
         )
 
-    async def completed_event(self, report: str, plan: Plan) -> None:
+    async def completed_event(
+        self, report: str, plan: Plan, grounding: GroundingVerdict | None = None
+    ) -> None:
         seq, ts, current = self._head(100)
         duration_ms = (time.perf_counter() - self.started) * 1000
         await self.emit(
@@ -309,6 +312,7 @@ class RunRecord(ABC):
                     sources=list(self.sources.values()),
                     charts=list(self.charts.values()),
                     duration_ms=round(duration_ms, 3),
+                    grounding=grounding,
                 ),
             )
         )

@@ -99,6 +99,17 @@ class BudgetConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     offer_tools_after_use: bool = False
     """Keep offering a step the tools the plan named for it after each was called
     successfully; false answers the step's next call without tool schemas."""
+    planner_max_output_tokens: Annotated[int, msgspec.Meta(ge=1)] = 600
+    """Output token cap of a planner answer (a plan is ~100-300 tokens) unless
+    ``[assistants.planner] max_output_tokens`` says otherwise; a cut-off plan is retried."""
+    step_max_output_tokens: Annotated[int, msgspec.Meta(ge=1)] = 2000
+    """Output token cap of a step's answer (carbon, analysis, added assistants) unless the
+    assistant sets its own; a cut-off answer is retried once, asking for a shorter one."""
+    report_max_output_tokens: Annotated[int, msgspec.Meta(ge=1)] = 4000
+    """Output token cap of the report step's answer unless ``[assistants.report]`` sets one."""
+    grounding_checks: bool = True
+    """Check language-model answers before a run counts as a success (data step planned, tools
+    called, report figures found in tool results, no echoed prompt); see docs/models.md."""
 
 
 class ModelPrice(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -138,7 +149,7 @@ class AssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.0
     """Sampling temperature, in the range every supported API accepts."""
     max_output_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    """Cap on the tokens of one answer; unset leaves it to the model."""
+    """Cap on the tokens of one answer; unset uses the ``[budgets]`` default of its role."""
     tools: tuple[str, ...] | None = None
     hosted_tools: tuple[str, ...] = ()
 
@@ -159,7 +170,7 @@ class ExtraAssistantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.0
     """Sampling temperature, in the range every supported API accepts."""
     max_output_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    """Cap on the tokens of one answer; unset leaves it to the model."""
+    """Cap on the tokens of one answer; unset uses ``[budgets] step_max_output_tokens``."""
     tools: tuple[str, ...] = ()
     hosted_tools: tuple[str, ...] = ()
 

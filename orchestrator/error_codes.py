@@ -32,6 +32,8 @@ ErrorCode = Literal[
     "llm_bad_response",
     "llm_auth_failed",
     "llm_refusal",
+    "llm_output_truncated",
+    "llm_echoed_prompt",
     "internal_error",
     "provider_error",
     "interrupted",
@@ -51,5 +53,7 @@ ERROR_CODES: Final[dict[ErrorCode, str]] = {
     "llm_bad_response": "the language model returned an unusable response",
     "llm_auth_failed": "the language model provider rejected the credentials",
     "llm_refusal": "the language model refused to answer",
+    "llm_output_truncated": "the language model's answer was cut off at its output token limit",
+    "llm_echoed_prompt": "the language model repeated its instructions instead of answering",
     "internal_error": "an internal error occurred",
 }

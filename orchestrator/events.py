@@ -24,6 +24,7 @@ __all__ = [
     "AgentThinking",
     "AgentThinkingData",
     "ChartRef",
+    "CheckResult",
     "Completed",
     "CompletedData",
     "DataSourceRef",
@@ -32,6 +33,8 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "EventType",
+    "GroundingChecks",
+    "GroundingVerdict",
     "PlanStepRef",
     "RunUsage",
     "Started",
@@ -171,6 +174,40 @@ class ToolExecutionData(msgspec.Struct, kw_only=True):
     error: str | None = None
 
 
+CheckResult = Literal["ok", "failed", "skipped"]
+
+
+class GroundingChecks(msgspec.Struct, kw_only=True):
+    """Each grounding check of a run: ``ok``, ``failed`` (after its one retry) or ``skipped``
+    (not applicable: no data question, no tools offered, no language model)."""
+
+    data_question: bool = False
+    """Whether the question needs data (read as the offline engine reads questions)."""
+    data_step: CheckResult = "skipped"
+    """A data question's plan has a step with data tools."""
+    tools_called: CheckResult = "skipped"
+    """Every step offered data tools for a data question called at least one."""
+    numbers: CheckResult = "skipped"
+    """Every figure of the report is in a tool result or the question (or a rounding of one)."""
+    echo: CheckResult = "skipped"
+    """No answer repeated its prompt (a failure ends the run: ``llm_echoed_prompt``)."""
+
+
+class GroundingVerdict(msgspec.Struct, kw_only=True):
+    """How well the run's answer is grounded: the ``completed`` event's ``data.grounding``.
+
+    ``flagged``: a check failed after its retry; the report is delivered, marked. ``unchecked``:
+    no language model answered (the offline engine grounds by construction) or the checks are
+    off (``[budgets] grounding_checks``).
+    """
+
+    status: Literal["ok", "flagged", "unchecked"]
+    ungrounded_numbers: list[str] = msgspec.field(default_factory=list)
+    checks: GroundingChecks = msgspec.field(default_factory=GroundingChecks)
+    retried: list[str] = msgspec.field(default_factory=list)
+    """The checks that made a step answer again (each at most once per step)."""
+
+
 class CompletedData(msgspec.Struct, kw_only=True):
     progress: int = 100
     full_content: str
@@ -180,6 +217,8 @@ class CompletedData(msgspec.Struct, kw_only=True):
     sources: list[DataSourceRef]
     charts: list[ChartRef] = msgspec.field(default_factory=list)
     duration_ms: float
+    # Additive (issue 15): the grounding checks' verdict; None from emitters that run none.
+    grounding: GroundingVerdict | None = None
 
 
 class ErrorData(msgspec.Struct, kw_only=True):

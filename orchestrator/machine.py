@@ -23,7 +23,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Final, Literal, TypeVar
 
@@ -65,8 +65,16 @@ from orchestrator.events import (
     ErrorData,
     ErrorEvent,
     Event,
+    GroundingVerdict,
     RunUsage,
     StepUsage,
+)
+from orchestrator.grounding import (
+    GroundingTracker,
+    echoes_prompt,
+    is_data_tool,
+    needs_data,
+    ungrounded_numbers,
 )
 from orchestrator.observe import RunObserver
 from orchestrator.plan import (
@@ -81,9 +89,11 @@ from orchestrator.plan import (
 )
 from orchestrator.providers.base import (
     AssistantMessage,
+    FunctionCallOutput,
     InputItem,
     ModelRequest,
     ModelTurn,
+    OutputTruncated,
     Provider,
     ToolSchema,
     UserMessage,
@@ -138,6 +148,10 @@ _T = TypeVar("_T")
 _PLANNING_PROGRESS: Final = 1
 _PLANNED_PROGRESS: Final = 10
 _STEPS_END_PROGRESS: Final = 95
+# Words asked of a step whose answer was cut off, per token of its output cap (a token is
+# about 0.75 English words; asking for half of that leaves room for markup and figures).
+_WORDS_PER_CAPPED_TOKEN: Final = 0.4
+_MAX_LISTED_FIGURES: Final = 20
 
 
 class IllegalTransition(RuntimeError):
@@ -149,6 +163,11 @@ class _Run(RunRecord):
     it starts PENDING and moves only along :data:`TRANSITIONS`, every move logged."""
 
     state: State = State.PENDING
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.grounding = GroundingTracker()
+        self.data_question: bool | None = None  # read at the first language-model answer
 
     @property
     def ended(self) -> bool:
@@ -183,6 +202,8 @@ class RunResult(msgspec.Struct, kw_only=True):
     charts: list[ChartRef]
     events: list[Event]
     error: ErrorData | None = None
+    # The grounding checks' verdict of a completed run (also in its ``completed`` event).
+    grounding: GroundingVerdict | None = None
 
 
 def _utcnow() -> datetime:
@@ -223,6 +244,8 @@ class Orchestrator:
         check_assistants(assistants or {})
         merged = dict(build_assistants(AssistantsConfig(), LLMConfig().model))
         merged.update(assistants or {})
+        # Every model call has an output cap: a runaway answer ends at it, not at the timeout.
+        merged = {name: _with_output_cap(spec, budgets) for name, spec in merged.items()}
         for spec in merged.values():
             missing = [name for name in spec.tools if name not in self.tools]
             if missing:
@@ -240,6 +263,11 @@ class Orchestrator:
         self._schemas: dict[tuple[str, ...], tuple[ToolSchema, ...]] = {
             spec.tools: self.tools.schemas(spec.tools) for spec in merged.values()
         }
+        self._data_kinds = frozenset(
+            kind
+            for kind in self.step_kinds
+            if any(is_data_tool(tool) for tool in merged[kind].tools)
+        )
         self._services = dict(tool_context_services or {})
         self._clock = clock
         self._delta_interval_s = max(stream_delta_interval_ms, 0) / 1000
@@ -388,13 +416,14 @@ class Orchestrator:
         error: ErrorData | None = None
         status: Literal["completed", "failed", "cancelled"] = "completed"
         report = ""
+        grounding: GroundingVerdict | None = None
         try:
             try:
                 run.deadline = asyncio.get_running_loop().time() + self.budgets.run_timeout_s
                 await run.started_event()
                 async with asyncio.timeout(self.budgets.run_timeout_s):
                     try:
-                        report = await self._execute(run)
+                        report, grounding = await self._execute(run)
                     except TimeoutError:  # not ours: ours surfaces only when the block exits
                         raise RunFailure(
                             "internal_error", "an unexpected timeout escaped a step"
@@ -445,9 +474,10 @@ class Orchestrator:
             charts=list(run.charts.values()),
             events=run.events,
             error=error,
+            grounding=grounding,
         )
 
-    async def _execute(self, run: _Run) -> str:
+    async def _execute(self, run: _Run) -> tuple[str, GroundingVerdict]:
         plan = await self._plan(run)
         count = len(plan.steps)
         span = _STEPS_END_PROGRESS - _PLANNED_PROGRESS
@@ -457,10 +487,17 @@ class Orchestrator:
             output = await self._run_step(run, index, step, start, end)
             run.outputs.append((step.kind, output))
         report = run.outputs[-1][1]
+        verdict = run.grounding.verdict(enabled=self.budgets.grounding_checks)
+        if verdict.status == "flagged":
+            run.log.warning(
+                "run.grounding_flagged",
+                checks=msgspec.to_builtins(verdict.checks),
+                ungrounded_numbers=verdict.ungrounded_numbers,
+            )
         run.transition(State.COMPLETED)
         self._finish_usage(run)
-        await run.completed_event(report, plan)
-        return report
+        await run.completed_event(report, plan, verdict)
+        return report, verdict
 
     def _finish_usage(self, run: _Run) -> None:
         finish_run_usage(self.accounting, run.usage)
@@ -517,21 +554,84 @@ class Orchestrator:
                 response_schema_name="plan",
                 hints=hints(run, "planner", max_history_pairs=self.budgets.max_history_pairs),
             )
-            turn = await self._call_model(run, "planner", None, request, usage)
+            answer: str | None = None
             try:
-                return self._valid_plan(turn)
-            except PlanInvalid as invalid:
+                turn = await self._call_model(run, "planner", None, request, usage)
+                answer = turn.text
+                plan = self._valid_plan(turn)
+            except OutputTruncated:
+                # A runaway or long-winded plan: like any invalid answer, it is retried.
+                invalid = PlanInvalid(
+                    "the answer was cut off at the output token limit; write a short plan: "
+                    f"at most {len(self.step_kinds)} steps, one short sentence per task"
+                )
+            except PlanInvalid as exc:
+                invalid = exc
+            else:
+                missing = self._missing_data_step(run, plan, turn)
+                if missing is None:
+                    return plan
                 if attempts >= self.budgets.planner_retries:
-                    return await self._after_invalid_plans(run, invalid)
-                attempts += 1
-                await run.thinking("planner", f"the plan was invalid ({invalid.message}); retrying")
-                items += [
-                    AssistantMessage(turn.text),
-                    UserMessage(
-                        f"That plan is invalid: {invalid.message}. "
-                        "Answer again with only the JSON plan object."
-                    ),
-                ]
+                    return await self._without_data_step(run, plan)
+                run.grounding.retry("data_step")
+                invalid = missing
+            if attempts >= self.budgets.planner_retries:
+                return await self._after_invalid_plans(run, invalid)
+            attempts += 1
+            await run.thinking("planner", f"the plan was invalid ({invalid.message}); retrying")
+            if answer:
+                items.append(AssistantMessage(answer))
+            items.append(
+                UserMessage(
+                    f"That plan is invalid: {invalid.message}. "
+                    "Answer again with only the JSON plan object."
+                )
+            )
+
+    def _missing_data_step(self, run: _Run, plan: Plan, turn: ModelTurn) -> PlanInvalid | None:
+        """A data question planned without a data step (checked for language models only)."""
+        if not self._checks_answer(turn) or not self._data_kinds:
+            return None
+        if not self._is_data_question(run):
+            return None
+        if any(step.kind in self._data_kinds for step in plan.steps):
+            run.grounding.set("data_step", "ok")
+            return None
+        kinds = ", ".join(kind for kind in self.step_kinds if kind in self._data_kinds)
+        return PlanInvalid(
+            f"this question needs data, but no step fetches or computes it; plan a step of a "
+            f"kind with data tools ({kinds}) before the report"
+        )
+
+    async def _without_data_step(self, run: _Run, plan: Plan) -> Plan:
+        """The planner's retries are spent and its plan still has no data step."""
+        if self.budgets.default_plan_on_invalid and all(
+            step.kind in self.step_kinds for step in DEFAULT_PLAN.steps
+        ):
+            await run.thinking(
+                "planner", "the plan has no data step for a data question; using the default plan"
+            )
+            run.grounding.set("data_step", "ok")
+            return DEFAULT_PLAN
+        run.grounding.set("data_step", "failed")
+        return plan
+
+    def _checks_answer(self, turn: ModelTurn) -> bool:
+        """Grounding checks apply to language-model answers (the offline engine's reports are
+        grounded by construction, and its golden tests hold it to that)."""
+        return self.budgets.grounding_checks and turn.usage.language_model
+
+    def _is_data_question(self, run: _Run) -> bool:
+        if run.data_question is None:
+            facts = hints(run, "planner", max_history_pairs=self.budgets.max_history_pairs)
+            run.data_question = needs_data(facts, date.fromisoformat(run.now_iso[:10]))
+            run.grounding.checks.data_question = run.data_question
+            run.grounding.add_text(run.question)
+            run.grounding.add_text(run.now_iso)
+            for pair in run.context.history:
+                run.grounding.add_text(pair.question)
+                run.grounding.add_text(pair.answer)
+        return run.data_question
 
     def _valid_plan(self, turn: ModelTurn) -> Plan:
         if turn.tool_calls:
@@ -607,6 +707,7 @@ class Orchestrator:
             allowed=offered,
         )
         rounds = 0
+        retried: set[str] = set()  # the corrections this step was already given (one each)
         while True:
             spent = (
                 bool(step.tools)
@@ -620,14 +721,152 @@ class Orchestrator:
                 previous_response_id=transcript.previous_response_id,
                 hints=hints(run, kind, max_history_pairs=history, step=step, index=index),
             )
-            turn = await self._call_model(run, kind, index, request, usage)
+            try:
+                turn = await self._call_model(run, kind, index, request, usage)
+            except OutputTruncated as cut:
+                transcript.add_correction(None, await self._shorter(run, kind, index, cut, retried))
+                continue
             if not turn.tool_calls:
-                return tools.finish(_final_answer(turn, kind))
+                answer = _final_answer(turn, kind)
+                first = transcript.items[0]
+                prompt = first.text if isinstance(first, UserMessage) else ""
+                correction = await self._check_answer(
+                    run, index, spec, offered, answer, turn, prompt, tools.calls_done, retried
+                )
+                if correction is None:
+                    return tools.finish(answer)
+                transcript.add_correction(answer, correction)
+                continue
             rounds += 1
             self._check_tool_rounds(rounds, kind)
             run.transition(State.AWAITING_TOOLS, step=kind)
-            transcript.add_round(turn, await tools.run_round(turn))
+            outputs = await tools.run_round(turn)
+            run.grounding.add_round(
+                ((call.name, call.arguments) for call in turn.tool_calls),
+                # the whole results: a report may quote figures the compact output left out
+                (
+                    item.result or item.output
+                    for item in outputs
+                    if isinstance(item, FunctionCallOutput)
+                ),
+            )
+            transcript.add_round(turn, outputs)
             run.transition(step_state, step=kind)
+
+    async def _shorter(
+        self, run: _Run, kind: str, index: int, cut: OutputTruncated, retried: set[str]
+    ) -> str:
+        """A step's answer was cut off: ask once for a shorter one, else end the run."""
+        cap = self.assistants[kind].max_output_tokens or self.budgets.step_max_output_tokens
+        words = max(50, round(cap * _WORDS_PER_CAPPED_TOKEN, -1))
+        if "truncated" in retried:
+            raise RunFailure(
+                "llm_output_truncated",
+                f"the {kind} step's answer was cut off at its {cap}-token limit again after "
+                f"it was asked for at most {words:g} words ({cut.message})",
+                step=kind,
+            )
+        retried.add("truncated")
+        run.log.info("run.output_truncated", step=kind, max_output_tokens=cap, error=cut.message)
+        await run.thinking(
+            kind,
+            "the answer was cut off at its length limit; asking for a shorter one",
+            step_index=index,
+        )
+        return (
+            "Your answer was cut off at the output length limit. Answer again, complete, in at "
+            f"most {words:g} words: only the key figures and conclusions."
+        )
+
+    async def _check_answer(
+        self,
+        run: _Run,
+        index: int,
+        spec: AssistantSpec,
+        offered: tuple[str, ...],
+        answer: str,
+        turn: ModelTurn,
+        prompt: str,
+        calls_done: int,
+        retried: set[str],
+    ) -> str | None:
+        """Grounding checks of a step's final answer: None if it stands, else the correction
+        to send (each check corrects a step once; what still fails is flagged, or for an echo
+        ends the run)."""
+        if not self._checks_answer(turn):
+            return None
+        kind, grounding = spec.name, run.grounding
+        data_question = self._is_data_question(run)  # also adds the question to the sources
+        for _, earlier in run.outputs:  # findings may rightly be restated: not the prompt
+            prompt = prompt.replace(earlier, " ")
+        if echoes_prompt(answer, f"{spec.instructions}\n{prompt}"):
+            if "echo" in retried:
+                raise RunFailure(
+                    "llm_echoed_prompt",
+                    f"the {kind} step's answer repeated its prompt instead of answering, "
+                    "again after it was told so",
+                    step=kind,
+                )
+            return await self._correct(
+                run,
+                index,
+                kind,
+                "echo",
+                retried,
+                "the answer repeated its prompt",
+                "Your answer repeated the prompt instead of answering it. Do the task now: "
+                "answer in your own words with the findings.",
+            )
+        grounding.set("echo", "ok")
+        data_tools = [tool for tool in offered if is_data_tool(tool)]  # this step's, as planned
+        if data_tools and data_question:
+            if calls_done == 0 and "tools_called" not in retried:
+                return await self._correct(
+                    run,
+                    index,
+                    kind,
+                    "tools_called",
+                    retried,
+                    "no tool was called",
+                    "This question needs data and you called no tool. Call the tools you "
+                    f"need ({', '.join(data_tools)}) before answering; never answer from "
+                    "memory.",
+                )
+            grounding.set("tools_called", "ok" if calls_done else "failed")
+        if run.plan is not None and index == len(run.plan.steps) - 1:
+            bad = list(dict.fromkeys(ungrounded_numbers(answer, grounding.sources())))
+            if bad and "numbers" not in retried:
+                listed = ", ".join(bad[:_MAX_LISTED_FIGURES])
+                return await self._correct(
+                    run,
+                    index,
+                    kind,
+                    "numbers",
+                    retried,
+                    f"figures not found in any tool result ({listed})",
+                    f"These figures of your answer are in no tool result and not in the "
+                    f"question: {listed}. Write it again with the tools' figures only (or "
+                    "roundings of them); leave out or correct the others.",
+                )
+            grounding.set("numbers", "failed" if bad else "ok")
+            grounding.ungrounded = bad
+        return None
+
+    async def _correct(
+        self,
+        run: _Run,
+        index: int,
+        kind: str,
+        check: str,
+        retried: set[str],
+        why: str,
+        correction: str,
+    ) -> str:
+        retried.add(check)
+        run.grounding.retry(check)
+        run.log.info("run.grounding_retry", step=kind, check=check, reason=why)
+        await run.thinking(kind, f"{why}; asking again", step_index=index)
+        return correction
 
     def _check_tool_rounds(self, rounds: int, step: str) -> None:
         if rounds > self.budgets.max_tool_rounds_per_step:
@@ -689,6 +928,19 @@ def _check_tokens(run: _Run, agent: str, limit: int) -> None:
             f"the run used {used} model tokens, more than its budget of {limit}",
             step=agent,
         )
+
+
+def _with_output_cap(spec: AssistantSpec, budgets: BudgetConfig) -> AssistantSpec:
+    """``spec`` with the ``[budgets]`` output cap of its role unless it sets its own."""
+    if spec.max_output_tokens is not None:
+        return spec
+    if spec.name == PLANNER:
+        cap = budgets.planner_max_output_tokens
+    elif spec.name == "report":
+        cap = budgets.report_max_output_tokens
+    else:
+        cap = budgets.step_max_output_tokens
+    return msgspec.structs.replace(spec, max_output_tokens=cap)
 
 
 def _final_answer(turn: ModelTurn, step: str) -> str:

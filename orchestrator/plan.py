@@ -27,7 +27,9 @@ from orchestrator.events import PlanStepRef
 
 __all__ = [
     "DEFAULT_PLAN",
+    "MAX_NOTES_CHARS",
     "MAX_PLAN_STEPS",
+    "MAX_TASK_CHARS",
     "PLAN_JSON_SCHEMA",
     "STEP_KINDS",
     "Plan",
@@ -45,6 +47,10 @@ StepKind = str
 STEP_KINDS: Final[tuple[StepKind, ...]] = ("carbon", "analysis", "report")
 # Each kind at most once, so a plan has at most as many steps as there are kinds.
 MAX_PLAN_STEPS: Final = len(STEP_KINDS)
+# A task is one sentence: a longer one is a model that lost its way (rejected, retried).
+MAX_TASK_CHARS: Final = 400
+# Notes are optional reasoning, kept short in events (longer ones are cut, not rejected).
+MAX_NOTES_CHARS: Final = 500
 
 
 class PlanStep(msgspec.Struct, frozen=True):
@@ -85,6 +91,12 @@ PLAN_JSON_SCHEMA: Final[dict[str, Any]] = {
             "description": (
                 "1 to 3 steps in execution order, no kind twice; 'report' is always the last step."
             ),
+            # Bounds a grammar-constrained model too: without them, llama.cpp's grammar lets it
+            # repeat items until the step timeout. (No maxLength on the strings: OpenAI's
+            # strict mode does not list it as supported; parse_plan bounds them instead, and
+            # the planner's output token cap bounds the whole answer.)
+            "minItems": 1,
+            "maxItems": MAX_PLAN_STEPS,
             "items": {
                 "type": "object",
                 "properties": {
@@ -139,6 +151,7 @@ def plan_json_schema(
     schema = copy.deepcopy(PLAN_JSON_SCHEMA)
     steps = schema["properties"]["steps"]
     steps["description"] = _steps_description(len(kinds))
+    steps["maxItems"] = len(kinds)
     steps["items"]["properties"]["kind"]["enum"] = list(kinds)
     if tools is not None:
         # The planner's instructions say what the descriptions say: sent once less.
@@ -217,9 +230,15 @@ def parse_plan(
     empty = [str(index + 1) for index, step in enumerate(steps) if not step.task]
     if empty:
         raise PlanInvalid(f"step(s) {', '.join(empty)} have an empty task")
+    long = [str(index + 1) for index, step in enumerate(steps) if len(step.task) > MAX_TASK_CHARS]
+    if long:
+        raise PlanInvalid(
+            f"step(s) {', '.join(long)} have a task longer than {MAX_TASK_CHARS} characters; "
+            "write one short sentence per task"
+        )
     if tools is not None:
         steps = tuple(_checked_tools(index, step, tools) for index, step in enumerate(steps))
-    notes = plan.notes.strip() if plan.notes is not None else None
+    notes = plan.notes.strip()[:MAX_NOTES_CHARS] if plan.notes is not None else None
     return Plan(steps=steps, notes=notes or None, interpretation=plan.interpretation)
 
 

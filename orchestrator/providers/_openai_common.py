@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import os
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
@@ -59,6 +60,12 @@ _STREAM_HEADERS = {"X-Stainless-Raw-Response": "stream", "Content-Type": "applic
 _MISSING_KEY = "missing-api-key"
 _RETRY_AFTER_CAP_S = 600.0
 _DRAIN_S = 1.0
+# A 5xx body that says the request itself is wrong (not retried: it would fail the same way).
+_REFUSED_REQUEST = re.compile(
+    r"validation error|(?:cannot|can't|could not|couldn't|failed to|unable to) (?:parse|decode)"
+    r"|invalid (?:request|json|schema|grammar)|unsupported (?:param|value|schema)",
+    re.IGNORECASE,
+)
 # OpenAI's reasoning model families (they reject ``temperature``). The ``gpt-5*-chat*``
 # models are the non-reasoning ChatGPT snapshots of the family.
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
@@ -180,8 +187,13 @@ def map_sdk_error(
         return ProviderTimeout(f"{where}: the request timed out")
     if isinstance(err, openai.APIConnectionError):
         cause = err.__cause__
-        detail = f" ({type(cause).__name__})" if cause is not None else ""
-        return ProviderUnavailable(f"{where}: cannot connect to the model server{detail}")
+        detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+        return ProviderUnavailable(
+            f"{where}: cannot connect to the model server{detail}",
+            # The server closed a pooled keep-alive connection as the request went out on it
+            # ("Server disconnected without sending a response"): a fresh connection works.
+            stale_connection=isinstance(cause, httpx2.RemoteProtocolError),
+        )
     if isinstance(err, openai.APIStatusError):
         status = err.status_code
         text = _status_message(err)
@@ -197,6 +209,12 @@ def map_sdk_error(
             )
         if status == 408:
             return ProviderTimeout(f"{where}: the server timed out the request (HTTP 408)")
+        if status >= 500 and _REFUSED_REQUEST.search(text):
+            # Some servers (llama.cpp, proxies) answer a request they cannot parse with a 500:
+            # the same request would fail again, so it is not an outage to retry.
+            return BadResponse(
+                f"{where}: the server could not process the request (HTTP {status}): {text}"
+            )
         if status >= 500:
             return ProviderUnavailable(
                 f"{where}: server error (HTTP {status}): {text}",

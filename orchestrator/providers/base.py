@@ -32,6 +32,7 @@ __all__ = [
     "InputItem",
     "ModelRequest",
     "ModelTurn",
+    "OutputTruncated",
     "Provider",
     "ProviderError",
     "ProviderEvent",
@@ -186,10 +187,15 @@ class ProviderError(Exception):
     code: ErrorCode = "provider_error"
     retryable: bool = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, stale_connection: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        # The server closed a kept-alive connection just as the request went out on it: not
+        # an outage, so the call is repeated at once (once) without using its retry budget.
+        self.stale_connection = stale_connection
 
 
 class RateLimited(ProviderError):
@@ -212,7 +218,21 @@ class ProviderUnavailable(ProviderError):
 class BadResponse(ProviderError):
     """The server answered something we cannot use (malformed, incomplete, failed)."""
 
-    code = "llm_bad_response"
+    code: ErrorCode = "llm_bad_response"
+
+
+class OutputTruncated(BadResponse):
+    """The answer was cut off at the output token limit (``max_output_tokens``).
+
+    ``partial`` is the text received before the cut. The machine handles it: the planner's
+    retries, or one retry of a step asking for a shorter answer.
+    """
+
+    code: ErrorCode = "llm_output_truncated"
+
+    def __init__(self, message: str, *, partial: str = "") -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class AuthenticationFailed(ProviderError):

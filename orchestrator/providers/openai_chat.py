@@ -37,6 +37,7 @@ from orchestrator.providers.base import (
     InputItem,
     ModelRequest,
     ModelTurn,
+    OutputTruncated,
     ProviderEvent,
     ProviderItem,
     ProviderUnavailable,
@@ -285,7 +286,10 @@ class _ChatState:
         if self.finish_reason == "content_filter":
             raise Refusal(f"{WHERE}: the answer was stopped by the content filter")
         if self.finish_reason == "length":
-            raise BadResponse(f"{WHERE}: the answer was cut off at the output token limit")
+            raise OutputTruncated(
+                f"{WHERE}: the answer was cut off at the output token limit",
+                partial="".join(self.text),
+            )
         tool_calls: list[ToolCallRequest] = []
         for index in sorted(self.calls):
             pending = self.calls[index]

@@ -51,6 +51,7 @@ from orchestrator.providers.base import (
     InputItem,
     ModelRequest,
     ModelTurn,
+    OutputTruncated,
     ProviderEvent,
     ProviderItem,
     ProviderUnavailable,
@@ -188,6 +189,8 @@ _FAILED = b"response.failed"
 _ERROR = b"error"
 _USED = frozenset({_TEXT, _ITEM_ADDED, _ITEM_DONE, _ARGS, _REFUSAL, _COMPLETED, _INCOMPLETE})
 _USED |= {_FAILED, _ERROR}
+# ``incomplete_details.reason`` values that mean "cut off at the output token limit".
+_CUT_OFF = frozenset({"max_output_tokens", "max_tokens", "length"})
 
 
 # ----------------------------------------------------------------------- request building
@@ -405,6 +408,11 @@ class _TurnState:
             why = (reason.reason if reason else None) or "unknown"
             if why == "content_filter":
                 raise Refusal(f"{WHERE}: the answer was stopped by the content filter")
+            if why in _CUT_OFF:
+                raise OutputTruncated(
+                    f"{WHERE}: the answer was cut off at the output token limit ({why})",
+                    partial="".join(self.deltas),
+                )
             raise BadResponse(f"{WHERE}: the response is incomplete ({why})")
         if event == _FAILED:
             raise error_from_payload(_decode_response(data).response.error, where=WHERE)

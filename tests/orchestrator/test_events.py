@@ -9,9 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.events import (
+    Completed,
+    CompletedData,
     ErrorData,
     ErrorEvent,
     Event,
+    GroundingChecks,
+    GroundingVerdict,
+    RunUsage,
     Started,
     StartedData,
     ToolExecution,
@@ -89,3 +94,54 @@ def test_any_text_stays_on_one_data_line_and_round_trips(text: str) -> None:
         assert b"\n" not in wire
         assert b"\r" not in wire
         assert decode_envelope(wire) == event
+
+
+def _completed(grounding: GroundingVerdict | None) -> Completed:
+    return Completed(
+        run_id="r1",
+        seq=9,
+        timestamp=utc_timestamp(),
+        agent_name="system",
+        message="Run completed in 1.0 s",
+        data=CompletedData(
+            full_content="## Report",
+            final_response="## Report",
+            plan=[],
+            usage=RunUsage(),
+            sources=[],
+            duration_ms=1000.0,
+            grounding=grounding,
+        ),
+    )
+
+
+def test_the_grounding_verdict_is_an_additive_field_of_completed() -> None:
+    verdict = GroundingVerdict(
+        status="flagged",
+        ungrounded_numbers=["150"],
+        checks=GroundingChecks(data_question=True, numbers="failed", echo="ok"),
+        retried=["numbers"],
+    )
+    event = _completed(verdict)
+    data = json.loads(encode_envelope(event))["event"]["data"]
+    assert data["grounding"] == {
+        "status": "flagged",
+        "ungrounded_numbers": ["150"],
+        "checks": {
+            "data_question": True,
+            "data_step": "skipped",
+            "tools_called": "skipped",
+            "numbers": "failed",
+            "echo": "ok",
+        },
+        "retried": ["numbers"],
+    }
+    # The keys clients already read come first, unchanged; grounding is the last one.
+    assert list(data)[-1] == "grounding"
+    assert decode_envelope(encode_envelope(event)) == event
+    # An event stored before the field existed still decodes.
+    old = json.loads(encode_envelope(_completed(None)))
+    del old["event"]["data"]["grounding"]
+    decoded = decode_envelope(json.dumps(old).encode())
+    assert isinstance(decoded, Completed)
+    assert decoded.data.grounding is None

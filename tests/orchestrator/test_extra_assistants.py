@@ -22,7 +22,7 @@ from orchestrator import (
     parse_plan,
     plan_json_schema,
 )
-from orchestrator.config import AssistantsConfig, ExtraAssistantConfig, LLMConfig
+from orchestrator.config import AssistantsConfig, BudgetConfig, ExtraAssistantConfig, LLMConfig
 from orchestrator.events import (
     AgentResponse,
     AgentThinking,
@@ -45,9 +45,11 @@ from tests.support.machine import (
 from tools.catalog_types import DataSource, ToolContext, ToolDefinition
 
 # PLAN_JSON_SCHEMA as it was before step kinds became open: the wire contract with models.
+# Today's wire schema: issue 15 added the step count bounds (minItems/maxItems).
 PLAN_SCHEMA_BEFORE = (
     '{"type":"object","properties":{"steps":{"type":"array","description":"1 to 3 steps in '
-    'execution order, no kind twice; \'report\' is always the last step.","items":{"type":'
+    'execution order, no kind twice; \'report\' is always the last step.","minItems":1,'
+    '"maxItems":3,"items":{"type":'
     '"object","properties":{"kind":{"type":"string","enum":["carbon","analysis","report"]},'
     '"task":{"type":"string","description":"One sentence: what this step must find out or '
     'write."}},"required":["kind","task"],"additionalProperties":false}},"notes":{"anyOf":'
@@ -103,7 +105,13 @@ def water_orchestrator(
     script: dict[str, list[Reply]],
 ) -> tuple[Orchestrator, ScriptedProvider]:
     provider = ScriptedProvider(script)
-    orch = Orchestrator(provider, {"water": WATER}, tools=water_tools(), clock=lambda: FIXED_NOW)
+    orch = Orchestrator(
+        provider,
+        {"water": WATER},
+        tools=water_tools(),
+        clock=lambda: FIXED_NOW,
+        budgets=BudgetConfig(grounding_checks=False),  # scripted text; see test_grounding.py
+    )
     return orch, provider
 
 
@@ -172,7 +180,9 @@ async def test_an_added_assistant_is_planned_and_runs_with_its_own_tool() -> Non
     # The water step ran its own assistant with its own tool.
     water_requests = [r for r in provider.requests if r.hints["role"] == "water"]
     assert len(water_requests) == 2
-    assert water_requests[0].assistant is WATER
+    # Its own assistant, with the [budgets] step output cap since it sets none.
+    cap = BudgetConfig().step_max_output_tokens
+    assert water_requests[0].assistant == msgspec.structs.replace(WATER, max_output_tokens=cap)
     assert [tool.name for tool in water_requests[0].tools] == ["water_meter"]
     assert water_requests[0].hints["plan"] == [
         {"kind": "water", "task": "Read the Cork site's meter."},
@@ -327,7 +337,9 @@ def test_from_settings_accepts_added_assistants_and_tools() -> None:
         OrchestratorSettings(), assistants={"water": WATER}, tools=water_tools()
     )
     assert orch.step_kinds == ("carbon", "analysis", "report", "water")
-    assert orch.assistants["water"] is WATER
+    # The embedder's spec, with the [budgets] output cap of a step since it sets none.
+    cap = BudgetConfig().step_max_output_tokens
+    assert orch.assistants["water"] == msgspec.structs.replace(WATER, max_output_tokens=cap)
     assert orch.assistants["carbon"].description.startswith("grid carbon intensity")
 
 

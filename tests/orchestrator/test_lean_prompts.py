@@ -28,7 +28,10 @@ from tests.fakes.openai_server import Call, FakeOpenAI, Turn
 
 NOW = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
 QUESTION = "When is the Irish grid cleanest tomorrow, and how green was last week?"
-BUDGETS = BudgetConfig(retry_backoff_s=0.01, provider_retries=1, step_timeout_s=20)
+# Scripted answers are about what is sent, not grounded reports: the checks would re-ask.
+BUDGETS = BudgetConfig(
+    retry_backoff_s=0.01, provider_retries=1, step_timeout_s=20, grounding_checks=False
+)
 WEEK_ARGS = '{"region": "ie", "start_date": "2026-11-30", "end_date": "2026-12-05"}'
 WINDOW_ARGS = json.dumps(
     {
@@ -403,7 +406,7 @@ async def test_a_run_over_its_token_budget_ends_with_token_budget_exceeded(
 async def test_no_token_limit_with_zero(fake: tuple[FakeOpenAI, str]) -> None:
     app, base_url = fake
     app.script(_plan({"kind": "report", "task": "Hi.", "tools": []}), Turn(text="Hello."))
-    result = await _ask(base_url, BudgetConfig(max_run_tokens=0))
+    result = await _ask(base_url, BudgetConfig(max_run_tokens=0, grounding_checks=False))
     assert result.status == "completed"
 
 

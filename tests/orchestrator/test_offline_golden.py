@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,8 @@ import pytest
 
 from orchestrator import HistoryPair, Orchestrator, RunContext
 from orchestrator.events import ToolExecution
+from orchestrator.grounding import RENDER_TOOLS, ungrounded_numbers
+from orchestrator.grounding import Sources as Grounding
 from orchestrator.machine import RunResult
 from orchestrator.providers.base import (
     FunctionCall,
@@ -32,84 +34,10 @@ from tools.analysis.upload import parse_upload
 from tools.catalog_types import Dataset
 
 NOW = datetime(2026, 3, 18, 9, 0, tzinfo=UTC)  # a Wednesday morning
-_RENDER_TOOLS = frozenset({"render_dashboard", "render_chart"})
+_RENDER_TOOLS = RENDER_TOOLS
 
 # ------------------------------------------------------------------------- number checker
-
-_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
-_MONTH = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?![\d-])")
-_TIME = re.compile(r"(?<!\d)(\d{2}):(\d{2})(?!\d)")
-# A figure: not glued to letters/digits (so "CO2", "33rd", "R²" or ids are not figures).
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?![\w])")
-_LIST_MARKER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
-
-
-@dataclass
-class Grounding:
-    """Everything the report may cite: numbers, dates and times found in the sources."""
-
-    numbers: list[float] = field(default_factory=list)
-    dates: set[str] = field(default_factory=set)
-    months: set[str] = field(default_factory=set)
-    times: set[str] = field(default_factory=set)
-
-    def add_text(self, text: str) -> None:
-        for m in _DATE.finditer(text):
-            self.dates.add(m.group(0))
-            self.months.add(m.group(0)[:7])
-            self.numbers.append(float(m.group(1)))  # "March 2025" names a tool date's year
-        for m in _MONTH.finditer(text):
-            self.months.add(m.group(0))
-        for m in _TIME.finditer(text):
-            self.times.add(m.group(0))
-        rest = _TIME.sub(" ", _MONTH.sub(" ", _DATE.sub(" ", text)))
-        for m in _NUMBER.finditer(rest):
-            self.numbers.append(float(m.group(0).replace(",", "")))
-
-    def add_value(self, value: Any) -> None:
-        if isinstance(value, bool) or value is None:
-            return
-        if isinstance(value, int | float):
-            self.numbers.append(float(value))
-        elif isinstance(value, str):
-            self.add_text(value)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                self.add_text(str(key))
-                self.add_value(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                self.add_value(item)
-
-    def explains(self, token: str) -> bool:
-        value = abs(float(token.replace(",", "").lstrip("+")))
-        decimals = len(token.split(".")[1]) if "." in token else 0
-        for x in self.numbers:
-            if round(abs(x), decimals) == round(value, decimals):
-                return True
-            if round(abs(x) / 1000, decimals) == round(value, decimals) and decimals >= 1:
-                return True
-        return False
-
-
-def ungrounded_numbers(report: str, grounding: Grounding) -> list[str]:
-    """Dates, times and numbers of ``report`` that no source explains."""
-    bad: list[str] = []
-    text = _LIST_MARKER.sub(" ", report)
-    for m in _DATE.finditer(text):
-        if m.group(0) not in grounding.dates:
-            bad.append(m.group(0))
-    text = _DATE.sub(" ", text)
-    for m in _MONTH.finditer(text):
-        if m.group(0) not in grounding.months:
-            bad.append(m.group(0))
-    text = _MONTH.sub(" ", text)
-    for m in _TIME.finditer(text):
-        if m.group(0) not in grounding.times:
-            bad.append(m.group(0))
-    text = _TIME.sub(" ", text)
-    bad += [m.group(0) for m in _NUMBER.finditer(text) if not grounding.explains(m.group(0))]
-    return bad
+# The same checker the machine applies to language models' reports (orchestrator.grounding).
 
 
 def test_checker_catches_invented_numbers() -> None:

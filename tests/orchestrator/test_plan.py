@@ -12,6 +12,7 @@ from orchestrator.plan import (
     PlanInvalid,
     PlanStep,
     parse_plan,
+    plan_json_schema,
     plan_refs,
     render_plan,
 )
@@ -90,3 +91,24 @@ def test_refs_and_rendering() -> None:
         ("report", "Write."),
     ]
     assert render_plan(plan) == "1. analysis: Look.\n2. report: Write."
+
+
+def test_the_schema_bounds_the_step_count_for_any_kinds() -> None:
+    steps = PLAN_JSON_SCHEMA["properties"]["steps"]
+    assert (steps["minItems"], steps["maxItems"]) == (1, 3)
+    five = plan_json_schema(("carbon", "analysis", "water", "energy", "report"))
+    assert five["properties"]["steps"]["maxItems"] == 5
+    assert five["properties"]["steps"]["items"]["properties"]["kind"]["enum"][2] == "water"
+
+
+def test_a_rambling_task_is_invalid_and_long_notes_are_cut() -> None:
+    task = "Find the window. " * 30
+    with pytest.raises(PlanInvalid, match="longer than 400 characters"):
+        parse_plan(msgspec.json.encode({"steps": [{"kind": "report", "task": task}]}).decode())
+    plan = parse_plan(
+        msgspec.json.encode(
+            {"steps": [{"kind": "report", "task": "Answer."}], "notes": "why " * 300}
+        ).decode()
+    )
+    assert plan.notes is not None
+    assert len(plan.notes) == 500

@@ -171,7 +171,9 @@ def build(
     orch = Orchestrator(
         provider,
         make_assistants(),
-        budgets=budgets or BudgetConfig(retry_backoff_s=0.001),
+        # Scripted answers test the machine's paths; grounding has tests of its own
+        # (tests/orchestrator/test_grounding.py), which turn the checks on.
+        budgets=budgets or BudgetConfig(retry_backoff_s=0.001, grounding_checks=False),
         accounting=accounting or AccountingConfig(),
         tools=make_registry(),
         tool_context_services=services,

@@ -23,6 +23,7 @@ from app.runs.models import RunEvent
 from app.runs.service import RunService
 from app.settings import DatabaseSettings, RunSettings
 from orchestrator.assistants import ASSISTANT_NAMES, AssistantSpec
+from orchestrator.config import BudgetConfig
 from orchestrator.events import Event, decode_event
 from orchestrator.machine import Orchestrator
 from orchestrator.providers.base import ProviderError
@@ -94,7 +95,12 @@ def scripted_orchestrator(
         name: AssistantSpec(name=name, model="scripted", instructions=f"{name} instructions")
         for name in ASSISTANT_NAMES
     }
-    return Orchestrator(provider, assistants=assistants, tools=ToolRegistry()), provider
+    # The scripted report's figures are in no tool result: the grounding checks (tested in
+    # tests/orchestrator/test_grounding.py) would ask it again; these tests are about the service.
+    budgets = BudgetConfig(grounding_checks=False)
+    return Orchestrator(provider, assistants=assistants, tools=ToolRegistry(), budgets=budgets), (
+        provider
+    )
 
 
 @asynccontextmanager

@@ -97,7 +97,8 @@ async def test_the_api_status_follows_what_runs_learn_from_the_model_server(
             llm=LLMConfig(
                 provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-test-legacy"
             ),
-            orchestrator=BudgetConfig(provider_retries=0),
+            # A scripted one-step plan: no grounding checks (tests/orchestrator/test_grounding.py).
+            orchestrator=BudgetConfig(provider_retries=0, grounding_checks=False),
         )
         async with AsyncTestClient(create_app(settings)) as client:
             user = await signed_in_user(client, "alice@example.org")

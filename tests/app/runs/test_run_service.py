@@ -19,7 +19,7 @@ from app.runs.models import Run
 from app.runs.views import run_view
 from app.runs.workers import local_prefix
 from app.settings import RunSettings
-from orchestrator import AssistantSpec, Orchestrator, ToolRegistry
+from orchestrator import AssistantSpec, BudgetConfig, Orchestrator, ToolRegistry
 from orchestrator.events import (
     AgentThinking,
     AgentThinkingData,
@@ -109,7 +109,10 @@ async def test_a_run_with_an_assistant_the_embedder_added_stores_and_shows_its_s
         }
     )
     orchestrator = Orchestrator(
-        provider, assistants={"water": water}, tools=ToolRegistry.from_catalog()
+        provider,
+        assistants={"water": water},
+        tools=ToolRegistry.from_catalog(),
+        budgets=BudgetConfig(grounding_checks=False),  # scripted text; see test_grounding.py
     )
     async with running_service(database, orchestrator) as service:
         started = await service.start(user_id=user, question="How much water do we use?")

@@ -319,7 +319,8 @@ async def test_a_rejected_api_key_makes_health_unhealthy_until_a_run_completes(
             llm=LLMConfig(
                 provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-test-revoked"
             ),
-            orchestrator=BudgetConfig(provider_retries=0),
+            # A scripted one-step plan: no grounding checks (tests/orchestrator/test_grounding.py).
+            orchestrator=BudgetConfig(provider_retries=0, grounding_checks=False),
         )
         async with AsyncTestClient(create_app(settings)) as client:
             assert (await client.get("/health")).json()["components"]["provider"]["status"] == (

@@ -60,7 +60,9 @@ async def app_client(
             max_retries=0,
             read_timeout_s=HOLD_S,
         ),
-        orchestrator=BudgetConfig(provider_retries=0),
+        # Scripted one-step plans for data questions: the grounding checks (tested in
+        # tests/orchestrator/test_grounding.py) would ask for a data step.
+        orchestrator=BudgetConfig(provider_retries=0, grounding_checks=False),
     )
     async with AsyncTestClient(create_app(settings)) as client:
         yield client
