@@ -34,6 +34,7 @@ ErrorCode = Literal[
     "internal_error",
     "provider_error",
     "interrupted",
+    "checkpoint_invalid",
 ]
 
 ERROR_CODES: Final[dict[ErrorCode, str]] = {
@@ -50,4 +51,5 @@ ERROR_CODES: Final[dict[ErrorCode, str]] = {
     "llm_auth_failed": "the language model provider rejected the credentials",
     "llm_refusal": "the language model refused to answer",
     "internal_error": "an internal error occurred",
+    "checkpoint_invalid": "the run's checkpoint could not be read, so it cannot be resumed",
 }

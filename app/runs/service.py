@@ -10,9 +10,17 @@ event's report gains just before: :mod:`app.images.charts`).
 
 Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
 ``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
-process and are closed by any live one (``error`` code ``interrupted``), and so are, at once,
-runs of a process of this host that no longer exists (``workers``); a shutdown closes only
-this process's runs.
+process, and so do, at once, runs of a process of this host that no longer exists
+(``workers``).
+
+Durable runs: the orchestrator hands this service a checkpoint at each step boundary, and
+:meth:`RunService._record` commits it in the transaction of the boundary event it belongs to.
+A live worker *claims* a dead process's run (one conditional UPDATE: exactly one claimant)
+and resumes it from that checkpoint, up to ``runs.max_resumes`` times per run; beyond that,
+or with ``max_resumes = 0``, the run is closed as before (``error`` code ``interrupted``). A
+checkpoint that cannot be read ends its run at once (``checkpoint_invalid``). A shutdown
+hands its runs over: each stops at its next step boundary (or after ``runs.handover_s``),
+and the lease is released so another worker claims it at once.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
 from app.settings import RunSettings
 from orchestrator import (
+    Checkpoint,
+    CheckpointInvalid,
     Completed,
     ErrorCode,
     ErrorData,
@@ -57,6 +67,8 @@ from orchestrator import (
     HistoryPair,
     Orchestrator,
     RunContext,
+    decode_checkpoint,
+    encode_checkpoint,
     question_problem,
     utc_timestamp,
 )
@@ -97,6 +109,43 @@ class _LiveRun:
     cancel_requested: bool = False
     last_seq: int = 0
     progress: int = 0
+    # The checkpoint of the boundary event about to be recorded: (its seq, its JSON).
+    pending_checkpoint: tuple[int, str] | None = None
+    # Stopping: the run ends its attempt at its next step boundary, for another worker.
+    handing_over: bool = False
+    handed_over: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class _Resumption:
+    """What a claimed run resumes from, and why."""
+
+    checkpoint: Checkpoint
+    reason: str
+
+
+class _HandedOver(BaseException):
+    """Raised through the orchestrator from ``emit`` once a stopping worker's run has
+    committed a checkpoint: the attempt ends there, no terminal event (like a cancellation,
+    not an error the run could report)."""
+
+
+class _Checkpoints:
+    """The service's :class:`orchestrator.Checkpointer`: a checkpoint waits on its live run
+    until :meth:`RunService._record` commits it with its boundary event (or drops it)."""
+
+    def __init__(self, service: RunService) -> None:
+        self._service = service
+
+    async def save(self, checkpoint: Checkpoint) -> None:
+        live = self._service._live.get(checkpoint.run_id)
+        if live is not None:
+            live.pending_checkpoint = (checkpoint.seq, encode_checkpoint(checkpoint).decode())
+
+    async def load(self, run_id: str) -> Checkpoint | None:
+        async with self._service.session_maker() as session:
+            payload = await store.load_checkpoint(session, run_id)
+        return None if payload is None else decode_checkpoint(payload)
 
 
 class RunService:
@@ -127,6 +176,7 @@ class RunService:
         self._reserved_by_user: Counter[str] = Counter()
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
+        self.checkpointer = _Checkpoints(self)
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
@@ -143,18 +193,22 @@ class RunService:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Close runs left running by dead processes, then start the heartbeat."""
+        """Resume (or close) runs left running by dead processes, then start the heartbeat."""
         await self.sweep_stale()
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="runs-heartbeat")
 
     async def shutdown(self) -> None:
-        """Close this process's running runs as ``interrupted`` and stop their tasks."""
+        """Hand this process's runs over to other workers (or, with ``max_resumes = 0``,
+        close them as ``interrupted``) and stop their tasks."""
         self._stopping = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
         live = list(self._live.values())
+        if self.settings.max_resumes > 0:
+            await self._hand_over(live)
+            return
         for run in live:
             await self._interrupt(run.run_id, owner=self.worker_id, reason="the server shut down")
         for run in live:
@@ -162,6 +216,30 @@ class RunService:
         tasks = [run.task for run in live if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
+
+    async def _hand_over(self, live: list[_LiveRun]) -> None:
+        """Let each run reach its next step boundary (its checkpoint committed), at most
+        ``handover_s``; stop the rest where they are (their last checkpoint stands); then
+        release the leases so a live worker claims the runs at once."""
+        for run in live:
+            run.handing_over = True
+        tasks = [run.task for run in live if run.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.handover_s)
+        for run in live:
+            if not run.closed and run.task is not None and not run.task.done():
+                async with run.lock:  # not while an event is being written
+                    run.handed_over = True
+                    run.task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        handed = [run.run_id for run in live if run.handed_over]
+        if handed:
+            async with self._writing() as session:
+                count = await store.release_for_handover(
+                    session, handed, worker_id=self.worker_id, now=_now()
+                )
+            log.info("runs.handed_over", count=count)
 
     @property
     def active(self) -> int:
@@ -309,20 +387,41 @@ class RunService:
 
     # -- execution ---------------------------------------------------------------------------
 
-    async def _execute(self, live: _LiveRun, question: str, context: RunContext) -> None:
+    async def _execute(
+        self,
+        live: _LiveRun,
+        question: str,
+        context: RunContext,
+        resumption: _Resumption | None = None,
+    ) -> None:
         async def emit(event: Event) -> None:
             await self._record(live, event)
 
         try:
-            if not live.cancel_requested:  # no await between this check and registration
-                await self.orchestrator.run(question, context, emit)
+            if live.cancel_requested:  # no await between this check and registration
+                pass
+            elif resumption is None:
+                await self.orchestrator.run(question, context, emit, checkpointer=self.checkpointer)
+            else:
+                await self.orchestrator.resume(
+                    resumption.checkpoint,
+                    question,
+                    context,
+                    emit,
+                    reason=resumption.reason,
+                    last_seq=live.last_seq,
+                    progress=live.progress,
+                    checkpointer=self.checkpointer,
+                )
+        except _HandedOver:
+            log.info("run.handed_over", run_id=live.run_id, seq=live.last_seq)
         except asyncio.CancelledError:
             log.info("run.task_cancelled", run_id=live.run_id)
         except Exception:
             log.exception("run.crashed", run_id=live.run_id)
         finally:
             try:
-                if not live.closed:
+                if not live.closed and not live.handed_over:
                     await self._record(live, self._fallback_terminal(live))
             except Exception:
                 log.exception("run.close_failed", run_id=live.run_id)
@@ -353,8 +452,11 @@ class RunService:
     async def _record(self, live: _LiveRun, event: Event) -> None:
         """Persist (and for a terminal event, close the run), then publish."""
         async with live.lock:
-            if live.closed:
+            if live.closed or live.handed_over:
                 return  # closed by shutdown or a stale-lease sweep: later events are void
+            checkpoint, live.pending_checkpoint = live.pending_checkpoint, None
+            if checkpoint is not None and checkpoint[0] != event.seq:
+                checkpoint = None  # not this event's (its emit never happened)
             now = _now()
             charts: list[RunChart] = []
             if isinstance(event, Completed):
@@ -363,6 +465,10 @@ class RunService:
             try:
                 async with self._writing() as session:
                     payload = await store.insert_event(session, event, now)
+                    if checkpoint is not None and not isinstance(event, Completed | ErrorEvent):
+                        await store.save_checkpoint(
+                            session, event.run_id, checkpoint[0], checkpoint[1], now
+                        )
                     if isinstance(event, Completed | ErrorEvent):
                         run = await session.get(Run, event.run_id, with_for_update=True)
                         if run is None or run.status != "running":
@@ -380,7 +486,11 @@ class RunService:
             if isinstance(event, Completed | ErrorEvent):
                 live.closed = True
                 await self._note_provider_health(event)
+            elif checkpoint is not None and live.handing_over:
+                live.handed_over = True  # this checkpoint is where the next worker goes on
         self._publish(event, payload)
+        if live.handed_over:
+            raise _HandedOver
 
     def _publish(self, event: Event, payload: str) -> None:
         """Publish a persisted event (``payload``: its stored JSON) on its run's channel, as
@@ -511,8 +621,9 @@ class RunService:
                 self.cancel_local(run_id)
 
     async def sweep_stale(self) -> int:
-        """Close runs whose process died: their lease expired, or their worker was a process
-        of this host that no longer exists (see ``workers``). Returns how many."""
+        """Resume (or close) runs whose process died: their lease expired, or their worker
+        was a process of this host that no longer exists (see ``workers``), or they were
+        handed over. Returns how many were resumed or closed."""
         prefix = local_prefix()
         async with self.session_maker() as session:
             stale = (
@@ -542,14 +653,127 @@ class RunService:
             for run_id, worker in local
             if worker is not None and run_id not in stale and is_dead_here(worker, self.worker_id)
         ]
-        closed = 0
+        closed = resumed = 0
         for run_id, owner in claims:
             # owner None: claimed by its expired lease; else by its (dead) worker's id.
-            if await self._interrupt(run_id, owner=owner, reason="the process running it stopped"):
+            if self._stopping:
+                break
+            if await self._resume(run_id, owner=owner):
+                resumed += 1
+            elif await self._interrupt(
+                run_id, owner=owner, reason="the process running it stopped"
+            ):
                 closed += 1
         if closed:
             log.warning("runs.stale_closed", count=closed)
-        return closed
+        if resumed:
+            log.warning("runs.stale_resumed", count=resumed)
+        return closed + resumed
+
+    async def _resume(self, run_id: str, *, owner: str | None) -> bool:
+        """Claim a dead (or handed-over) run and continue it here from its checkpoint.
+
+        False when this worker may not (``max_resumes`` reached, no capacity) or another
+        claimed it first; the caller then tries to close it as ``interrupted``. A checkpoint
+        that cannot be read closes the run at once with ``checkpoint_invalid`` (True).
+        """
+        if self.settings.max_resumes <= 0 or run_id in self._live:
+            return False
+        if self._reserved >= self.settings.max_concurrent_per_process:
+            return False
+        now = _now()
+        event: ErrorEvent | None = None
+        async with self._writing() as session:
+            before = await session.get(Run, run_id)
+            if before is None:
+                return False
+            reason = "handover" if before.worker_id is None else "worker_lost"
+            if not await store.claim_for_resume(
+                session,
+                run_id,
+                now=now,
+                owner=owner,
+                worker_id=self.worker_id,
+                lease_until=now + timedelta(seconds=self.settings.lease_s),
+                max_resumes=self.settings.max_resumes,
+            ):
+                return False
+            await session.refresh(before)
+            run = before
+            last_seq = await store.max_seq(session, run_id)
+            payload = await store.load_checkpoint(session, run_id)
+            try:
+                checkpoint = (
+                    decode_checkpoint(payload)
+                    if payload is not None
+                    else Checkpoint(
+                        run_id=run_id,
+                        seq=last_seq,
+                        progress=run.progress,
+                        now=run.created_at.isoformat(),
+                    )
+                )
+            except CheckpointInvalid as invalid:
+                event = self._invalid_checkpoint_event(run, last_seq + 1, str(invalid), now)
+                stored = await store.insert_event(session, event, now)
+                await store.finish_run(session, run, event, now)
+            else:
+                # The database counts the resumes (a crash before any checkpoint counts too).
+                checkpoint.attempt = run.resumes - 1
+                question, user_id, conversation_id = run.question, run.user_id, run.conversation_id
+                history = await conversations.history_pairs(
+                    session, conversation_id, self.max_history_pairs + 1
+                )
+                history = history[-self.max_history_pairs :] if self.max_history_pairs else []
+                dataset = (
+                    None
+                    if run.dataset_id is None
+                    else await datasets.dataset_for_run(session, user_id, run.dataset_id)
+                )
+        if event is not None:
+            self._publish(event, stored)
+            log.error("run.checkpoint_invalid", run_id=run_id)
+            return True
+        self._reserved += 1
+        self._reserved_by_user[user_id] += 1
+        live = _LiveRun(run_id, user_id, conversation_id, last_seq=last_seq)
+        live.progress = max(checkpoint.progress, run.progress)
+        self._live[run_id] = live
+        context = RunContext(
+            run_id=run_id,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            history=history,
+            dataset=dataset,
+            metadata={"conversation_id": conversation_id},
+        )
+        live.task = asyncio.create_task(
+            self._execute(live, question, context, _Resumption(checkpoint, reason))
+        )
+        log.warning(
+            "run.resumed",
+            run_id=run_id,
+            reason=reason,
+            resumes=checkpoint.attempt + 1,
+            from_seq=checkpoint.seq,
+            last_seq=last_seq,
+        )
+        return True
+
+    @staticmethod
+    def _invalid_checkpoint_event(run: Run, seq: int, why: str, now: datetime) -> ErrorEvent:
+        return ErrorEvent(
+            run_id=run.id,
+            seq=seq,
+            timestamp=utc_timestamp(now),
+            agent_name="system",
+            message="Run failed: its checkpoint could not be read (checkpoint_invalid)",
+            data=ErrorData(
+                progress=run.progress,
+                code="checkpoint_invalid",
+                error=f"The run could not be resumed: {why}.",
+            ),
+        )
 
     async def _interrupt(self, run_id: str, *, owner: str | None, reason: str) -> bool:
         """Write the ``interrupted`` terminal event for a run this caller wins the claim on."""
