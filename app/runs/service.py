@@ -51,14 +51,14 @@ from app.images.charts import attach_chart_images
 from app.images.models import RunChart
 from app.logging import get_logger
 from app.runs import store
+from app.runs.durable import Claimed, ClosedAtClaim, DatabaseCheckpointer, HandedOver, claim
 from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns
 from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
 from app.settings import RunSettings
 from orchestrator import (
-    Checkpoint,
-    CheckpointInvalid,
+    Checkpointer,
     Completed,
     ErrorCode,
     ErrorData,
@@ -67,8 +67,6 @@ from orchestrator import (
     HistoryPair,
     Orchestrator,
     RunContext,
-    decode_checkpoint,
-    encode_checkpoint,
     question_problem,
     utc_timestamp,
 )
@@ -109,43 +107,9 @@ class _LiveRun:
     cancel_requested: bool = False
     last_seq: int = 0
     progress: int = 0
-    # The checkpoint of the boundary event about to be recorded: (its seq, its JSON).
-    pending_checkpoint: tuple[int, str] | None = None
     # Stopping: the run ends its attempt at its next step boundary, for another worker.
     handing_over: bool = False
     handed_over: bool = False
-
-
-@dataclass(frozen=True, eq=False)
-class _Resumption:
-    """What a claimed run resumes from, and why."""
-
-    checkpoint: Checkpoint
-    reason: str
-
-
-class _HandedOver(BaseException):
-    """Raised through the orchestrator from ``emit`` once a stopping worker's run has
-    committed a checkpoint: the attempt ends there, no terminal event (like a cancellation,
-    not an error the run could report)."""
-
-
-class _Checkpoints:
-    """The service's :class:`orchestrator.Checkpointer`: a checkpoint waits on its live run
-    until :meth:`RunService._record` commits it with its boundary event (or drops it)."""
-
-    def __init__(self, service: RunService) -> None:
-        self._service = service
-
-    async def save(self, checkpoint: Checkpoint) -> None:
-        live = self._service._live.get(checkpoint.run_id)
-        if live is not None:
-            live.pending_checkpoint = (checkpoint.seq, encode_checkpoint(checkpoint).decode())
-
-    async def load(self, run_id: str) -> Checkpoint | None:
-        async with self._service.session_maker() as session:
-            payload = await store.load_checkpoint(session, run_id)
-        return None if payload is None else decode_checkpoint(payload)
 
 
 class RunService:
@@ -176,7 +140,9 @@ class RunService:
         self._reserved_by_user: Counter[str] = Counter()
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
-        self.checkpointer = _Checkpoints(self)
+        self._checkpoints = DatabaseCheckpointer(session_maker)
+        # Where runs' checkpoints go (None: none are kept, as before durable runs).
+        self.checkpointer: Checkpointer | None = self._checkpoints
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
@@ -392,7 +358,7 @@ class RunService:
         live: _LiveRun,
         question: str,
         context: RunContext,
-        resumption: _Resumption | None = None,
+        resumption: Claimed | None = None,
     ) -> None:
         async def emit(event: Event) -> None:
             await self._record(live, event)
@@ -413,7 +379,7 @@ class RunService:
                     progress=live.progress,
                     checkpointer=self.checkpointer,
                 )
-        except _HandedOver:
+        except HandedOver:
             log.info("run.handed_over", run_id=live.run_id, seq=live.last_seq)
         except asyncio.CancelledError:
             log.info("run.task_cancelled", run_id=live.run_id)
@@ -427,6 +393,7 @@ class RunService:
                 log.exception("run.close_failed", run_id=live.run_id)
             finally:
                 self._live.pop(live.run_id, None)
+                self._checkpoints.forget(live.run_id)
                 self._release(live.user_id)
                 live.done.set()
 
@@ -454,9 +421,7 @@ class RunService:
         async with live.lock:
             if live.closed or live.handed_over:
                 return  # closed by shutdown or a stale-lease sweep: later events are void
-            checkpoint, live.pending_checkpoint = live.pending_checkpoint, None
-            if checkpoint is not None and checkpoint[0] != event.seq:
-                checkpoint = None  # not this event's (its emit never happened)
+            checkpoint = self._checkpoints.take(event.run_id, event.seq)
             now = _now()
             charts: list[RunChart] = []
             if isinstance(event, Completed):
@@ -467,7 +432,7 @@ class RunService:
                     payload = await store.insert_event(session, event, now)
                     if checkpoint is not None and not isinstance(event, Completed | ErrorEvent):
                         await store.save_checkpoint(
-                            session, event.run_id, checkpoint[0], checkpoint[1], now
+                            session, event.run_id, event.seq, checkpoint, now
                         )
                     if isinstance(event, Completed | ErrorEvent):
                         run = await session.get(Run, event.run_id, with_for_update=True)
@@ -490,7 +455,7 @@ class RunService:
                 live.handed_over = True  # this checkpoint is where the next worker goes on
         self._publish(event, payload)
         if live.handed_over:
-            raise _HandedOver
+            raise HandedOver
 
     def _publish(self, event: Event, payload: str) -> None:
         """Publish a persisted event (``payload``: its stored JSON) on its run's channel, as
@@ -681,99 +646,39 @@ class RunService:
             return False
         if self._reserved >= self.settings.max_concurrent_per_process:
             return False
-        now = _now()
-        event: ErrorEvent | None = None
         async with self._writing() as session:
-            before = await session.get(Run, run_id)
-            if before is None:
-                return False
-            reason = "handover" if before.worker_id is None else "worker_lost"
-            if not await store.claim_for_resume(
+            claimed = await claim(
                 session,
                 run_id,
-                now=now,
                 owner=owner,
                 worker_id=self.worker_id,
-                lease_until=now + timedelta(seconds=self.settings.lease_s),
-                max_resumes=self.settings.max_resumes,
-            ):
-                return False
-            await session.refresh(before)
-            run = before
-            last_seq = await store.max_seq(session, run_id)
-            payload = await store.load_checkpoint(session, run_id)
-            try:
-                checkpoint = (
-                    decode_checkpoint(payload)
-                    if payload is not None
-                    else Checkpoint(
-                        run_id=run_id,
-                        seq=last_seq,
-                        progress=run.progress,
-                        now=run.created_at.isoformat(),
-                    )
-                )
-            except CheckpointInvalid as invalid:
-                event = self._invalid_checkpoint_event(run, last_seq + 1, str(invalid), now)
-                stored = await store.insert_event(session, event, now)
-                await store.finish_run(session, run, event, now)
-            else:
-                # The database counts the resumes (a crash before any checkpoint counts too).
-                checkpoint.attempt = run.resumes - 1
-                question, user_id, conversation_id = run.question, run.user_id, run.conversation_id
-                history = await conversations.history_pairs(
-                    session, conversation_id, self.max_history_pairs + 1
-                )
-                history = history[-self.max_history_pairs :] if self.max_history_pairs else []
-                dataset = (
-                    None
-                    if run.dataset_id is None
-                    else await datasets.dataset_for_run(session, user_id, run.dataset_id)
-                )
-        if event is not None:
-            self._publish(event, stored)
-            log.error("run.checkpoint_invalid", run_id=run_id)
+                settings=self.settings,
+                max_history_pairs=self.max_history_pairs,
+                now=_now(),
+            )
+        if claimed is None:
+            return False
+        if isinstance(claimed, ClosedAtClaim):
+            self._publish(claimed.event, claimed.payload)
+            log.error("run.checkpoint_invalid", run_id=run_id, error=claimed.event.data.error)
             return True
         self._reserved += 1
-        self._reserved_by_user[user_id] += 1
-        live = _LiveRun(run_id, user_id, conversation_id, last_seq=last_seq)
-        live.progress = max(checkpoint.progress, run.progress)
+        self._reserved_by_user[claimed.user_id] += 1
+        live = _LiveRun(run_id, claimed.user_id, claimed.conversation_id)
+        live.last_seq, live.progress = claimed.last_seq, claimed.progress
         self._live[run_id] = live
-        context = RunContext(
-            run_id=run_id,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            history=history,
-            dataset=dataset,
-            metadata={"conversation_id": conversation_id},
-        )
         live.task = asyncio.create_task(
-            self._execute(live, question, context, _Resumption(checkpoint, reason))
+            self._execute(live, claimed.question, claimed.context, claimed)
         )
         log.warning(
             "run.resumed",
             run_id=run_id,
-            reason=reason,
-            resumes=checkpoint.attempt + 1,
-            from_seq=checkpoint.seq,
-            last_seq=last_seq,
+            reason=claimed.reason,
+            resumes=claimed.checkpoint.attempt + 1,
+            from_seq=claimed.checkpoint.seq,
+            last_seq=claimed.last_seq,
         )
         return True
-
-    @staticmethod
-    def _invalid_checkpoint_event(run: Run, seq: int, why: str, now: datetime) -> ErrorEvent:
-        return ErrorEvent(
-            run_id=run.id,
-            seq=seq,
-            timestamp=utc_timestamp(now),
-            agent_name="system",
-            message="Run failed: its checkpoint could not be read (checkpoint_invalid)",
-            data=ErrorData(
-                progress=run.progress,
-                code="checkpoint_invalid",
-                error=f"The run could not be resumed: {why}.",
-            ),
-        )
 
     async def _interrupt(self, run_id: str, *, owner: str | None, reason: str) -> bool:
         """Write the ``interrupted`` terminal event for a run this caller wins the claim on."""
