@@ -64,7 +64,7 @@ REPORT = "# Report\n\n" + "A finding with a figure, 300 kg CO2e. " * 40
 
 def quiet_logs() -> None:
     structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
         logger_factory=structlog.PrintLoggerFactory(file=open(os.devnull, "w")),  # noqa: SIM115
         cache_logger_on_first_use=False,
     )
