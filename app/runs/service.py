@@ -166,15 +166,15 @@ class RunService:
     async def shutdown(self) -> None:
         """Hand this process's runs over to other workers (or, with ``max_resumes = 0``,
         close them as ``interrupted``) and stop their tasks."""
-        self._stopping = True
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        self._stopping = True  # no new runs, no claims; the heartbeat renews leases still
         live = list(self._live.values())
         if self.settings.max_resumes > 0:
-            await self._hand_over(live)
+            try:
+                await self._hand_over(live)
+            finally:
+                await self._stop_heartbeat()
             return
+        await self._stop_heartbeat()
         for run in live:
             await self._interrupt(run.run_id, owner=self.worker_id, reason="the server shut down")
         for run in live:
@@ -183,10 +183,18 @@ class RunService:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
 
+    async def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+
     async def _hand_over(self, live: list[_LiveRun]) -> None:
         """Let each run reach its next step boundary (its checkpoint committed), at most
         ``handover_s``; stop the rest where they are (their last checkpoint stands); then
-        release the leases so a live worker claims the runs at once."""
+        release the leases so a live worker claims the runs at once. The heartbeat keeps
+        the leases until then: no other worker may claim a run that is still going here."""
         for run in live:
             run.handing_over = True
         tasks = [run.task for run in live if run.task is not None]
@@ -199,6 +207,7 @@ class RunService:
                     run.task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
+        await self._stop_heartbeat()
         handed = [run.run_id for run in live if run.handed_over]
         if handed:
             async with self._writing() as session:
@@ -429,7 +438,7 @@ class RunService:
                 event, charts = attach_chart_images(event, now)
             try:
                 async with self._writing() as session:
-                    payload = await store.insert_event(session, event, now)
+                    payload = await store.insert_event(session, event, now, owner=self.worker_id)
                     if checkpoint is not None and not isinstance(event, Completed | ErrorEvent):
                         await store.save_checkpoint(
                             session, event.run_id, event.seq, checkpoint, now
@@ -440,7 +449,7 @@ class RunService:
                             raise _RunClosedElsewhere
                         await store.finish_run(session, run, event, now)
                         session.add_all(charts)
-            except (IntegrityError, _RunClosedElsewhere):
+            except (IntegrityError, _RunClosedElsewhere, store.RunNotOwned):
                 if await self._closed_elsewhere(live.run_id):
                     live.closed = True
                     self.orchestrator.cancel(live.run_id)
@@ -502,9 +511,18 @@ class RunService:
         )
 
     async def _closed_elsewhere(self, run_id: str) -> bool:
+        """Whether another worker ended the run, or claimed it (this worker's lease had
+        lapsed, e.g. its event loop or database stalled longer than ``runs.lease_s``)."""
         async with self.session_maker() as session:
-            status = await store.status_of(session, run_id)
-        return status != "running"
+            row = (
+                await session.execute(select(Run.status, Run.worker_id).where(Run.id == run_id))
+            ).first()
+        if row is None or row.status != "running":
+            return True
+        if row.worker_id != self.worker_id:
+            log.warning("run.claimed_elsewhere", run_id=run_id, worker_id=row.worker_id)
+            return True
+        return False
 
     # -- waiting and cancelling ----------------------------------------------------------------
 
@@ -554,7 +572,8 @@ class RunService:
             await asyncio.sleep(self.settings.heartbeat_s)
             try:
                 await self.heartbeat()
-                await self.sweep_stale()
+                if not self._stopping:
+                    await self.sweep_stale()
             except Exception:
                 log.exception("runs.heartbeat_failed")
 

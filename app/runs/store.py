@@ -22,6 +22,7 @@ from app.runs.models import Run, RunCheckpoint, RunEvent
 from orchestrator import Completed, ErrorEvent, Event, encode_event
 
 __all__ = [
+    "RunNotOwned",
     "StoredEvent",
     "claim_for_interrupt",
     "claim_for_resume",
@@ -78,9 +79,29 @@ def failure_message(event: ErrorEvent) -> str:
     return f"**I could not finish this report.** {event.data.error} (error code `{code}`)"
 
 
-async def insert_event(session: AsyncSession, event: Event, now: datetime) -> str:
-    """Persist ``event``; returns the stored JSON payload (the exact bytes replays send)."""
+async def insert_event(
+    session: AsyncSession, event: Event, now: datetime, *, owner: str | None = None
+) -> str:
+    """Persist ``event``; returns the stored JSON payload (the exact bytes replays send).
+
+    ``owner``: the worker writing it, which must still hold the run (fencing: a worker whose
+    run was claimed by another after its lease lapsed must not write again). The run row is
+    updated first, so its row lock orders the run's writers; :class:`RunNotOwned` if the
+    run is no longer this worker's.
+    """
     payload = encode_event(event).decode()
+    values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
+    plan = getattr(event.data, "plan", None)
+    if plan is not None:
+        values["plan"] = msgspec.to_builtins(plan)
+    condition = Run.id == event.run_id
+    if owner is not None:
+        condition &= Run.worker_id == owner
+    result = await session.execute(
+        update(Run).where(condition).values(**values).execution_options(synchronize_session=False)
+    )
+    if owner is not None and getattr(result, "rowcount", 0) != 1:
+        raise RunNotOwned(event.run_id)
     session.add(
         RunEvent(
             run_id=event.run_id,
@@ -90,13 +111,12 @@ async def insert_event(session: AsyncSession, event: Event, now: datetime) -> st
             created_at=now,
         )
     )
-    values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
-    plan = getattr(event.data, "plan", None)
-    if plan is not None:
-        values["plan"] = msgspec.to_builtins(plan)
     await session.flush()
-    await session.execute(update(Run).where(Run.id == event.run_id).values(**values))
     return payload
+
+
+class RunNotOwned(Exception):
+    """The run is no longer the writing worker's (another worker claimed it)."""
 
 
 async def finish_run(

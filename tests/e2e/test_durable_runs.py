@@ -24,7 +24,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,9 @@ def _env(fake_llm: str, **extra: str) -> dict[str, str]:
         **provider_env(fake_llm),
         "APP__RUNS__MAX_CONCURRENT_PER_USER": str(RUNS),
         "APP__RUNS__HEARTBEAT_S": "0.3",
-        "APP__RUNS__LEASE_S": "3",
+        # Long enough that a live instance loaded by 20 runs keeps its leases; a dead one of
+        # this host is seen at once (its PID), of another host after this lease.
+        "APP__RUNS__LEASE_S": "10",
         "APP__RATE_LIMIT__CEREMONY_PER_MINUTE": "10000",
         **extra,
     }
@@ -249,9 +251,10 @@ def _redis_reachable() -> None:
         client.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def scale_env(fake_llm: str) -> Iterator[dict[str, str]]:
-    """A fresh PostgreSQL database and Redis key prefix shared by the instances of a test."""
+    """A fresh PostgreSQL database and Redis key prefix shared by the module's instances
+    (each test's runs ask questions of their own)."""
     _redis_reachable()
     prefix = f"sca-durable-{uuid.uuid4().hex[:10]}"
     with throwaway_database("sca_durable") as dsn:
@@ -272,19 +275,20 @@ def scale_env(fake_llm: str) -> Iterator[dict[str, str]]:
         client.close()
 
 
-@contextlib.asynccontextmanager
-async def _two_instances(
-    env: dict[str, str], tmp_path: Path
-) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
-    first = start_server(env, [], log_dir=tmp_path / "a")
-    try:
-        second = start_server(env, [], log_dir=tmp_path / "b")
-        try:
-            yield first, second
-        finally:
-            second.stop()
-    finally:
-        first.stop()
+@pytest.fixture(scope="module")
+def survivor(
+    scale_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """Instance B: it stays up while each test's instance A dies or stops."""
+    with start_server(scale_env, [], log_dir=tmp_path_factory.mktemp("survivor")) as server:
+        yield server
+
+
+@pytest.fixture
+def doomed(scale_env: dict[str, str], survivor: LiveServer, tmp_path: Path) -> Iterator[LiveServer]:
+    """Instance A: the test kills or stops it (stopped here if it has not)."""
+    with start_server(scale_env, [], log_dir=tmp_path / "a") as server:
+        yield server
 
 
 async def _runs_followed_elsewhere(
@@ -324,43 +328,42 @@ async def _check_all(
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_sigkill_of_the_worker_running_20_runs_they_all_complete_on_the_other(
-    scale_env: dict[str, str], fake_llm: str, tmp_path: Path
+    doomed: LiveServer, survivor: LiveServer, fake_llm: str
 ) -> None:
     tag = f"kill-{uuid.uuid4().hex[:6]}"
-    async with _two_instances(scale_env, tmp_path) as (a, b):
-        user, followers, tasks = await _runs_followed_elsewhere(a, b, tag)
-        _kill_tree(a)
-        killed_at = time.monotonic()
-        await asyncio.wait_for(asyncio.gather(*tasks), 40)
-        await followers[0].http.aclose()
-        first_resumed = min(
-            f.arrivals[[e.event for e in f.events].index("resumed")] for f in followers
-        )
-        # The lease (3 s) is the evidence of another host's death; then the next sweep.
-        assert first_resumed - killed_at < 3 + 2
-        await _check_all(followers, user, b, fake_llm, tag, "worker_lost")
-        print(f"death to first resumed event: {first_resumed - killed_at:.2f} s")
+    a, b = doomed, survivor
+    user, followers, tasks = await _runs_followed_elsewhere(a, b, tag)
+    _kill_tree(a)
+    killed_at = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*tasks), 40)
+    await followers[0].http.aclose()
+    first_resumed = min(f.arrivals[[e.event for e in f.events].index("resumed")] for f in followers)
+    # Same host: the survivor's next sweep (every 0.3 s) sees the dead worker's PID gone;
+    # from another host it would wait for the lease (10 s here) first.
+    assert 0 < first_resumed - killed_at < 3
+    await _check_all(followers, user, b, fake_llm, tag, "worker_lost")
+    print(f"death to first resumed event: {first_resumed - killed_at:.2f} s")
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_sigterm_hands_20_runs_over_and_none_is_interrupted_or_asked_twice(
-    scale_env: dict[str, str], fake_llm: str, tmp_path: Path
+    doomed: LiveServer, survivor: LiveServer, fake_llm: str
 ) -> None:
     tag = f"term-{uuid.uuid4().hex[:6]}"
-    async with _two_instances(scale_env, tmp_path) as (a, b):
-        user, followers, tasks = await _runs_followed_elsewhere(a, b, tag)
-        stopping = time.monotonic()
-        assert a.stop() == 0
-        stop_s = time.monotonic() - stopping
-        # Each run stopped at its next step boundary (a model call away), well inside
-        # runs.handover_s (5 s) + the lifespan's own shutdown.
-        assert stop_s < 5 + 3
-        await asyncio.wait_for(asyncio.gather(*tasks), 40)
-        await followers[0].http.aclose()
-        await _check_all(followers, user, b, fake_llm, tag, "handover")
-        calls = await _calls_per_step(fake_llm, tag)
-        # Stopped at boundaries, never mid-call: no model call was made twice.
-        assert all(sum(c.values()) == 3 for c in calls.values()), calls
-        assert "run.interrupted" not in a.log_text() + b.log_text()
-        print(f"graceful stop of the worker with {RUNS} runs: {stop_s:.2f} s")
+    a, b = doomed, survivor
+    user, followers, tasks = await _runs_followed_elsewhere(a, b, tag)
+    stopping = time.monotonic()
+    assert a.stop() == 0
+    stop_s = time.monotonic() - stopping
+    # Each run stopped at its next step boundary (a model call away), well inside
+    # runs.handover_s (5 s) + the lifespan's own shutdown.
+    assert stop_s < 5 + 3
+    await asyncio.wait_for(asyncio.gather(*tasks), 40)
+    await followers[0].http.aclose()
+    await _check_all(followers, user, b, fake_llm, tag, "handover")
+    calls = await _calls_per_step(fake_llm, tag)
+    # Stopped at boundaries, never mid-call: no model call was made twice.
+    assert all(sum(c.values()) == 3 for c in calls.values()), calls
+    assert "run.interrupted" not in a.log_text() + b.log_text()
+    print(f"graceful stop of the worker with {RUNS} runs: {stop_s:.2f} s")

@@ -348,3 +348,44 @@ async def test_without_resumes_a_shutdown_still_interrupts(database: Database) -
     final = events[-1]
     assert isinstance(final, ErrorEvent)
     assert final.data.code == "interrupted"
+
+
+async def test_no_other_worker_claims_a_run_while_its_worker_is_handing_it_over(
+    database: Database,
+) -> None:
+    """The stopping worker keeps renewing its leases while it waits for boundaries: a
+    handover longer than the lease is still a handover, never a second executor."""
+    short = RunSettings(max_resumes=2, lease_s=1.0, heartbeat_s=0.2, handover_s=2.5)
+    stuck, _ = orchestrator(report_delay_s=30)
+    survivor, provider = orchestrator(planner=False, carbon=False)
+    async with running_service(database, survivor, short, worker_id="survivor"):
+        context = running_service(database, stuck, short, worker_id="stopping")
+        worker = await context.__aenter__()
+        run_id = await started_run(database, worker, thinking_of("report"))
+        await _stop(context.__aexit__(None, None, None))
+        events = await until(database, run_id, ended)
+    check_log(events)
+    assert [e.data.reason for e in events if isinstance(e, Resumed)] == ["handover"]
+    assert [r.hints["role"] for r in provider.requests] == ["report"]
+    assert isinstance(events[-1], Completed)
+
+
+async def test_a_worker_whose_run_was_claimed_elsewhere_stops_writing_it(
+    database: Database,
+) -> None:
+    """Fencing: a worker too slow to renew its lease (a stalled loop or database) finds at
+    its next write that another worker claimed the run, and stops without a trace."""
+    slow, _ = orchestrator(report_delay_s=0.5)
+    async with running_service(database, slow, DURABLE) as worker:
+        run_id = await started_run(database, worker, thinking_of("report"))
+        async with database.session_maker() as session, session.begin():
+            await session.execute(update(Run).where(Run.id == run_id).values(worker_id="other"))
+        before = await stored_events(database, run_id)
+        for _ in range(200):
+            if worker.active == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert worker.active == 0
+        assert await stored_events(database, run_id) == before
+        run = await run_row(database, run_id)
+        assert (run.status, run.worker_id) == ("running", "other")
