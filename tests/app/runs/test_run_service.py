@@ -416,7 +416,9 @@ async def test_a_second_sweeper_cannot_close_a_run_twice(database: Database) -> 
 async def test_heartbeat_extends_the_lease_of_running_runs(database: Database) -> None:
     user = await make_user(database, "a@example.org")
     orchestrator, _ = scripted_orchestrator(report_delay_s=30)
-    async with running_service(database, orchestrator, RunSettings(lease_s=30, max_resumes=0)) as service:
+    async with running_service(
+        database, orchestrator, RunSettings(lease_s=30, max_resumes=0)
+    ) as service:
         started = await service.start(user_id=user, question="Slow")
         before = (await _run_row(database, started.run_id)).lease_expires_at
         assert before is not None
