@@ -310,7 +310,17 @@ class RunRecord(ABC):
             boundary=True,
         )
 
-    async def resumed_event(self, from_step: str, step_index: int | None, reason: str) -> None:
+    async def resumed_event(self, reason: str) -> None:
+        """Say where a resumed run goes on: planning, the first step not completed, or
+        (every step done) its completion."""
+        from_step, step_index = "planner", None
+        if self.plan is not None:
+            done = len(self.outputs)
+            from_step, step_index = (
+                (self.plan.steps[done].kind, done)
+                if done < len(self.plan.steps)
+                else ("completed", None)
+            )
         seq, ts, current = self._head(self.progress)
         where = f"step {step_index + 1} ({from_step})" if step_index is not None else from_step
         await self.emit(

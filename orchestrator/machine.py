@@ -36,6 +36,7 @@ import msgspec
 
 from orchestrator._model_call import call_model
 from orchestrator._prompts import StepTranscript, hints, planner_input, step_input
+from orchestrator._resume import StepProgress
 from orchestrator._run import (
     AGENT_LABELS,
     ERROR_CODES,
@@ -86,7 +87,6 @@ from orchestrator.plan import (
 )
 from orchestrator.providers.base import (
     AssistantMessage,
-    FunctionCallOutput,
     InputItem,
     ModelRequest,
     ModelTurn,
@@ -452,7 +452,7 @@ class Orchestrator:
                 if resume is None:
                     await run.started_event()
                 else:
-                    await self._resumed_event(run, resume)
+                    await run.resumed_event(resume.reason)
                 async with asyncio.timeout(self.budgets.run_timeout_s):
                     try:
                         report = await self._execute(run, resume)
@@ -526,17 +526,6 @@ class Orchestrator:
         self._finish_usage(run)
         await run.completed_event(report, plan)
         return report
-
-    async def _resumed_event(self, run: _Run, resume: _Resume) -> None:
-        """Say where the resumed run goes on: planning, or the first step not completed."""
-        if run.plan is None:
-            await run.resumed_event("planner", None, resume.reason)
-            return
-        index = len(run.outputs)
-        if index >= len(run.plan.steps):
-            await run.resumed_event("completed", None, resume.reason)
-        else:
-            await run.resumed_event(run.plan.steps[index].kind, index, resume.reason)
 
     def _finish_usage(self, run: _Run) -> None:
         finish_run_usage(self.accounting, run.usage)
@@ -695,37 +684,13 @@ class Orchestrator:
             max_messages=self.budgets.max_messages_per_run,
             max_failures=self.budgets.tool_error_retries,
         )
-        rounds = 0
-        pending: ModelTurn | None = None
-        if resumed is not None:
-            transcript.items = list(resumed.items)
-            transcript.previous_response_id = resumed.previous_response_id
-            transcript._new = list(resumed.new_items)
-            rounds, pending = resumed.rounds, resumed.turn
-            tools.calls_done, tools.failures = resumed.calls_done, resumed.failures
-
-        def checkpoint() -> StepCheckpoint:
-            return StepCheckpoint(
-                index=index,
-                items=transcript.items,
-                new_items=transcript._new,
-                previous_response_id=transcript.previous_response_id,
-                rounds=rounds,
-                usage=usage,
-                elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
-                calls_done=tools.calls_done,
-                failures=tools.failures,
-                turn=tools.turn,
-                outputs=[o for o in tools.outputs if isinstance(o, FunctionCallOutput)],
-                running=tools.running,
-            )
-
-        run.step_checkpoint = checkpoint
-        if pending is not None and resumed is not None:
+        step_progress = StepProgress(index, transcript, tools, usage, started, resumed)
+        run.step_checkpoint = step_progress.snapshot
+        if (pending := step_progress.pending) is not None:
             # The round the previous attempt was in: its finished calls are not run again.
             run.transition(State.AWAITING_TOOLS, step=kind)
-            outputs = await tools.run_round(pending, resumed.outputs, running=resumed.running)
-            transcript.add_round(pending, outputs)
+            done, running = step_progress.done, step_progress.running
+            transcript.add_round(pending, await tools.run_round(pending, done, running=running))
             run.transition(step_state, step=kind)
         while True:
             request = ModelRequest(
@@ -738,8 +703,8 @@ class Orchestrator:
             turn = await self._call_model(run, kind, index, request, usage)
             if not turn.tool_calls:
                 return _final_answer(turn, kind)
-            rounds += 1
-            self._check_tool_rounds(rounds, kind)
+            step_progress.rounds += 1
+            self._check_tool_rounds(step_progress.rounds, kind)
             run.transition(State.AWAITING_TOOLS, step=kind)
             transcript.add_round(turn, await tools.run_round(turn))
             run.transition(step_state, step=kind)
