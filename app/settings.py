@@ -252,6 +252,14 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Seconds without a renewal after which a running run counts as interrupted."""
     heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     """Seconds between lease renewals (less than ``lease_s``, a cross-check below)."""
+    max_resumes: Annotated[int, msgspec.Meta(ge=0, le=100)] = 2
+    """Times a run whose worker died or shut down is resumed from its last checkpoint by
+    another worker; beyond it the run ends ``interrupted``. 0: never resume."""
+    handover_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
+    """Seconds a stopping worker waits for its runs to reach a step boundary before it hands
+    them over anyway (a model call then in flight is made again by the next worker). Keep it
+    under ``server.graceful_shutdown_s``: a worker killed first loses its runs to the lease
+    instead (still resumed, as ``worker_lost``)."""
 
 
 class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

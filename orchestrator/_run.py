@@ -7,6 +7,12 @@ token and tool usage, the steps' outputs, and the provenance and charts of the t
 results. It also holds the two cooperative-cancellation flags :meth:`Orchestrator.cancel`
 sets, because only the record knows when an ``emit`` has returned.
 
+At each step boundary (the start, the plan, a completed step, a tool call's start and end) the
+record hands a
+:class:`orchestrator.checkpoint.Checkpoint` of itself to the run's checkpointer just before it
+emits the boundary event, and :meth:`RunRecord.restore` puts a checkpoint back, so a run can
+continue where another process left it (:mod:`orchestrator.checkpoint`).
+
 It never moves the run between states: the machine's subclass does, along its transition
 table, so the states and the table stay in one place. The record is kept apart so the machine
 module reads as the states and the loop, not as event plumbing.
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
+from orchestrator.checkpoint import Checkpoint, Checkpointer, StepCheckpoint, StepOutput
 from orchestrator.context import RunContext
 from orchestrator.error_codes import ERROR_CODES, ErrorCode
 from orchestrator.events import (
@@ -41,6 +48,8 @@ from orchestrator.events import (
     ErrorEvent,
     Event,
     GroundingVerdict,
+    Resumed,
+    ResumedData,
     RunUsage,
     Started,
     StartedData,
@@ -123,6 +132,7 @@ class RunRecord(ABC):
         now: datetime,
         emit: Emit | None,
         clock: Clock,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.run_id = run_id
         self.question = question
@@ -147,6 +157,10 @@ class RunRecord(ABC):
         self.cancel_pending = False
         self.task: asyncio.Task[Any] | None = None
         self.deadline = 0.0  # loop time when the run's time limit ends (set when it starts)
+        self.checkpointer = checkpointer
+        self.attempt = 0  # resumes before this attempt (0: the run's first attempt)
+        # The state of the step in progress, for checkpoints (set by the step, None between).
+        self.step_checkpoint: Callable[[], StepCheckpoint] | None = None
         self.log = log.bind(
             **{
                 **{key: value for key, value in context.metadata.items() if key != "event"},
@@ -175,7 +189,10 @@ class RunRecord(ABC):
 
     # -- events ----------------------------------------------------------------------------
 
-    async def emit(self, event: Event) -> None:
+    async def emit(self, event: Event, *, boundary: bool = False) -> None:
+        """Deliver ``event``; a ``boundary`` event is preceded by the checkpoint it ends."""
+        if boundary and self.checkpointer is not None:
+            await self.checkpointer.save(self.snapshot(event.seq))
         self.events.append(event)
         if self._emit is not None:
             try:
@@ -211,7 +228,8 @@ class RunRecord(ABC):
                     user_id=self.context.user_id,
                     metadata=dict(self.context.metadata),
                 ),
-            )
+            ),
+            boundary=True,  # the first checkpoint: a run that dies now resumes by planning
         )
 
     async def thinking(
@@ -256,6 +274,7 @@ class RunRecord(ABC):
         summary: str | None = None,
         interpretation: dict[str, Any] | None = None,
     ) -> None:
+        """The step's (or planner's) answer: a boundary, checkpointed with the outputs."""
         seq, ts, current = self._head(progress)
         what = summary or f"finished in {duration_ms / 1000:.1f} s"
         await self.emit(
@@ -274,10 +293,13 @@ class RunRecord(ABC):
                     duration_ms=round(duration_ms, 3),
                     interpretation=interpretation,
                 ),
-            )
+            ),
+            boundary=True,
         )
 
     async def tool_event(self, agent: str, message: str, data: ToolExecutionData) -> None:
+        """A call started, finished or failed: each a boundary (a checkpoint says which call
+        may have run)."""
         seq, ts, current = self._head(data.progress)
         data.progress = current
         await self.emit(
@@ -288,6 +310,37 @@ class RunRecord(ABC):
                 agent_name=agent,
                 message=f"{agent_label(agent)}: {message}",
                 data=data,
+            ),
+            boundary=True,
+        )
+
+    async def resumed_event(self, reason: str) -> None:
+        """Say where a resumed run goes on: planning, the first step not completed, or
+        (every step done) its completion."""
+        from_step, step_index = "planner", None
+        if self.plan is not None:
+            done = len(self.outputs)
+            from_step, step_index = (
+                (self.plan.steps[done].kind, done)
+                if done < len(self.plan.steps)
+                else ("completed", None)
+            )
+        seq, ts, current = self._head(self.progress)
+        where = f"step {step_index + 1} ({from_step})" if step_index is not None else from_step
+        await self.emit(
+            Resumed(
+                run_id=self.run_id,
+                seq=seq,
+                timestamp=ts,
+                agent_name="system",
+                message=f"Run resumed at {where} (resume {self.attempt})",
+                data=ResumedData(
+                    progress=current,
+                    from_step=from_step,
+                    step_index=step_index,
+                    attempt=self.attempt,
+                    reason=reason,
+                ),
             )
         )
 
@@ -342,6 +395,39 @@ class RunRecord(ABC):
             )
         )
         return data
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def snapshot(self, seq: int) -> Checkpoint:
+        """The run's resumable state as of the boundary event numbered ``seq``."""
+        return Checkpoint(
+            run_id=self.run_id,
+            seq=seq,
+            attempt=self.attempt,
+            progress=self.progress,
+            now=self.now_iso,
+            plan=self.plan,
+            outputs=[StepOutput(kind, output) for kind, output in self.outputs],
+            usage=self.usage,
+            sources=list(self.sources.values()),
+            charts=list(self.charts.values()),
+            step=self.step_checkpoint() if self.step_checkpoint is not None else None,
+        )
+
+    def restore(self, checkpoint: Checkpoint, *, last_seq: int, progress: int) -> None:
+        """Continue from ``checkpoint``; events up to ``last_seq`` exist (seq goes on after
+        it) and ``progress`` was reached (it never goes back)."""
+        self.seq = max(checkpoint.seq, last_seq)
+        self.progress = max(checkpoint.progress, progress)
+        self.now_iso = checkpoint.now
+        self.attempt = checkpoint.attempt + 1
+        self.plan = checkpoint.plan
+        self.outputs = [(done.kind, done.output) for done in checkpoint.outputs]
+        self.usage = checkpoint.usage
+        self.sources = {
+            (s.name, s.kind, s.synthetic, s.detail, s.url): s for s in checkpoint.sources
+        }
+        self.charts = {chart.id: chart for chart in checkpoint.charts}
 
     # -- collected outputs -----------------------------------------------------------------
 

@@ -16,6 +16,11 @@ offline engine; the run keeps the full result under that ref (``RunRecord.tool_r
 dashboard the step renders is not copied by the model: :meth:`StepTools.finish` puts it into
 the step's answer under ``## Dashboard`` (unless the answer already holds it).
 
+Each call's output joins the round's outputs before the event that says it ended, so the
+checkpoint saved with that event (:mod:`orchestrator.checkpoint`) holds it; a resumed round
+goes on after the calls that finished, repeating the one that was running only if its tool
+is idempotent.
+
 Tools run only after the model's turn is complete, so a provider stream that failed and was
 retried never repeats a tool's side effect. Synchronous tools run on the tools' CPU thread,
 so a long computation on a big upload does not stall the event loop's other runs.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
@@ -88,21 +94,39 @@ class StepTools:
         self.succeeded: set[str] = set()  # tools with at least one successful call
         self.calls_done = 0
         self.failures = 0
+        # The round in progress: the turn whose calls run, and the outputs of those finished.
+        self.turn: ModelTurn | None = None
+        self.outputs: list[InputItem] = []
+        self.running: str | None = None  # the call started and not finished (checkpoints)
 
-    async def run_round(self, turn: ModelTurn) -> list[InputItem]:
-        """Execute the turn's calls in order; return their outputs for the model."""
-        outputs: list[InputItem] = []
-        for call in turn.tool_calls:
+    async def run_round(
+        self,
+        turn: ModelTurn,
+        done: Sequence[FunctionCallOutput] = (),
+        *,
+        running: str | None = None,
+    ) -> list[InputItem]:
+        """Execute the turn's calls in order; return their outputs for the model.
+
+        ``done`` are the outputs of the turn's first calls, finished by an earlier attempt of
+        the run (a resumed round goes on after them). ``running``: the id of the call after
+        them that had started when that attempt died, so it may have run; it runs again only
+        if its tool is idempotent, else the model is told it was not repeated.
+        """
+        self.turn = turn
+        self.outputs = list(done)
+        for position, call in enumerate(turn.tool_calls[len(done) :]):
             self._run.count_messages(1, self._step, self._max_messages)
             progress = (
                 min(self._end - 1, self._start + self.calls_done)
                 if self._end > self._start
                 else self._start
             )
-            output, failed = await self._call(call, progress)
-            self.calls_done += 1
-            self.failures += failed
-            outputs.append(output)
+            tool = self._registry.get(call.name)
+            if position == 0 and running == call.call_id and tool and not tool.idempotent:
+                await self._not_repeated(call, progress)
+            else:
+                await self._call(call, progress)
         if self.failures > self._max_failures:
             raise RunFailure(
                 "tool_failed",
@@ -110,6 +134,8 @@ class StepTools:
                 f"(limit {self._max_failures})",
                 step=self._step,
             )
+        outputs: list[InputItem] = list(self.outputs)
+        self.turn, self.outputs = None, []
         return outputs
 
     def used_all(self, names: tuple[str, ...]) -> bool:
@@ -129,8 +155,42 @@ class StepTools:
         end = at + len(heading)
         return f"{answer[:end]}\n\n{block}\n{answer[end:]}"
 
-    async def _call(self, call: ToolCallRequest, progress: int) -> tuple[FunctionCallOutput, bool]:
-        """Execute one tool call; return (its output for the model, whether it failed)."""
+    def _finish(
+        self, call: ToolCallRequest, output: str, failed: bool, result: str | None = None
+    ) -> None:
+        """Count a call as done, before the event that says so (its checkpoint has it).
+
+        ``output`` is what the model reads, ``result`` the whole result when that differs."""
+        self.running = None
+        self.calls_done += 1
+        self.failures += failed
+        if not failed:
+            self.succeeded.add(call.name)
+        self.outputs.append(FunctionCallOutput(call.call_id, output, result=result))
+
+    async def _not_repeated(self, call: ToolCallRequest, progress: int) -> None:
+        """A non-idempotent call that may have run before the run was resumed: not repeated."""
+        error = (
+            f"{call.name} was interrupted when the run moved to another worker and may or "
+            "may not have run; it is not idempotent, so it was not repeated"
+        )
+        self._finish(call, msgspec.json.encode({"error": error}).decode(), False)
+        await self._run.tool_event(
+            self._step,
+            f"{call.name} not repeated after the run resumed",
+            ToolExecutionData(
+                progress=progress,
+                step=self._step,
+                call_id=call.call_id,
+                tool=call.name,
+                status="failed",
+                arguments=_arguments_for_event(call.arguments),
+                error=error,
+            ),
+        )
+
+    async def _call(self, call: ToolCallRequest, progress: int) -> None:
+        """Execute one tool call; its output for the model joins the round's outputs."""
         run, agent = self._run, self._step
         announced = ToolExecutionData(
             progress=progress,
@@ -141,6 +201,7 @@ class StepTools:
             arguments=_arguments_for_event(call.arguments),
         )
         # The finished/failed events repeat the call's fields; progress stays the caller's.
+        self.running = call.call_id
         await run.tool_event(agent, f"calling {call.name}", msgspec.structs.replace(announced))
         started = time.perf_counter()
         tool = self._registry.get(call.name) if call.name in self.allowed else None
@@ -194,6 +255,7 @@ class StepTools:
         run.usage.tool_ms += duration_ms
         if error is not None:
             run.log.info("run.tool_failed", tool=call.name, error=error)
+            self._finish(call, msgspec.json.encode({"error": error}).decode(), True)
             await run.tool_event(
                 agent,
                 f"{call.name} failed: {shorten(error, _SUMMARY_CHARS)}",
@@ -201,9 +263,9 @@ class StepTools:
                     announced, status="failed", duration_ms=duration_ms, error=error
                 ),
             )
-            failed = msgspec.json.encode({"error": error}).decode()
-            return FunctionCallOutput(call.call_id, failed), True
-        self.succeeded.add(call.name)
+            return
+        for_model = msgspec.json.encode(compact).decode()
+        self._finish(call, for_model, False, None if for_model == output else output)
         await run.tool_event(
             agent,
             f"{call.name} finished in {duration_ms:.0f} ms: {summary}",
@@ -211,9 +273,6 @@ class StepTools:
                 announced, status="finished", duration_ms=duration_ms, result_summary=summary
             ),
         )
-        for_model = msgspec.json.encode(compact).decode()
-        full = None if for_model == output else output
-        return FunctionCallOutput(call.call_id, for_model, result=full), False
 
 
 def _arguments_for_event(raw: str) -> dict[str, Any]:

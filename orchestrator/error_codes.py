@@ -37,6 +37,7 @@ ErrorCode = Literal[
     "internal_error",
     "provider_error",
     "interrupted",
+    "checkpoint_invalid",
 ]
 
 ERROR_CODES: Final[dict[ErrorCode, str]] = {
@@ -56,4 +57,5 @@ ERROR_CODES: Final[dict[ErrorCode, str]] = {
     "llm_output_truncated": "the language model's answer was cut off at its output token limit",
     "llm_echoed_prompt": "the language model repeated its instructions instead of answering",
     "internal_error": "an internal error occurred",
+    "checkpoint_invalid": "the run's checkpoint could not be read, so it cannot be resumed",
 }

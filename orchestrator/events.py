@@ -1,6 +1,8 @@
 """The typed events of a run: the public contract between the orchestrator and every consumer.
 
-Six event types (tagged on ``event_type``) kept from the original product. Every event carries
+Six event types (tagged on ``event_type``) kept from the original product, and one added:
+``resumed``, emitted when a run continues from its last checkpoint after its worker died or
+handed it over (:mod:`orchestrator.checkpoint`). Every event carries
 ``run_id``, a per-run strictly increasing ``seq``, a UTC ``timestamp`` with offset, the
 ``agent_name`` that produced it, a human ``message`` and a ``data`` payload whose ``progress``
 (0-100) never decreases within a run.
@@ -36,6 +38,8 @@ __all__ = [
     "GroundingChecks",
     "GroundingVerdict",
     "PlanStepRef",
+    "Resumed",
+    "ResumedData",
     "RunUsage",
     "Started",
     "StartedData",
@@ -50,7 +54,13 @@ __all__ = [
 ]
 
 EventType = Literal[
-    "started", "agent_thinking", "agent_response", "tool_execution", "completed", "error"
+    "started",
+    "agent_thinking",
+    "agent_response",
+    "tool_execution",
+    "completed",
+    "error",
+    "resumed",
 ]
 TERMINAL_EVENT_TYPES: frozenset[str] = frozenset({"completed", "error"})
 
@@ -233,6 +243,24 @@ class ErrorData(msgspec.Struct, kw_only=True):
     usage: RunUsage | None = None
 
 
+class ResumedData(msgspec.Struct, kw_only=True):
+    """A run continues from its last checkpoint (on this or another worker).
+
+    ``from_step`` is where it goes on: ``planner`` (no plan was made yet), the kind of the
+    step it continues or starts, or ``completed`` (every step was done: only the final event
+    was missing); ``step_index`` is that step's index in the plan (None otherwise).
+    ``attempt`` counts the resumes (1 for the first). ``reason`` says why, e.g.
+    ``worker_lost`` (its process died) or ``handover`` (its worker shut down gracefully).
+    Steps whose ``agent_response`` came before this event are never run again.
+    """
+
+    progress: int
+    from_step: str
+    step_index: int | None = None
+    attempt: int
+    reason: str
+
+
 class _EventBase(
     msgspec.Struct, kw_only=True, tag_field="event_type", omit_defaults=False, frozen=True
 ):
@@ -259,6 +287,10 @@ class ToolExecution(_EventBase, tag="tool_execution", frozen=True, kw_only=True)
     data: ToolExecutionData
 
 
+class Resumed(_EventBase, tag="resumed", frozen=True, kw_only=True):
+    data: ResumedData
+
+
 class Completed(_EventBase, tag="completed", frozen=True, kw_only=True):
     data: CompletedData
 
@@ -267,7 +299,7 @@ class ErrorEvent(_EventBase, tag="error", frozen=True, kw_only=True):
     data: ErrorData
 
 
-Event = Started | AgentThinking | AgentResponse | ToolExecution | Completed | ErrorEvent
+Event = Started | AgentThinking | AgentResponse | ToolExecution | Completed | ErrorEvent | Resumed
 
 
 class _Envelope(msgspec.Struct, frozen=True):

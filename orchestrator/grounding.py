@@ -32,6 +32,7 @@ from orchestrator.events import CheckResult, GroundingChecks, GroundingVerdict
 
 __all__ = [
     "RENDER_TOOLS",
+    "GroundingState",
     "GroundingTracker",
     "Sources",
     "echoes_prompt",
@@ -198,6 +199,19 @@ def needs_data(hints: dict[str, Any], today: date) -> bool:
     return intent not in (Intent.GREETING, Intent.OFF_TOPIC, Intent.INVALID, Intent.NEEDS)
 
 
+class GroundingState(msgspec.Struct, kw_only=True):
+    """What a checkpoint keeps of a run's grounding, so a resumed run checks its report
+    against the tool results of the steps finished before it moved (the question is read
+    again)."""
+
+    checked: bool = False
+    checks: GroundingChecks = msgspec.field(default_factory=GroundingChecks)
+    retried: list[str] = msgspec.field(default_factory=list)
+    ungrounded: list[str] = msgspec.field(default_factory=list)
+    outputs: list[str] = msgspec.field(default_factory=list)
+    arguments: list[str] = msgspec.field(default_factory=list)
+
+
 class GroundingTracker:
     """One run's grounding: the sources seen so far and each check's result."""
 
@@ -220,6 +234,26 @@ class GroundingTracker:
         """A round of tool calls (name, arguments) and their JSON outputs."""
         self._arguments += [arguments for name, arguments in calls if is_data_tool(name)]
         self._outputs += list(outputs)
+
+    @property
+    def has_state(self) -> bool:
+        """Whether anything was recorded that a resumed run would need."""
+        return self.checked or bool(self._outputs or self._arguments)
+
+    def state(self) -> GroundingState:
+        return GroundingState(
+            checked=self.checked,
+            checks=msgspec.structs.replace(self.checks),
+            retried=list(self.retried),
+            ungrounded=list(self.ungrounded),
+            outputs=list(self._outputs),
+            arguments=list(self._arguments),
+        )
+
+    def restore(self, state: GroundingState) -> None:
+        self.checked, self.checks = state.checked, msgspec.structs.replace(state.checks)
+        self.retried, self.ungrounded = list(state.retried), list(state.ungrounded)
+        self._outputs, self._arguments = list(state.outputs), list(state.arguments)
 
     def sources(self) -> Sources:
         found = Sources()

@@ -15,6 +15,11 @@ in :mod:`orchestrator._prompts` (the question, a history summary and the earlier
 outputs, not the transcript: that keeps tokens low and steps independent), one model call
 with its retries in :mod:`orchestrator._model_call`, and a round of tool calls in
 :mod:`orchestrator._tool_round`.
+
+Durable runs: with a :class:`~orchestrator.checkpoint.Checkpointer`, the record saves a
+checkpoint at every step boundary, and :meth:`Orchestrator.resume` continues a run from one
+(state RESUMING instead of PENDING): it emits ``resumed``, skips the plan and the completed
+steps, and picks a step in progress up after its last finished tool call.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import msgspec
 
 from orchestrator._model_call import call_model
 from orchestrator._prompts import StepTranscript, hints, planner_input, step_input
+from orchestrator._resume import StepProgress
 from orchestrator._run import (
     AGENT_LABELS,
     ERROR_CODES,
@@ -50,6 +56,7 @@ from orchestrator.assistants import (
     build_assistants,
     check_assistants,
 )
+from orchestrator.checkpoint import Checkpoint, Checkpointer, StepCheckpoint
 from orchestrator.config import (
     AccountingConfig,
     AssistantsConfig,
@@ -117,6 +124,7 @@ __all__ = [
 
 class State(StrEnum):
     PENDING = "pending"
+    RESUMING = "resuming"
     PLANNING = "planning"
     RUNNING_STEP = "running_step"
     AWAITING_TOOLS = "awaiting_tools"
@@ -133,6 +141,12 @@ _TERMINAL_STATES: Final = _END | {State.COMPLETED}
 # AWAITING_TOOLS while the machine executes the tool calls a model turn requested.
 TRANSITIONS: Final[Mapping[State, frozenset[State]]] = {
     State.PENDING: frozenset({State.PLANNING}) | _END,
+    # A run resumed from a checkpoint goes on where it was: planning, a step, or (all its
+    # steps done) its completion.
+    State.RESUMING: frozenset(
+        {State.PLANNING, State.RUNNING_STEP, State.REPORTING, State.COMPLETED}
+    )
+    | _END,
     State.PLANNING: frozenset({State.RUNNING_STEP, State.REPORTING}) | _END,
     State.RUNNING_STEP: frozenset({State.AWAITING_TOOLS, State.RUNNING_STEP, State.REPORTING})
     | _END,
@@ -154,6 +168,13 @@ _WORDS_PER_CAPPED_TOKEN: Final = 0.4
 _MAX_LISTED_FIGURES: Final = 20
 
 
+class _Resume(msgspec.Struct, frozen=True):
+    """Why and from where a run is resumed."""
+
+    checkpoint: Checkpoint
+    reason: str
+
+
 class IllegalTransition(RuntimeError):
     """The machine tried a transition the table does not allow (a bug)."""
 
@@ -172,6 +193,16 @@ class _Run(RunRecord):
     @property
     def ended(self) -> bool:
         return self.state in _TERMINAL_STATES
+
+    def snapshot(self, seq: int) -> Checkpoint:
+        """The record's checkpoint, with what the grounding checks have seen so far."""
+        grounding = self.grounding.state() if self.grounding.has_state else None
+        return msgspec.structs.replace(super().snapshot(seq), grounding=grounding)
+
+    def restore(self, checkpoint: Checkpoint, *, last_seq: int, progress: int) -> None:
+        super().restore(checkpoint, last_seq=last_seq, progress=progress)
+        if checkpoint.grounding is not None:
+            self.grounding.restore(checkpoint.grounding)
 
     def transition(self, target: State, *, step: str | None = None) -> None:
         if target not in TRANSITIONS[self.state]:
@@ -234,10 +265,13 @@ class Orchestrator:
         stream_delta_interval_ms: int = 100,
         use_previous_response_id: bool = False,
         observer: RunObserver | None = None,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.provider = provider
         # Told of every model call attempt (orchestrator.observe); None: nothing is reported.
         self.observer = observer
+        # Where runs save their checkpoints (None: no checkpoints; ``run`` may name its own).
+        self.checkpointer = checkpointer
         self.budgets = budgets
         self.accounting = accounting
         self.tools = tools if tools is not None else ToolRegistry.from_catalog()
@@ -316,30 +350,77 @@ class Orchestrator:
     # -- public API ------------------------------------------------------------------------
 
     async def run(
-        self, question: str, context: RunContext | None = None, emit: Emit | None = None
+        self,
+        question: str,
+        context: RunContext | None = None,
+        emit: Emit | None = None,
+        *,
+        checkpointer: Checkpointer | None = None,
     ) -> RunResult:
         """Run to the end in the caller's task, awaiting ``emit`` for every event.
 
         If the caller's task is cancelled, the terminal ``error`` (code ``cancelled``) is still
         emitted, then :class:`asyncio.CancelledError` propagates. A cancellation requested with
         :meth:`cancel` instead returns the cancelled :class:`RunResult`. (A task cancelled
-        before it first runs never enters this method, so it emits nothing.)
+        before it first runs never enters this method, so it emits nothing.) ``checkpointer``
+        (default: the orchestrator's) receives the run's checkpoints.
         """
         ctx = context or RunContext()
-        run = _Run(
+        run = self._new_run(question, ctx, emit, checkpointer)
+        return await self._own(run, None)
+
+    async def resume(
+        self,
+        checkpoint: Checkpoint,
+        question: str,
+        context: RunContext | None = None,
+        emit: Emit | None = None,
+        *,
+        reason: str = "resumed",
+        last_seq: int = 0,
+        progress: int = 0,
+        checkpointer: Checkpointer | None = None,
+    ) -> RunResult:
+        """Continue the run ``checkpoint`` belongs to, as :meth:`run` would have finished it.
+
+        ``question`` and ``context`` are the run's own (``context.run_id`` is taken from the
+        checkpoint). ``last_seq``/``progress``: the highest ``seq`` and ``progress`` the run
+        already emitted (events after the checkpoint may exist; numbering goes on after
+        them). The run emits ``resumed`` (``data.reason``), then goes on: completed steps are
+        not asked again; a step in progress continues after its last finished tool call, the
+        call that was running repeated only if its tool is idempotent; a model call that was
+        in flight is made again.
+        """
+        ctx = msgspec.structs.replace(context or RunContext(), run_id=checkpoint.run_id)
+        run = self._new_run(question, ctx, emit, checkpointer)
+        run.state = State.RESUMING
+        run.restore(checkpoint, last_seq=last_seq, progress=progress)
+        return await self._own(run, _Resume(checkpoint, reason))
+
+    def _new_run(
+        self,
+        question: str,
+        ctx: RunContext,
+        emit: Emit | None,
+        checkpointer: Checkpointer | None,
+    ) -> _Run:
+        return _Run(
             run_id=ctx.run_id or uuid.uuid4().hex,
             question=question,
             context=ctx,
             now=ctx.now or self._clock(),
             emit=emit,
             clock=self._clock,
+            checkpointer=checkpointer if checkpointer is not None else self.checkpointer,
         )
+
+    async def _own(self, run: _Run, resume: _Resume | None) -> RunResult:
         if run.run_id in self._active:
             raise ValueError(f"run {run.run_id!r} is already running")
         run.task = asyncio.current_task()
         self._active[run.run_id] = run
         try:
-            return await self._drive(run)
+            return await self._drive(run, resume)
         finally:
             self._active.pop(run.run_id, None)
 
@@ -404,14 +485,14 @@ class Orchestrator:
 
     # -- run loop --------------------------------------------------------------------------
 
-    async def _drive(self, run: _Run) -> RunResult:
+    async def _drive(self, run: _Run, resume: _Resume | None) -> RunResult:
         try:
-            return await self._settle(run)
+            return await self._settle(run, resume)
         except EmitFailed as failed:
             run.log.error("run.emit_failed", error=type(failed.original).__name__)
             raise failed.original from None
 
-    async def _settle(self, run: _Run) -> RunResult:
+    async def _settle(self, run: _Run, resume: _Resume | None) -> RunResult:
         """Execute the run and turn every way it can end into exactly one terminal event."""
         error: ErrorData | None = None
         status: Literal["completed", "failed", "cancelled"] = "completed"
@@ -420,10 +501,13 @@ class Orchestrator:
         try:
             try:
                 run.deadline = asyncio.get_running_loop().time() + self.budgets.run_timeout_s
-                await run.started_event()
+                if resume is None:
+                    await run.started_event()
+                else:
+                    await run.resumed_event(resume.reason)
                 async with asyncio.timeout(self.budgets.run_timeout_s):
                     try:
-                        report, grounding = await self._execute(run)
+                        report, grounding = await self._execute(run, resume)
                     except TimeoutError:  # not ours: ours surfaces only when the block exits
                         raise RunFailure(
                             "internal_error", "an unexpected timeout escaped a step"
@@ -477,15 +561,19 @@ class Orchestrator:
             grounding=grounding,
         )
 
-    async def _execute(self, run: _Run) -> tuple[str, GroundingVerdict]:
-        plan = await self._plan(run)
+    async def _execute(self, run: _Run, resume: _Resume | None) -> tuple[str, GroundingVerdict]:
+        plan = run.plan if run.plan is not None else await self._plan(run)
+        in_progress = resume.checkpoint.step if resume is not None else None
         count = len(plan.steps)
         span = _STEPS_END_PROGRESS - _PLANNED_PROGRESS
-        for index, step in enumerate(plan.steps):
+        for index in range(len(run.outputs), count):  # a resumed run skips completed steps
+            step = plan.steps[index]
             start = _PLANNED_PROGRESS + span * index // count
             end = _PLANNED_PROGRESS + span * (index + 1) // count
-            output = await self._run_step(run, index, step, start, end)
-            run.outputs.append((step.kind, output))
+            resumed = (
+                in_progress if in_progress is not None and in_progress.index == index else None
+            )
+            await self._run_step(run, index, step, start, end, resumed)
         report = run.outputs[-1][1]
         verdict = run.grounding.verdict(enabled=self.budgets.grounding_checks)
         if verdict.status == "flagged":
@@ -616,6 +704,16 @@ class Orchestrator:
         run.grounding.set("data_step", "failed")
         return plan
 
+    def _ground_round(self, run: _Run, turn: ModelTurn, outputs: list[InputItem]) -> None:
+        """Give the grounding checks a round's calls and their whole results (a report may
+        quote figures the compact output the model read left out)."""
+        if not (self.budgets.grounding_checks and turn.usage.language_model):
+            return  # nothing will check them: neither kept nor checkpointed
+        run.grounding.add_round(
+            ((call.name, call.arguments) for call in turn.tool_calls),
+            (i.result or i.output for i in outputs if isinstance(i, FunctionCallOutput)),
+        )
+
     def _checks_answer(self, turn: ModelTurn) -> bool:
         """Grounding checks apply to language-model answers (the offline engine's reports are
         grounded by construction, and its golden tests hold it to that)."""
@@ -653,21 +751,35 @@ class Orchestrator:
 
     # -- steps -----------------------------------------------------------------------------
 
-    async def _run_step(self, run: _Run, index: int, step: PlanStep, start: int, end: int) -> str:
+    async def _run_step(
+        self,
+        run: _Run,
+        index: int,
+        step: PlanStep,
+        start: int,
+        end: int,
+        resumed: StepCheckpoint | None = None,
+    ) -> None:
+        """Run one step to its answer, which joins ``run.outputs`` (checkpointed with the
+        step's ``agent_response``). ``resumed``: the step was in progress when the run's
+        previous attempt ended; it goes on from there (its ``agent_thinking`` was sent)."""
         kind = step.kind
         step_state = State.REPORTING if kind == "report" else State.RUNNING_STEP
         run.transition(step_state, step=kind)
-        await run.thinking(kind, step.task, progress=start, step_index=index, with_plan=True)
-        usage = StepUsage()
-        started = time.perf_counter()
+        if resumed is None:
+            await run.thinking(kind, step.task, progress=start, step_index=index, with_plan=True)
+        usage = resumed.usage if resumed is not None else StepUsage()
+        started = time.perf_counter() - (resumed.elapsed_ms / 1000 if resumed is not None else 0)
         output = await self._within_step_time(
-            kind, self._converse(run, index, step, step_state, usage, (start, end))
+            kind,
+            self._converse(run, index, step, step_state, usage, (start, end), started, resumed),
         )
         usage.wall_ms = round((time.perf_counter() - started) * 1000, 3)
+        run.outputs.append((kind, output))
+        run.step_checkpoint = None
         await run.response(
             kind, output, usage, progress=end, step_index=index, duration_ms=usage.wall_ms
         )
-        return output
 
     async def _converse(
         self,
@@ -677,11 +789,15 @@ class Orchestrator:
         step_state: State,
         usage: StepUsage,
         progress: tuple[int, int],
+        started: float,
+        resumed: StepCheckpoint | None,
     ) -> str:
         """Ask the model → stop at its final answer → else run the tools it asked for → repeat.
 
         The step waits in AWAITING_TOOLS while a round of tool calls runs, then returns to
         ``step_state``; its budgets (tool rounds, failed calls, messages) end the run.
+        A ``resumed`` step restores its transcript and counters, and first finishes the tool
+        round that was running.
         """
         kind = step.kind
         spec = self.assistants[kind]
@@ -706,8 +822,17 @@ class Orchestrator:
             max_failures=self.budgets.tool_error_retries,
             allowed=offered,
         )
-        rounds = 0
         retried: set[str] = set()  # the corrections this step was already given (one each)
+        step_progress = StepProgress(index, transcript, tools, usage, started, resumed)
+        run.step_checkpoint = step_progress.snapshot
+        if (pending := step_progress.pending) is not None:
+            # The round the previous attempt was in: its finished calls are not run again.
+            run.transition(State.AWAITING_TOOLS, step=kind)
+            done, running = step_progress.done, step_progress.running
+            outputs = await tools.run_round(pending, done, running=running)
+            self._ground_round(run, pending, outputs)
+            transcript.add_round(pending, outputs)
+            run.transition(step_state, step=kind)
         while True:
             spent = (
                 bool(step.tools)
@@ -737,19 +862,11 @@ class Orchestrator:
                     return tools.finish(answer)
                 transcript.add_correction(answer, correction)
                 continue
-            rounds += 1
-            self._check_tool_rounds(rounds, kind)
+            step_progress.rounds += 1
+            self._check_tool_rounds(step_progress.rounds, kind)
             run.transition(State.AWAITING_TOOLS, step=kind)
             outputs = await tools.run_round(turn)
-            run.grounding.add_round(
-                ((call.name, call.arguments) for call in turn.tool_calls),
-                # the whole results: a report may quote figures the compact output left out
-                (
-                    item.result or item.output
-                    for item in outputs
-                    if isinstance(item, FunctionCallOutput)
-                ),
-            )
+            self._ground_round(run, turn, outputs)
             transcript.add_round(turn, outputs)
             run.transition(step_state, step=kind)
 

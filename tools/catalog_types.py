@@ -103,7 +103,7 @@ OutT = TypeVar("OutT")
 class ToolDefinition(Generic[InT, OutT]):
     """A named tool: typed input Struct, a function, and a description for the model."""
 
-    __slots__ = ("description", "fn", "input_type", "name", "parameters")
+    __slots__ = ("description", "fn", "idempotent", "input_type", "name", "parameters")
 
     def __init__(
         self,
@@ -112,8 +112,13 @@ class ToolDefinition(Generic[InT, OutT]):
         description: str,
         input_type: type[InT],
         fn: Callable[[InT, ToolContext], OutT | Awaitable[OutT]],
+        idempotent: bool = True,
     ) -> None:
         self.name = name
+        # Whether running the call twice is as good as once (no side effect beyond its
+        # result). A run resumed after its worker died repeats a call that may have run only
+        # when this is True; every built-in tool is (they compute, they do not act).
+        self.idempotent = idempotent
         self.description = description
         self.input_type = input_type
         self.fn = fn

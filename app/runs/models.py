@@ -5,6 +5,11 @@ so a replay sends byte-identical data. ``worker_id`` + ``lease_expires_at`` tell
 process executes a running run and whether it is still alive (its heartbeat refreshes the
 lease); a partial unique index allows one running run per conversation, which keeps the
 conversation's messages alternating.
+
+``run_checkpoints`` holds each running run's newest checkpoint
+(:class:`orchestrator.Checkpoint` as JSON), written in the transaction of the boundary event
+numbered ``seq``; ``runs.resumes`` counts the times another worker claimed the run to
+continue it from there (bounded by ``runs.max_resumes``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, SerialId, id_column
 
-__all__ = ["Run", "RunEvent"]
+__all__ = ["Run", "RunCheckpoint", "RunEvent"]
 
 
 class Run(Base):
@@ -55,6 +60,7 @@ class Run(Base):
     worker_id: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    resumes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 
@@ -69,3 +75,14 @@ class RunEvent(Base):
     event_type: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class RunCheckpoint(Base):
+    __tablename__ = "run_checkpoints"
+
+    run_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

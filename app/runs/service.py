@@ -10,9 +10,17 @@ event's report gains just before: :mod:`app.images.charts`).
 
 Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
 ``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
-process and are closed by any live one (``error`` code ``interrupted``), and so are, at once,
-runs of a process of this host that no longer exists (``workers``); a shutdown closes only
-this process's runs.
+process, and so do, at once, runs of a process of this host that no longer exists
+(``workers``).
+
+Durable runs: the orchestrator hands this service a checkpoint at each step boundary, and
+:meth:`RunService._record` commits it in the transaction of the boundary event it belongs to.
+A live worker *claims* a dead process's run (one conditional UPDATE: exactly one claimant)
+and resumes it from that checkpoint, up to ``runs.max_resumes`` times per run; beyond that,
+or with ``max_resumes = 0``, the run is closed as before (``error`` code ``interrupted``). A
+checkpoint that cannot be read ends its run at once (``checkpoint_invalid``). A shutdown
+hands its runs over: each stops at its next step boundary (or after ``runs.handover_s``),
+and the lease is released so another worker claims it at once.
 """
 
 from __future__ import annotations
@@ -44,12 +52,14 @@ from app.images.models import RunChart
 from app.logging import get_logger
 from app.metrics.runs import RunMetrics
 from app.runs import store
+from app.runs.durable import Claimed, ClosedAtClaim, DatabaseCheckpointer, HandedOver, claim
 from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns
 from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
 from app.settings import RunSettings
 from orchestrator import (
+    Checkpointer,
     Completed,
     ErrorCode,
     ErrorData,
@@ -98,6 +108,9 @@ class _LiveRun:
     cancel_requested: bool = False
     last_seq: int = 0
     progress: int = 0
+    # Stopping: the run ends its attempt at its next step boundary, for another worker.
+    handing_over: bool = False
+    handed_over: bool = False
 
 
 class RunService:
@@ -131,6 +144,9 @@ class RunService:
         self._reserved_by_user: Counter[str] = Counter()
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
+        self._checkpoints = DatabaseCheckpointer(session_maker)
+        # Where runs' checkpoints go (None: none are kept, as before durable runs).
+        self.checkpointer: Checkpointer | None = self._checkpoints
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
@@ -147,18 +163,22 @@ class RunService:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Close runs left running by dead processes, then start the heartbeat."""
+        """Resume (or close) runs left running by dead processes, then start the heartbeat."""
         await self.sweep_stale()
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="runs-heartbeat")
 
     async def shutdown(self) -> None:
-        """Close this process's running runs as ``interrupted`` and stop their tasks."""
-        self._stopping = True
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        """Hand this process's runs over to other workers (or, with ``max_resumes = 0``,
+        close them as ``interrupted``) and stop their tasks."""
+        self._stopping = True  # no new runs, no claims; the heartbeat renews leases still
         live = list(self._live.values())
+        if self.settings.max_resumes > 0:
+            try:
+                await self._hand_over(live)
+            finally:
+                await self._stop_heartbeat()
+            return
+        await self._stop_heartbeat()
         for run in live:
             await self._interrupt(run.run_id, owner=self.worker_id, reason="the server shut down")
         for run in live:
@@ -166,6 +186,39 @@ class RunService:
         tasks = [run.task for run in live if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
+
+    async def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+
+    async def _hand_over(self, live: list[_LiveRun]) -> None:
+        """Let each run reach its next step boundary (its checkpoint committed), at most
+        ``handover_s``; stop the rest where they are (their last checkpoint stands); then
+        release the leases so a live worker claims the runs at once. The heartbeat keeps
+        the leases until then: no other worker may claim a run that is still going here."""
+        for run in live:
+            run.handing_over = True
+        tasks = [run.task for run in live if run.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.handover_s)
+        for run in live:
+            if not run.closed and run.task is not None and not run.task.done():
+                async with run.lock:  # not while an event is being written
+                    run.handed_over = True
+                    run.task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        await self._stop_heartbeat()
+        handed = [run.run_id for run in live if run.handed_over]
+        if handed:
+            async with self._writing() as session:
+                count = await store.release_for_handover(
+                    session, handed, worker_id=self.worker_id, now=_now()
+                )
+            log.info("runs.handed_over", count=count)
 
     @property
     def active(self) -> int:
@@ -323,25 +376,47 @@ class RunService:
 
     # -- execution ---------------------------------------------------------------------------
 
-    async def _execute(self, live: _LiveRun, question: str, context: RunContext) -> None:
+    async def _execute(
+        self,
+        live: _LiveRun,
+        question: str,
+        context: RunContext,
+        resumption: Claimed | None = None,
+    ) -> None:
         async def emit(event: Event) -> None:
             await self._record(live, event)
 
         try:
-            if not live.cancel_requested:  # no await between this check and registration
-                await self.orchestrator.run(question, context, emit)
+            if live.cancel_requested:  # no await between this check and registration
+                pass
+            elif resumption is None:
+                await self.orchestrator.run(question, context, emit, checkpointer=self.checkpointer)
+            else:
+                await self.orchestrator.resume(
+                    resumption.checkpoint,
+                    question,
+                    context,
+                    emit,
+                    reason=resumption.reason,
+                    last_seq=live.last_seq,
+                    progress=live.progress,
+                    checkpointer=self.checkpointer,
+                )
+        except HandedOver:
+            log.info("run.handed_over", run_id=live.run_id, seq=live.last_seq)
         except asyncio.CancelledError:
             log.info("run.task_cancelled", run_id=live.run_id)
         except Exception:
             log.exception("run.crashed", run_id=live.run_id)
         finally:
             try:
-                if not live.closed:
+                if not live.closed and not live.handed_over:
                     await self._record(live, self._fallback_terminal(live))
             except Exception:
                 log.exception("run.close_failed", run_id=live.run_id)
             finally:
                 self._live.pop(live.run_id, None)
+                self._checkpoints.forget(live.run_id)
                 self._release(live.user_id)
                 if self._metrics is not None:
                     self._metrics.left(live.run_id)
@@ -369,8 +444,9 @@ class RunService:
     async def _record(self, live: _LiveRun, event: Event) -> None:
         """Persist (and for a terminal event, close the run), then publish."""
         async with live.lock:
-            if live.closed:
+            if live.closed or live.handed_over:
                 return  # closed by shutdown or a stale-lease sweep: later events are void
+            checkpoint = self._checkpoints.take(event.run_id, event.seq)
             now = _now()
             charts: list[RunChart] = []
             if isinstance(event, Completed):
@@ -378,14 +454,18 @@ class RunService:
                 event, charts = attach_chart_images(event, now)
             try:
                 async with self._writing() as session:
-                    payload = await store.insert_event(session, event, now)
+                    payload = await store.insert_event(session, event, now, owner=self.worker_id)
+                    if checkpoint is not None and not isinstance(event, Completed | ErrorEvent):
+                        await store.save_checkpoint(
+                            session, event.run_id, event.seq, checkpoint, now
+                        )
                     if isinstance(event, Completed | ErrorEvent):
                         run = await session.get(Run, event.run_id, with_for_update=True)
                         if run is None or run.status != "running":
                             raise _RunClosedElsewhere
                         await store.finish_run(session, run, event, now)
                         session.add_all(charts)
-            except (IntegrityError, _RunClosedElsewhere):
+            except (IntegrityError, _RunClosedElsewhere, store.RunNotOwned):
                 if await self._closed_elsewhere(live.run_id):
                     live.closed = True
                     self.orchestrator.cancel(live.run_id)
@@ -396,7 +476,11 @@ class RunService:
             if isinstance(event, Completed | ErrorEvent):
                 live.closed = True
                 await self._note_provider_health(event)
+            elif checkpoint is not None and live.handing_over:
+                live.handed_over = True  # this checkpoint is where the next worker goes on
         self._publish(event, payload)
+        if live.handed_over:
+            raise HandedOver
 
     def _publish(self, event: Event, payload: str) -> None:
         """Publish a persisted event (``payload``: its stored JSON) on its run's channel, as
@@ -445,9 +529,18 @@ class RunService:
         )
 
     async def _closed_elsewhere(self, run_id: str) -> bool:
+        """Whether another worker ended the run, or claimed it (this worker's lease had
+        lapsed, e.g. its event loop or database stalled longer than ``runs.lease_s``)."""
         async with self.session_maker() as session:
-            status = await store.status_of(session, run_id)
-        return status != "running"
+            row = (
+                await session.execute(select(Run.status, Run.worker_id).where(Run.id == run_id))
+            ).first()
+        if row is None or row.status != "running":
+            return True
+        if row.worker_id != self.worker_id:
+            log.warning("run.claimed_elsewhere", run_id=run_id, worker_id=row.worker_id)
+            return True
+        return False
 
     # -- waiting and cancelling ----------------------------------------------------------------
 
@@ -497,7 +590,8 @@ class RunService:
             await asyncio.sleep(self.settings.heartbeat_s)
             try:
                 await self.heartbeat()
-                await self.sweep_stale()
+                if not self._stopping:
+                    await self.sweep_stale()
             except Exception:
                 log.exception("runs.heartbeat_failed")
 
@@ -529,8 +623,9 @@ class RunService:
                 self.cancel_local(run_id)
 
     async def sweep_stale(self) -> int:
-        """Close runs whose process died: their lease expired, or their worker was a process
-        of this host that no longer exists (see ``workers``). Returns how many."""
+        """Resume (or close) runs whose process died: their lease expired, or their worker
+        was a process of this host that no longer exists (see ``workers``), or they were
+        handed over. Returns how many were resumed or closed."""
         prefix = local_prefix()
         async with self.session_maker() as session:
             stale = (
@@ -560,14 +655,67 @@ class RunService:
             for run_id, worker in local
             if worker is not None and run_id not in stale and is_dead_here(worker, self.worker_id)
         ]
-        closed = 0
+        closed = resumed = 0
         for run_id, owner in claims:
             # owner None: claimed by its expired lease; else by its (dead) worker's id.
-            if await self._interrupt(run_id, owner=owner, reason="the process running it stopped"):
+            if self._stopping:
+                break
+            if await self._resume(run_id, owner=owner):
+                resumed += 1
+            elif await self._interrupt(
+                run_id, owner=owner, reason="the process running it stopped"
+            ):
                 closed += 1
         if closed:
             log.warning("runs.stale_closed", count=closed)
-        return closed
+        if resumed:
+            log.warning("runs.stale_resumed", count=resumed)
+        return closed + resumed
+
+    async def _resume(self, run_id: str, *, owner: str | None) -> bool:
+        """Claim a dead (or handed-over) run and continue it here from its checkpoint.
+
+        False when this worker may not (``max_resumes`` reached, no capacity) or another
+        claimed it first; the caller then tries to close it as ``interrupted``. A checkpoint
+        that cannot be read closes the run at once with ``checkpoint_invalid`` (True).
+        """
+        if self.settings.max_resumes <= 0 or run_id in self._live:
+            return False
+        if self._reserved >= self.settings.max_concurrent_per_process:
+            return False
+        async with self._writing() as session:
+            claimed = await claim(
+                session,
+                run_id,
+                owner=owner,
+                worker_id=self.worker_id,
+                settings=self.settings,
+                max_history_pairs=self.max_history_pairs,
+                now=_now(),
+            )
+        if claimed is None:
+            return False
+        if isinstance(claimed, ClosedAtClaim):
+            self._publish(claimed.event, claimed.payload)
+            log.error("run.checkpoint_invalid", run_id=run_id, error=claimed.event.data.error)
+            return True
+        self._reserved += 1
+        self._reserved_by_user[claimed.user_id] += 1
+        live = _LiveRun(run_id, claimed.user_id, claimed.conversation_id)
+        live.last_seq, live.progress = claimed.last_seq, claimed.progress
+        self._live[run_id] = live
+        live.task = asyncio.create_task(
+            self._execute(live, claimed.question, claimed.context, claimed)
+        )
+        log.warning(
+            "run.resumed",
+            run_id=run_id,
+            reason=claimed.reason,
+            resumes=claimed.checkpoint.attempt + 1,
+            from_seq=claimed.checkpoint.seq,
+            last_seq=claimed.last_seq,
+        )
+        return True
 
     async def _interrupt(self, run_id: str, *, owner: str | None, reason: str) -> bool:
         """Write the ``interrupted`` terminal event for a run this caller wins the claim on."""

@@ -13,27 +13,32 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.service import append_message
 from app.runs.errors import RunNotFound
-from app.runs.models import Run, RunEvent
+from app.runs.models import Run, RunCheckpoint, RunEvent
 from orchestrator import Completed, ErrorEvent, Event, encode_event
 
 __all__ = [
+    "RunNotOwned",
     "StoredEvent",
     "claim_for_interrupt",
+    "claim_for_resume",
     "count_running",
     "event_type_of",
     "failure_message",
     "finish_run",
     "insert_event",
+    "load_checkpoint",
     "load_events",
     "max_seq",
     "owned_run",
     "page_of_runs",
+    "release_for_handover",
     "running_in_conversation",
+    "save_checkpoint",
     "status_of",
     "terminal_status",
 ]
@@ -74,9 +79,29 @@ def failure_message(event: ErrorEvent) -> str:
     return f"**I could not finish this report.** {event.data.error} (error code `{code}`)"
 
 
-async def insert_event(session: AsyncSession, event: Event, now: datetime) -> str:
-    """Persist ``event``; returns the stored JSON payload (the exact bytes replays send)."""
+async def insert_event(
+    session: AsyncSession, event: Event, now: datetime, *, owner: str | None = None
+) -> str:
+    """Persist ``event``; returns the stored JSON payload (the exact bytes replays send).
+
+    ``owner``: the worker writing it, which must still hold the run (fencing: a worker whose
+    run was claimed by another after its lease lapsed must not write again). The run row is
+    updated first, so its row lock orders the run's writers; :class:`RunNotOwned` if the
+    run is no longer this worker's.
+    """
     payload = encode_event(event).decode()
+    values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
+    plan = getattr(event.data, "plan", None)
+    if plan is not None:
+        values["plan"] = msgspec.to_builtins(plan)
+    condition = Run.id == event.run_id
+    if owner is not None:
+        condition &= Run.worker_id == owner
+    result = await session.execute(
+        update(Run).where(condition).values(**values).execution_options(synchronize_session=False)
+    )
+    if owner is not None and getattr(result, "rowcount", 0) != 1:
+        raise RunNotOwned(event.run_id)
     session.add(
         RunEvent(
             run_id=event.run_id,
@@ -86,13 +111,12 @@ async def insert_event(session: AsyncSession, event: Event, now: datetime) -> st
             created_at=now,
         )
     )
-    values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
-    plan = getattr(event.data, "plan", None)
-    if plan is not None:
-        values["plan"] = msgspec.to_builtins(plan)
     await session.flush()
-    await session.execute(update(Run).where(Run.id == event.run_id).values(**values))
     return payload
+
+
+class RunNotOwned(Exception):
+    """The run is no longer the writing worker's (another worker claimed it)."""
 
 
 async def finish_run(
@@ -118,6 +142,7 @@ async def finish_run(
         if event.data.usage is not None:  # a failed run still paid for its LLM calls
             run.usage = msgspec.to_builtins(event.data.usage)
         content = failure_message(event)
+    await session.execute(delete(RunCheckpoint).where(RunCheckpoint.run_id == run.id))
     await append_message(session, run.conversation_id, "assistant", content, run.id, now)
 
 
@@ -216,3 +241,72 @@ async def claim_for_interrupt(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def save_checkpoint(
+    session: AsyncSession, run_id: str, seq: int, payload: str, now: datetime
+) -> None:
+    """Replace the run's checkpoint (one row per run; only the run's owner writes it)."""
+    result = await session.execute(
+        update(RunCheckpoint)
+        .where(RunCheckpoint.run_id == run_id)
+        .values(seq=seq, payload=payload, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        session.add(RunCheckpoint(run_id=run_id, seq=seq, payload=payload, updated_at=now))
+        await session.flush()
+
+
+async def load_checkpoint(session: AsyncSession, run_id: str) -> str | None:
+    """The run's newest checkpoint (JSON), None if it has none."""
+    return await session.scalar(select(RunCheckpoint.payload).where(RunCheckpoint.run_id == run_id))
+
+
+async def claim_for_resume(
+    session: AsyncSession,
+    run_id: str,
+    *,
+    now: datetime,
+    owner: str | None,
+    worker_id: str,
+    lease_until: datetime,
+    max_resumes: int,
+) -> bool:
+    """Atomically take over a running run to resume it; True if this caller won it.
+
+    The same conditions as :func:`claim_for_interrupt` (``owner``: the dead worker that
+    holds it; None: its lease expired), and the run has been resumed fewer than
+    ``max_resumes`` times. One conditional UPDATE: of two workers claiming the same run,
+    exactly one sees a row count of 1 (PostgreSQL re-checks the WHERE clause after the row
+    lock; SQLite has one writer at a time).
+    """
+    condition = (Run.id == run_id) & (Run.status == "running") & (Run.resumes < max_resumes)
+    if owner is not None:
+        condition &= Run.worker_id == owner
+    else:
+        condition &= Run.lease_expires_at < now
+    result = await session.execute(
+        update(Run)
+        .where(condition)
+        .values(worker_id=worker_id, lease_expires_at=lease_until, resumes=Run.resumes + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def release_for_handover(
+    session: AsyncSession, run_ids: Sequence[str], *, worker_id: str, now: datetime
+) -> int:
+    """Give runs of a stopping worker up: no owner, lease expired, so a live worker's next
+    sweep claims them (``worker_id`` NULL tells it the run was handed over). Returns how
+    many were still this worker's."""
+    if not run_ids:
+        return 0
+    result = await session.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids), Run.worker_id == worker_id, Run.status == "running")
+        .values(worker_id=None, lease_expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -84,6 +84,9 @@ def cluster(
         **provider_env(fake_llm_url),
         "APP__RUNS__LEASE_S": str(LEASE_S),
         "APP__RUNS__HEARTBEAT_S": "0.4",
+        # The runs a dead worker leaves are closed, not resumed: the interrupt path is what
+        # these tests check (resuming them is tests/e2e/test_durable_runs.py's subject).
+        "APP__RUNS__MAX_RESUMES": "0",
         "APP__RATE_LIMIT__CEREMONY_PER_MINUTE": "10000",
         "APP__LOGGING__LEVEL": "INFO",
     }

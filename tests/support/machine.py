@@ -17,6 +17,7 @@ from orchestrator.events import (
     Completed,
     ErrorEvent,
     Event,
+    Resumed,
     Started,
     ToolExecution,
 )
@@ -197,6 +198,8 @@ def token(event: Event) -> str:
         return f"tool:{event.data.tool}:{event.data.status}"
     if isinstance(event, Completed):
         return "completed"
+    if isinstance(event, Resumed):
+        return f"resumed:{event.data.from_step}"
     return f"error:{event.data.code}"
 
 

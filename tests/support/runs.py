@@ -111,11 +111,13 @@ async def running_service(
     *,
     worker_id: str | None = None,
 ) -> AsyncIterator[RunService]:
-    """A started service (stale sweep + heartbeat); shut down (interrupting runs) on exit."""
+    """A started service (stale sweep + heartbeat); shut down on exit. Without ``settings``
+    runs are never resumed (``max_resumes = 0``): a shutdown interrupts them, a sweep closes
+    dead workers' runs (the durable-runs tests pass their own settings)."""
     channels = ChannelsPlugin(backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True)
     async with channels:
         service = RunService(
-            settings=settings or RunSettings(),
+            settings=settings or RunSettings(max_resumes=0),
             session_maker=database.session_maker,
             channels=channels,
             orchestrator=orchestrator,

@@ -228,7 +228,7 @@ async def test_concurrency_limits_answer_429(database: Database) -> None:
     alice = await make_user(database, "alice@example.org")
     bob = await make_user(database, "bob@example.org")
     orchestrator, _ = scripted_orchestrator(runs=3, report_delay_s=30)
-    limits = RunSettings(max_concurrent_per_user=1, max_concurrent_per_process=2)
+    limits = RunSettings(max_concurrent_per_user=1, max_concurrent_per_process=2, max_resumes=0)
     async with running_service(database, orchestrator, limits) as service:
         await service.start(user_id=alice, question="one")
         with pytest.raises(DomainError) as per_user:
@@ -419,7 +419,9 @@ async def test_a_second_sweeper_cannot_close_a_run_twice(database: Database) -> 
 async def test_heartbeat_extends_the_lease_of_running_runs(database: Database) -> None:
     user = await make_user(database, "a@example.org")
     orchestrator, _ = scripted_orchestrator(report_delay_s=30)
-    async with running_service(database, orchestrator, RunSettings(lease_s=30)) as service:
+    async with running_service(
+        database, orchestrator, RunSettings(lease_s=30, max_resumes=0)
+    ) as service:
         started = await service.start(user_id=user, question="Slow")
         before = (await _run_row(database, started.run_id)).lease_expires_at
         assert before is not None
