@@ -101,6 +101,7 @@ async def scenario(orch: Any, concurrency: int, total: int) -> dict[str, Any]:
     first: list[float] = []
     step: list[float] = []
     failed = 0
+    codes: dict[str, int] = {}
     started = 0
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
@@ -121,6 +122,8 @@ async def scenario(orch: Any, concurrency: int, total: int) -> dict[str, Any]:
         result = await orch.run(QUESTIONS[index % len(QUESTIONS)], RunContext(now=NOW), emit)
         if result.status != "completed":
             failed += 1
+            code = result.error.code if result.error is not None else result.status
+            codes[code] = codes.get(code, 0) + 1
 
     def launch() -> None:
         nonlocal started
@@ -151,6 +154,7 @@ async def scenario(orch: Any, concurrency: int, total: int) -> dict[str, Any]:
     return {
         "runs": total,
         "failed": failed,
+        "codes": codes,
         "first_p50": statistics.median(first),
         "first_p99": percentile(first, 99),
         "first_max": max(first),
@@ -246,7 +250,8 @@ def report(rows: list[tuple[str, dict[str, Any]]], args: argparse.Namespace) -> 
                 f"| {name} | {label} | {m['first_p50']:.1f} / {m['first_p99']:.1f} / "
                 f"{m['first_max']:.1f} | {m['step_p50']:.1f} / {m['step_p99']:.1f} | "
                 f"{m['lag_p50']:.1f} / {m['lag_p99']:.1f} / {m['lag_max']:.1f} | "
-                f"{m['runs_per_s']:.1f} | {m['cpu_ms_per_run']:.0f} | {m['failed']} |"
+                f"{m['runs_per_s']:.1f} | {m['cpu_ms_per_run']:.0f} | "
+                f"{m['failed']} {m['codes'] or ''} |"
             )
 
 
