@@ -379,6 +379,10 @@ class Orchestrator:
             try:
                 run.deadline = asyncio.get_running_loop().time() + self.budgets.run_timeout_s
                 await run.started_event()
+                # Fairness: runs started together each send ``started`` before any of them
+                # builds a prompt (with 200 at once, the last one's first event would
+                # otherwise wait for 199 planner set-ups on the loop).
+                await asyncio.sleep(0)
                 async with asyncio.timeout(self.budgets.run_timeout_s):
                     try:
                         report = await self._execute(run)
