@@ -28,7 +28,7 @@ from app.health_probe import ProviderProbe
 from app.logging import get_logger
 from app.openapi_errors import error_responses
 from app.state import get_database, get_health, get_orchestrator, get_redis, get_settings
-from orchestrator.providers.base import ProbeResult, ProbingProvider
+from orchestrator import ProbeResult, ProbingProvider
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 if TYPE_CHECKING:
     from app.health import ComponentStatus
     from app.settings import Settings
-    from orchestrator import Orchestrator
-    from orchestrator.providers.base import ProbeResult
+    from orchestrator import Orchestrator, ProbeResult
 
 __all__ = [
     "MAX_COUNTED_FILES",

@@ -17,7 +17,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from orchestrator.providers.base import ProbeResult, probe_provider
+from orchestrator import ProbeResult, probe_provider
 
 if TYPE_CHECKING:
     from orchestrator import Orchestrator
