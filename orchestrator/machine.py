@@ -88,6 +88,7 @@ from orchestrator.providers.base import (
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
 from tools.catalog_types import ToolContext
+from tools.cpu import CPU_PRIORITY
 from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 
 __all__ = [
@@ -297,9 +298,12 @@ class Orchestrator:
             raise ValueError(f"run {run.run_id!r} is already running")
         run.task = asyncio.current_task()
         self._active[run.run_id] = run
+        # The run's CPU work (offline turns, tools, charts) queues behind older runs' only.
+        priority = CPU_PRIORITY.set(time.monotonic())
         try:
             return await self._drive(run)
         finally:
+            CPU_PRIORITY.reset(priority)
             self._active.pop(run.run_id, None)
 
     async def stream(

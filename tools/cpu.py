@@ -8,11 +8,16 @@ thread here and the loop thread keeps at least half. (Charts, the heaviest work,
 separate process: :mod:`tools.render.executor`.)
 
 The executor is bounded twice: ``workers`` threads run jobs, and at most ``max_pending`` jobs
-are handed to them at a time. Further callers wait on an :class:`asyncio.Semaphore` of their
-own event loop, first come first served, as ordinary coroutines: 200 runs queue there instead
-of piling closures into the thread pool, a cancelled run leaves the queue at once (its job
-never starts), and the loop thread stays free to serve everyone else (new runs' first events,
-SSE deliveries) while the work waits.
+are handed to them at a time. Further callers wait as ordinary coroutines on slots of their
+own event loop: 200 runs queue there instead of piling closures into the thread pool, a
+cancelled run leaves the queue at once (its job never starts), and the loop thread stays free
+to serve everyone else (new runs' first events, SSE deliveries) while the work waits.
+
+Waiters are served oldest run first (:data:`CPU_PRIORITY`, set by the orchestrator per run;
+unset, first come first served). Taking turns job by job would move 200 runs through their
+steps in lockstep, so all of them would reach their last step late together (and hit the step
+timeout); oldest first lets each run finish as soon as the CPU allows, in arrival order, as a
+queue should.
 """
 
 from __future__ import annotations
@@ -21,13 +26,25 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import heapq
+import itertools
 import threading
+import time
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-__all__ = ["DEFAULT_MAX_PENDING", "CpuExecutor", "LoopSlots", "cpu_executor", "run_cpu_bound"]
+__all__ = [
+    "CPU_PRIORITY",
+    "DEFAULT_MAX_PENDING",
+    "CpuExecutor",
+    "LoopSlots",
+    "PrioritySlots",
+    "cpu_executor",
+    "current_priority",
+    "run_cpu_bound",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,10 +52,66 @@ R = TypeVar("R")
 DEFAULT_MAX_PENDING = 8  # jobs handed to the threads at once; more wait in asyncio
 
 
-class LoopSlots:
-    """``limit`` slots per event loop: an :class:`asyncio.Semaphore` for each loop that asks.
+CPU_PRIORITY: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "cpu_priority", default=None
+)
+"""When the work's run began (``time.monotonic()``): lower goes first. Unset, a job ranks by
+when it asks. The orchestrator sets it for each run, so older runs finish first."""
 
-    An asyncio semaphore belongs to one loop, while executors are shared by the whole process
+
+def current_priority() -> float:
+    """The caller's :data:`CPU_PRIORITY`, else now (first come, first served)."""
+    priority = CPU_PRIORITY.get()
+    return time.monotonic() if priority is None else priority
+
+
+class PrioritySlots:
+    """``limit`` slots of one event loop, handed to waiters lowest priority value first (ties
+    in arrival order). A waiter cancelled after being handed a slot passes it on."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for *_, future in self._waiters if not future.done())
+
+    async def acquire(self, priority: float) -> None:
+        if self._free > 0 and not self.waiting:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot at the moment it was cancelled
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            *_, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: float) -> AsyncIterator[None]:
+        await self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class LoopSlots:
+    """``limit`` :class:`PrioritySlots` per event loop.
+
+    Asyncio futures belong to one loop, while executors are shared by the whole process
     (tests and embedders run several loops, one after another or in threads).
     """
 
@@ -46,14 +119,14 @@ class LoopSlots:
         if limit < 1:
             raise ValueError("limit must be >= 1")
         self.limit = limit
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PrioritySlots] = (
             weakref.WeakKeyDictionary()
         )
 
-    def of(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+    def of(self, loop: asyncio.AbstractEventLoop) -> PrioritySlots:
         slots = self._by_loop.get(loop)
         if slots is None:
-            slots = self._by_loop[loop] = asyncio.Semaphore(self.limit)
+            slots = self._by_loop[loop] = PrioritySlots(self.limit)
         return slots
 
 
@@ -97,16 +170,16 @@ class CpuExecutor:
     async def run(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """``fn(*args, **kwargs)`` on a worker thread, with the caller's context variables.
 
-        Waits (cancellable, first come first served) while ``max_pending`` jobs are in
-        flight. A caller cancelled before its job starts drops the job; one cancelled while
-        its job runs gets ``CancelledError`` at once, and the job finishes on its thread
-        (threads cannot be interrupted) and keeps its slot until then, so the bound holds.
+        Waits (cancellable, oldest run first) while ``max_pending`` jobs are in flight.
+        A caller cancelled before its job starts drops the job; one cancelled while its job
+        runs gets ``CancelledError`` at once, and the job finishes on its thread (threads
+        cannot be interrupted) and keeps its slot until then, so the bound holds.
         """
         loop = asyncio.get_running_loop()
         slots = self._slots.of(loop)
         self._waiting += 1
         try:
-            await slots.acquire()
+            await slots.acquire(current_priority())
         finally:
             self._waiting -= 1
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tools.cpu import CpuExecutor, LoopSlots, cpu_executor, run_cpu_bound
+from tools.cpu import CPU_PRIORITY, CpuExecutor, LoopSlots, cpu_executor, run_cpu_bound
 
 
 class Gate:
@@ -119,3 +119,25 @@ def test_bounds_are_validated() -> None:
         CpuExecutor(workers=2, max_pending=1)
     with pytest.raises(ValueError, match="limit"):
         LoopSlots(0)
+
+
+async def test_waiters_are_served_oldest_run_first() -> None:
+    """Runs are queued by when they began (CPU_PRIORITY), not by when each job asked: an
+    older run's next job overtakes newer runs' jobs that asked earlier."""
+    executor = CpuExecutor(workers=1, max_pending=1)
+    gate = Gate()
+
+    async def job_of_run(n: int, began: float) -> int:
+        CPU_PRIORITY.set(began)
+        return await executor.run(gate.job, n)
+
+    blocker = asyncio.create_task(executor.run(gate.job, 0))
+    await _until(lambda: gate.running == 1)
+    newer = [asyncio.create_task(job_of_run(n, began=100.0 + n)) for n in (1, 2, 3)]
+    await _until(lambda: executor.waiting == 3)
+    older = asyncio.create_task(job_of_run(9, began=1.0))
+    await _until(lambda: executor.waiting == 4)
+    gate.release.set()
+    await asyncio.gather(blocker, older, *newer)
+    assert gate.started == [0, 9, 1, 2, 3]
+    executor.shutdown()

@@ -6,7 +6,7 @@ that process (SSE deliveries, new runs) sees the delay. :class:`ChartRenderer` r
 functions of :mod:`tools.render.charts` in a small ``spawn`` process pool instead, started on
 first use (a process that never draws a chart pays nothing) and bounded (``processes``
 workers). At most twice ``processes`` charts are handed to the pool at a time; further charts
-wait on a per-loop :class:`asyncio.Semaphore`, first come first served, so 200 runs asking
+wait on per-loop slots, oldest run first (:data:`tools.cpu.CPU_PRIORITY`), so 200 runs asking
 for a chart at once queue as cheap coroutines instead of 200 submissions (each a pickling and
 a pipe write on the event loop's thread, in one burst). ``processes=0`` draws on the tools'
 bounded CPU executor (tests, single-user tools, platforms without subprocesses).
@@ -29,7 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tools.catalog_types import ToolContext, ToolError
-from tools.cpu import LoopSlots, run_cpu_bound
+from tools.cpu import LoopSlots, current_priority, run_cpu_bound
 
 __all__ = ["RENDERER_SERVICE", "ChartRenderer", "renderer_from_context"]
 
@@ -81,7 +81,7 @@ class ChartRenderer:
         if self.processes == 0:
             return await run_cpu_bound(fn, **kwargs)
         loop = asyncio.get_running_loop()
-        async with self._slots.of(loop):
+        async with self._slots.of(loop).slot(current_priority()):
             pool = self._ensure_pool()
             try:
                 return await loop.run_in_executor(pool, functools.partial(fn, **kwargs))
