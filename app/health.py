@@ -1,7 +1,9 @@
 """``GET /health`` (liveness with real component checks) and ``GET /health/ready`` (readiness).
 
 Checks are cheap and never cost money: a ``SELECT 1`` round trip, a Redis ``PING`` when Redis
-is configured, and the provider's configuration (no LLM call). Components that only learn
+is configured, the provider's configuration, and a cached probe of the model server
+(``GET /models``, no LLM call: :mod:`app.health_probe`; an unreachable server or a missing
+model makes the provider ``warning`` with the reason). Components that only learn
 their state while working (e.g. the provider seeing a 401 from OpenAI) report it to the
 :class:`HealthRegistry`; the endpoint folds those reports into its answer. ``/health`` also
 carries the predecessor's scalar keys, derived from the same state (:mod:`app.health_compat`).
@@ -22,9 +24,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from app.auth.security import NO_AUTH
 from app.db.migrate import migration_status
 from app.health_compat import legacy_health
+from app.health_probe import ProviderProbe
 from app.logging import get_logger
 from app.openapi_errors import error_responses
 from app.state import get_database, get_health, get_orchestrator, get_redis, get_settings
+from orchestrator import ProbeResult, ProbingProvider
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -188,8 +192,46 @@ def _check_config(request: Request[Any, Any, Any]) -> ComponentStatus:
     )
 
 
+_PROBE_STATE = "health_provider_probe"
+
+
+async def _probe_provider(request: Request[Any, Any, Any]) -> ProbeResult | None:
+    """The model server's cached probe, or None (probe off, no orchestrator, or a provider
+    without a server to probe, such as the offline engine)."""
+    state = request.app.state
+    orchestrator = get_orchestrator(state)
+    if orchestrator is None or not isinstance(orchestrator.provider, ProbingProvider):
+        return None
+    if _check_provider(request, None).status != "healthy":
+        return None  # no key / base URL: the configuration is the problem to report
+    probe = state.get(_PROBE_STATE)
+    if not isinstance(probe, ProviderProbe):
+        ttl_s = get_settings(state).server.health_probe_ttl_s
+        probe = ProviderProbe(ttl_s=ttl_s, timeout_s=CHECK_TIMEOUT_S)
+        state[_PROBE_STATE] = probe
+    if not probe.enabled:
+        return None
+    return await probe.result(orchestrator)
+
+
+def _probed(configured: ComponentStatus, probe: ProbeResult | None) -> ComponentStatus:
+    """The configured provider's status with what the probe found (healthy stays healthy
+    only when the server answered and serves the models)."""
+    if probe is None or configured.status != "healthy":
+        return configured
+    details = {**configured.details, "probe": probe.status}
+    if probe.latency_ms is not None:
+        details["latency_ms"] = probe.latency_ms
+    if probe.missing:
+        details["missing_models"] = list(probe.missing)
+    status: HealthStatus = "healthy" if probe.status == "ok" else "warning"
+    return ComponentStatus(status=status, message=probe.message, details=details)
+
+
 def _check_provider(
-    request: Request[Any, Any, Any], reported: ComponentStatus | None
+    request: Request[Any, Any, Any],
+    reported: ComponentStatus | None,
+    probe: ProbeResult | None = None,
 ) -> ComponentStatus:
     llm = get_settings(request.app.state).llm
     details: dict[str, Any] = {"provider": llm.provider}
@@ -207,7 +249,9 @@ def _check_provider(
         )
     else:
         details["model"] = llm.model
-        configured = ComponentStatus(status="healthy", message="configured", details=details)
+        configured = _probed(
+            ComponentStatus(status="healthy", message="configured", details=details), probe
+        )
     if reported is not None and _RANK[reported.status] >= _RANK[configured.status]:
         return ComponentStatus(
             status=reported.status,
@@ -237,12 +281,14 @@ async def _check_redis(request: Request[Any, Any, Any]) -> ComponentStatus | Non
 
 
 async def _components(
-    request: Request[Any, Any, Any], reports: dict[str, ComponentStatus]
+    request: Request[Any, Any, Any],
+    reports: dict[str, ComponentStatus],
+    probe: ProbeResult | None,
 ) -> dict[str, ComponentStatus]:
     components: dict[str, ComponentStatus] = {
         "database": await _check_database(request),
         "config": _check_config(request),
-        "provider": _check_provider(request, reports.get("provider")),
+        "provider": _check_provider(request, reports.get("provider"), probe),
     }
     redis = await _check_redis(request)
     if redis is not None:
@@ -273,7 +319,8 @@ class HealthController(Controller):
     )
     async def health(self, request: Request[Any, Any, Any]) -> Response[HealthReport]:
         reports = await get_health(request.app.state).reports()
-        components = await _components(request, reports)
+        probe = await _probe_provider(request)
+        components = await _components(request, reports, probe)
         status = _worst(list(components.values()))
         messages = {
             "healthy": "All systems operational",
@@ -287,6 +334,7 @@ class HealthController(Controller):
             components["provider"],
             reports.get("provider"),
             checked_at,
+            probe=probe,
         )
         report = HealthReport(
             status=status,

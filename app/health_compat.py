@@ -10,12 +10,16 @@ service knows, never a constant:
 - ``agents_status``: ``"initialized"`` while this worker's orchestrator exists (built by the
   runs lifespan with its assistants), else ``"not_initialized"``.
 - ``openai_client_status``: ``"connected"`` when the orchestrator's provider is a client of an
-  OpenAI-compatible server (``openai`` or ``openai_chat``) and its configuration is complete;
-  ``"not_connected"`` for the offline engine or a provider missing its key / base URL.
+  OpenAI-compatible server (``openai`` or ``openai_chat``), its configuration is complete and
+  the health probe (``GET /models``, :mod:`app.health_probe`) did not find the server
+  unreachable; ``"not_connected"`` otherwise, and for the offline engine.
 - ``openai_api_status``: what runs last learned about the API (health checks never pay for an
   LLM call): ``"healthy"`` after a run the model server answered, ``"invalid_key"`` /
   ``"forbidden"`` after a 401 / 403, ``"quota_exceeded"`` after OpenAI's insufficient-quota
-  429, ``"error"`` for another reported failure, ``"unknown"`` before any run or offline.
+  429, ``"error"`` for another reported failure. Before any run, the probe speaks:
+  ``"healthy"`` when the server answered with the models, ``"invalid_key"`` / ``"forbidden"``
+  when it refused the key, ``"error"`` when it is unreachable or lacks a model. ``"unknown"``
+  offline, or with the probe off and no run yet.
 - ``api_key_configured``: whether ``llm.api_key`` (``OPENAI_API_KEY``) is set.
 - ``data_directory_exists`` / ``data_files_count``: ``server.data_dir`` and the regular files
   under it (counted in a thread, capped at :data:`MAX_COUNTED_FILES`).
@@ -34,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 if TYPE_CHECKING:
     from app.health import ComponentStatus
     from app.settings import Settings
-    from orchestrator import Orchestrator
+    from orchestrator import Orchestrator, ProbeResult
 
 __all__ = [
     "MAX_COUNTED_FILES",
@@ -61,13 +65,27 @@ def api_status_of_failure(code: str, error: str) -> ApiStatus | None:
     return None
 
 
-def _api_status(provider_name: str | None, reported: ComponentStatus | None) -> ApiStatus:
-    if provider_name not in _OPENAI_PROTOCOL or reported is None:
+def _api_status(
+    provider_name: str | None, reported: ComponentStatus | None, probe: ProbeResult | None
+) -> ApiStatus:
+    if provider_name not in _OPENAI_PROTOCOL:
         return "unknown"
+    if reported is None:
+        return _probe_api_status(probe)
     known = _API_STATUSES.get(str(reported.details.get("api_status")))
     if known is not None:
         return known
     return "healthy" if reported.status == "healthy" else "error"
+
+
+def _probe_api_status(probe: ProbeResult | None) -> ApiStatus:
+    if probe is None:
+        return "unknown"
+    if probe.status == "ok":
+        return "healthy"
+    if probe.status == "rejected":
+        return "forbidden" if "HTTP 403" in probe.message else "invalid_key"
+    return "error"
 
 
 def _count_files(root: Path) -> tuple[bool, int]:
@@ -96,16 +114,20 @@ async def legacy_health(
     provider: ComponentStatus,
     reported_provider: ComponentStatus | None,
     checked_at: str,
+    *,
+    probe: ProbeResult | None = None,
 ) -> LegacyHealth:
     """The predecessor's keys from the settings, this worker's orchestrator, the provider
-    component as ``/health`` computed it and the provider report runs left (if any)."""
+    component as ``/health`` computed it, the provider report runs left (if any) and the
+    model server's probe (if it ran)."""
     provider_name = None if orchestrator is None else orchestrator.provider.name
-    connected = provider_name in _OPENAI_PROTOCOL and _complete(settings)
+    reachable = probe is None or probe.status != "unreachable"
+    connected = provider_name in _OPENAI_PROTOCOL and _complete(settings) and reachable
     exists, count = await asyncio.to_thread(_count_files, Path(settings.server.data_dir))
     components: dict[str, Any] = {
         "agents_status": "initialized" if orchestrator is not None else "not_initialized",
         "openai_client_status": "connected" if connected else "not_connected",
-        "openai_api_status": _api_status(provider_name, reported_provider),
+        "openai_api_status": _api_status(provider_name, reported_provider, probe),
         "api_key_configured": bool(settings.llm.api_key),
         "data_directory_exists": exists,
         "data_files_count": count,

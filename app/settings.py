@@ -147,6 +147,10 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # Opt in to sharing the port with other processes (SO_REUSEPORT); off, ``python -m app``
     # refuses to start on a port another process listens on (see app.port_guard).
     reuse_port: bool = False
+    health_probe_ttl_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    """Seconds ``/health`` reuses its probe of the model server (``GET /models`` through the
+    provider's client: no model call, no tokens); concurrent calls share one probe. 0 turns
+    the probe off."""
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

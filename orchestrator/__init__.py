@@ -97,12 +97,15 @@ from orchestrator.providers.base import (
     AuthenticationFailed,
     BadResponse,
     OutputTruncated,
+    ProbeResult,
+    ProbingProvider,
     Provider,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
     Refusal,
+    probe_provider,
 )
 from orchestrator.providers.openai_responses import HOSTED_TOOLS
 from orchestrator.providers.scripted import ScriptedProvider, ScriptExhausted
@@ -162,6 +165,8 @@ __all__ = [
     "PlanInvalid",
     "PlanStep",
     "PlanStepRef",
+    "ProbeResult",
+    "ProbingProvider",
     "Provider",
     "ProviderError",
     "ProviderTimeout",
@@ -200,6 +205,7 @@ __all__ = [
     "is_assistant_name",
     "parse_plan",
     "plan_json_schema",
+    "probe_provider",
     "question_problem",
     "utc_timestamp",
 ]

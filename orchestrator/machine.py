@@ -107,6 +107,7 @@ from orchestrator.providers.base import (
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
 from tools.catalog_types import ToolContext
+from tools.cpu import CPU_PRIORITY
 from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 
 __all__ = [
@@ -419,9 +420,12 @@ class Orchestrator:
             raise ValueError(f"run {run.run_id!r} is already running")
         run.task = asyncio.current_task()
         self._active[run.run_id] = run
+        # The run's CPU work (offline turns, tools, charts) queues behind older runs' only.
+        priority = CPU_PRIORITY.set(time.monotonic())
         try:
             return await self._drive(run, resume)
         finally:
+            CPU_PRIORITY.reset(priority)
             self._active.pop(run.run_id, None)
 
     async def stream(
@@ -505,6 +509,10 @@ class Orchestrator:
                     await run.started_event()
                 else:
                     await run.resumed_event(resume.reason)
+                # Fairness: runs started together each send their first event before any of
+                # them builds a prompt (with 200 at once, the last one's first event would
+                # otherwise wait for 199 planner set-ups on the loop).
+                await asyncio.sleep(0)
                 async with asyncio.timeout(self.budgets.run_timeout_s):
                     try:
                         report, grounding = await self._execute(run, resume)

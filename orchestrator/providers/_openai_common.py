@@ -30,10 +30,12 @@ import msgspec
 import openai
 
 from orchestrator.config import LLMConfig, ReasoningMode
+from orchestrator.providers._openai_probe import probe_models
 from orchestrator.providers._openai_sse import SSEFrame, iter_sse_frames
 from orchestrator.providers.base import (
     AuthenticationFailed,
     BadResponse,
+    ProbeResult,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -326,6 +328,12 @@ class OpenAIProviderBase:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    async def probe(self, models: tuple[str, ...], timeout_s: float) -> ProbeResult:
+        """``GET /models`` on the configured server (:mod:`._openai_probe`); Azure lists
+        models, not deployments, so there only reachability is checked."""
+        check = not isinstance(self._client, openai.AsyncAzureOpenAI)
+        return await probe_models(self._client, models, timeout_s, check_models=check)
 
     @asynccontextmanager
     async def _frames(

@@ -16,7 +16,7 @@ every other provider skips it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -33,6 +33,9 @@ __all__ = [
     "ModelRequest",
     "ModelTurn",
     "OutputTruncated",
+    "ProbeResult",
+    "ProbeStatus",
+    "ProbingProvider",
     "Provider",
     "ProviderError",
     "ProviderEvent",
@@ -46,6 +49,7 @@ __all__ = [
     "ToolSchema",
     "TurnUsage",
     "UserMessage",
+    "probe_provider",
 ]
 
 
@@ -176,6 +180,48 @@ class Provider(Protocol):
     def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]: ...
 
     async def aclose(self) -> None: ...
+
+
+# ------------------------------------------------------------------------------------ probe
+
+ProbeStatus = Literal["ok", "unreachable", "model_missing", "rejected", "error"]
+
+
+class ProbeResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What a cheap check of the provider's server found (``/health`` shows it).
+
+    ``ok``: the server answered and serves every model asked about (or cannot list them);
+    ``unreachable``: no answer (refused, DNS, timeout); ``model_missing``: it answered but does
+    not list ``missing``; ``rejected``: it refused the credentials (401/403); ``error``: any
+    other answer (e.g. HTTP 5xx). ``message`` is for operators and never holds a secret.
+    """
+
+    status: ProbeStatus
+    message: str
+    latency_ms: float | None = None
+    missing: tuple[str, ...] = ()
+    available: tuple[str, ...] = ()  # the first few models the server lists, for the message
+
+
+@runtime_checkable
+class ProbingProvider(Protocol):
+    """A provider that can check its server without a model call (no tokens, no cost).
+
+    Optional: :func:`probe_provider` answers ``ok`` for providers without ``probe``, so the
+    narrow :class:`Provider` protocol stays what an embedder must implement.
+    """
+
+    async def probe(self, models: tuple[str, ...], timeout_s: float) -> ProbeResult: ...
+
+
+async def probe_provider(
+    provider: Provider, models: tuple[str, ...], timeout_s: float = 2.0
+) -> ProbeResult:
+    """``provider.probe(models, timeout_s)``, or ``ok`` when the provider has nothing to probe
+    (the offline engine, a scripted provider, an embedder's own)."""
+    if isinstance(provider, ProbingProvider):
+        return await provider.probe(models, timeout_s)
+    return ProbeResult(status="ok", message=f"{provider.name}: nothing to probe (no server)")
 
 
 # ----------------------------------------------------------------------------------- errors

@@ -11,9 +11,10 @@ user message as the question and to "now" from the wall clock.
 
 No language model runs, so its turns report no tokens (and so no LLM cost or LLM energy):
 each turn is marked ``language_model=False`` and carries the CPU time this process spent
-computing it (``time.thread_time`` around the synchronous decision, which runs on the calling
-thread without awaiting, so no other run's work is counted). Run accounting turns that CPU time
-into a labelled energy estimate (see :mod:`orchestrator.accounting`).
+computing it (``time.thread_time`` around the synchronous decision, which runs in one piece on
+a thread of the bounded CPU executor, :mod:`tools.cpu`, so no other run's work is counted and
+the event loop stays free meanwhile). Run accounting turns that CPU time into a labelled
+energy estimate (see :mod:`orchestrator.accounting`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from orchestrator.providers.base import (
     TurnUsage,
     UserMessage,
 )
+from tools.cpu import run_cpu_bound
 
 __all__ = ["OFFLINE_MODEL", "OfflineProvider"]
 
@@ -178,12 +180,19 @@ class OfflineProvider:
                 f"{type(exc).__name__}: {exc}), so I have no figures to report."
             )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+    def _timed_decide(self, request: ModelRequest) -> tuple[Decision, TurnUsage]:
+        """:meth:`decide` and the CPU time this thread spent on it."""
         started = time.thread_time()
         decision = self.decide(request)
+        return decision, _engine_usage(started)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        # Reading the question and writing a report take milliseconds of pure Python each:
+        # on the bounded CPU executor, so 200 runs queue there while the event loop keeps
+        # emitting events (a new run's first event never waits behind others' turns).
+        decision, usage = await run_cpu_bound(self._timed_decide, request)
         if isinstance(decision, Answer):
             chunks = _chunks(decision.text)
-            usage = _engine_usage(started)
             for chunk in chunks:
                 yield TextDelta(chunk)
             yield ModelTurn(text=decision.text, usage=usage, model=OFFLINE_MODEL)
@@ -195,7 +204,6 @@ class OfflineProvider:
             arguments = msgspec.json.encode(call.arguments).decode()
             call_id = f"offline_{step if step is not None else 'x'}_{done + offset + 1}"
             calls.append(ToolCallRequest(call_id=call_id, name=call.name, arguments=arguments))
-        usage = _engine_usage(started)
         for call_request in calls:
             yield call_request
         yield ModelTurn(text="", tool_calls=tuple(calls), usage=usage, model=OFFLINE_MODEL)

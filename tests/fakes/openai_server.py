@@ -139,6 +139,8 @@ class FakeOpenAI:
     by_model: dict[str, Turn] = field(default_factory=dict)
     # Answer from the request itself once queue and default are empty (generic_model.py)
     generic: bool = False
+    # Models ``GET /v1/models`` lists (with the ``by_model`` keys); the requests are recorded.
+    models: list[str] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     # Reasoning output items as emitted (with encrypted_content when it was asked for)
     reasoning_items: list[dict[str, Any]] = field(default_factory=list)
@@ -203,6 +205,12 @@ class FakeOpenAI:
             return
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
         self.requests.append(RecordedRequest(method, path, headers, payload, query))
+        if method == "GET" and path.endswith("/models"):
+            # The model list (what /health's probe reads): ``models`` and the by_model keys.
+            ids = dict.fromkeys([*self.models, *self.by_model])
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in ids]
+            await _json(send, 200, {"object": "list", "data": data})
+            return
         api: Literal["responses", "chat"] | None = None
         if method == "POST" and path.endswith("/responses"):
             api = "responses"

@@ -7,6 +7,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import pytest
 
@@ -104,3 +105,45 @@ def test_renderer_lookup_and_validation() -> None:
     assert fallback.processes == 0
     with pytest.raises(ValueError, match=">= 0"):
         ChartRenderer(processes=-1)
+
+
+class _ThreadBackedRenderer(ChartRenderer):
+    """The renderer with a wide thread pool standing in for its processes, so a test can
+    count how many charts the renderer hands over at once."""
+
+    def __init__(self, processes: int) -> None:
+        super().__init__(processes)
+        self.threads = ThreadPoolExecutor(max_workers=16)
+
+    def _ensure_pool(self) -> Executor:
+        return self.threads
+
+
+async def test_at_most_two_charts_per_process_are_handed_to_the_pool_at_once() -> None:
+    renderer = _ThreadBackedRenderer(processes=1)
+    release = threading.Event()
+    lock = threading.Lock()
+    handed = 0
+    peak = 0
+
+    def chart(n: int) -> bytes:
+        nonlocal handed, peak
+        with lock:
+            handed += 1
+            peak = max(peak, handed)
+        release.wait(10)
+        with lock:
+            handed -= 1
+        return str(n).encode()
+
+    charts = [asyncio.create_task(renderer.render(chart, n=n)) for n in range(6)]
+    for _ in range(200):
+        if handed == 2:
+            break
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)  # room for a third hand-over if the bound were missing
+    assert handed == 2
+    release.set()
+    assert await asyncio.gather(*charts) == [str(n).encode() for n in range(6)]
+    assert peak == 2
+    renderer.threads.shutdown()

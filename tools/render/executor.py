@@ -5,8 +5,11 @@ holds the GIL, so the thread serving the event loop waits behind it and every ot
 that process (SSE deliveries, new runs) sees the delay. :class:`ChartRenderer` runs the chart
 functions of :mod:`tools.render.charts` in a small ``spawn`` process pool instead, started on
 first use (a process that never draws a chart pays nothing) and bounded (``processes``
-workers; further charts queue). ``processes=0`` draws on the tools' CPU thread (tests,
-single-user tools, platforms without subprocesses).
+workers). At most twice ``processes`` charts are handed to the pool at a time; further charts
+wait on per-loop slots, oldest run first (:data:`tools.cpu.CPU_PRIORITY`), so 200 runs asking
+for a chart at once queue as cheap coroutines instead of 200 submissions (each a pickling and
+a pipe write on the event loop's thread, in one burst). ``processes=0`` draws on the tools'
+bounded CPU executor (tests, single-user tools, platforms without subprocesses).
 
 Hosts build one renderer per process and pass it to tools as
 ``ToolContext.services[RENDERER_SERVICE]``; ``render_chart`` falls back to drawing in a thread
@@ -21,12 +24,12 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tools.catalog_types import ToolContext, ToolError
-from tools.cpu import run_cpu_bound
+from tools.cpu import LoopSlots, current_priority, run_cpu_bound
 
 __all__ = ["RENDERER_SERVICE", "ChartRenderer", "renderer_from_context"]
 
@@ -43,7 +46,9 @@ class ChartRenderer:
         if processes < 0:
             raise ValueError("processes must be >= 0 (0 draws charts in a thread)")
         self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
+        # Charts handed to the pool at once: one drawing and one queued per process.
+        self._slots = LoopSlots(max(1, 2 * processes))
+        self._pool: Executor | None = None
         self._lock = threading.Lock()  # one pool even if two loops start it at once
 
     @property
@@ -51,7 +56,7 @@ class ChartRenderer:
         """Whether worker processes exist (they start with the first chart)."""
         return self._pool is not None
 
-    def _ensure_pool(self) -> ProcessPoolExecutor:
+    def _ensure_pool(self) -> Executor:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
@@ -61,7 +66,7 @@ class ChartRenderer:
                 )
             return self._pool
 
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
+    def _discard(self, pool: Executor) -> None:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
@@ -75,13 +80,16 @@ class ChartRenderer:
         """
         if self.processes == 0:
             return await run_cpu_bound(fn, **kwargs)
-        pool = self._ensure_pool()
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(pool, functools.partial(fn, **kwargs))
-        except BrokenProcessPool:
-            self._discard(pool)
-            raise ToolError("the chart renderer process stopped unexpectedly; try again") from None
+        async with self._slots.of(loop).slot(current_priority()):
+            pool = self._ensure_pool()
+            try:
+                return await loop.run_in_executor(pool, functools.partial(fn, **kwargs))
+            except BrokenProcessPool:
+                self._discard(pool)
+                raise ToolError(
+                    "the chart renderer process stopped unexpectedly; try again"
+                ) from None
 
     async def aclose(self) -> None:
         """Stop the worker processes (queued charts are cancelled). A later chart restarts

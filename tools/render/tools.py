@@ -18,10 +18,11 @@ import msgspec
 
 from tools.catalog_types import DataSource, ToolContext, ToolError
 from tools.clock import now_from_context, parse_date
-from tools.grid.analysis import Level, best_window
-from tools.grid.model import Region, check_region
+from tools.cpu import run_cpu_bound
+from tools.grid.analysis import Level, Window, best_window
+from tools.grid.model import GridSeries, Region, check_region
 from tools.grid.service import fetch_range, source_from_context
-from tools.grid.tools import intensity_view
+from tools.grid.tools import GridIntensityResult, intensity_view
 from tools.grid.zones import local_span, region_zone
 from tools.numeric import linear_fit
 from tools.render.ascii import Bar, Charset, Kpi, render_dashboard_text
@@ -165,6 +166,18 @@ def _labelled(args: RenderChartInput) -> tuple[list[str], list[float]]:
     return labels, values
 
 
+def _grid_view(
+    series: GridSeries, window_hours: float | None
+) -> tuple[GridIntensityResult, Window | None]:
+    """The chart's banded view of ``series`` and, when asked for, its best window."""
+    view = intensity_view(series)
+    if not window_hours:
+        return view, None
+    step = timedelta(minutes=series.step_minutes)
+    zone = region_zone(series.region)
+    return view, best_window(series.points, timedelta(hours=window_hours), step, zone)
+
+
 async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
     kind = args.kind.strip().lower()
     if kind not in _CHART_KINDS:
@@ -183,19 +196,17 @@ async def render_chart(args: RenderChartInput, ctx: ToolContext) -> ChartResult:
         series = await fetch_range(
             source_from_context(ctx), region, start, end, now_from_context(ctx)
         )
-        view = intensity_view(series)
+        # The view and the window are milliseconds of pure Python per chart: on the bounded
+        # CPU executor, so runs asking for charts together do not stall the event loop.
+        view, window = await run_cpu_bound(_grid_view, series, args.best_window_hours)
         synthetic = any(source.synthetic for source in view.sources)
         zone = region_zone(region)
-        window = None
-        if args.best_window_hours:
-            step = timedelta(minutes=series.step_minutes)
-            window = best_window(series.points, timedelta(hours=args.best_window_hours), step, zone)
-            if window is not None:
-                notes.append(
-                    f"best {args.best_window_hours:g} h window "
-                    f"{local_span(window.start, window.end, zone)}, "
-                    f"mean {window.mean:.0f} gCO2/kWh"
-                )
+        if args.best_window_hours and window is not None:
+            notes.append(
+                f"best {args.best_window_hours:g} h window "
+                f"{local_span(window.start, window.end, zone)}, "
+                f"mean {window.mean:.0f} gCO2/kWh"
+            )
         period = str(start) if start == end else f"{start}..{end}"
         title = args.title or f"Grid carbon intensity, {view.region_name}, {period}"
         unit = "gCO2/kWh"

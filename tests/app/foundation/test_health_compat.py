@@ -87,9 +87,10 @@ async def test_an_openai_provider_without_a_key_is_not_connected_and_says_why(
 async def test_the_api_status_follows_what_runs_learn_from_the_model_server(
     tmp_path: Path,
 ) -> None:
-    """Unknown before any run, invalid_key after a 401, forbidden after a 403,
-    quota_exceeded after an insufficient-quota 429, healthy after an answered run."""
-    fake = FakeOpenAI()
+    """Healthy before any run (the health probe found the server serving the model), then
+    invalid_key after a 401, forbidden after a 403, quota_exceeded after an
+    insufficient-quota 429, healthy after an answered run: what runs learn wins."""
+    fake = FakeOpenAI(models=["gpt-4.1-mini"])
     with serve_in_thread(fake) as base_url:
         settings = _with_data_dir(
             tmp_path,
@@ -112,7 +113,7 @@ async def test_the_api_status_follows_what_runs_learn_from_the_model_server(
                 return response.status_code, body
 
             status, body = await health()
-            assert (status, body["components"]["openai_api_status"]) == (200, "unknown")
+            assert (status, body["components"]["openai_api_status"]) == (200, "healthy")
             assert body["components"]["openai_client_status"] == "connected"
             assert body["components"]["api_key_configured"] is True
             assert body["api_error"] is None

@@ -311,8 +311,9 @@ async def test_an_assistant_declared_in_settings_is_planned_run_and_stored(
 async def test_a_rejected_api_key_makes_health_unhealthy_until_a_run_completes(
     tmp_path: Path,
 ) -> None:
-    """/health never pays for an LLM call, so only a run can learn the key was rejected."""
-    fake = FakeOpenAI()
+    """/health never pays for an LLM call, so only a run can learn the key was rejected (the
+    health probe only lists the models, which this server serves)."""
+    fake = FakeOpenAI(models=["gpt-4.1-mini"])
     with serve_in_thread(fake) as base_url:
         settings = make_settings(
             tmp_path,
