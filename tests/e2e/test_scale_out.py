@@ -85,7 +85,7 @@ def cluster(
         "APP__RUNS__LEASE_S": str(LEASE_S),
         "APP__RUNS__HEARTBEAT_S": "0.4",
         # The runs a dead worker leaves are closed, not resumed: the interrupt path is what
-        # these tests check (resuming them is tests/e2e/test_durable_runs.py's subject).
+        # these tests check (resuming them is tests/e2e/test_worker_death.py's subject).
         "APP__RUNS__MAX_RESUMES": "0",
         "APP__RATE_LIMIT__CEREMONY_PER_MINUTE": "10000",
         "APP__LOGGING__LEVEL": "INFO",

@@ -306,7 +306,7 @@ async def test_a_shutdown_closes_running_runs_as_interrupted(
 ) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     # Without resumes (runs.max_resumes = 0); with them the run is handed over instead
-    # (tests/e2e/test_durable_runs.py).
+    # (tests/e2e/test_worker_death.py).
     env = _slow_env(fake_llm, DATABASE_URL=database, APP__RUNS__MAX_RESUMES="0")
     server = start_server(env, [], log_dir=tmp_path / "first")
     try:
@@ -352,7 +352,7 @@ async def test_a_run_of_a_killed_process_is_closed_once_its_lease_expires(
         DATABASE_URL=database,
         APP__RUNS__LEASE_S="1.5",
         APP__RUNS__HEARTBEAT_S="0.3",
-        APP__RUNS__MAX_RESUMES="0",  # closed, not resumed (see tests/e2e/test_durable_runs.py)
+        APP__RUNS__MAX_RESUMES="0",  # closed, not resumed (see tests/e2e/test_worker_death.py)
     )
     server = start_server(env, [], log_dir=tmp_path / "first")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
