@@ -149,7 +149,9 @@ async def test_llm_calls_tokens_errors_and_retries_by_provider_and_model(tmp_pat
             llm=LLMConfig(
                 provider="openai_chat", base_url=f"{base_url}/v1", api_key="sk-t", model="m-1"
             ),
-            orchestrator=BudgetConfig(provider_retries=1, retry_backoff_s=0),
+            orchestrator=BudgetConfig(
+                provider_retries=1, retry_backoff_s=0, grounding_checks=False
+            ),
         )
         async with AsyncTestClient(create_app(settings)) as client:
             user = await signed_in_user(client, "ann@example.org")
