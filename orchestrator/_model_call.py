@@ -35,6 +35,7 @@ from orchestrator.providers.base import (
     TextDelta,
     ToolCallRequest,
 )
+from orchestrator.telemetry import traced_model_call
 
 __all__ = ["call_model"]
 
@@ -61,7 +62,11 @@ async def call_model(
     loop = asyncio.get_running_loop()
     while True:
         try:
-            turn = await _read_stream(run, agent, step_index, request, provider, delta_interval_s)
+            turn = await traced_model_call(
+                provider.name,
+                request,
+                _read_stream(run, agent, step_index, request, provider, delta_interval_s),
+            )
         except ProviderError as exc:
             if not exc.retryable or attempt >= budgets.provider_retries:
                 raise RunFailure(

@@ -35,6 +35,7 @@ from orchestrator.providers.base import (
     ToolCallRequest,
 )
 from orchestrator.registry import ToolRegistry
+from orchestrator.telemetry import traced_tool_call
 from tools.catalog_types import ToolContext, ToolError, model_payload
 from tools.cpu import run_cpu_bound
 
@@ -85,7 +86,7 @@ class StepTools:
                 if self._end > self._start
                 else self._start
             )
-            result, failed = await self._call(call, progress)
+            result, failed = await traced_tool_call(call, self._call(call, progress))
             self.calls_done += 1
             self.failures += failed
             outputs.append(FunctionCallOutput(call.call_id, result))

@@ -87,6 +87,7 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
+from orchestrator.telemetry import step_span, traced_run
 from tools.catalog_types import ToolContext
 from tools.render.executor import RENDERER_SERVICE, ChartRenderer
 
@@ -298,7 +299,7 @@ class Orchestrator:
         run.task = asyncio.current_task()
         self._active[run.run_id] = run
         try:
-            return await self._drive(run)
+            return await traced_run(run, self.provider.name, self._drive(run))
         finally:
             self._active.pop(run.run_id, None)
 
@@ -435,13 +436,15 @@ class Orchestrator:
         )
 
     async def _execute(self, run: _Run) -> str:
-        plan = await self._plan(run)
+        with step_span(run, "planner", None):
+            plan = await self._plan(run)
         count = len(plan.steps)
         span = _STEPS_END_PROGRESS - _PLANNED_PROGRESS
         for index, step in enumerate(plan.steps):
             start = _PLANNED_PROGRESS + span * index // count
             end = _PLANNED_PROGRESS + span * (index + 1) // count
-            output = await self._run_step(run, index, step, start, end)
+            with step_span(run, step.kind, index):
+                output = await self._run_step(run, index, step, start, end)
             run.outputs.append((step.kind, output))
         report = run.outputs[-1][1]
         run.transition(State.COMPLETED)
