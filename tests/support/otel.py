@@ -50,6 +50,16 @@ class SpanNode:
     def name(self) -> str:
         return self.span.name
 
+    @property
+    def start(self) -> int:
+        assert self.span.start_time is not None
+        return self.span.start_time
+
+    @property
+    def end(self) -> int:
+        assert self.span.end_time is not None
+        return self.span.end_time
+
     def names(self) -> list[str]:
         return [child.name for child in self.children]
 
