@@ -6,6 +6,9 @@ Usable on its own (no web framework, no database)::
     async for event in orch.stream("When is the grid cleanest tomorrow?"):
         print(event.message)
     result = await orch.ask("What is the footprint of a 50-person office?")
+
+With an OpenTelemetry tracer provider configured, runs emit spans (``orchestrator.telemetry``;
+add :func:`add_trace_context` to structlog's processors for trace ids in log lines).
 """
 
 from __future__ import annotations
@@ -91,6 +94,12 @@ from orchestrator.providers.openai_responses import HOSTED_TOOLS
 from orchestrator.providers.scripted import ScriptedProvider, ScriptExhausted
 from orchestrator.questions import MAX_QUESTION_CHARS, question_problem
 from orchestrator.registry import ToolRegistry, build_tool_services
+from orchestrator.telemetry import (
+    add_trace_context,
+    current_traceparent,
+    set_capture_content,
+    tracing_enabled,
+)
 from tools.catalog_types import ToolError
 
 __all__ = [
@@ -157,9 +166,11 @@ __all__ = [
     "ToolExecutionData",
     "ToolRegistry",
     "ToolsConfig",
+    "add_trace_context",
     "build_assistants",
     "build_provider",
     "build_tool_services",
+    "current_traceparent",
     "decode_envelope",
     "decode_event",
     "encode_envelope",
@@ -168,5 +179,7 @@ __all__ = [
     "parse_plan",
     "plan_json_schema",
     "question_problem",
+    "set_capture_content",
+    "tracing_enabled",
     "utc_timestamp",
 ]

@@ -4,7 +4,8 @@
 so a replay sends byte-identical data. ``worker_id`` + ``lease_expires_at`` tell which
 process executes a running run and whether it is still alive (its heartbeat refreshes the
 lease); a partial unique index allows one running run per conversation, which keeps the
-conversation's messages alternating.
+conversation's messages alternating. ``trace_parent`` is the run's OpenTelemetry span
+(``traceparent`` form, set with its first event when tracing is on, see ``app.telemetry``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Run(Base):
     worker_id: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # W3C traceparent of the run's span (tracing on): replays of its stream link to it.
+    trace_parent: Mapped[str | None] = mapped_column(String(55))
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 

@@ -13,6 +13,10 @@ Liveness across processes: each process has a ``worker_id``; its heartbeat refre
 process and are closed by any live one (``error`` code ``interrupted``), and so are, at once,
 runs of a process of this host that no longer exists (``workers``); a shutdown closes only
 this process's runs.
+
+Tracing: the run's task is created inside the request's context (asyncio copies it), so the
+orchestrator's run span is a child of the request that started it; the run span's
+``traceparent`` is stored with the ``started`` event (:mod:`app.telemetry`).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ from orchestrator import (
     HistoryPair,
     Orchestrator,
     RunContext,
+    Started,
+    current_traceparent,
     question_problem,
     utc_timestamp,
 )
@@ -362,7 +368,9 @@ class RunService:
                 event, charts = attach_chart_images(event, now)
             try:
                 async with self._writing() as session:
-                    payload = await store.insert_event(session, event, now)
+                    payload = await store.insert_event(
+                        session, event, now, trace_parent=_run_span(event)
+                    )
                     if isinstance(event, Completed | ErrorEvent):
                         run = await session.get(Run, event.run_id, with_for_update=True)
                         if run is None or run.status != "running":
@@ -586,6 +594,12 @@ class RunService:
         self._publish(event, payload)
         log.warning("run.interrupted", run_id=run_id, reason=reason)
         return True
+
+
+def _run_span(event: Event) -> str | None:
+    """The run's span (``traceparent``) with its ``started`` event, when tracing is on: the
+    orchestrator emits it inside the run's span, and replays of the stream link to it."""
+    return current_traceparent() if isinstance(event, Started) else None
 
 
 class _RunClosedElsewhere(Exception):

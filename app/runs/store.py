@@ -74,8 +74,12 @@ def failure_message(event: ErrorEvent) -> str:
     return f"**I could not finish this report.** {event.data.error} (error code `{code}`)"
 
 
-async def insert_event(session: AsyncSession, event: Event, now: datetime) -> str:
-    """Persist ``event``; returns the stored JSON payload (the exact bytes replays send)."""
+async def insert_event(
+    session: AsyncSession, event: Event, now: datetime, *, trace_parent: str | None = None
+) -> str:
+    """Persist ``event``; returns the stored JSON payload (the exact bytes replays send).
+
+    ``trace_parent`` (the run's span, with its first event) is stored on the run row."""
     payload = encode_event(event).decode()
     session.add(
         RunEvent(
@@ -87,6 +91,8 @@ async def insert_event(session: AsyncSession, event: Event, now: datetime) -> st
         )
     )
     values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
+    if trace_parent is not None:
+        values["trace_parent"] = trace_parent
     plan = getattr(event.data, "plan", None)
     if plan is not None:
         values["plan"] = msgspec.to_builtins(plan)
