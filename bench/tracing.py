@@ -1,0 +1,349 @@
+"""What tracing costs the real service: CPU per run and per SSE frame, off / on / no OTel.
+
+Three builds of the service run in turn, the same workload each, in the same run of this
+script, alternating their order each repeat:
+
+* ``before``: the build without OpenTelemetry (a source tree given with ``--baseline-src``,
+  e.g. ``git archive 090a9d5 | tar -x -C /tmp/sca-before``);
+* ``off``: this build, ``[telemetry] tracing = false`` (the default);
+* ``on``: this build, tracing on, exporting OTLP/HTTP (protobuf) to a sink in this process
+  that counts and discards the spans, ``OTEL_BSP_SCHEDULE_DELAY=500``.
+
+Each one is a fresh ``python -m app`` (granian, one worker, SQLite) with the ``openai_chat``
+provider against the fake OpenAI server at zero latency (three model calls per run, the
+production path; ``tests/support/slow_llm.py``), so a run's CPU is the service's own work,
+not an offline engine's computation that would hide the tracing cost. Measured as the server
+process tree's CPU time (all threads: the span exporter's too):
+
+1. **per run**: ``--runs`` sequential ``POST /ask-stream`` read to the end, CPU divided by
+   runs (and by the frames they streamed);
+2. **per replayed SSE frame**: ``--replays`` ``GET /runs/{id}/events`` of finished runs from
+   the first event (with tracing on, each is a ``stream run`` span linked to the run), CPU
+   divided by frames.
+
+Before reading the CPU clock the script waits for the exporter's batch to leave (the same
+wait in every build).
+
+3. **the machine alone** (``--machine-runs``): the orchestrator's own overhead per 4-step run
+   (``bench/orchestrator.py``'s scripted zero-latency run: 13 spans), in a process per build,
+   best of 5: what a span costs next to the machine's bookkeeping, with no I/O to hide it.
+
+Prints Markdown for BENCHMARKS.md::
+
+    .venv/bin/python -m bench.tracing --baseline-src /tmp/sca-before [--runs 40]
+        [--replays 200] [--repeat 3] [--machine-runs 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.sse import cpu_seconds  # noqa: E402
+from tests.live_server import TEST_JWT_SECRET, free_port  # noqa: E402
+from tests.support.slow_llm import QUESTION, provider_env, slow_fake_llm  # noqa: E402
+from tests.support.sse import parse_sse  # noqa: E402
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+EXPORT_WAIT_S = 1.5
+
+
+@dataclass
+class Figures:
+    run_ms: list[float] = field(default_factory=list)
+    live_frame_us: list[float] = field(default_factory=list)
+    replay_frame_us: list[float] = field(default_factory=list)
+    frames_per_run: float = 0.0
+
+
+class _Sink:
+    """An OTLP/HTTP endpoint that counts requests and bytes and discards them."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.bytes = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                sink.requests += 1
+                sink.bytes += len(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextlib.contextmanager
+def _server(src: Path, directory: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """``python -m app`` from ``src`` (its own packages first); yields (base URL, pid)."""
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("APP__", "OTEL_"))}
+    full = {
+        **base,
+        "PYTHONPATH": str(src),
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "APP__LOGGING__FORMAT": "json",
+        "APP__LOGGING__LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    log = directory / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=src,
+            env=full,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError), _NO_PROXY.open(f"{url}/health", timeout=2) as ok:
+                if ok.status == 200:
+                    break
+            time.sleep(0.2)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _token(src: Path, env: dict[str, str]) -> str:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("APP__", "OTEL_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "token", "create", "bench@example.org"],
+        cwd=src,
+        env={**base, "PYTHONPATH": str(src), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _ask(client: httpx.Client, headers: dict[str, str]) -> tuple[str, int]:
+    response = client.post("/ask-stream", json={"question": QUESTION}, headers=headers)
+    frames = [frame for frame in parse_sse(response.text) if frame.id is not None]
+    if response.status_code != 200 or not frames or frames[-1].event != "completed":
+        raise RuntimeError(f"run failed: {response.status_code} {response.text[-500:]}")
+    return response.headers["x-run-id"], len(frames)
+
+
+def measure(src: Path, env: dict[str, str], args: argparse.Namespace, figures: Figures) -> None:
+    with tempfile.TemporaryDirectory(prefix="sca-bench-tracing-") as tmp:
+        directory = Path(tmp)
+        database = {"DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'bench.db'}"}
+        with _server(src, directory, {**env, **database}) as (url, pid):
+            headers = {"Authorization": f"Bearer {_token(src, database)}"}
+            with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
+                for _ in range(5):  # warm-up: imports, first queries, connection pools
+                    _ask(client, headers)
+                time.sleep(EXPORT_WAIT_S)
+                before = cpu_seconds(pid)
+                runs: list[str] = []
+                frames = 0
+                for _ in range(args.runs):
+                    run_id, count = _ask(client, headers)
+                    runs.append(run_id)
+                    frames += count
+                time.sleep(EXPORT_WAIT_S)
+                spent = cpu_seconds(pid) - before - _idle(pid)
+                figures.run_ms.append(spent / args.runs * 1000)
+                figures.live_frame_us.append(spent / frames * 1e6)
+                figures.frames_per_run = frames / args.runs
+
+                before = cpu_seconds(pid)
+                replayed = 0
+                for index in range(args.replays):
+                    response = client.get(
+                        f"/runs/{runs[index % len(runs)]}/events",
+                        headers={**headers, "Last-Event-ID": "0"},
+                    )
+                    replayed += sum(1 for f in parse_sse(response.text) if f.id is not None)
+                time.sleep(EXPORT_WAIT_S)
+                spent = cpu_seconds(pid) - before - _idle(pid)
+                figures.replay_frame_us.append(spent / replayed * 1e6)
+
+
+_idle_cache: dict[int, float] = {}
+
+
+def _idle(pid: int) -> float:
+    """CPU the server spends in ``EXPORT_WAIT_S`` doing nothing (heartbeat, lease sweeps),
+    measured once per server: subtracted so the wait is not counted as work."""
+    if pid not in _idle_cache:
+        start = cpu_seconds(pid)
+        time.sleep(EXPORT_WAIT_S)
+        _idle_cache[pid] = cpu_seconds(pid) - start
+    return _idle_cache[pid]
+
+
+_MACHINE = """
+import asyncio, sys
+import bench.orchestrator as b
+{setup}
+b.configure_logs("filtered")
+n = {runs}
+asyncio.run(b.machine_runs(200))
+print(b.best_of(5, lambda: b.machine_runs(n)) / n * 1000)
+{teardown}
+"""
+_SDK_SETUP = """
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+provider = TracerProvider()
+provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint="{endpoint}")))
+trace.set_tracer_provider(provider)
+"""
+
+
+def machine_ms(src: Path, runs: int, sink: _Sink | None) -> float:
+    """The machine's CPU ms per scripted run in a fresh process of ``src`` (sink: traced)."""
+    setup = _SDK_SETUP.format(endpoint=f"{sink.url}/v1/traces") if sink is not None else ""
+    code = _MACHINE.format(
+        setup=setup, runs=runs, teardown="provider.shutdown()" if sink is not None else ""
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("APP__", "OTEL_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=src,
+        env={**base, "PYTHONPATH": str(src)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[0])
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.3f}x" if base else "n/a"
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--baseline-src", type=Path, required=True)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--replays", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--machine-runs", type=int, default=2000, help="0: skip part 3")
+    args = parser.parse_args(argv)
+    sink = _Sink()
+    results = {name: Figures() for name in ("before", "off", "on")}
+    with (
+        tempfile.TemporaryDirectory(prefix="sca-bench-llm-") as tmp,
+        slow_fake_llm(Path(tmp), latency_ms=0) as llm,
+    ):
+        llm_env = provider_env(llm)
+        variants: list[tuple[str, Path, dict[str, str]]] = [
+            ("before", args.baseline_src.resolve(), {}),
+            ("off", ROOT, {}),
+            (
+                "on",
+                ROOT,
+                {
+                    "APP__TELEMETRY__TRACING": "true",
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
+                    "OTEL_BSP_SCHEDULE_DELAY": "500",
+                    "OTEL_SERVICE_NAME": "sca-bench",
+                },
+            ),
+        ]
+        for repeat in range(args.repeat):
+            shift = repeat % len(variants)
+            for name, src, env in variants[shift:] + variants[:shift]:
+                print(f"repeat {repeat + 1}: {name}", file=sys.stderr, flush=True)
+                measure(src, {**llm_env, **env}, args, results[name])
+    machine: dict[str, list[float]] = {"before": [], "off": [], "on": []}
+    for _ in range(args.repeat if args.machine_runs else 0):
+        machine["before"].append(machine_ms(args.baseline_src.resolve(), args.machine_runs, None))
+        machine["off"].append(machine_ms(ROOT, args.machine_runs, None))
+        machine["on"].append(machine_ms(ROOT, args.machine_runs, sink))
+    sink.close()
+    base = results["before"]
+    lines = [
+        f"{args.repeat} repeats x {args.runs} runs + {args.replays} replays per build, "
+        f"{base.frames_per_run:.1f} SSE frames per run; median of the repeats "
+        "(server process CPU, all threads).",
+        "",
+        "| build | CPU per run | x before | CPU per live frame | CPU per replayed frame "
+        "| x before |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    base_run = statistics.median(base.run_ms)
+    base_replay = statistics.median(base.replay_frame_us)
+    for name, figures in results.items():
+        run_ms = statistics.median(figures.run_ms)
+        replay = statistics.median(figures.replay_frame_us)
+        spread = f" ({min(figures.run_ms):.2f}-{max(figures.run_ms):.2f})"
+        lines.append(
+            f"| {name} | {run_ms:.2f} ms{spread} | {_ratio(run_ms, base_run)} | "
+            f"{statistics.median(figures.live_frame_us):.0f} µs | {replay:.1f} µs | "
+            f"{_ratio(replay, base_replay)} |"
+        )
+    lines += ["", f"OTLP export requests received by the sink (tracing on): {sink.requests}."]
+    if machine["before"]:
+        floor = min(machine["before"])
+        lines += [
+            "",
+            f"Machine alone, 4-step scripted run (13 spans), best of 5 x {args.machine_runs} "
+            f"runs, {args.repeat} processes per build:",
+            "",
+            "| build | machine CPU per run (min-max) | x before |",
+            "|---|---:|---:|",
+        ]
+        for name, samples in machine.items():
+            lines.append(
+                f"| {name} | {min(samples):.3f}-{max(samples):.3f} ms | "
+                f"{_ratio(min(samples), floor)} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(main())
