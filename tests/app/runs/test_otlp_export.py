@@ -262,3 +262,29 @@ def test_one_ask_stream_run_exports_its_span_tree_over_otlp_http(
     assert transitions
     assert {line["trace_id"] for line in transitions} == {request["trace_id"]}
     assert {line["span_id"] for line in transitions} <= {span["span_id"] for span in [run, *steps]}
+
+
+def test_spans_still_queued_are_exported_when_the_server_stops(
+    tmp_path: Path,
+    live_server: Callable[..., LiveServer],
+    receiver: tuple[str, _Received],
+) -> None:
+    endpoint, received = receiver
+    server = live_server(
+        env={
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'flush.db'}",
+            "APP__TELEMETRY__TRACING": "true",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "600000",  # ten minutes: only the shutdown flushes
+        }
+    )
+    with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as client:
+        assert client.get("/health").status_code == 200
+    time.sleep(0.5)
+    assert received.named("GET /health") == []
+    assert server.stop() == 0
+    spans = received.named("GET /health")  # ours and the start-up readiness checks
+    assert spans
+    health = spans[-1]
+    assert health["kind"] == Span.SPAN_KIND_SERVER
+    assert health["service"] == "sustainable-city-ai"
