@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 from collections.abc import Awaitable, Iterator, MutableMapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 from opentelemetry import trace
@@ -90,10 +91,27 @@ _tracers: dict[int, tuple[TracerProvider, Tracer]] = {}
 _capture: bool | None = None
 
 
+# Where the API keeps the global provider (None until one is set). Reading it directly is the
+# "tracing off" fast path: ``trace.get_tracer_provider()`` also looks up an environment
+# variable on every call, which would cost more than everything else this module does when
+# off. Should a future API move it, the public call is used instead.
+_UNSET: Final = object()
+_PROVIDER_FROM_ENV: Final = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+
+
+def _configured_provider() -> TracerProvider | None:
+    provider: object = getattr(trace, "_TRACER_PROVIDER", _UNSET)
+    if provider is _UNSET or (provider is None and _PROVIDER_FROM_ENV):
+        provider = trace.get_tracer_provider()
+    if provider is None or isinstance(provider, ProxyTracerProvider | NoOpTracerProvider):
+        return None
+    return provider if isinstance(provider, TracerProvider) else None
+
+
 def _tracer() -> Tracer | None:
     """The orchestrator's tracer of the configured provider, or None when none is set."""
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, ProxyTracerProvider | NoOpTracerProvider):
+    provider = _configured_provider()
+    if provider is None:
         return None
     cached = _tracers.get(id(provider))
     if cached is None or cached[0] is not provider:
@@ -196,13 +214,17 @@ async def traced_run(run: RunRecord, provider: str, drive: Awaitable[_O]) -> _O:
 # -- steps ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def step_span(run: RunRecord, kind: str, index: int | None) -> Iterator[None]:
+_OFF: Final = contextlib.nullcontext()
+
+
+def step_span(run: RunRecord, kind: str, index: int | None) -> AbstractContextManager[None]:
     """The span of one step (``index`` None: the planner), with the tokens it used."""
     tracer = _tracer()
-    if tracer is None:
-        yield
-        return
+    return _OFF if tracer is None else _step_span(tracer, run, kind, index)
+
+
+@contextlib.contextmanager
+def _step_span(tracer: Tracer, run: RunRecord, kind: str, index: int | None) -> Iterator[None]:
     attributes: dict[str, Any] = {
         "gen_ai.agent.name": kind,
         "orchestrator.run.id": run.run_id,
