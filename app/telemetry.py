@@ -20,9 +20,9 @@ frame). Once the router has matched, the span is renamed to the route's template
 
 A run is started inside the request's span and its task inherits the context (asyncio copies
 it), so the run's span is a child of the request that created it. Its ``traceparent`` is
-stored on the run row with its first event; a later ``GET /runs/{id}/events`` (a reconnect
-with ``Last-Event-ID``, or another client) wraps its replay in a ``stream run`` span with a
-Link to the run's span, even on another worker or after a restart.
+stored on the run row with its first event; the span of a later ``GET /runs/{id}/events``
+(a reconnect with ``Last-Event-ID``, or another client) gets a Link to the run's span, even
+on another worker or after a restart.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from app.logging import get_logger
 from orchestrator import set_capture_content, tracing_enabled
@@ -55,7 +56,6 @@ __all__ = [
 ]
 
 DEFAULT_SERVICE_NAME: Final = "sustainable-city-ai"
-_TRACER_NAME: Final = "app"
 _log = get_logger("app.telemetry")
 
 
@@ -175,25 +175,24 @@ def instrument_asgi(app: ASGIApp) -> ASGIApp:
     return config.middleware_class(_RouteName(app), config)
 
 
-async def linked_replay(
+def linked_replay(
     frames: AsyncGenerator[bytes, None], *, run_id: str, traceparent: str | None, after: int
 ) -> AsyncGenerator[bytes, None]:
-    """``frames`` inside a ``stream run`` span that links to the run's own span."""
-    links: list[Link] = []
-    if traceparent:
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    """Link the current request's span to the run's span; count the frames it replays.
 
+    Called in the handler, inside the request's span: the link is added to that span (no
+    span of its own, so a replay costs one span, like any request)."""
+    span = trace.get_current_span()
+    if traceparent:
         context = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
         run_span = trace.get_current_span(context).get_span_context()
         if run_span.is_valid:
-            links.append(Link(run_span, {"orchestrator.link": "run"}))
-    tracer = trace.get_tracer(_TRACER_NAME)
-    span = tracer.start_span(
-        "stream run",
-        kind=SpanKind.INTERNAL,
-        links=links,
-        attributes={"orchestrator.run.id": run_id, "orchestrator.stream.after": after},
-    )
+            span.add_link(run_span, {"orchestrator.link": "run"})
+    span.set_attributes({"orchestrator.run.id": run_id, "orchestrator.stream.after": after})
+    return _counted(frames, span)
+
+
+async def _counted(frames: AsyncGenerator[bytes, None], span: Span) -> AsyncGenerator[bytes, None]:
     sent = 0
     try:
         async for frame in frames:
@@ -201,5 +200,4 @@ async def linked_replay(
             yield frame
     finally:
         span.set_attribute("orchestrator.stream.frames", sent)
-        span.end()
         await frames.aclose()

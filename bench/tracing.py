@@ -1,7 +1,8 @@
 """What tracing costs the real service: CPU per run and per SSE frame, off / on / no OTel.
 
-Three builds of the service run in turn, the same workload each, in the same run of this
-script, alternating their order each repeat:
+Three builds of the service run side by side, in the same run of this script, and get the
+same workload interleaved request by request (the order rotating each round), so a machine
+shared with other work loads them equally:
 
 * ``before``: the build without OpenTelemetry (a source tree given with ``--baseline-src``,
   e.g. ``git archive 090a9d5 | tar -x -C /tmp/sca-before``);
@@ -9,7 +10,7 @@ script, alternating their order each repeat:
 * ``on``: this build, tracing on, exporting OTLP/HTTP (protobuf) to a sink in this process
   that counts and discards the spans, ``OTEL_BSP_SCHEDULE_DELAY=500``.
 
-Each one is a fresh ``python -m app`` (granian, one worker, SQLite) with the ``openai_chat``
+Each one is its own ``python -m app`` (granian, one worker, SQLite) with the ``openai_chat``
 provider against the fake OpenAI server at zero latency (three model calls per run, the
 production path; ``tests/support/slow_llm.py``), so a run's CPU is the service's own work,
 not an offline engine's computation that would hide the tracing cost. Measured as the server
@@ -18,7 +19,7 @@ process tree's CPU time (all threads: the span exporter's too):
 1. **per run**: ``--runs`` sequential ``POST /ask-stream`` read to the end, CPU divided by
    runs (and by the frames they streamed);
 2. **per replayed SSE frame**: ``--replays`` ``GET /runs/{id}/events`` of finished runs from
-   the first event (with tracing on, each is a ``stream run`` span linked to the run), CPU
+   the first event (with tracing on, each request span gets a Link to the run's span), CPU
    divided by frames.
 
 Before reading the CPU clock the script waits for the exporter's batch to leave (the same
@@ -46,7 +47,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -172,53 +173,80 @@ def _ask(client: httpx.Client, headers: dict[str, str]) -> tuple[str, int]:
     return response.headers["x-run-id"], len(frames)
 
 
-def measure(src: Path, env: dict[str, str], args: argparse.Namespace, figures: Figures) -> None:
-    with tempfile.TemporaryDirectory(prefix="sca-bench-tracing-") as tmp:
-        directory = Path(tmp)
-        database = {"DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'bench.db'}"}
-        with _server(src, directory, {**env, **database}) as (url, pid):
+@dataclass
+class _Live:
+    """One build's running server, its client and its runs."""
+
+    name: str
+    pid: int
+    client: httpx.Client
+    headers: dict[str, str]
+    runs: list[str] = field(default_factory=list)
+    frames: int = 0
+    replayed: int = 0
+    cpu: float = 0.0
+
+
+def _interleaved(servers: list[_Live], rounds: int, work: Callable[[_Live, int], None]) -> None:
+    """``rounds`` rounds of ``work`` on every server, the order rotating each round, so the
+    builds share the machine's load equally; each server's CPU over the loop, less what it
+    spends idle for as long (heartbeat, lease sweeps), lands in ``cpu``."""
+    idle_start = [cpu_seconds(server.pid) for server in servers]
+    time.sleep(EXPORT_WAIT_S)
+    idle = [cpu_seconds(s.pid) - start for s, start in zip(servers, idle_start, strict=True)]
+    started = time.monotonic()
+    before = [cpu_seconds(server.pid) for server in servers]
+    for index in range(rounds):
+        shift = index % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            work(server, index)
+    time.sleep(EXPORT_WAIT_S)  # the exporter's batch leaves (the same wait for every build)
+    elapsed = time.monotonic() - started
+    for server, start, idle_cpu in zip(servers, before, idle, strict=True):
+        server.cpu = cpu_seconds(server.pid) - start - idle_cpu * elapsed / EXPORT_WAIT_S
+
+
+def _run_once(server: _Live, _index: int) -> None:
+    run_id, count = _ask(server.client, server.headers)
+    server.runs.append(run_id)
+    server.frames += count
+
+
+def _replay_once(server: _Live, index: int) -> None:
+    response = server.client.get(
+        f"/runs/{server.runs[index % len(server.runs)]}/events",
+        headers={**server.headers, "Last-Event-ID": "0"},
+    )
+    server.replayed += sum(1 for frame in parse_sse(response.text) if frame.id is not None)
+
+
+def measure(
+    variants: list[tuple[str, Path, dict[str, str]]],
+    args: argparse.Namespace,
+    results: dict[str, Figures],
+) -> None:
+    """Start every build's server, then run the workloads on all of them interleaved."""
+    with contextlib.ExitStack() as stack:
+        servers: list[_Live] = []
+        for name, src, env in variants:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sca-bt-")))
+            database = {"DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'bench.db'}"}
+            url, pid = stack.enter_context(_server(src, directory, {**env, **database}))
+            client = stack.enter_context(httpx.Client(base_url=url, timeout=60, trust_env=False))
             headers = {"Authorization": f"Bearer {_token(src, database)}"}
-            with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
-                for _ in range(5):  # warm-up: imports, first queries, connection pools
-                    _ask(client, headers)
-                time.sleep(EXPORT_WAIT_S)
-                before = cpu_seconds(pid)
-                runs: list[str] = []
-                frames = 0
-                for _ in range(args.runs):
-                    run_id, count = _ask(client, headers)
-                    runs.append(run_id)
-                    frames += count
-                time.sleep(EXPORT_WAIT_S)
-                spent = cpu_seconds(pid) - before - _idle(pid)
-                figures.run_ms.append(spent / args.runs * 1000)
-                figures.live_frame_us.append(spent / frames * 1e6)
-                figures.frames_per_run = frames / args.runs
-
-                before = cpu_seconds(pid)
-                replayed = 0
-                for index in range(args.replays):
-                    response = client.get(
-                        f"/runs/{runs[index % len(runs)]}/events",
-                        headers={**headers, "Last-Event-ID": "0"},
-                    )
-                    replayed += sum(1 for f in parse_sse(response.text) if f.id is not None)
-                time.sleep(EXPORT_WAIT_S)
-                spent = cpu_seconds(pid) - before - _idle(pid)
-                figures.replay_frame_us.append(spent / replayed * 1e6)
-
-
-_idle_cache: dict[int, float] = {}
-
-
-def _idle(pid: int) -> float:
-    """CPU the server spends in ``EXPORT_WAIT_S`` doing nothing (heartbeat, lease sweeps),
-    measured once per server: subtracted so the wait is not counted as work."""
-    if pid not in _idle_cache:
-        start = cpu_seconds(pid)
-        time.sleep(EXPORT_WAIT_S)
-        _idle_cache[pid] = cpu_seconds(pid) - start
-    return _idle_cache[pid]
+            servers.append(_Live(name, pid, client, headers))
+        for server in servers:
+            for _ in range(5):  # warm-up: imports, first queries, connection pools
+                _ask(server.client, server.headers)
+        _interleaved(servers, args.runs, _run_once)
+        for server in servers:
+            figures = results[server.name]
+            figures.run_ms.append(server.cpu / args.runs * 1000)
+            figures.live_frame_us.append(server.cpu / server.frames * 1e6)
+            figures.frames_per_run = server.frames / args.runs
+        _interleaved(servers, args.replays, _replay_once)
+        for server in servers:
+            results[server.name].replay_frame_us.append(server.cpu / server.replayed * 1e6)
 
 
 _MACHINE = """
@@ -281,12 +309,13 @@ def main(argv: list[str] | None = None) -> str:
     ):
         llm_env = provider_env(llm)
         variants: list[tuple[str, Path, dict[str, str]]] = [
-            ("before", args.baseline_src.resolve(), {}),
-            ("off", ROOT, {}),
+            ("before", args.baseline_src.resolve(), llm_env),
+            ("off", ROOT, llm_env),
             (
                 "on",
                 ROOT,
                 {
+                    **llm_env,
                     "APP__TELEMETRY__TRACING": "true",
                     "OTEL_EXPORTER_OTLP_ENDPOINT": sink.url,
                     "OTEL_BSP_SCHEDULE_DELAY": "500",
@@ -295,10 +324,8 @@ def main(argv: list[str] | None = None) -> str:
             ),
         ]
         for repeat in range(args.repeat):
-            shift = repeat % len(variants)
-            for name, src, env in variants[shift:] + variants[:shift]:
-                print(f"repeat {repeat + 1}: {name}", file=sys.stderr, flush=True)
-                measure(src, {**llm_env, **env}, args, results[name])
+            print(f"repeat {repeat + 1}", file=sys.stderr, flush=True)
+            measure(variants, args, results)
     machine: dict[str, list[float]] = {"before": [], "off": [], "on": []}
     for _ in range(args.repeat if args.machine_runs else 0):
         machine["before"].append(machine_ms(args.baseline_src.resolve(), args.machine_runs, None))

@@ -107,11 +107,11 @@ async def test_a_streamed_run_is_a_child_of_its_request_and_a_replay_links_to_it
         format_trace_id(run.span.context.trace_id),
         format_span_id(run.span.context.span_id),
     ]
-    replay_request = _find(roots, "GET /runs/{run_id}/events")
-    stream = _find(roots, "stream run")
-    assert stream.span.parent is not None
-    assert stream.span.parent.span_id == replay_request.span.context.span_id
+    stream = _find(roots, "GET /runs/{run_id}/events")
+    assert stream.span.parent is None  # its own trace, linked to the run's
+    assert stream.children == []  # no span per frame
     attributes = dict(stream.span.attributes or {})
+    assert attributes["orchestrator.run.id"] == run_id
     assert attributes["orchestrator.stream.after"] == 2
     assert attributes["orchestrator.stream.frames"] == len(replayed)
     (link,) = stream.span.links
