@@ -293,6 +293,24 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:.3f}x" if base else "n/a"
 
 
+def _machine_table(machine: dict[str, list[float]], args: argparse.Namespace) -> list[str]:
+    floor = statistics.median(machine["before"])
+    lines = [
+        f"Machine alone, 4-step scripted run (13 spans), best of 5 x {args.machine_runs} "
+        f"runs, {args.repeat} processes per build:",
+        "",
+        "| build | machine CPU per run, median (min-max) | x before |",
+        "|---|---:|---:|",
+    ]
+    for name, samples in machine.items():
+        lines.append(
+            f"| {name} | {statistics.median(samples):.3f} ms "
+            f"({min(samples):.3f}-{max(samples):.3f}) | "
+            f"{_ratio(statistics.median(samples), floor)} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--baseline-src", type=Path, required=True)
@@ -323,16 +341,23 @@ def main(argv: list[str] | None = None) -> str:
                 },
             ),
         ]
-        for repeat in range(args.repeat):
+        for repeat in range(args.repeat if args.runs else 0):  # --runs 0: the machine only
             print(f"repeat {repeat + 1}", file=sys.stderr, flush=True)
             measure(variants, args, results)
     machine: dict[str, list[float]] = {"before": [], "off": [], "on": []}
-    for _ in range(args.repeat if args.machine_runs else 0):
-        machine["before"].append(machine_ms(args.baseline_src.resolve(), args.machine_runs, None))
-        machine["off"].append(machine_ms(ROOT, args.machine_runs, None))
-        machine["on"].append(machine_ms(ROOT, args.machine_runs, sink))
+    builds: list[tuple[str, Path, _Sink | None]] = [
+        ("before", args.baseline_src.resolve(), None),
+        ("off", ROOT, None),
+        ("on", ROOT, sink),
+    ]
+    for repeat in range(args.repeat if args.machine_runs else 0):
+        shift = repeat % len(builds)  # the order rotates, as for the servers
+        for name, src, traced in builds[shift:] + builds[:shift]:
+            machine[name].append(machine_ms(src, args.machine_runs, traced))
     sink.close()
     base = results["before"]
+    if not base.run_ms:
+        return "\n".join(_machine_table(machine, args))
     lines = [
         f"{args.repeat} repeats x {args.runs} runs + {args.replays} replays per build, "
         f"{base.frames_per_run:.1f} SSE frames per run; median of the repeats "
@@ -355,20 +380,7 @@ def main(argv: list[str] | None = None) -> str:
         )
     lines += ["", f"OTLP export requests received by the sink (tracing on): {sink.requests}."]
     if machine["before"]:
-        floor = min(machine["before"])
-        lines += [
-            "",
-            f"Machine alone, 4-step scripted run (13 spans), best of 5 x {args.machine_runs} "
-            f"runs, {args.repeat} processes per build:",
-            "",
-            "| build | machine CPU per run (min-max) | x before |",
-            "|---|---:|---:|",
-        ]
-        for name, samples in machine.items():
-            lines.append(
-                f"| {name} | {min(samples):.3f}-{max(samples):.3f} ms | "
-                f"{_ratio(min(samples), floor)} |"
-            )
+        lines += ["", *_machine_table(machine, args)]
     return "\n".join(lines)
 
 
