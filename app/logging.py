@@ -10,7 +10,9 @@ question). The engine hides parameters (``hide_parameters``, which also covers
 holds a database error with that error's class, SQLSTATE, constraint and SQL statement but
 never its message (nor the message of an exception that quotes it). Streaming (SSE)
 responses are logged once, when the stream ends, not per chunk. Every line carries the
-``pid`` of the process that wrote it (several granian workers share one log stream).
+``pid`` of the process that wrote it (several granian workers share one log stream), and
+every line written inside an OpenTelemetry span its ``trace_id`` and ``span_id``
+(:func:`orchestrator.telemetry.add_trace_context`; with tracing off there is no span).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import structlog
+
+from orchestrator import add_trace_context
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
@@ -190,6 +194,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_pid,
+        add_trace_context,
         _mask_secrets,
         _redact_database_errors,
     ]

@@ -44,8 +44,10 @@ from app.runs.plugin import RunsPlugin
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, load_settings
 from app.state import DATABASE_KEY, HEALTH_KEY, METRICS_KEY, REDIS_KEY, SETTINGS_KEY
+from app.telemetry import instrument_asgi, setup_tracing, tracing_lifespan
 from app.url_policy import refuse_nul_in_url
 from app.web import web_router
+from orchestrator import tracing_enabled
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the service. ``settings`` defaults to :func:`app.settings.load_settings`."""
     settings = settings if settings is not None else load_settings()
     configure_logging(settings.logging)
+    tracer_provider = setup_tracing(settings.telemetry, VERSION)
     database = Database(settings.database)
     redis = create_redis(settings.redis)
     metrics = Metrics() if settings.metrics.enabled else None
@@ -145,8 +148,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=_route_handlers(settings),
         plugins=_plugins(settings, database, redis, metrics),
-        # Entered in order, exited in reverse: Redis closes after every plugin stopped.
-        lifespan=[redis_lifespan(redis), _database_lifespan(settings, database)],
+        # Entered in order, exited in reverse: Redis closes after every plugin stopped, and
+        # the tracer provider flushes last (the runs closed at shutdown are traced too).
+        lifespan=[
+            *([tracing_lifespan(tracer_provider)] if tracer_provider is not None else []),
+            redis_lifespan(redis),
+            _database_lifespan(settings, database),
+        ],
         state=State(state),
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
@@ -176,6 +184,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Outermost wrapper (around routing and exception handling), so unknown routes and
     # errors are logged and carry X-Request-ID too; Litestar's middleware runs per route.
     app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    if settings.telemetry.tracing and tracing_enabled():
+        # The request's span around everything, the access line included (app.telemetry).
+        app.asgi_handler = instrument_asgi(app.asgi_handler)
     return app
 
 

@@ -76,6 +76,7 @@ __all__ = [
     "RunSettings",
     "ServerSettings",
     "Settings",
+    "TelemetrySettings",
     "expected_value",
     "load_settings",
 ]
@@ -242,6 +243,15 @@ class LoggingSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class TelemetrySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    tracing: bool = False
+    """OpenTelemetry traces (request, run, step, LLM and tool call spans), exported with
+    OTLP/HTTP as the standard ``OTEL_*`` variables say; off costs nothing."""
+    capture_content: bool = False
+    """Put prompts, completions and tool arguments/results on the spans (they hold users'
+    questions and data): only for debugging, on a collector you trust."""
+
+
 class RunSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_question_chars: Annotated[int, msgspec.Meta(ge=1)] = MAX_QUESTION_CHARS
     """Longest accepted question, in characters."""
@@ -320,6 +330,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rate_limit: RateLimitSettings = RateLimitSettings()
     cors: CorsSettings = CorsSettings()
     logging: LoggingSettings = LoggingSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     runs: RunSettings = RunSettings()
     datasets: DatasetSettings = DatasetSettings()
     metrics: MetricsSettings = MetricsSettings()

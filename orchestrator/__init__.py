@@ -6,6 +6,9 @@ Usable on its own (no web framework, no database)::
     async for event in orch.stream("When is the grid cleanest tomorrow?"):
         print(event.message)
     result = await orch.ask("What is the footprint of a 50-person office?")
+
+With an OpenTelemetry tracer provider configured, runs emit spans (``orchestrator.telemetry``;
+add :func:`add_trace_context` to structlog's processors for trace ids in log lines).
 """
 
 from __future__ import annotations
@@ -111,6 +114,12 @@ from orchestrator.providers.openai_responses import HOSTED_TOOLS
 from orchestrator.providers.scripted import ScriptedProvider, ScriptExhausted
 from orchestrator.questions import MAX_QUESTION_CHARS, question_problem
 from orchestrator.registry import ToolRegistry, build_tool_services
+from orchestrator.telemetry import (
+    add_trace_context,
+    current_traceparent,
+    set_capture_content,
+    tracing_enabled,
+)
 from tools.catalog_types import ToolError
 
 __all__ = [
@@ -193,9 +202,11 @@ __all__ = [
     "ToolExecutionData",
     "ToolRegistry",
     "ToolsConfig",
+    "add_trace_context",
     "build_assistants",
     "build_provider",
     "build_tool_services",
+    "current_traceparent",
     "decode_checkpoint",
     "decode_envelope",
     "decode_event",
@@ -207,5 +218,7 @@ __all__ = [
     "plan_json_schema",
     "probe_provider",
     "question_problem",
+    "set_capture_content",
+    "tracing_enabled",
     "utc_timestamp",
 ]

@@ -43,6 +43,7 @@ from orchestrator.providers.base import (
     TextDelta,
     ToolCallRequest,
 )
+from orchestrator.telemetry import traced_model_call
 
 __all__ = ["call_model"]
 
@@ -72,7 +73,11 @@ async def call_model(
     while True:
         began = time.perf_counter()
         try:
-            turn = await _read_stream(run, agent, step_index, request, provider, delta_interval_s)
+            turn = await traced_model_call(
+                provider.name,
+                request,
+                _read_stream(run, agent, step_index, request, provider, delta_interval_s),
+            )
         except OutputTruncated:
             raise  # the machine decides: the planner's retries, or a shorter step answer
         except ProviderError as exc:

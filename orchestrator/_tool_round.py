@@ -48,6 +48,7 @@ from orchestrator.providers.base import (
     ToolCallRequest,
 )
 from orchestrator.registry import ToolRegistry
+from orchestrator.telemetry import traced_tool_call
 from tools.catalog_types import ToolContext, ToolError, model_payload
 from tools.cpu import run_cpu_bound
 from tools.render.tools import DashboardResult
@@ -126,7 +127,7 @@ class StepTools:
             if position == 0 and running == call.call_id and tool and not tool.idempotent:
                 await self._not_repeated(call, progress)
             else:
-                await self._call(call, progress)
+                await traced_tool_call(call, self._call(call, progress))
         if self.failures > self._max_failures:
             raise RunFailure(
                 "tool_failed",
@@ -189,8 +190,9 @@ class StepTools:
             ),
         )
 
-    async def _call(self, call: ToolCallRequest, progress: int) -> None:
-        """Execute one tool call; its output for the model joins the round's outputs."""
+    async def _call(self, call: ToolCallRequest, progress: int) -> tuple[str, bool]:
+        """Execute one tool call; its output for the model joins the round's outputs (and is
+        returned, with whether it failed, for the call's span)."""
         run, agent = self._run, self._step
         announced = ToolExecutionData(
             progress=progress,
@@ -255,7 +257,8 @@ class StepTools:
         run.usage.tool_ms += duration_ms
         if error is not None:
             run.log.info("run.tool_failed", tool=call.name, error=error)
-            self._finish(call, msgspec.json.encode({"error": error}).decode(), True)
+            failed = msgspec.json.encode({"error": error}).decode()
+            self._finish(call, failed, True)
             await run.tool_event(
                 agent,
                 f"{call.name} failed: {shorten(error, _SUMMARY_CHARS)}",
@@ -263,7 +266,7 @@ class StepTools:
                     announced, status="failed", duration_ms=duration_ms, error=error
                 ),
             )
-            return
+            return failed, True
         for_model = msgspec.json.encode(compact).decode()
         self._finish(call, for_model, False, None if for_model == output else output)
         await run.tool_event(
@@ -273,6 +276,7 @@ class StepTools:
                 announced, status="finished", duration_ms=duration_ms, result_summary=summary
             ),
         )
+        return for_model, False
 
 
 def _arguments_for_event(raw: str) -> dict[str, Any]:

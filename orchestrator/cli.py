@@ -6,6 +6,10 @@ It behaves like a Unix tool, so it composes with pipes and redirections:
   JSON line with ``--json`` (the same objects the SSE stream carries);
 - stderr carries everything for the person watching: one progress line per event (a progress
   bar when stderr is a terminal), the usage summary, errors and logs;
+- ``--trace`` prints the run's OpenTelemetry span tree (run → steps → LLM and tool calls,
+  with timings and tokens) on stderr after the run, recorded in memory
+  (:mod:`orchestrator._span_tree`); with ``--verbose`` every log line carries its
+  ``trace_id`` and ``span_id``;
 - ``--out DIR`` also writes ``DIR/report.md`` and every chart of the run as ``DIR/<id>.svg``;
 - a reader that goes away (``| head``) ends the run quietly: no traceback, no "Exception
   ignored" noise, exit status 141 like a tool killed by SIGPIPE.
@@ -34,6 +38,7 @@ from typing import TextIO
 import msgspec
 import structlog
 
+from orchestrator._span_tree import install_recorder, print_span_tree
 from orchestrator.accounting import describe_usage
 from orchestrator.config import (
     AccountingConfig,
@@ -47,6 +52,7 @@ from orchestrator.context import RunContext
 from orchestrator.events import AgentThinking, Completed, ErrorEvent, Event, encode_event
 from orchestrator.machine import Orchestrator
 from orchestrator.questions import question_problem
+from orchestrator.telemetry import add_trace_context
 from tools.catalog_types import Dataset, ToolError
 
 __all__ = ["ConfigFileError", "load_config", "main"]
@@ -178,6 +184,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also write DIR/report.md and every chart of the run as DIR/<chart id>.svg",
     )
     ask.add_argument("-v", "--verbose", action="store_true", help="log transitions to stderr")
+    ask.add_argument(
+        "--trace",
+        action="store_true",
+        help="record the run's OpenTelemetry spans and print their tree with timings on stderr",
+    )
     evaluate = commands.add_parser(
         "eval", help="run the offline engine's answer-quality cases and print a scorecard"
     )
@@ -197,6 +208,7 @@ def _configure_logging(verbose: bool) -> None:
     --verbose."""
     structlog.configure(
         processors=[
+            add_trace_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.dev.ConsoleRenderer(colors=False),
@@ -255,6 +267,7 @@ async def _run(args: argparse.Namespace, out: TextIO, progress: TextIO) -> int:
     settings = load_config(args.config, os.environ, args.provider)
     dataset = _load_dataset(args.dataset) if args.dataset is not None else None
     out_dir = _prepare_out_dir(args.out) if args.out is not None else None
+    recorder = install_recorder() if args.trace else None
     orch = Orchestrator.from_settings(settings)
     tty = progress.isatty()
     terminal: Event | None = None
@@ -274,6 +287,8 @@ async def _run(args: argparse.Namespace, out: TextIO, progress: TextIO) -> int:
                 terminal = event
     finally:
         await orch.aclose()
+        if recorder is not None:
+            print_span_tree(recorder.get_finished_spans(), progress)
     if isinstance(terminal, Completed):
         if not args.json:
             out.write(terminal.data.full_content.rstrip() + "\n")

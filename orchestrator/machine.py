@@ -106,6 +106,7 @@ from orchestrator.providers.base import (
     UserMessage,
 )
 from orchestrator.registry import ToolRegistry, build_tool_services
+from orchestrator.telemetry import step_span, traced_run
 from tools.catalog_types import ToolContext
 from tools.cpu import CPU_PRIORITY
 from tools.render.executor import RENDERER_SERVICE, ChartRenderer
@@ -423,7 +424,7 @@ class Orchestrator:
         # The run's CPU work (offline turns, tools, charts) queues behind older runs' only.
         priority = CPU_PRIORITY.set(time.monotonic())
         try:
-            return await self._drive(run, resume)
+            return await traced_run(run, self.provider.name, self._drive(run, resume))
         finally:
             CPU_PRIORITY.reset(priority)
             self._active.pop(run.run_id, None)
@@ -570,7 +571,11 @@ class Orchestrator:
         )
 
     async def _execute(self, run: _Run, resume: _Resume | None) -> tuple[str, GroundingVerdict]:
-        plan = run.plan if run.plan is not None else await self._plan(run)
+        if run.plan is not None:  # resumed after planning
+            plan = run.plan
+        else:
+            with step_span(run, "planner", None):
+                plan = await self._plan(run)
         in_progress = resume.checkpoint.step if resume is not None else None
         count = len(plan.steps)
         span = _STEPS_END_PROGRESS - _PLANNED_PROGRESS
@@ -581,7 +586,8 @@ class Orchestrator:
             resumed = (
                 in_progress if in_progress is not None and in_progress.index == index else None
             )
-            await self._run_step(run, index, step, start, end, resumed)
+            with step_span(run, step.kind, index):
+                await self._run_step(run, index, step, start, end, resumed)
         report = run.outputs[-1][1]
         verdict = run.grounding.verdict(enabled=self.budgets.grounding_checks)
         if verdict.status == "flagged":

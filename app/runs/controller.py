@@ -40,6 +40,8 @@ from app.runs.schemas import AskRequest, AskResponse, RunList, RunTicket, RunVie
 from app.runs.stream import run_event_stream
 from app.runs.ticket_auth import ticket_session
 from app.runs.tickets import TicketError
+from app.telemetry import linked_replay
+from orchestrator import tracing_enabled
 
 __all__ = ["START_RUN_ERRORS", "RunsController", "start_stream"]
 
@@ -327,17 +329,18 @@ class RunsController(Controller):
         """
         user_id = await self._events_user(request, runs_runtime, run_id, ticket)
         start = _after(last_event_id, after)
-        await runs_runtime.reads.owned(run_id, user_id)
+        run = await runs_runtime.reads.owned(run_id, user_id)
         service = runs_runtime.service
-        return sse_response(
-            run_event_stream(
-                run_id,
-                after=start,
-                channels=service.channels,
-                session_maker=service.session_maker,
-                keepalive_s=runs_runtime.settings.keepalive_s,
-            )
+        frames = run_event_stream(
+            run_id,
+            after=start,
+            channels=service.channels,
+            session_maker=service.session_maker,
+            keepalive_s=runs_runtime.settings.keepalive_s,
         )
+        if tracing_enabled():  # the replay's span links to the run's (app.telemetry)
+            frames = linked_replay(frames, run_id=run_id, traceparent=run.trace_parent, after=start)
+        return sse_response(frames)
 
     @staticmethod
     async def _events_user(

@@ -10,6 +10,9 @@ conversation's messages alternating.
 (:class:`orchestrator.Checkpoint` as JSON), written in the transaction of the boundary event
 numbered ``seq``; ``runs.resumes`` counts the times another worker claimed the run to
 continue it from there (bounded by ``runs.max_resumes``).
+
+``trace_parent`` is the run's OpenTelemetry span (``traceparent`` form, set with its first
+event when tracing is on, see ``app.telemetry``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class Run(Base):
     lease_expires_at: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     resumes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # W3C traceparent of the run's span (tracing on): replays of its stream link to it.
+    trace_parent: Mapped[str | None] = mapped_column(String(55))
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 

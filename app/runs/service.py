@@ -21,6 +21,10 @@ or with ``max_resumes = 0``, the run is closed as before (``error`` code ``inter
 checkpoint that cannot be read ends its run at once (``checkpoint_invalid``). A shutdown
 hands its runs over: each stops at its next step boundary (or after ``runs.handover_s``),
 and the lease is released so another worker claims it at once.
+
+Tracing: the run's task is created inside the request's context (asyncio copies it), so the
+orchestrator's run span is a child of the request that started it; the run span's
+``traceparent`` is stored with the ``started`` event (:mod:`app.telemetry`).
 """
 
 from __future__ import annotations
@@ -67,7 +71,10 @@ from orchestrator import (
     Event,
     HistoryPair,
     Orchestrator,
+    Resumed,
     RunContext,
+    Started,
+    current_traceparent,
     question_problem,
     utc_timestamp,
 )
@@ -454,7 +461,9 @@ class RunService:
                 event, charts = attach_chart_images(event, now)
             try:
                 async with self._writing() as session:
-                    payload = await store.insert_event(session, event, now, owner=self.worker_id)
+                    payload = await store.insert_event(
+                        session, event, now, owner=self.worker_id, trace_parent=_run_span(event)
+                    )
                     if checkpoint is not None and not isinstance(event, Completed | ErrorEvent):
                         await store.save_checkpoint(
                             session, event.run_id, event.seq, checkpoint, now
@@ -752,6 +761,13 @@ class RunService:
         self._publish(event, payload)
         log.warning("run.interrupted", run_id=run_id, reason=reason)
         return True
+
+
+def _run_span(event: Event) -> str | None:
+    """The run's span (``traceparent``) with its ``started`` (or, on the worker that resumed
+    it, ``resumed``) event, when tracing is on: the orchestrator emits it inside the run's
+    span, and replays of the stream link to it."""
+    return current_traceparent() if isinstance(event, Started | Resumed) else None
 
 
 class _RunClosedElsewhere(Exception):

@@ -80,17 +80,25 @@ def failure_message(event: ErrorEvent) -> str:
 
 
 async def insert_event(
-    session: AsyncSession, event: Event, now: datetime, *, owner: str | None = None
+    session: AsyncSession,
+    event: Event,
+    now: datetime,
+    *,
+    owner: str | None = None,
+    trace_parent: str | None = None,
 ) -> str:
     """Persist ``event``; returns the stored JSON payload (the exact bytes replays send).
 
     ``owner``: the worker writing it, which must still hold the run (fencing: a worker whose
     run was claimed by another after its lease lapsed must not write again). The run row is
     updated first, so its row lock orders the run's writers; :class:`RunNotOwned` if the
-    run is no longer this worker's.
+    run is no longer this worker's. ``trace_parent`` (the run's span, with its first event)
+    is stored on the run row.
     """
     payload = encode_event(event).decode()
     values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
+    if trace_parent is not None:
+        values["trace_parent"] = trace_parent
     plan = getattr(event.data, "plan", None)
     if plan is not None:
         values["plan"] = msgspec.to_builtins(plan)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -232,3 +233,41 @@ def test_a_terminal_gets_progress_bars(tmp_path: Path) -> None:
     lines = output.decode().splitlines()
     assert lines[0] == "[" + "." * 20 + "]   0% Run started"
     assert any(line.startswith("[" + "#" * 20 + "] 100% Run completed") for line in lines)
+
+
+def test_trace_prints_the_span_tree_with_timings_on_stderr(tmp_path: Path) -> None:
+    done = _cli(tmp_path, GRID_QUESTION, "--trace")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("I read this as:")  # stdout: still only the report
+    lines = done.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(r"trace [0-9a-f]{32}", line))
+    tree = lines[start + 1 : next(i for i, line in enumerate(lines) if line.startswith("usage:"))]
+    row = re.compile(r"^(?P<name>.+?)\s+(?P<ms>\d+\.\d) ms(?:  (?P<details>.*))?$")
+    rows = [row.fullmatch(line) for line in tree]
+    assert all(rows), tree
+    names = [match["name"] for match in rows if match]
+    assert names[0] == "invoke_agent orchestrator"
+    assert names[1] == "├─ step planner"
+    assert names[2] == "│  └─ chat gpt-4.1-mini"
+    assert "├─ step carbon" in names
+    assert "│  ├─ execute_tool grid_best_window" in names
+    assert names[-1].startswith("   └─ chat ")  # the last step's last call
+    first = rows[0]
+    assert first is not None
+    assert first["details"].startswith("completed")
+    durations = [float(match["ms"]) for match in rows if match]
+    assert durations[0] == max(durations)  # the run contains everything
+    assert "offline  model=offline-engine" in tree[2]
+
+
+def test_verbose_logs_carry_trace_ids_when_tracing(tmp_path: Path) -> None:
+    done = _cli(tmp_path, "hello there", "--trace", "--verbose")
+    assert done.returncode == 0, done.stderr
+    trace_line = next(line for line in done.stderr.splitlines() if line.startswith("trace "))
+    trace_id = trace_line.split()[1]
+    transitions = [line for line in done.stderr.splitlines() if "run.transition" in line]
+    assert transitions
+    assert all(f"trace_id={trace_id}" in line for line in transitions)
+    assert all(re.search(r"span_id=[0-9a-f]{16}", line) for line in transitions)
+    plain = _cli(tmp_path, "hello there", "--verbose")
+    assert "trace_id=" not in plain.stderr
