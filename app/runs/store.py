@@ -80,16 +80,25 @@ def failure_message(event: ErrorEvent) -> str:
 
 
 async def insert_event(
-    session: AsyncSession, event: Event, now: datetime, *, owner: str | None = None
+    session: AsyncSession,
+    event: Event,
+    now: datetime,
+    *,
+    owner: str | None = None,
+    payload: str | None = None,
 ) -> str:
     """Persist ``event``; returns the stored JSON payload (the exact bytes replays send).
+
+    ``payload``: the event already encoded (``encode_event``), so a caller can encode it
+    before taking the write lock.
 
     ``owner``: the worker writing it, which must still hold the run (fencing: a worker whose
     run was claimed by another after its lease lapsed must not write again). The run row is
     updated first, so its row lock orders the run's writers; :class:`RunNotOwned` if the
     run is no longer this worker's.
     """
-    payload = encode_event(event).decode()
+    if payload is None:
+        payload = encode_event(event).decode()
     values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
     plan = getattr(event.data, "plan", None)
     if plan is not None:
