@@ -1,9 +1,10 @@
 """The run service: starts orchestrator runs as tasks, persists and publishes their events.
 
 A run is independent of any HTTP connection. :meth:`RunService.start` writes the user
-message and the run row, then runs the orchestrator in its own task; every event is stored in
-``run_events`` (commit first) and then published, as its finished SSE frame, on the run's
-channel, so subscribers that replay from the database and tail the channel see every event
+message, the run row and its ``started`` event in one transaction, publishes that event, then
+runs the orchestrator in its own task; every event is stored in ``run_events`` (commit first,
+group-committed with other runs' writes: :mod:`app.runs.writer`) and then published, as its
+finished SSE frame, on the run's channel, so subscribers that replay from the database and tail the channel see every event
 exactly once. The terminal event, the run row's final state and the assistant message are
 written in one transaction (with the run's chart images, whose links the ``completed``
 event's report gains just before: :mod:`app.images.charts`).
