@@ -1,9 +1,10 @@
 """The run service: starts orchestrator runs as tasks, persists and publishes their events.
 
 A run is independent of any HTTP connection. :meth:`RunService.start` writes the user
-message and the run row, then runs the orchestrator in its own task; every event is stored in
-``run_events`` (commit first) and then published, as its finished SSE frame, on the run's
-channel, so subscribers that replay from the database and tail the channel see every event
+message, the run row and its ``started`` event in one transaction, publishes that event, then
+runs the orchestrator in its own task; every event is stored in ``run_events`` (commit first,
+group-committed with other runs' writes: :mod:`app.runs.writer`) and then published, as its
+finished SSE frame, on the run's channel, so subscribers that replay from the database and tail the channel see every event
 exactly once. The terminal event, the run row's final state and the assistant message are
 written in one transaction (with the run's chart images, whose links the ``completed``
 event's report gains just before: :mod:`app.images.charts`).
@@ -61,6 +62,7 @@ from app.runs.errors import QUESTION_ERRORS, ConversationBusy, TooManyRuns
 from app.runs.frames import payload_frame
 from app.runs.models import Run
 from app.runs.workers import is_dead_here, local_prefix, new_worker_id
+from app.runs.writer import EventWrite, EventWriter, RunClosedElsewhere, settled
 from app.settings import RunSettings
 from orchestrator import (
     Checkpointer,
@@ -74,7 +76,9 @@ from orchestrator import (
     Resumed,
     RunContext,
     Started,
+    StartedData,
     current_traceparent,
+    encode_event,
     question_problem,
     utc_timestamp,
 )
@@ -118,6 +122,8 @@ class _LiveRun:
     # Stopping: the run ends its attempt at its next step boundary, for another worker.
     handing_over: bool = False
     handed_over: bool = False
+    # The run's span (tracing on), stored on the run row with the next event it writes.
+    trace_parent: str | None = None
 
 
 class RunService:
@@ -152,6 +158,8 @@ class RunService:
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
         self._checkpoints = DatabaseCheckpointer(session_maker)
+        # Runs' events are committed in batches (group commit), each before it is published.
+        self._writer = EventWriter(self._writing)
         # Where runs' checkpoints go (None: none are kept, as before durable runs).
         self.checkpointer: Checkpointer | None = self._checkpoints
 
@@ -261,18 +269,24 @@ class RunService:
         self._reserved += 1
         self._reserved_by_user[user_id] += 1
         try:
-            started, context = await self._create(user_id, question, conversation_id, dataset_id)
+            started, context, event, payload, cancelled = await self._create(
+                user_id, question, conversation_id, dataset_id
+            )
         except BaseException as exc:
             self._release(user_id)
             if isinstance(exc, TooManyRuns | ConversationBusy):
                 self._refused("user_limit" if isinstance(exc, TooManyRuns) else "conversation_busy")
             raise
         live = _LiveRun(started.run_id, user_id, started.conversation_id)
+        live.last_seq = event.seq
         self._live[started.run_id] = live
         if self._metrics is not None:
             self._metrics.accepted(started.run_id)
         live.task = asyncio.create_task(self._execute(live, question, context))
+        self._publish(event, payload)
         log.info("run.started", run_id=started.run_id, conversation_id=started.conversation_id)
+        if cancelled:
+            raise asyncio.CancelledError
         return started
 
     def _refused(self, reason: str) -> None:
@@ -292,64 +306,72 @@ class RunService:
 
     async def _create(
         self, user_id: str, question: str, conversation_id: int | None, dataset_id: str | None
-    ) -> tuple[StartedRun, RunContext]:
+    ) -> tuple[StartedRun, RunContext, Started, str, bool]:
+        """Write the run row, the user message and the run's ``started`` event in one
+        transaction (with other runs' writes: :mod:`app.runs.writer`), so the first event
+        can be published as soon as the run exists. Returns the event, its stored JSON and
+        whether the caller was cancelled meanwhile (the run exists then: start it anyway)."""
         now = _now()
+
+        async def create(session: AsyncSession) -> tuple[StartedRun, RunContext, Started, str]:
+            per_user = self.settings.max_concurrent_per_user
+            others = await store.count_running(session, user_id, self.worker_id)
+            if others + self._reserved_by_user[user_id] > per_user:
+                raise TooManyRuns(
+                    f"You already have {per_user} runs in progress; "
+                    "wait for one to finish or cancel it.",
+                    headers=dict(_RETRY_RUN_LATER),
+                )
+            if conversation_id is None:
+                conversation = await conversations.new_conversation(session, user_id, question, now)
+                history: list[HistoryPair] = []
+            else:
+                conversation = await conversations.owned_conversation(
+                    session, conversation_id, user_id
+                )
+                history = await conversations.history_pairs(
+                    session, conversation.id, self.max_history_pairs
+                )
+            dataset = (
+                None
+                if dataset_id is None
+                else await datasets.dataset_for_run(session, user_id, dataset_id)
+            )
+            run = Run(
+                user_id=user_id,
+                conversation_id=conversation.id,
+                dataset_id=dataset_id,
+                question=question,
+                status="running",
+                progress=0,
+                last_seq=0,
+                worker_id=self.worker_id,
+                lease_expires_at=now + timedelta(seconds=self.settings.lease_s),
+                cancel_requested=False,
+                created_at=now,
+            )
+            session.add(run)
+            await session.flush()
+            await conversations.append_message(
+                session, conversation.id, "user", question, run.id, now
+            )
+            context = RunContext(
+                run_id=run.id,
+                conversation_id=conversation.id,
+                user_id=user_id,
+                history=history,
+                dataset=dataset,
+                metadata={"conversation_id": conversation.id},
+            )
+            started = _started_event(question, context, now)
+            payload = await store.insert_event(session, started, now, owner=self.worker_id)
+            return StartedRun(run.id, conversation.id), context, started, payload
+
         try:
-            async with self._writing() as session:
-                per_user = self.settings.max_concurrent_per_user
-                others = await store.count_running(session, user_id, self.worker_id)
-                if others + self._reserved_by_user[user_id] > per_user:
-                    raise TooManyRuns(
-                        f"You already have {per_user} runs in progress; "
-                        "wait for one to finish or cancel it.",
-                        headers=dict(_RETRY_RUN_LATER),
-                    )
-                if conversation_id is None:
-                    conversation = await conversations.new_conversation(
-                        session, user_id, question, now
-                    )
-                    history: list[HistoryPair] = []
-                else:
-                    conversation = await conversations.owned_conversation(
-                        session, conversation_id, user_id
-                    )
-                    history = await conversations.history_pairs(
-                        session, conversation.id, self.max_history_pairs
-                    )
-                dataset = (
-                    None
-                    if dataset_id is None
-                    else await datasets.dataset_for_run(session, user_id, dataset_id)
-                )
-                run = Run(
-                    user_id=user_id,
-                    conversation_id=conversation.id,
-                    dataset_id=dataset_id,
-                    question=question,
-                    status="running",
-                    progress=0,
-                    last_seq=0,
-                    worker_id=self.worker_id,
-                    lease_expires_at=now + timedelta(seconds=self.settings.lease_s),
-                    cancel_requested=False,
-                    created_at=now,
-                )
-                session.add(run)
-                await session.flush()
-                await conversations.append_message(
-                    session, conversation.id, "user", question, run.id, now
-                )
+            created, cancelled = await settled(self._writer.submit(create))
         except IntegrityError as exc:
             raise await self._create_conflict(exc, user_id, conversation_id, dataset_id) from exc
-        context = RunContext(
-            run_id=run.id,
-            conversation_id=conversation.id,
-            user_id=user_id,
-            history=history,
-            dataset=dataset,
-            metadata={"conversation_id": conversation.id},
-        )
-        return StartedRun(run.id, conversation.id), context
+        return (*created, cancelled)
 
     async def _create_conflict(
         self,
@@ -449,7 +471,18 @@ class RunService:
         )
 
     async def _record(self, live: _LiveRun, event: Event) -> None:
-        """Persist (and for a terminal event, close the run), then publish."""
+        """Persist (and for a terminal event, close the run), then publish.
+
+        The write is committed with other runs' pending events (:mod:`app.runs.writer`).
+        Once handed to the writer it cannot be taken back: a cancellation while it is in
+        flight waits for its outcome (so ``last_seq`` stays true), then stops the run.
+        """
+        if isinstance(event, Started) and event.seq <= live.last_seq:
+            # Stored and published with the run row (see ``_create``); the orchestrator
+            # emits it inside the run's span, which the next write stores for replays.
+            live.trace_parent = current_traceparent()
+            return
+        cancelled = False
         async with live.lock:
             if live.closed or live.handed_over:
                 return  # closed by shutdown or a stale-lease sweep: later events are void
@@ -459,35 +492,34 @@ class RunService:
             if isinstance(event, Completed):
                 # Each chart gets a public image id, linked from the report it is stored with.
                 event, charts = attach_chart_images(event, now)
+            payload = encode_event(event).decode()
+            trace_parent = _run_span(event) or live.trace_parent
+            pending = self._writer.submit_event(
+                EventWrite(
+                    event, payload, self.worker_id, now, checkpoint, charts, trace_parent
+                )
+            )
             try:
-                async with self._writing() as session:
-                    payload = await store.insert_event(
-                        session, event, now, owner=self.worker_id, trace_parent=_run_span(event)
-                    )
-                    if checkpoint is not None and not isinstance(event, Completed | ErrorEvent):
-                        await store.save_checkpoint(
-                            session, event.run_id, event.seq, checkpoint, now
-                        )
-                    if isinstance(event, Completed | ErrorEvent):
-                        run = await session.get(Run, event.run_id, with_for_update=True)
-                        if run is None or run.status != "running":
-                            raise _RunClosedElsewhere
-                        await store.finish_run(session, run, event, now)
-                        session.add_all(charts)
-            except (IntegrityError, _RunClosedElsewhere, store.RunNotOwned):
+                _, cancelled = await settled(pending)
+            except (IntegrityError, RunClosedElsewhere, store.RunNotOwned):
                 if await self._closed_elsewhere(live.run_id):
                     live.closed = True
                     self.orchestrator.cancel(live.run_id)
+                    if cancelled:
+                        raise asyncio.CancelledError from None
                     return
                 raise
             live.last_seq = event.seq
             live.progress = event.data.progress
+            live.trace_parent = None
             if isinstance(event, Completed | ErrorEvent):
                 live.closed = True
                 await self._note_provider_health(event)
             elif checkpoint is not None and live.handing_over:
                 live.handed_over = True  # this checkpoint is where the next worker goes on
         self._publish(event, payload)
+        if cancelled:
+            raise asyncio.CancelledError
         if live.handed_over:
             raise HandedOver
 
@@ -770,8 +802,25 @@ def _run_span(event: Event) -> str | None:
     return current_traceparent() if isinstance(event, Started | Resumed) else None
 
 
-class _RunClosedElsewhere(Exception):
-    """The run row is no longer ``running``: another process closed it (stale lease)."""
+def _started_event(question: str, context: RunContext, now: datetime) -> Started:
+    """A run's first event, as the orchestrator would emit it (the service writes it with
+    the run row, so it is published without waiting for the run's task)."""
+    run_id = context.run_id or ""
+    return Started(
+        run_id=run_id,
+        seq=1,
+        timestamp=utc_timestamp(now),
+        agent_name="system",
+        message="Run started",
+        data=StartedData(
+            progress=0,
+            run_id=run_id,
+            conversation_id=context.conversation_id,
+            question=question,
+            user_id=context.user_id,
+            metadata=dict(context.metadata),
+        ),
+    )
 
 
 def _is_one_run_per_conversation(violation: Violation) -> bool:

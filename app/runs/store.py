@@ -86,8 +86,12 @@ async def insert_event(
     *,
     owner: str | None = None,
     trace_parent: str | None = None,
+    payload: str | None = None,
 ) -> str:
     """Persist ``event``; returns the stored JSON payload (the exact bytes replays send).
+
+    ``payload``: the event already encoded (``encode_event``), so a caller can encode it
+    before taking the write lock.
 
     ``owner``: the worker writing it, which must still hold the run (fencing: a worker whose
     run was claimed by another after its lease lapsed must not write again). The run row is
@@ -95,7 +99,8 @@ async def insert_event(
     run is no longer this worker's. ``trace_parent`` (the run's span, with its first event)
     is stored on the run row.
     """
-    payload = encode_event(event).decode()
+    if payload is None:
+        payload = encode_event(event).decode()
     values: dict[str, Any] = {"last_seq": event.seq, "progress": event.data.progress}
     if trace_parent is not None:
         values["trace_parent"] = trace_parent

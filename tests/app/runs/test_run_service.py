@@ -459,10 +459,11 @@ async def test_a_run_cancelled_before_its_task_starts_ends_cancelled(
         # No await in between: the run's task has not run a single step yet.
         assert await service.cancel(started.run_id) is True
     events = await stored_events(database, started.run_id)
-    assert len(events) == 1
-    terminal = events[0]
+    # ``started`` is written with the run row (one transaction), before the task runs.
+    assert [type(event) for event in events] == [Started, ErrorEvent]
+    terminal = events[1]
     assert isinstance(terminal, ErrorEvent)
-    assert (terminal.seq, terminal.data.code) == (1, "cancelled")
+    assert (terminal.seq, terminal.data.code) == (2, "cancelled")
     assert (await _run_row(database, started.run_id)).status == "cancelled"
     roles = [role for role, _ in await _messages(database, started.conversation_id)]
     assert roles == ["user", "assistant"]
