@@ -4,10 +4,10 @@ A run is independent of any HTTP connection. :meth:`RunService.start` writes the
 message, the run row and its ``started`` event in one transaction, publishes that event, then
 runs the orchestrator in its own task; every event is stored in ``run_events`` (commit first,
 group-committed with other runs' writes: :mod:`app.runs.writer`) and then published, as its
-finished SSE frame, on the run's channel, so subscribers that replay from the database and tail the channel see every event
-exactly once. The terminal event, the run row's final state and the assistant message are
-written in one transaction (with the run's chart images, whose links the ``completed``
-event's report gains just before: :mod:`app.images.charts`).
+finished SSE frame, on the run's channel, so subscribers that replay from the database and
+tail the channel see every event exactly once. The terminal event, the run row's final state
+and the assistant message are written in one transaction (with the run's chart images, whose
+links the ``completed`` event's report gains just before: :mod:`app.images.charts`).
 
 Liveness across processes: each process has a ``worker_id``; its heartbeat refreshes
 ``lease_expires_at`` of the runs it executes. Runs whose lease expired belong to a dead
@@ -495,9 +495,7 @@ class RunService:
             payload = encode_event(event).decode()
             trace_parent = _run_span(event) or live.trace_parent
             pending = self._writer.submit_event(
-                EventWrite(
-                    event, payload, self.worker_id, now, checkpoint, charts, trace_parent
-                )
+                EventWrite(event, payload, self.worker_id, now, checkpoint, charts, trace_parent)
             )
             try:
                 _, cancelled = await settled(pending)
