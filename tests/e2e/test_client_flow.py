@@ -106,6 +106,8 @@ def scripted_server(
         "APP__LLM__PROVIDER": "openai_chat",
         "APP__LLM__BASE_URL": f"{fake_llm.base_url}/v1",
         "APP__LLM__API_KEY": "test-key",
+        # Canned reports (the hostile one quotes "=1"): the grounding checks would ask again.
+        "APP__ORCHESTRATOR__GROUNDING_CHECKS": "false",
     }
     with start_service(tmp_path_factory.mktemp("scripted"), env=env) as server:
         yield server

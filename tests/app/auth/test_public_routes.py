@@ -33,6 +33,9 @@ PUBLIC = {
     ("GET", "/runs/{run_id:str}/events"),
     # <img> cannot send headers either: grid plots, and run charts under unguessable ids.
     ("GET", "/images/{name:str}"),
+    # Prometheus scrapes without a user: `[metrics] token` (a bearer secret of its own) or a
+    # separate port guards it (tests/app/metrics/test_metrics_endpoint.py).
+    ("GET", "/metrics"),
 }
 # Static files and Litestar's own schema pages (documentation only).
 PUBLIC_TREES = ("/client/static/", "/docs/assets/", "/docs/ui/", "/schema")
