@@ -60,8 +60,11 @@ typecheck: install-test
 docs: install-test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# Two processes: the suite mostly waits (real servers, browsers, worker deaths), and
+# --dist loadfile keeps each module (and its module-scoped servers) in one process.
+PYTEST_WORKERS ?= 2
 pytest: install-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Browser tests use Debian's chromium (Playwright cannot download browsers offline).
 chromium:

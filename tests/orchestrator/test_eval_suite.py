@@ -11,6 +11,7 @@ import pytest
 from orchestrator.evals import CASES_DIR, Case, Expect, Figure, load_cases, run_cases, scorecard
 
 
+@pytest.mark.timeout(600)  # 268 offline runs: the default 120 s is tight on a loaded machine
 async def test_every_packaged_case_passes() -> None:
     cases = load_cases([CASES_DIR])
     assert len(cases) >= 250
